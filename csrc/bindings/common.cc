@@ -1,0 +1,44 @@
+// Build facts and thread control.
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include "bindings/args.h"
+#include "common/build_info.h"
+#include "common/parallel.h"
+
+#ifndef FE_BUILD_FLAGS
+#define FE_BUILD_FLAGS ""
+#endif
+#ifndef FE_BUILD_ARCH
+#define FE_BUILD_ARCH ""
+#endif
+#ifndef FE_SANITIZERS
+#define FE_SANITIZERS ""
+#endif
+
+namespace fe::bindings {
+
+void bind_common(py::module_& m) {
+  m.def("build_info", [] {
+    py::dict d;
+    d["compiler"] = compiler_version();
+    d["flags"] = std::string(FE_BUILD_FLAGS);
+    d["arch"] = std::string(FE_BUILD_ARCH);
+    d["sanitizers"] = std::string(FE_SANITIZERS);
+    d["openmp"] = has_openmp();
+    d["openmp_version"] = openmp_version();
+    d["simd"] = simd_level();
+    d["simd_features"] = compiled_simd_features();
+    d["cpu_simd_features"] = cpu_simd_features();
+    return d;
+  }, "Facts about how _C was compiled (a dict); see fastembed.build_info().");
+
+  m.def("get_num_threads", &num_threads, "Threads native parallel loops use (1 in a forked child).");
+  m.def("set_num_threads", [](py::handle n) {
+    set_num_threads(static_cast<int>(arg_int64(n, "set_num_threads", "n", 1, 1 << 20)));
+  }, py::arg("n"), "Set the process-wide thread count of native parallel loops (n >= 1).");
+  m.def("default_num_threads", &default_num_threads, "OpenMP's default thread count at start-up.");
+  m.def("in_forked_child", &in_forked_child, "True in a child forked after fastembed was loaded.");
+}
+
+}  // namespace fe::bindings

@@ -1,0 +1,64 @@
+// Thread-count state and the fork handler behind fe::parallel_for (see parallel.h).
+#include "common/parallel.h"
+
+#include <atomic>
+
+#include "common/error.h"
+
+#if defined(__unix__) || defined(__APPLE__)
+#include <pthread.h>
+#define FE_HAVE_PTHREAD_ATFORK 1
+#endif
+
+namespace fe {
+namespace {
+
+std::atomic<bool> g_forked_child{false};
+
+int query_default_threads() {
+#ifdef _OPENMP
+  return std::max(1, omp_get_max_threads());  // honours OMP_NUM_THREADS
+#else
+  return 1;
+#endif
+}
+
+// Registers the fork handler once, at load time of the shared library.
+struct ForkGuard {
+  ForkGuard() {
+#ifdef FE_HAVE_PTHREAD_ATFORK
+    pthread_atfork(nullptr, nullptr, [] { g_forked_child.store(true); });
+#endif
+  }
+};
+const ForkGuard g_fork_guard;
+
+std::atomic<int>& threads_setting() {
+  static std::atomic<int> n{query_default_threads()};
+  return n;
+}
+
+}  // namespace
+
+int default_num_threads() {
+  static const int n = query_default_threads();
+  return n;
+}
+
+int num_threads() {
+  if (g_forked_child.load(std::memory_order_relaxed)) return 1;
+#ifdef _OPENMP
+  return threads_setting().load(std::memory_order_relaxed);
+#else
+  return 1;
+#endif
+}
+
+void set_num_threads(int n) {
+  FE_CHECK(n >= 1, ValueError, "set_num_threads: n must be >= 1, got ", n);
+  threads_setting().store(n);
+}
+
+bool in_forked_child() { return g_forked_child.load(); }
+
+}  // namespace fe

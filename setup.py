@@ -1,0 +1,246 @@
+"""Build fastembed's native modules.
+
+fastembed._C       C++17 core + pybind11 bindings: always built.
+fastembed._C_cuda  CUDA kernels + bindings: built when nvcc is found. It links the CUDA runtime
+                   statically and no libtorch, so it works beside any PyTorch build.
+
+Build switches (environment variables; see csrc/README.md for the policies behind them):
+
+  FASTEMBED_ARCH=native       SIMD policy. `native` (default for source builds) compiles for this
+                              CPU (-march=native: AVX2/AVX-512 where the CPU has them). `portable`
+                              adds no -march (the compiler's baseline, e.g. x86-64/SSE2): use it for
+                              wheels or trees copied to other machines. Anything else is passed as
+                              -march=VALUE (e.g. x86-64-v3).
+  FASTEMBED_PORTABLE=1        Same as FASTEMBED_ARCH=portable.
+  FASTEMBED_NO_OPENMP=1       Build without OpenMP (parallel loops run serially).
+  FASTEMBED_SANITIZE=1        AddressSanitizer + UndefinedBehaviorSanitizer (-O1 -g, UB aborts).
+                              Skips the CUDA module. Run Python with the sanitizer runtime
+                              preloaded (see README.md, "Sanitizers").
+  FASTEMBED_FORCE_CUDA=1      Fail the build if the CUDA module cannot be built.
+  FASTEMBED_SKIP_CUDA=1       Do not build the CUDA module even if nvcc is found.
+  FASTEMBED_CUDA_ARCHS=80;90  Compute capabilities to compile for (default 80;90: A100, H100/H200;
+                              PTX for the highest is embedded too, so newer GPUs JIT it).
+  CUDA_HOME                   CUDA toolkit root (default: found from nvcc, else /usr/local/cuda).
+  NVCC_THREADS=4              nvcc --threads for multi-arch compiles.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
+
+ROOT = Path(__file__).resolve().parent
+CSRC = ROOT / "csrc"
+
+# fastembed._C: every C++ source in csrc/ except the CUDA module's own bindings.
+CUDA_ONLY_CXX = {"bindings/cuda_module.cc"}
+# fastembed._C_cuda: its bindings, the shared binding helpers, the core files its kernels call,
+# and every .cu file.
+CUDA_CXX = ["bindings/cuda_module.cc", "bindings/errors.cc", "bindings/args.cc", "blas/axpy_check.cc"]
+
+
+def env_flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def rel(paths):
+    # Sorted, relative paths: reproducible builds and short command lines.
+    return sorted(str(p.relative_to(ROOT)) for p in paths)
+
+
+def cpu_sources() -> list[str]:
+    return rel(p for p in CSRC.rglob("*.cc") if str(p.relative_to(CSRC)) not in CUDA_ONLY_CXX)
+
+
+def cuda_sources() -> tuple[list[str], list[str]]:
+    return sorted(f"csrc/{p}" for p in CUDA_CXX), rel(CSRC.rglob("*.cu"))
+
+
+def pybind11_include() -> str:
+    try:
+        import pybind11
+    except ImportError:
+        sys.exit("fastembed: building needs pybind11 (pip install pybind11), or use pip's default build isolation")
+    return pybind11.get_include()
+
+
+# ---------------------------------------------------------------------------------------------
+# CUDA toolkit discovery
+
+
+def find_nvcc() -> str | None:
+    home = os.environ.get("CUDA_HOME") or os.environ.get("CUDA_PATH")
+    if home and (Path(home) / "bin" / "nvcc").exists():
+        return str(Path(home) / "bin" / "nvcc")
+    return shutil.which("nvcc")
+
+
+def find_cuda_home(nvcc: str) -> Path:
+    candidates = [os.environ.get("CUDA_HOME"), os.environ.get("CUDA_PATH"),
+                  str(Path(os.path.realpath(nvcc)).parent.parent), "/usr/local/cuda"]
+    for c in candidates:
+        if c and (Path(c) / "include" / "cuda_runtime.h").exists():
+            return Path(c)
+    raise RuntimeError(f"found nvcc at {nvcc} but no CUDA headers (include/cuda_runtime.h); set CUDA_HOME")
+
+
+def cuda_lib_dir(home: Path) -> Path:
+    for d in ("lib64", "lib", "targets/x86_64-linux/lib", "targets/sbsa-linux/lib"):
+        if (home / d / "libcudart_static.a").exists():
+            return home / d
+    raise RuntimeError(f"no libcudart_static.a under {home}; set CUDA_HOME to a full CUDA toolkit")
+
+
+def cuda_archs() -> list[str]:
+    raw = os.environ.get("FASTEMBED_CUDA_ARCHS", "80;90")
+    archs = [a.strip().replace(".", "") for a in raw.replace(",", ";").split(";") if a.strip()]
+    if not archs or not all(a.rstrip("a").isdigit() for a in archs):
+        raise RuntimeError(f"FASTEMBED_CUDA_ARCHS={raw!r}: expected compute capabilities like '80;90'")
+    return archs
+
+
+def gencode_flags(archs: list[str]) -> list[str]:
+    flags = [f"-gencode=arch=compute_{a},code=sm_{a}" for a in archs]
+    top = archs[-1]
+    flags.append(f"-gencode=arch=compute_{top},code=compute_{top}")  # PTX for newer GPUs
+    return flags
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+class BuildExt(build_ext):
+    """build_ext with flag probing (OpenMP, -march), sanitizers and nvcc for .cu sources."""
+
+    def finalize_options(self):
+        super().finalize_options()
+        if self.parallel is None:
+            self.parallel = os.cpu_count() or 1
+
+    def has_flag(self, flag: str, code: str = "int main() { return 0; }\n") -> bool:
+        with tempfile.TemporaryDirectory() as tmp:
+            src = Path(tmp) / "probe.cc"
+            src.write_text(code)
+            try:
+                objs = self.compiler.compile([str(src)], output_dir=tmp, extra_postargs=[flag])
+                self.compiler.link_executable(objs, str(Path(tmp) / "probe"), extra_postargs=[flag])
+            except Exception:
+                return False
+        return True
+
+    def native_flags(self) -> tuple[list[str], list[str], list[str], dict[str, str]]:
+        """Compile and link flags for both modules, OpenMP flags (for _C only) and build facts."""
+        sanitize = env_flag("FASTEMBED_SANITIZE")
+        cflags = ["-std=c++17", "-fvisibility=hidden", "-Wall", "-Wextra", "-Wno-unused-parameter"]
+        lflags: list[str] = []
+        if sanitize:
+            san = ["-fsanitize=address,undefined", "-fno-sanitize-recover=undefined", "-fno-omit-frame-pointer"]
+            cflags += ["-O1", "-g"] + san
+            lflags += san
+        else:
+            cflags += ["-O3", "-g0"]
+
+        arch = os.environ.get("FASTEMBED_ARCH", "native").strip() or "native"
+        if env_flag("FASTEMBED_PORTABLE"):
+            arch = "portable"
+        if arch == "native":
+            flag = next((f for f in ("-march=native", "-mcpu=native") if self.has_flag(f)), None)
+            if flag is None:
+                print("fastembed: compiler accepts neither -march=native nor -mcpu=native; building portable")
+                arch = "portable"
+            else:
+                cflags.append(flag)
+        elif arch != "portable":
+            if not self.has_flag(f"-march={arch}"):
+                raise RuntimeError(f"FASTEMBED_ARCH={arch!r}: the compiler rejects -march={arch}")
+            cflags.append(f"-march={arch}")
+
+        omp: list[str] = []
+        if not env_flag("FASTEMBED_NO_OPENMP"):
+            if self.has_flag("-fopenmp", "#include <omp.h>\nint main() { return omp_get_max_threads() > 0 ? 0 : 1; }\n"):
+                omp = ["-fopenmp"]
+            else:
+                print("fastembed: OpenMP not found; native loops will run on one thread")
+        if not omp and self.has_flag("-fopenmp-simd"):
+            omp = ["-fopenmp-simd"]  # keep `#pragma omp simd` vectorization without the runtime
+
+        facts = {
+            "FE_BUILD_FLAGS": " ".join(cflags + omp),
+            "FE_BUILD_ARCH": arch,
+            "FE_SANITIZERS": "address,undefined" if sanitize else "",
+        }
+        return cflags, lflags, omp, facts
+
+    def build_extensions(self):
+        # Our flags come after Python's own CFLAGS (-g -O3 ...) on the command line, so they win:
+        # -g0 in release builds, because debug info triples build time and size of pybind11 code.
+        cflags, lflags, omp, facts = self.native_flags()
+        for ext in self.extensions:
+            extra = omp if ext.name == "fastembed._C" else []  # the CUDA module runs no CPU loops
+            ext.extra_compile_args = cflags + extra + ext.extra_compile_args
+            ext.extra_link_args = lflags + extra + ext.extra_link_args
+            ext.define_macros += [(k, f'"{v}"') for k, v in facts.items()]
+        super().build_extensions()
+
+    def build_extension(self, ext):
+        if ext.name == "fastembed._C_cuda":
+            self.compile_cuda(ext)
+        super().build_extension(ext)
+
+    def compile_cuda(self, ext):
+        nvcc, home, archs = ext.nvcc, ext.cuda_home, ext.archs
+        threads = os.environ.get("NVCC_THREADS", "4")
+        flags = ["-std=c++17", "-O3", "-DNDEBUG", "--expt-relaxed-constexpr", f"--threads={threads}",
+                 "-Xcompiler=-fPIC,-fvisibility=hidden", f"-I{CSRC}", *gencode_flags(archs)]
+        ext.define_macros += [("FE_CUDA_ARCHS", f'"{";".join(archs)}"'), ("FE_NVCC_FLAGS", f'"{" ".join(flags)}"')]
+        out_dir = Path(self.build_temp) / "cuda"
+        out_dir.mkdir(parents=True, exist_ok=True)
+        headers = max((p.stat().st_mtime for p in CSRC.rglob("*.h")), default=0.0)
+
+        def compile_one(src: str) -> str:
+            obj = out_dir / (src.replace("/", "_") + ".o")
+            if obj.exists() and obj.stat().st_mtime > max(headers, (ROOT / src).stat().st_mtime):
+                return str(obj)
+            cmd = [nvcc, "-c", str(ROOT / src), "-o", str(obj), *flags]
+            print(" ".join(shlex.quote(c) for c in cmd), flush=True)
+            subprocess.run(cmd, check=True)
+            return str(obj)
+
+        with ThreadPoolExecutor(max_workers=max(1, self.parallel or 1)) as pool:
+            ext.extra_objects = list(pool.map(compile_one, ext.cu_sources))
+        ext.include_dirs.append(str(home / "include"))
+        ext.library_dirs.append(str(cuda_lib_dir(home)))
+        ext.libraries += ["cudart_static", "dl", "rt", "pthread"]
+
+
+def extensions() -> list[Extension]:
+    include = [str(CSRC), pybind11_include()]
+    exts = [Extension("fastembed._C", cpu_sources(), include_dirs=include, language="c++")]
+
+    sanitize = env_flag("FASTEMBED_SANITIZE")
+    force, skip = env_flag("FASTEMBED_FORCE_CUDA"), env_flag("FASTEMBED_SKIP_CUDA")
+    nvcc = find_nvcc()
+    if skip or (sanitize and not force):
+        print("fastembed: skipping the CUDA module (FASTEMBED_SKIP_CUDA or FASTEMBED_SANITIZE)")
+    elif nvcc is None:
+        if force:
+            sys.exit("fastembed: FASTEMBED_FORCE_CUDA=1 but nvcc was not found (set CUDA_HOME or PATH)")
+        print("fastembed: nvcc not found; building without the CUDA module (fastembed._C_cuda)")
+    else:
+        cxx, cu = cuda_sources()
+        ext = Extension("fastembed._C_cuda", cxx, include_dirs=list(include), language="c++")
+        ext.nvcc, ext.cuda_home, ext.archs, ext.cu_sources = nvcc, find_cuda_home(nvcc), cuda_archs(), cu
+        exts.append(ext)
+    return exts
+
+
+setup(ext_modules=extensions(), cmdclass={"build_ext": BuildExt})
