@@ -22,6 +22,7 @@ Build switches (environment variables; see csrc/README.md for the policies behin
                               PTX for the highest is embedded too, so newer GPUs JIT it).
   CUDA_HOME                   CUDA toolkit root (default: found from nvcc, else /usr/local/cuda).
   NVCC_THREADS=4              nvcc --threads for multi-arch compiles.
+  FASTEMBED_BUILD_JOBS=N      Parallel C++ compile jobs (default: the number of cores).
 """
 
 from __future__ import annotations
@@ -65,12 +66,15 @@ def cuda_sources() -> tuple[list[str], list[str]]:
     return sorted(f"csrc/{p}" for p in CUDA_CXX), rel(CSRC.rglob("*.cu"))
 
 
-def pybind11_include() -> str:
-    try:
-        import pybind11
-    except ImportError:
-        sys.exit("fastembed: building needs pybind11 (pip install pybind11), or use pip's default build isolation")
-    return pybind11.get_include()
+try:
+    import pybind11
+    from pybind11.setup_helpers import ParallelCompile
+except ImportError:
+    sys.exit("fastembed: building needs pybind11 (pip install pybind11), or use pip's default build isolation")
+
+# Compile the C++ sources of one extension in parallel (distutils alone parallelizes only across
+# extensions). FASTEMBED_BUILD_JOBS caps the jobs; the default is the number of cores.
+ParallelCompile("FASTEMBED_BUILD_JOBS").install()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -223,7 +227,7 @@ class BuildExt(build_ext):
 
 
 def extensions() -> list[Extension]:
-    include = [str(CSRC), pybind11_include()]
+    include = [str(CSRC), pybind11.get_include()]
     exts = [Extension("fastembed._C", cpu_sources(), include_dirs=include, language="c++")]
 
     sanitize = env_flag("FASTEMBED_SANITIZE")

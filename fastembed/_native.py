@@ -7,6 +7,7 @@ kept in :data:`CUDA_STATUS` and every CUDA entry point raises with that reason.
 
 from __future__ import annotations
 
+import importlib
 import importlib.metadata
 import platform
 import sys
@@ -26,13 +27,17 @@ except ImportError as e:  # pragma: no cover - exercised only on a broken instal
 _C_cuda: Any = None
 CUDA_STATUS: str
 try:
-    from . import _C_cuda  # type: ignore[no-redef]
-
+    # import_module, not `from . import`: a missing file must read as "not built", and `from`
+    # turns every failure into a generic "cannot import name".
+    _C_cuda = importlib.import_module(f"{__package__}._C_cuda")
     CUDA_STATUS = "built"
-except ModuleNotFoundError:
-    CUDA_STATUS = ("not built: nvcc was not found when fastembed was built (or FASTEMBED_SKIP_CUDA / "
-                   "FASTEMBED_SANITIZE was set); rebuild with CUDA on PATH or FASTEMBED_FORCE_CUDA=1")
-except ImportError as e:
+except ModuleNotFoundError as e:
+    if e.name != f"{__package__}._C_cuda":
+        CUDA_STATUS = f"built but failed to load: {e}"
+    else:
+        CUDA_STATUS = ("not built: nvcc was not found when fastembed was built (or FASTEMBED_SKIP_CUDA / "
+                       "FASTEMBED_SANITIZE was set); rebuild with CUDA on PATH or FASTEMBED_FORCE_CUDA=1")
+except ImportError as e:  # e.g. an undefined symbol or a missing shared library
     CUDA_STATUS = f"built but failed to load: {e}"
 
 

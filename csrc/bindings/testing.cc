@@ -1,5 +1,6 @@
 // fastembed._C._testing: hooks that let the tests reach behaviour no public function shows on
 // demand (each exception kind, an exception thrown inside a parallel region, thread usage).
+#include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
 #include <atomic>
@@ -11,6 +12,7 @@
 #include "bindings/args.h"
 #include "common/error.h"
 #include "common/parallel.h"
+#include "common/rng.h"
 
 namespace fe::bindings {
 
@@ -50,6 +52,24 @@ void bind_testing(py::module_& m) {
     }
     return py::make_tuple(total.load(), static_cast<int64_t>(ids.size()));
   }, py::arg("n"), py::arg("grain") = 1);
+
+  m.def("set_forked_child_flag", &set_forked_child_flag_for_testing, py::arg("forked"));
+
+  // The raw Philox4x32-10 bijection, for the Random123 known-answer vectors.
+  m.def("philox4x32_10", [](uint32_t c0, uint32_t c1, uint32_t c2, uint32_t c3, uint32_t k0, uint32_t k1) {
+    const U32x4 r = philox4x32_10(U32x4{c0, c1, c2, c3}, k0, k1);
+    return py::make_tuple(r.x, r.y, r.z, r.w);
+  });
+
+  // The first n outputs of fe::SplitMix64(seed), and of its below(bound).
+  m.def("splitmix64", [](uint64_t seed, int64_t n, uint64_t bound) {
+    FE_CHECK(n >= 0, ValueError, "splitmix64: n must be >= 0");
+    py::array_t<uint64_t> out(n);
+    SplitMix64 rng(seed);
+    auto* p = out.mutable_data();
+    for (int64_t i = 0; i < n; ++i) p[i] = bound ? rng.below(bound) : rng.next();
+    return out;
+  }, py::arg("seed"), py::arg("n"), py::arg("bound") = 0);
 }
 
 }  // namespace fe::bindings

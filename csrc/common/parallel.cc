@@ -61,4 +61,6 @@ void set_num_threads(int n) {
 
 bool in_forked_child() { return g_forked_child.load(); }
 
+void set_forked_child_flag_for_testing(bool forked) { g_forked_child.store(forked); }
+
 }  // namespace fe

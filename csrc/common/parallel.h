@@ -31,6 +31,9 @@ void set_num_threads(int n);
 int default_num_threads();
 // True in a child created by fork() after this module was loaded.
 bool in_forked_child();
+// Tests only: overrides the forked-child flag, so a test can show that a forked child without
+// the guard deadlocks (tests/native/test_fork.py).
+void set_forked_child_flag_for_testing(bool forked);
 // True when compiled with OpenMP.
 constexpr bool has_openmp() {
 #ifdef _OPENMP

@@ -1,0 +1,127 @@
+"""The ``fastembed`` command line.
+
+    fastembed --version
+    fastembed info [--json]           how fastembed was built, what it can use here
+    fastembed demo                    the main job, end to end, on data that needs no download
+    fastembed bench NAME [ARGS...]    a benchmark from the source tree's benchmarks/ folder
+
+Subcommands for the pipeline stages (tokenizer, word2vec, pretrain, finetune, embed, generate)
+are listed too; those not built yet say so and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Callable, Sequence
+
+from ._version import __version__
+
+# Pipeline stages that have no implementation yet: name -> what it will do.
+PLANNED = {
+    "tokenizer": "train, inspect and apply byte-level BPE / WordPiece tokenizers",
+    "word2vec": "train skip-gram word vectors, query neighbours and analogies",
+    "pretrain": "pretrain BERT (masked LM + next sentence) or GPT (next token)",
+    "finetune": "fine-tune a pretrained encoder: classification, QA spans, NER",
+    "embed": "embed lines of text with a model directory into a .npy file",
+    "generate": "generate text with a GPT model",
+}
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    from ._native import build_info
+
+    info = build_info()
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return 0
+    print(format_info(info))
+    return 0
+
+
+def format_info(info: dict) -> str:
+    cuda = info["cuda"]
+    if cuda["built"]:
+        gpus = ", ".join(cuda["gpus"]) or "none visible"
+        cuda_line = f"built (CUDA {cuda['runtime_version']}, archs {cuda['archs']}); GPUs: {gpus}"
+    else:
+        cuda_line = cuda["status"]
+    omp = f"on (OpenMP {info['openmp_version']})" if info["openmp"] else "off (loops run on one thread)"
+    rows = [
+        ("fastembed", info["version"]),
+        ("python", f"{info['python']} on {info['platform']}"),
+        ("compiler", info["compiler"]),
+        ("flags", info["flags"]),
+        ("SIMD", f"{info['simd']} (arch policy: {info['arch']}; compiled: {' '.join(info['simd_features']) or '-'})"),
+        ("CPU SIMD", " ".join(info["cpu_simd_features"]) or "-"),
+        ("OpenMP", omp),
+        ("threads", f"{info['threads']} (default {info['default_threads']})"),
+        ("sanitizers", info["sanitizers"] or "none"),
+        ("CUDA", cuda_line),
+        ("torch", info["torch"] or "not installed (needed for models and training: pip install 'fastembed[torch]')"),
+    ]
+    width = max(len(k) for k, _ in rows)
+    return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    return run_demo()
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    root = Path(__file__).resolve().parents[1]
+    if not (root / "benchmarks" / "__main__.py").exists():
+        print("fastembed bench: the benchmarks ship with the source tree, not the installed package; "
+              "clone the repository, install it with `pip install -e .`, and run from there.", file=sys.stderr)
+        return 2
+    return subprocess.call([sys.executable, "-m", "benchmarks", *args.bench_args], cwd=root)
+
+
+def _planned(name: str) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        print(f"fastembed {name}: not built yet in fastembed {__version__} (planned: {PLANNED[name]}).",
+              file=sys.stderr)
+        return 2
+
+    return run
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="fastembed", description="Pretrain, then fine-tune: tokenizers, "
+                                     "word2vec, BERT and GPT with a C++/CUDA core.")
+    parser.add_argument("--version", action="version", version=f"fastembed {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("info", help="how fastembed was built and what it can use here")
+    p.add_argument("--json", action="store_true", help="print the build facts as JSON")
+    p.set_defaults(func=_cmd_info)
+
+    p = sub.add_parser("demo", help="run the main job end to end on data that needs no download")
+    p.set_defaults(func=_cmd_demo)
+
+    p = sub.add_parser("bench", help="run a benchmark (`fastembed bench list` shows them)", add_help=False)
+    p.add_argument("bench_args", nargs=argparse.REMAINDER, help="arguments for `python -m benchmarks`")
+    p.set_defaults(func=_cmd_bench)
+
+    for name, what in PLANNED.items():
+        p = sub.add_parser(name, help=f"{what} (not built yet)")
+        p.set_defaults(func=_planned(name))
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,79 @@
+"""The `fastembed` command line."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+import fastembed
+from fastembed.cli import PLANNED, main
+
+
+def cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "fastembed", *args], capture_output=True, text=True, timeout=timeout)
+
+
+def test_version():
+    out = cli("--version")
+    assert out.returncode == 0
+    assert out.stdout.strip() == f"fastembed {fastembed.__version__}"
+
+
+def test_console_script_is_installed():
+    exe = shutil.which("fastembed")
+    if exe is None:
+        pytest.skip("the fastembed console script is not on PATH (not pip-installed)")
+    out = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == f"fastembed {fastembed.__version__}"
+
+
+def test_info_json_is_build_info():
+    out = cli("info", "--json")
+    assert out.returncode == 0, out.stderr
+    info = json.loads(out.stdout)
+    expected = fastembed.build_info()
+    for key in ("version", "compiler", "flags", "openmp", "simd", "cuda", "default_threads"):
+        assert info[key] == expected[key]
+
+
+def test_info_text_names_each_fact(capsys):
+    assert main(["info"]) == 0
+    text = capsys.readouterr().out
+    for label in ("fastembed", "compiler", "SIMD", "OpenMP", "threads", "CUDA", "torch"):
+        assert any(line.startswith(label) for line in text.splitlines()), label
+
+
+@pytest.mark.parametrize("name", sorted(PLANNED))
+def test_planned_commands_say_they_are_not_built(name, capsys):
+    assert main([name]) == 2
+    assert "not built yet" in capsys.readouterr().err
+
+
+def test_no_command_prints_help(capsys):
+    assert main([]) == 0
+    assert "demo" in capsys.readouterr().out
+
+
+def test_demo_runs_and_checks_the_core():
+    out = cli("demo")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "foundation ok" in out.stdout
+    assert "WRONG" not in out.stdout
+    for name in PLANNED:
+        assert f"{name:<10} not built yet" in out.stdout
+
+
+def test_bench_list_reaches_the_benchmarks():
+    out = cli("bench", "list")
+    assert out.returncode == 0, out.stderr
+    assert "axpy" in out.stdout
+
+
+def test_unknown_command_is_a_usage_error():
+    out = cli("frobnicate")
+    assert out.returncode == 2
+    assert "invalid choice" in out.stderr
