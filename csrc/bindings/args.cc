@@ -55,6 +55,17 @@ uint64_t arg_uint64(py::handle obj, const char* fn, const char* name) {
   return v;
 }
 
+std::string_view arg_text(py::handle obj, const char* fn, const char* name) {
+  if (PyUnicode_Check(obj.ptr())) {
+    Py_ssize_t n = 0;
+    const char* s = PyUnicode_AsUTF8AndSize(obj.ptr(), &n);
+    if (s == nullptr) throw py::error_already_set();
+    return {s, static_cast<size_t>(n)};
+  }
+  if (PyBytes_Check(obj.ptr())) return {PyBytes_AS_STRING(obj.ptr()), static_cast<size_t>(PyBytes_GET_SIZE(obj.ptr()))};
+  FE_FAIL(TypeError, fn, ": argument '", name, "' must be str or bytes, got ", type_name(obj));
+}
+
 int64_t ArrayArg::stride_elems(int axis) const { return strides[axis] / itemsize; }
 
 ArrayArg arg_array(py::handle obj, const char* fn, const char* name, const py::dtype& dtype, int ndim,

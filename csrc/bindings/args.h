@@ -8,6 +8,8 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
+#include <vector>
 
 namespace fe::bindings {
 
@@ -35,6 +37,19 @@ struct ArrayArg {
 };
 ArrayArg arg_array(py::handle obj, const char* fn, const char* name, const py::dtype& dtype, int ndim,
                    bool writeable);
+
+// A str (its UTF-8, cached by Python: no copy) or bytes argument, viewed without copying; valid
+// while the object lives. fe::TypeError otherwise. A str with lone surrogates raises
+// UnicodeEncodeError (the Python layer retries with surrogatepass bytes).
+std::string_view arg_text(py::handle obj, const char* fn, const char* name);
+
+// Moves a vector into a 1-D numpy array that owns it (no copy).
+template <class T>
+py::array_t<T> vector_to_array(std::vector<T>&& v) {
+  auto* owned = new std::vector<T>(std::move(v));
+  py::capsule owner(owned, [](void* p) { delete static_cast<std::vector<T>*>(p); });
+  return py::array_t<T>(static_cast<py::ssize_t>(owned->size()), owned->data(), owner);
+}
 
 // "float32", "(2, 3)": for messages.
 std::string dtype_name(const py::dtype& dt);

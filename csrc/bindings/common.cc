@@ -5,6 +5,7 @@
 #include "bindings/args.h"
 #include "common/build_info.h"
 #include "common/parallel.h"
+#include "common/progress.h"
 
 #ifndef FE_BUILD_FLAGS
 #define FE_BUILD_FLAGS ""
@@ -38,6 +39,12 @@ void bind_common(py::module_& m) {
     set_num_threads(static_cast<int>(arg_int64(n, "set_num_threads", "n", 1, 1 << 20)));
   }, py::arg("n"), "Set the process-wide thread count of native parallel loops (n >= 1).");
   m.def("default_num_threads", &default_num_threads, "OpenMP's default thread count at start-up.");
+  py::class_<Progress>(m, "Progress", "Progress and cancellation of a long native call (see common/progress.h).")
+      .def(py::init<>())
+      .def_property_readonly("done", [](const Progress& p) { return p.done.load(); })
+      .def_property_readonly("total", [](const Progress& p) { return p.total.load(); })
+      .def("cancel", [](Progress& p) { p.cancel.store(true); }, "Ask the native call to stop at its next check.");
+
   m.def("in_forked_child", &in_forked_child, "True in a child forked after fastembed was loaded.");
 }
 

@@ -7,6 +7,7 @@ namespace fe::bindings {
 void bind_common(pybind11::module_& m);
 void bind_rng(pybind11::module_& m);
 void bind_blas(pybind11::module_& m);
+void bind_bpe(pybind11::module_& m);
 void bind_testing(pybind11::module_& m);
 }  // namespace fe::bindings
 
@@ -16,6 +17,7 @@ PYBIND11_MODULE(_C, m) {
   fe::bindings::bind_common(m);
   fe::bindings::bind_rng(m);
   fe::bindings::bind_blas(m);
+  fe::bindings::bind_bpe(m);
   auto testing = m.def_submodule("_testing", "Hooks for fastembed's own tests.");
   fe::bindings::bind_testing(testing);
 }

@@ -1,0 +1,212 @@
+// Byte-level BPE: pre-tokenizer, word counting, training, encoder. The Python API is
+// fastembed/tokenizers/bpe.py; these are its mechanical bindings.
+#include <pybind11/stl.h>
+
+#include "bindings/args.h"
+#include "bpe/counts.h"
+#include "bpe/encoder.h"
+#include "bpe/pretokenize.h"
+#include "bpe/train.h"
+#include "common/error.h"
+#include "common/parallel.h"
+
+namespace fe::bindings {
+
+using namespace fe::bpe;
+
+namespace {
+
+const uint8_t* bytes_of(std::string_view s) { return reinterpret_cast<const uint8_t*>(s.data()); }
+
+// Views of a list of str/bytes, taken with the GIL held; the list keeps the objects alive.
+std::vector<std::string_view> text_views(const py::list& texts, const char* fn) {
+  std::vector<std::string_view> views;
+  views.reserve(texts.size());
+  for (size_t i = 0; i < texts.size(); ++i) {
+    const std::string name = "texts[" + std::to_string(i) + "]";
+    views.push_back(arg_text(texts[i], fn, name.c_str()));
+  }
+  return views;
+}
+
+py::list require_list(py::handle obj, const char* fn, const char* name) {
+  FE_CHECK(PyList_Check(obj.ptr()), TypeError, fn, ": argument '", name, "' must be a list, got ",
+           std::string(py::str(py::type::handle_of(obj).attr("__name__"))));
+  return py::reinterpret_borrow<py::list>(obj);
+}
+
+}  // namespace
+
+void bind_bpe(py::module_& m) {
+  m.def("bpe_pretokenize", [](py::handle text, const std::string& pattern) {
+    const std::string_view s = arg_text(text, "bpe_pretokenize", "text");
+    const Pattern p = pattern_from_name(pattern);
+    (void)p;
+    std::vector<int64_t> bounds;
+    {
+      py::gil_scoped_release release;
+      pretokenize_gpt2(bytes_of(s), s.size(), [&](size_t b, size_t e) {
+        bounds.push_back(static_cast<int64_t>(b));
+        bounds.push_back(static_cast<int64_t>(e));
+      });
+    }
+    return vector_to_array(std::move(bounds));
+  }, py::arg("text"), py::arg("pattern") = "gpt2",
+     "Byte offsets [start0, end0, start1, end1, ...] of the pre-tokenizer's pieces of text's UTF-8.");
+
+  py::class_<WordCounts>(m, "WordCounts")
+      .def(py::init([](const std::string& pattern) { return new WordCounts(pattern_from_name(pattern)); }),
+           py::arg("pattern") = "gpt2")
+      .def("add_texts", [](WordCounts& self, py::handle texts, Progress* progress) {
+        const py::list list = require_list(texts, "add_texts", "texts");
+        const auto views = text_views(list, "add_texts");
+        // One buffer + offsets, so the counting threads never touch Python objects.
+        std::vector<int64_t> offsets{0};
+        size_t total = 0;
+        for (const auto& v : views) offsets.push_back(static_cast<int64_t>(total += v.size()));
+        std::string buffer;
+        buffer.reserve(total);
+        for (const auto& v : views) buffer.append(v);
+        py::gil_scoped_release release;
+        self.add_texts(buffer.data(), offsets.data(), static_cast<int64_t>(views.size()), progress);
+      }, py::arg("texts"), py::arg("progress") = nullptr, "Count the pieces of each str/bytes in a list.")
+      .def("add_file", [](WordCounts& self, const std::string& path, Progress* progress) {
+        py::gil_scoped_release release;
+        self.add_file(path, progress);
+      }, py::arg("path"), py::arg("progress") = nullptr, "Count a file, each line on its own.")
+      .def("add", [](WordCounts& self, py::handle piece, py::handle count) {
+        self.add_piece(arg_text(piece, "WordCounts.add", "piece"), arg_int64(count, "WordCounts.add", "count", 0));
+      }, py::arg("piece"), py::arg("count"))
+      .def("merge", &WordCounts::merge, py::arg("other"))
+      .def("__len__", [](const WordCounts& self) { return self.table().size(); })
+      .def("items", [](const WordCounts& self) {
+        // Sorted by piece, so the order (and everything downstream) is deterministic.
+        std::vector<const std::pair<const std::string, int64_t>*> rows;
+        rows.reserve(self.table().size());
+        for (const auto& kv : self.table()) rows.push_back(&kv);
+        std::sort(rows.begin(), rows.end(), [](auto* a, auto* b) { return a->first < b->first; });
+        py::list pieces;
+        std::vector<int64_t> counts;
+        counts.reserve(rows.size());
+        for (const auto* kv : rows) {
+          pieces.append(py::bytes(kv->first));
+          counts.push_back(kv->second);
+        }
+        return py::make_tuple(pieces, vector_to_array(std::move(counts)));
+      }, "(pieces: list[bytes] sorted, counts: int64 array)");
+
+  m.def("bpe_train", [](py::handle words, py::handle counts, py::handle num_merges, py::handle min_frequency,
+                        Progress* progress) {
+    constexpr const char* fn = "bpe_train";
+    const py::list list = require_list(words, fn, "words");
+    const ArrayArg c = arg_array(counts, fn, "counts", py::dtype::of<int64_t>(), 1, false);
+    FE_CHECK(static_cast<size_t>(c.shape[0]) == list.size(), ValueError, fn, ": 'words' has ", list.size(),
+             " entries but 'counts' has ", c.shape[0]);
+    std::vector<std::string> w;
+    w.reserve(list.size());
+    for (size_t i = 0; i < list.size(); ++i) w.emplace_back(arg_text(list[i], fn, "words[i]"));
+    std::vector<int64_t> cv(list.size());
+    for (size_t i = 0; i < cv.size(); ++i)
+      cv[i] = *reinterpret_cast<const int64_t*>(static_cast<const char*>(c.data) + i * c.strides[0]);
+    const int64_t nm = arg_int64(num_merges, fn, "num_merges", 0, int64_t{1} << 31);
+    const int64_t mf = arg_int64(min_frequency, fn, "min_frequency", 1);
+    std::vector<Merge> merges;
+    {
+      py::gil_scoped_release release;
+      merges = train_bpe(w, cv, nm, mf, progress);
+    }
+    py::array_t<int64_t> out({static_cast<py::ssize_t>(merges.size()), py::ssize_t{4}});
+    auto r = out.mutable_unchecked<2>();
+    for (size_t i = 0; i < merges.size(); ++i) {
+      r(i, 0) = merges[i].left;
+      r(i, 1) = merges[i].right;
+      r(i, 2) = merges[i].id;
+      r(i, 3) = merges[i].count;
+    }
+    return out;
+  }, py::arg("words"), py::arg("counts"), py::arg("num_merges"), py::arg("min_frequency") = 1,
+     py::arg("progress") = nullptr, "Merges as an int64 array of rows (left, right, new id, count).");
+
+  py::class_<Encoder>(m, "BpeEncoder")
+      .def(py::init([](py::handle vocab, py::handle rules, const std::string& pattern) {
+        constexpr const char* fn = "BpeEncoder";
+        const py::list list = require_list(vocab, fn, "vocab");
+        std::vector<std::string> v;
+        v.reserve(list.size());
+        for (size_t i = 0; i < list.size(); ++i) {
+          FE_CHECK(PyBytes_Check(list[i].ptr()), TypeError, fn, ": vocab[", i, "] must be bytes");
+          v.emplace_back(arg_text(list[i], fn, "vocab[i]"));
+        }
+        const ArrayArg r = arg_array(rules, fn, "rules", py::dtype::of<uint32_t>(), 2, false);
+        FE_CHECK(r.shape[1] == 4, ValueError, fn, ": 'rules' must have 4 columns (left, right, rank, id), got ",
+                 r.shape[1]);
+        std::vector<MergeRule> mr(static_cast<size_t>(r.shape[0]));
+        const char* base = static_cast<const char*>(r.data);
+        for (size_t i = 0; i < mr.size(); ++i) {
+          auto at = [&](int j) { return *reinterpret_cast<const uint32_t*>(base + i * r.strides[0] + j * r.strides[1]); };
+          mr[i] = {at(0), at(1), at(2), at(3)};
+        }
+        py::gil_scoped_release release;
+        return new Encoder(std::move(v), mr, pattern_from_name(pattern));
+      }), py::arg("vocab"), py::arg("rules"), py::arg("pattern") = "gpt2")
+      .def_property_readonly("vocab_size", &Encoder::vocab_size)
+      .def("encode_ordinary", [](const Encoder& self, py::handle text) {
+        const std::string_view s = arg_text(text, "encode", "text");
+        std::vector<uint32_t> out;
+        {
+          py::gil_scoped_release release;
+          out.reserve(s.size() / 3 + 8);
+          self.encode_ordinary(bytes_of(s), s.size(), out);
+        }
+        return vector_to_array(std::move(out));
+      }, py::arg("text"), "Token ids (uint32 array) of text, special tokens not recognized.")
+      .def("encode_ordinary_batch", [](const Encoder& self, py::handle texts) {
+        const py::list list = require_list(texts, "encode_batch", "texts");
+        const auto views = text_views(list, "encode_batch");
+        std::vector<std::vector<uint32_t>> outs(views.size());
+        {
+          py::gil_scoped_release release;
+          parallel_for(0, static_cast<int64_t>(views.size()), 1, [&](int64_t lo, int64_t hi) {
+            for (int64_t i = lo; i < hi; ++i) self.encode_ordinary(bytes_of(views[i]), views[i].size(), outs[i]);
+          });
+        }
+        py::list result;
+        for (auto& o : outs) result.append(vector_to_array(std::move(o)));
+        return result;
+      }, py::arg("texts"), "encode_ordinary over a list, on all threads.")
+      .def("encode_piece", [](const Encoder& self, py::bytes piece) {
+        const std::string_view s = arg_text(piece, "encode_piece", "piece");
+        std::vector<uint32_t> out;
+        if (!s.empty()) self.encode_piece(bytes_of(s), s.size(), out);
+        return vector_to_array(std::move(out));
+      }, py::arg("piece"))
+      .def("decode", [](const Encoder& self, py::handle ids) {
+        const ArrayArg a = arg_array(ids, "decode", "ids", py::dtype::of<uint32_t>(), 1, false);
+        std::vector<uint32_t> copy;
+        const uint32_t* p = static_cast<const uint32_t*>(a.data);
+        if (a.stride_elems(0) != 1) {
+          for (py::ssize_t i = 0; i < a.shape[0]; ++i) copy.push_back(p[i * a.stride_elems(0)]);
+          p = copy.data();
+        }
+        std::string out;
+        {
+          py::gil_scoped_release release;
+          out = self.decode(p, static_cast<size_t>(a.shape[0]));
+        }
+        return py::bytes(out);
+      }, py::arg("ids"), "The bytes of a uint32 array of ids.")
+      .def("token_bytes", [](const Encoder& self, py::handle id) {
+        const int64_t i = arg_int64(id, "token_bytes", "id", 0);
+        FE_CHECK(static_cast<size_t>(i) < self.vocab_size(), ValueError, "token_bytes: token id ", i,
+                 " is not in the vocabulary (size ", self.vocab_size(), ")");
+        return py::bytes(self.token_bytes(static_cast<uint32_t>(i)));
+      }, py::arg("id"))
+      .def("token_id", [](const Encoder& self, py::handle piece) -> py::object {
+        const std::string_view s = arg_text(piece, "token_id", "piece");
+        const uint32_t id = self.token_id(bytes_of(s), s.size());
+        if (id == BytesToId::kEmpty) return py::none();
+        return py::int_(id);
+      }, py::arg("piece"), "Id of the token with exactly these bytes, or None.");
+}
+
+}  // namespace fe::bindings

@@ -1,0 +1,78 @@
+#include "bpe/counts.h"
+
+#include <fstream>
+#include <mutex>
+
+#include "common/error.h"
+#include "common/parallel.h"
+
+namespace fe::bpe {
+namespace {
+
+using Table = std::unordered_map<std::string, int64_t>;
+
+void count_text(Pattern pattern, const uint8_t* s, size_t n, Table& table) {
+  (void)pattern;  // one pattern so far
+  pretokenize_gpt2(s, n, [&](size_t b, size_t e) {
+    ++table[std::string(reinterpret_cast<const char*>(s + b), e - b)];
+  });
+}
+
+void merge_into(Table& into, const Table& from) {
+  if (into.empty() && from.size() > 0) into.reserve(from.size());
+  for (const auto& [piece, count] : from) into[piece] += count;
+}
+
+// Counts texts [0, n) given by begin(i)/end(i) over all threads, then merges into `table`.
+template <class Span>
+void count_parallel(Pattern pattern, int64_t n, Span span, Table& table, Progress* progress) {
+  std::mutex mu;
+  // Small chunks so threads share the load when text lengths vary; progress per chunk.
+  parallel_for(0, n, 1, [&](int64_t lo, int64_t hi) {
+    Table local;
+    for (int64_t i = lo; i < hi; ++i) {
+      const auto [s, len] = span(i);
+      count_text(pattern, s, len, local);
+      if ((i & 1023) == 1023) progress_step(progress, 1024);
+    }
+    std::lock_guard<std::mutex> lock(mu);
+    merge_into(table, local);
+  });
+}
+
+}  // namespace
+
+void WordCounts::add_texts(const char* data, const int64_t* offsets, int64_t n, Progress* progress) {
+  FE_CHECK(n >= 0, ValueError, "add_texts: n must be >= 0");
+  for (int64_t i = 0; i < n; ++i)
+    FE_CHECK(offsets[i] <= offsets[i + 1] && offsets[i] >= 0, ValueError, "add_texts: offsets must be non-decreasing");
+  const auto* base = reinterpret_cast<const uint8_t*>(data);
+  count_parallel(pattern_, n, [&](int64_t i) {
+    return std::pair<const uint8_t*, size_t>(base + offsets[i], static_cast<size_t>(offsets[i + 1] - offsets[i]));
+  }, table_, progress);
+}
+
+void WordCounts::add_file(const std::string& path, Progress* progress) {
+  std::ifstream f(path, std::ios::binary);
+  FE_CHECK(f.good(), RuntimeError, "cannot open '", path, "' for reading");
+  std::string data((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  FE_CHECK(!f.bad(), RuntimeError, "error while reading '", path, "'");
+  // Lines, each with its '\n'.
+  std::vector<int64_t> offsets{0};
+  for (size_t i = 0; i < data.size(); ++i)
+    if (data[i] == '\n') offsets.push_back(static_cast<int64_t>(i + 1));
+  if (offsets.back() != static_cast<int64_t>(data.size())) offsets.push_back(static_cast<int64_t>(data.size()));
+  add_texts(data.data(), offsets.data(), static_cast<int64_t>(offsets.size()) - 1, progress);
+}
+
+void WordCounts::add_piece(std::string_view piece, int64_t count) {
+  FE_CHECK(count >= 0, ValueError, "word counts must be >= 0, got ", count, " for a piece of ", piece.size(), " bytes");
+  if (count > 0) table_[std::string(piece)] += count;
+}
+
+void WordCounts::merge(const WordCounts& other) {
+  FE_CHECK(other.pattern_ == pattern_, ValueError, "cannot merge word counts made with different patterns");
+  merge_into(table_, other.table_);
+}
+
+}  // namespace fe::bpe

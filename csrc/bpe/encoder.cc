@@ -1,0 +1,160 @@
+#include "bpe/encoder.h"
+
+#include <limits>
+#include <queue>
+
+#include "common/error.h"
+
+namespace fe::bpe {
+namespace {
+constexpr uint32_t kNoRank = std::numeric_limits<uint32_t>::max();
+constexpr size_t kSmallPiece = 128;  // bytes; longer pieces take the heap path
+}  // namespace
+
+Encoder::Encoder(std::vector<std::string> vocab, const std::vector<MergeRule>& rules, Pattern pattern)
+    : vocab_(std::move(vocab)), pattern_(pattern) {
+  const size_t V = vocab_.size();
+  FE_CHECK(V >= 256 && V < (size_t{1} << 31), ValueError, "BPE vocabulary must have between 256 and 2^31 tokens, got ",
+           V);
+  any_.reset(&vocab_, V);
+  for (uint32_t id = 0; id < V; ++id) any_.insert(id);
+  for (int b = 0; b < 256; ++b) {
+    const uint8_t byte = static_cast<uint8_t>(b);
+    byte_token_[b] = any_.find(&byte, 1);
+    FE_CHECK(byte_token_[b] != BytesToId::kEmpty, ValueError, "BPE vocabulary has no token for byte 0x", std::hex, b,
+             "; a byte-level vocabulary needs all 256");
+  }
+  rules_.reset(rules.size());
+  for (const MergeRule& r : rules) {
+    FE_CHECK(r.left < V && r.right < V && r.id < V, ValueError, "merge rule (", r.left, ", ", r.right, ") -> ", r.id,
+             " refers to a token outside the vocabulary of ", V);
+    FE_CHECK(vocab_[r.id].size() == vocab_[r.left].size() + vocab_[r.right].size() &&
+                 vocab_[r.id].compare(0, vocab_[r.left].size(), vocab_[r.left]) == 0 &&
+                 vocab_[r.id].compare(vocab_[r.left].size(), std::string::npos, vocab_[r.right]) == 0,
+             ValueError, "merge rule (", r.left, ", ", r.right, ") -> ", r.id,
+             ": the token's bytes are not the concatenation of the pair's");
+    FE_CHECK(r.rank != kNoRank, ValueError, "merge rank ", r.rank, " is reserved");
+    FE_CHECK(rules_.insert((uint64_t{r.left} << 32) | r.right, (uint64_t{r.rank} << 32) | r.id), ValueError,
+             "duplicate merge rule for the pair (", r.left, ", ", r.right, ")");
+  }
+  // The whole-piece shortcut, only for tokens that BPE-encode to themselves.
+  whole_.reset(&vocab_, V);
+  std::vector<uint32_t> out;
+  for (uint32_t id = 0; id < V; ++id) {
+    const auto* s = reinterpret_cast<const uint8_t*>(vocab_[id].data());
+    const size_t n = vocab_[id].size();
+    if (n == 0 || any_.find(s, n) != id) continue;  // skip duplicates of an earlier token
+    out.clear();
+    if (n == 1) {
+      out.push_back(byte_token_[s[0]]);
+    } else if (n <= kSmallPiece) {
+      for (size_t i = 0; i < n; ++i) out.push_back(byte_token_[s[i]]);
+      out.resize(merge_small(out.data(), n));
+    } else {
+      merge_large(s, n, out);
+    }
+    if (out.size() == 1 && out[0] == id) whole_.insert(id);
+  }
+}
+
+size_t Encoder::merge_small(uint32_t* parts, size_t m) const {
+  // ranks[i]: rank of the rule for (parts[i], parts[i + 1]), kNoRank if none.
+  uint32_t ranks[kSmallPiece];
+  uint32_t ids[kSmallPiece];
+  auto look = [&](size_t i) {
+    const uint64_t* r = rule(parts[i], parts[i + 1]);
+    ranks[i] = r ? static_cast<uint32_t>(*r >> 32) : kNoRank;
+    ids[i] = r ? static_cast<uint32_t>(*r) : 0;
+  };
+  for (size_t i = 0; i + 1 < m; ++i) look(i);
+  while (m > 1) {
+    size_t best = 0;
+    for (size_t i = 1; i + 1 < m; ++i)
+      if (ranks[i] < ranks[best]) best = i;
+    if (ranks[best] == kNoRank) break;
+    parts[best] = ids[best];
+    for (size_t i = best + 1; i + 1 < m; ++i) {
+      parts[i] = parts[i + 1];
+      ranks[i] = ranks[i + 1];
+      ids[i] = ids[i + 1];
+    }
+    --m;
+    if (best + 1 < m) look(best);
+    else ranks[best] = kNoRank, ids[best] = 0;
+    if (best > 0) look(best - 1);
+  }
+  return m;
+}
+
+void Encoder::merge_large(const uint8_t* s, size_t n, std::vector<uint32_t>& out) const {
+  // Doubly linked list of parts, one node per starting byte; a node's index is its position,
+  // so ordering equal ranks by index picks the leftmost pair.
+  std::vector<uint32_t> id(n), next(n), prev(n);
+  std::vector<uint8_t> alive(n, 1);
+  for (size_t i = 0; i < n; ++i) {
+    id[i] = byte_token_[s[i]];
+    next[i] = static_cast<uint32_t>(i + 1);
+    prev[i] = static_cast<uint32_t>(i - 1);  // wraps for i == 0; never read there
+  }
+  struct Entry {
+    uint32_t rank, left, right, left_id, right_id;
+    bool operator>(const Entry& o) const { return rank != o.rank ? rank > o.rank : left > o.left; }
+  };
+  std::priority_queue<Entry, std::vector<Entry>, std::greater<Entry>> heap;
+  auto push = [&](uint32_t l) {
+    const uint32_t r = next[l];
+    if (r >= n) return;
+    if (const uint64_t* rr = rule(id[l], id[r])) heap.push({static_cast<uint32_t>(*rr >> 32), l, r, id[l], id[r]});
+  };
+  for (uint32_t i = 0; i + 1 < n; ++i) push(i);
+  while (!heap.empty()) {
+    const Entry e = heap.top();
+    heap.pop();
+    if (!alive[e.left] || next[e.left] != e.right || id[e.left] != e.left_id || id[e.right] != e.right_id) continue;
+    id[e.left] = static_cast<uint32_t>(*rule(e.left_id, e.right_id));
+    alive[e.right] = 0;
+    next[e.left] = next[e.right];
+    if (next[e.right] < n) prev[next[e.right]] = e.left;
+    if (e.left > 0) push(prev[e.left]);
+    push(e.left);
+  }
+  for (uint32_t i = 0; i < n; i = next[i]) out.push_back(id[i]);
+}
+
+void Encoder::encode_piece(const uint8_t* s, size_t n, std::vector<uint32_t>& out) const {
+  if (n == 1) {
+    out.push_back(byte_token_[s[0]]);
+    return;
+  }
+  const uint32_t whole = whole_.find(s, n);
+  if (whole != BytesToId::kEmpty) {
+    out.push_back(whole);
+    return;
+  }
+  if (n > kSmallPiece) {
+    merge_large(s, n, out);
+    return;
+  }
+  const size_t start = out.size();
+  for (size_t i = 0; i < n; ++i) out.push_back(byte_token_[s[i]]);
+  out.resize(start + merge_small(out.data() + start, n));
+}
+
+void Encoder::encode_ordinary(const uint8_t* s, size_t n, std::vector<uint32_t>& out) const {
+  pretokenize_gpt2(s, n, [&](size_t b, size_t e) { encode_piece(s + b, e - b, out); });
+}
+
+std::string Encoder::decode(const uint32_t* ids, size_t n) const {
+  size_t bytes = 0;
+  for (size_t i = 0; i < n; ++i) {
+    FE_CHECK(ids[i] < vocab_.size(), ValueError, "decode: token id ", ids[i], " at position ", i,
+             " is not in the vocabulary (size ", vocab_.size(), ")");
+    bytes += vocab_[ids[i]].size();
+  }
+  std::string out;
+  out.reserve(bytes);
+  for (size_t i = 0; i < n; ++i) out += vocab_[ids[i]];
+  return out;
+}
+
+}  // namespace fe::bpe

@@ -1,0 +1,63 @@
+// BPE encoding and decoding with a fixed vocabulary and merge table.
+//
+// A piece (one pre-token, as bytes) starts as its byte tokens. Then, repeatedly, among adjacent
+// pairs that have a merge rule, the one with the lowest rank is merged (the leftmost on equal
+// ranks), until no rule applies. This is GPT-2's `bpe()` and tiktoken's byte-pair merge, and
+// gives exactly the tokens training produced for the words it saw.
+//
+// - Merge rules: (left id, right id) -> (rank, new id). Several rules may make the same token
+//   (a tiktoken vocabulary imported with every split of every token, all at the token's rank).
+// - Pieces whose bytes are a token that encodes to itself skip the loop (checked at build time
+//   for every token, so the shortcut never changes a result).
+// - Long pieces (no spaces for megabytes) use a heap over a linked list: O(n log n), not O(n^2).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "bpe/hash.h"
+#include "bpe/pretokenize.h"
+
+namespace fe::bpe {
+
+struct MergeRule {
+  uint32_t left, right, rank, id;
+};
+
+class Encoder {
+ public:
+  // vocab[id] = the token's bytes (ids dense from 0); byte_tokens[b] = id of the one-byte token b.
+  // Throws fe::ValueError on an inconsistent table (an id out of range, a rule whose id's bytes
+  // are not left + right, a byte without a token).
+  Encoder(std::vector<std::string> vocab, const std::vector<MergeRule>& rules, Pattern pattern);
+
+  // Appends the tokens of s[0, n) (no special-token handling).
+  void encode_ordinary(const uint8_t* s, size_t n, std::vector<uint32_t>& out) const;
+  // Appends the tokens of one piece.
+  void encode_piece(const uint8_t* s, size_t n, std::vector<uint32_t>& out) const;
+  // The bytes of ids[0, n); fe::ValueError naming the first id out of range.
+  std::string decode(const uint32_t* ids, size_t n) const;
+
+  size_t vocab_size() const { return vocab_.size(); }
+  const std::string& token_bytes(uint32_t id) const { return vocab_[id]; }
+  Pattern pattern() const { return pattern_; }
+  // id of the token whose bytes are s[0, n), or ~0u.
+  uint32_t token_id(const uint8_t* s, size_t n) const { return any_.find(s, n); }
+
+ private:
+  // Merges parts[0, m) in place (m <= 128); returns the new length.
+  size_t merge_small(uint32_t* parts, size_t m) const;
+  void merge_large(const uint8_t* s, size_t n, std::vector<uint32_t>& out) const;
+  // (rank, id) of the rule for (a, b), or nullptr.
+  const uint64_t* rule(uint32_t a, uint32_t b) const { return rules_.find((uint64_t{a} << 32) | b); }
+
+  std::vector<std::string> vocab_;
+  uint32_t byte_token_[256];
+  U64Map rules_;      // (left << 32 | right) -> (rank << 32 | id)
+  BytesToId whole_;   // token bytes -> id, only for tokens that encode to themselves
+  BytesToId any_;     // token bytes -> id, every token (for token_id lookups)
+  Pattern pattern_;
+};
+
+}  // namespace fe::bpe

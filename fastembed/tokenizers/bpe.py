@@ -1,0 +1,454 @@
+"""Byte-level BPE tokenizer: train, encode, decode, save and load, import GPT-2 / tiktoken files.
+
+Text becomes tokens by byte pair encoding (Sennrich et al. 2016) over UTF-8 bytes (GPT-2,
+Radford et al. 2019): every byte is a token, so no input is ever out of vocabulary, and training
+repeatedly merges the most frequent adjacent pair until the vocabulary budget is spent.
+
+>>> from fastembed.tokenizers import BPETokenizer
+>>> tok = BPETokenizer.train(["low lower lowest", "new newer newest"] * 50, vocab_size=270, progress=False)
+>>> ids = tok.encode("lower newest")
+>>> tok.decode(ids)
+'lower newest'
+>>> [tok.decode_single_token_bytes(t) for t in ids]
+[b'low', b'er', b' new', b'est']
+
+The work happens in the native core (csrc/bpe/): pre-tokenization with the GPT-2 split pattern,
+multi-threaded word counting, training with incremental pair counts, and encoding with a
+whole-word shortcut. The semantics are spelled out in csrc/bpe/train.h and encoder.h, and
+``_reference.py`` implements the same in plain Python for the tests.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any, Collection, Literal, Union
+
+import numpy as np
+
+from .._native import _C
+from .._progress import run_native
+from ..io import atomic_write_text
+
+FORMAT = "fastembed-bpe"
+FORMAT_VERSION = 1
+PATTERNS = ("gpt2",)
+_BATCH_BYTES = 8 << 20  # texts are handed to the native counter in batches of about this size
+
+SpecialSet = Union[Literal["all"], Collection[str]]
+
+
+class BPETokenizer:
+    """A byte-level BPE vocabulary with its merge rules and special tokens.
+
+    ``vocab[i]`` is token ``i``'s bytes; ``rules`` is a (R, 4) uint32 array of merge rules
+    ``(left, right, rank, id)``: adjacent tokens ``left, right`` become ``id``, lowest rank first.
+    Build one with :meth:`train`, :meth:`load`, :meth:`from_gpt2_files` or :meth:`from_tiktoken`.
+    """
+
+    def __init__(self, vocab: list[bytes], rules: np.ndarray, *, pattern: str = "gpt2",
+                 special_tokens: Mapping[str, int] | None = None, trace: list[dict] | None = None) -> None:
+        if pattern not in PATTERNS:
+            raise ValueError(f"unknown pattern {pattern!r}; expected one of {PATTERNS}")
+        rules = np.ascontiguousarray(rules, dtype=np.uint32).reshape(-1, 4)
+        self._enc = _C.BpeEncoder(list(vocab), rules, pattern)
+        self.pattern = pattern
+        self.rules = rules
+        self.special_tokens: dict[str, int] = dict(special_tokens or {})
+        for text, i in self.special_tokens.items():
+            if not 0 <= i < self._enc.vocab_size or self._enc.token_bytes(i) != text.encode("utf-8"):
+                raise ValueError(f"special token {text!r} -> {i}: the vocabulary has no such token with those bytes")
+        self._special_by_id = {i: s for s, i in self.special_tokens.items()}
+        self.trace = trace
+
+    # ------------------------------------------------------------------ training
+
+    @classmethod
+    def train(cls, texts: Iterable[str | bytes] | None = None, *, files: Iterable[str | os.PathLike] = (),
+              counts: Mapping[str | bytes, int] | None = None, vocab_size: int, pattern: str = "gpt2",
+              min_frequency: int = 2, special_tokens: Iterable[str] = (), trace: bool = False,
+              progress: bool | None = None) -> "BPETokenizer":
+        """Train on any mix of texts (each pre-tokenized on its own), files (each line on its own)
+        and precomputed word counts (piece -> count, e.g. merged from a map-reduce job).
+
+        ``vocab_size`` counts the 256 byte tokens, the merges and the special tokens (which get
+        the last ids). Training stops early when no pair occurs ``min_frequency`` times.
+        ``trace=True`` keeps every merge (pair, new token, count) in ``tokenizer.trace``.
+        ``progress`` draws a bar on stderr (default: when stderr is a terminal); Ctrl-C stops.
+        """
+        if pattern not in PATTERNS:
+            raise ValueError(f"unknown pattern {pattern!r}; expected one of {PATTERNS}")
+        specials = _check_specials(list(special_tokens), pattern)
+        _check_int("vocab_size", vocab_size)
+        _check_int("min_frequency", min_frequency)
+        num_merges = vocab_size - 256 - len(specials)
+        if num_merges < 0:
+            raise ValueError(f"vocab_size must be at least 256 (the byte tokens) + {len(specials)} special "
+                             f"tokens = {256 + len(specials)}, got {vocab_size}")
+        word_counts = count_words(texts, files=files, counts=counts, pattern=pattern, progress=progress)
+        if len(word_counts) == 0:
+            raise ValueError("no training text: texts, files and counts are all empty")
+        pieces, freqs = word_counts.items()
+        merges = run_native(lambda p: _C.bpe_train(pieces, freqs, num_merges, min_frequency, p),
+                            desc="BPE merges", unit="merges", show=progress)
+        vocab = [bytes([b]) for b in range(256)]
+        for left, right, _, _ in merges:
+            vocab.append(vocab[left] + vocab[right])
+        rules = np.column_stack([merges[:, 0], merges[:, 1], merges[:, 2], merges[:, 2]]).astype(np.uint32)
+        special_ids = {}
+        for s in specials:
+            special_ids[s] = len(vocab)
+            vocab.append(s.encode("utf-8"))
+        steps = None
+        if trace:
+            steps = [{"pair": (int(l), int(r)), "token": int(i), "bytes": vocab[i], "count": int(c)}
+                     for l, r, i, c in merges.tolist()]
+        return cls(vocab, rules, pattern=pattern, special_tokens=special_ids, trace=steps)
+
+    # ------------------------------------------------------------------ encoding
+
+    @property
+    def n_vocab(self) -> int:
+        """Number of tokens, special tokens included (ids are 0 .. n_vocab - 1)."""
+        return self._enc.vocab_size
+
+    def encode_ordinary(self, text: str | bytes) -> np.ndarray:
+        """Token ids of ``text`` as a uint32 array; special-token text is encoded as ordinary text."""
+        return self._encode_native(text)
+
+    def encode(self, text: str | bytes, *, allowed_special: SpecialSet = (),
+               disallowed_special: SpecialSet = "all") -> np.ndarray:
+        """Token ids of ``text`` (str or bytes) as a uint32 array.
+
+        As in tiktoken: text matching a special token in ``allowed_special`` becomes that token;
+        text matching one in ``disallowed_special`` (default: every special token not allowed)
+        raises ValueError, so user input cannot inject control tokens by accident. Pass
+        ``disallowed_special=()`` to encode such text as ordinary text.
+        """
+        allowed, disallowed = self._special_sets(allowed_special, disallowed_special)
+        s = text.decode("utf-8", "surrogateescape") if isinstance(text, bytes) else text
+        if not isinstance(s, str):
+            raise TypeError(f"encode: text must be str or bytes, got {type(text).__name__}")
+        for special in disallowed:
+            if special in s:
+                raise ValueError(f"encode: the text contains the special token {special!r}, which is disallowed; "
+                                 f"pass allowed_special={{{special!r}}} to encode it as the special token, or "
+                                 f"disallowed_special=() to encode it as ordinary text")
+        if not allowed:
+            return self._encode_native(text)
+        parts: list[np.ndarray] = []
+        start = 0
+        for pos, special in _find_specials(s, allowed):
+            if pos > start:
+                parts.append(self._encode_native(_slice(text, s, start, pos)))
+            parts.append(np.array([self.special_tokens[special]], dtype=np.uint32))
+            start = pos + len(special)
+        if start < len(s) or not parts:
+            parts.append(self._encode_native(_slice(text, s, start, len(s))))
+        return np.concatenate(parts) if len(parts) > 1 else parts[0]
+
+    def encode_batch(self, texts: Iterable[str | bytes], *, allowed_special: SpecialSet = (),
+                     disallowed_special: SpecialSet = "all") -> list[np.ndarray]:
+        """:meth:`encode` of each text, on all native threads (see fastembed.set_num_threads)."""
+        texts = list(texts)
+        allowed, disallowed = self._special_sets(allowed_special, disallowed_special)
+        if allowed or (disallowed and any(d in t for t in texts if isinstance(t, str) for d in disallowed)):
+            return [self.encode(t, allowed_special=allowed_special, disallowed_special=disallowed_special)
+                    for t in texts]
+        try:
+            return self._enc.encode_ordinary_batch(texts)
+        except UnicodeEncodeError:
+            return self._enc.encode_ordinary_batch([_utf8(t) for t in texts])
+
+    def _encode_native(self, text: str | bytes) -> np.ndarray:
+        try:
+            return self._enc.encode_ordinary(text)
+        except UnicodeEncodeError:  # lone surrogates: keep their bytes (decode gives them back)
+            return self._enc.encode_ordinary(_utf8(text))
+
+    def _special_sets(self, allowed: SpecialSet, disallowed: SpecialSet) -> tuple[set[str], set[str]]:
+        names = set(self.special_tokens)
+        allowed_set = names if allowed == "all" else set(allowed)
+        unknown = allowed_set - names
+        if unknown:
+            raise ValueError(f"allowed_special names tokens this tokenizer does not have: {sorted(unknown)}")
+        disallowed_set = names - allowed_set if disallowed == "all" else set(disallowed)
+        return allowed_set, disallowed_set
+
+    # ------------------------------------------------------------------ decoding
+
+    def decode_bytes(self, ids: Iterable[int] | np.ndarray) -> bytes:
+        """The bytes of a sequence of token ids; ValueError for an id outside the vocabulary."""
+        return self._enc.decode(_as_ids(ids))
+
+    def decode(self, ids: Iterable[int] | np.ndarray, errors: str = "replace") -> str:
+        """The text of a sequence of token ids; bytes that are not UTF-8 become U+FFFD (or as
+        ``errors`` says: "strict", "surrogateescape", ...)."""
+        return self.decode_bytes(ids).decode("utf-8", errors)
+
+    def decode_single_token_bytes(self, token: int) -> bytes:
+        return self._enc.token_bytes(token)
+
+    def token_id(self, piece: str | bytes) -> int | None:
+        """The id of the token whose bytes are exactly ``piece``, or None."""
+        return self._enc.token_id(piece)
+
+    def explain(self, word: str | bytes) -> list[dict[str, Any]]:
+        """How BPE encodes one pre-token: the byte tokens, then each merge in the order applied.
+
+        Each step is ``{"merge": (left_bytes, right_bytes), "rank": r, "token": id, "parts": [...]}``
+        where ``parts`` is the piece's tokens (as bytes) after the merge.
+        """
+        piece = word.encode("utf-8", "surrogatepass") if isinstance(word, str) else bytes(word)
+        rules = {(int(l), int(r)): (int(k), int(i)) for l, r, k, i in self.rules}
+        parts = [self._enc.token_id(bytes([b])) for b in piece]
+        tb = self.decode_single_token_bytes
+        steps: list[dict[str, Any]] = [{"merge": None, "rank": None, "token": None, "parts": [tb(t) for t in parts]}]
+        while len(parts) > 1:
+            found = [(rules[p][0], i) for i, p in enumerate(zip(parts, parts[1:])) if p in rules]
+            if not found:
+                break
+            rank, i = min(found)
+            new = rules[(parts[i], parts[i + 1])][1]
+            steps.append({"merge": (tb(parts[i]), tb(parts[i + 1])), "rank": rank, "token": new,
+                          "parts": None})
+            parts[i:i + 2] = [new]
+            steps[-1]["parts"] = [tb(t) for t in parts]
+        return steps
+
+    # ------------------------------------------------------------------ files
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the tokenizer as versioned JSON (atomically: a crash never leaves half a file)."""
+        data = {
+            "format": FORMAT,
+            "version": FORMAT_VERSION,
+            "pattern": self.pattern,
+            "tokens": [base64.b64encode(self._enc.token_bytes(i)).decode("ascii") for i in range(self.n_vocab)],
+            "rules": self.rules.tolist(),
+            "special_tokens": self.special_tokens,
+        }
+        atomic_write_text(path, json.dumps(data, separators=(",", ":")))
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "BPETokenizer":
+        """Read a file written by :meth:`save`; ValueError naming the problem if it is not one."""
+        where = f"{path}"
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+        except json.JSONDecodeError as e:
+            raise ValueError(f"{where} is not a fastembed tokenizer file (invalid or truncated JSON: {e})") from None
+        except UnicodeDecodeError:
+            raise ValueError(f"{where} is not a fastembed tokenizer file (not UTF-8 text)") from None
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
+            raise ValueError(f"{where} is not a fastembed tokenizer file (no \"format\": \"{FORMAT}\")")
+        if data.get("version") != FORMAT_VERSION:
+            raise ValueError(f"{where} has format version {data.get('version')!r}; this fastembed reads {FORMAT_VERSION}")
+        for key, kind in (("pattern", str), ("tokens", list), ("rules", list), ("special_tokens", dict)):
+            if not isinstance(data.get(key), kind):
+                raise ValueError(f"{where}: field {key!r} is missing or not a {kind.__name__}")
+        try:
+            vocab = [base64.b64decode(t, validate=True) for t in data["tokens"]]
+        except (ValueError, TypeError) as e:
+            raise ValueError(f"{where}: field 'tokens' holds an entry that is not base64 ({e})") from None
+        rules = np.array(data["rules"], dtype=np.int64).reshape(-1, 4) if data["rules"] else np.zeros((0, 4), np.int64)
+        if rules.size and (rules.min() < 0 or rules.max() >= 2**32):
+            raise ValueError(f"{where}: field 'rules' holds numbers outside [0, 2**32)")
+        try:
+            return cls(vocab, rules.astype(np.uint32), pattern=data["pattern"], special_tokens=data["special_tokens"])
+        except ValueError as e:
+            raise ValueError(f"{where}: {e}") from None
+
+    @classmethod
+    def from_gpt2_files(cls, encoder_json: str | os.PathLike, vocab_bpe: str | os.PathLike) -> "BPETokenizer":
+        """GPT-2's own files: ``encoder.json`` (token -> id, bytes spelled with GPT-2's byte-to-
+        unicode table) and ``vocab.bpe`` (the merges in rank order). <|endoftext|> is special."""
+        byte_decoder = {c: b for b, c in _gpt2_bytes_to_unicode().items()}
+        encoder = json.loads(Path(encoder_json).read_text(encoding="utf-8"))
+
+        def to_bytes(token: str) -> bytes:
+            try:
+                return bytes(byte_decoder[c] for c in token)
+            except KeyError:
+                raise ValueError(f"{encoder_json}: token {token!r} uses a character outside GPT-2's byte alphabet") from None
+
+        specials = {t: i for t, i in encoder.items() if t == "<|endoftext|>"}
+        vocab: list[bytes] = [b""] * len(encoder)
+        for token, i in encoder.items():
+            if not 0 <= i < len(encoder):
+                raise ValueError(f"{encoder_json}: id {i} of {token!r} is outside 0..{len(encoder) - 1}")
+            vocab[i] = token.encode("utf-8") if token in specials else to_bytes(token)
+        lines = Path(vocab_bpe).read_text(encoding="utf-8").split("\n")
+        rules = []
+        for rank, line in enumerate(ln for ln in lines[1:] if ln):
+            parts = line.split(" ")
+            if len(parts) != 2 or parts[0] not in encoder or parts[1] not in encoder or parts[0] + parts[1] not in encoder:
+                raise ValueError(f"{vocab_bpe}: line {rank + 2} is not a merge of two known tokens: {line!r}")
+            rules.append((encoder[parts[0]], encoder[parts[1]], rank, encoder[parts[0] + parts[1]]))
+        return cls(vocab, np.array(rules, dtype=np.uint32), pattern="gpt2", special_tokens=specials)
+
+    @classmethod
+    def from_tiktoken(cls, path: str | os.PathLike, *, pattern: str = "gpt2",
+                      special_tokens: Mapping[str, int] | None = None) -> "BPETokenizer":
+        """A tiktoken ``.tiktoken`` rank file (``base64(token) rank`` per line).
+
+        tiktoken merges any adjacent pair whose concatenation is a token, by that token's rank;
+        here every such split becomes a merge rule at that rank, which encodes identically.
+        Special tokens (e.g. ``{"<|endoftext|>": 50256}``) get ids outside the ranks.
+        """
+        ranks: dict[bytes, int] = {}
+        for lineno, line in enumerate(Path(path).read_bytes().splitlines(), 1):
+            if not line:
+                continue
+            try:
+                token, rank = line.split()
+                ranks[base64.b64decode(token, validate=True)] = int(rank)
+            except ValueError:
+                raise ValueError(f"{path}: line {lineno} is not 'base64-token rank': {line[:60]!r}") from None
+        specials = dict(special_tokens or {})
+        n = max([*ranks.values(), *specials.values()], default=-1) + 1
+        vocab: list[bytes | None] = [None] * n
+        for token, rank in ranks.items():
+            vocab[rank] = token
+        for s, i in specials.items():
+            if vocab[i] is not None:
+                raise ValueError(f"special token {s!r} -> {i} collides with a ranked token")
+            vocab[i] = s.encode("utf-8")
+        holes = [i for i, t in enumerate(vocab) if t is None]
+        if holes:
+            raise ValueError(f"{path}: ranks are not dense; missing {len(holes)} ids, e.g. {holes[:5]}")
+        rules = [(ranks[t[:k]], ranks[t[k:]], rank, rank)
+                 for t, rank in ranks.items() if len(t) > 1
+                 for k in range(1, len(t)) if t[:k] in ranks and t[k:] in ranks]
+        return cls(vocab, np.array(rules, dtype=np.uint32).reshape(-1, 4), pattern=pattern, special_tokens=specials)
+
+    def __repr__(self) -> str:
+        return f"BPETokenizer(n_vocab={self.n_vocab}, pattern={self.pattern!r}, special_tokens={len(self.special_tokens)})"
+
+
+# ---------------------------------------------------------------------- helpers
+
+
+def count_words(texts: Iterable[str | bytes] | None = None, *, files: Iterable[str | os.PathLike] = (),
+                counts: Mapping[str | bytes, int] | None = None, pattern: str = "gpt2",
+                progress: bool | None = None) -> Any:
+    """Pre-tokenize and count pieces (a ``_C.WordCounts``), on all native threads.
+
+    Counts from several calls or machines merge with ``WordCounts.merge``."""
+    wc = _C.WordCounts(pattern)
+    if counts is not None:
+        if not isinstance(counts, Mapping):
+            raise TypeError(f"counts must be a mapping of piece -> count, got {type(counts).__name__}")
+        for piece, n in counts.items():
+            wc.add(piece, n)
+    for f in files:
+        p = Path(f)
+        if not p.is_file():
+            raise FileNotFoundError(f"training file {str(p)!r} does not exist")
+        run_native(lambda pr: wc.add_file(str(p), pr), desc=f"counting {p.name}", unit="lines", show=progress)
+    if texts is not None:
+        if isinstance(texts, (str, bytes)):
+            raise TypeError("texts must be an iterable of str or bytes (got a single string; wrap it in a list)")
+        batch: list[str | bytes] = []
+        size = 0
+
+        def flush() -> None:
+            run_native(lambda pr: wc.add_texts(batch, pr), desc="counting", unit="texts", show=False)
+
+        for t in texts:
+            if not isinstance(t, (str, bytes)):
+                raise TypeError(f"texts must hold str or bytes, got {type(t).__name__}")
+            batch.append(_utf8(t) if isinstance(t, str) and _has_surrogates(t) else t)
+            size += len(t)
+            if size >= _BATCH_BYTES:
+                flush()
+                batch, size = [], 0
+        if batch:
+            flush()
+    return wc
+
+
+def _check_int(name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+
+
+def _check_specials(specials: list[str], pattern: str) -> list[str]:
+    seen = set()
+    for s in specials:
+        if not isinstance(s, str) or not s:
+            raise ValueError(f"special tokens must be non-empty strings, got {s!r}")
+        if s in seen:
+            raise ValueError(f"special token {s!r} is given twice")
+        seen.add(s)
+        if len(_C.bpe_pretokenize(s, pattern)) == 2:
+            raise ValueError(f"special token {s!r} is a single piece of ordinary text under the {pattern!r} pattern, "
+                             "so it could not be told apart from it; use a marked form such as '<|...|>' or '[...]'")
+    return specials
+
+
+def _find_specials(s: str, allowed: set[str]) -> list[tuple[int, str]]:
+    """Non-overlapping occurrences, left to right; the longest special wins at one position."""
+    found, i = [], 0
+    ordered = sorted(allowed, key=len, reverse=True)
+    while True:
+        hits = [(s.find(t, i), t) for t in ordered]
+        hits = [(p, t) for p, t in hits if p >= 0]
+        if not hits:
+            return found
+        pos = min(p for p, _ in hits)
+        token = next(t for p, t in hits if p == pos)  # longest first in `ordered`
+        found.append((pos, token))
+        i = pos + len(token)
+
+
+def _slice(original: str | bytes, s: str, start: int, end: int) -> str | bytes:
+    part = s[start:end]
+    return part.encode("utf-8", "surrogateescape") if isinstance(original, bytes) else part
+
+
+def _has_surrogates(s: str) -> bool:
+    try:
+        s.encode("utf-8")
+        return False
+    except UnicodeEncodeError:
+        return True
+
+
+def _utf8(t: str | bytes) -> bytes:
+    return t if isinstance(t, bytes) else t.encode("utf-8", "surrogatepass")
+
+
+def _as_ids(ids: Iterable[int] | np.ndarray) -> np.ndarray:
+    if isinstance(ids, np.ndarray):
+        if ids.dtype == np.uint32:
+            return ids.reshape(-1)
+        if not np.issubdtype(ids.dtype, np.integer):
+            raise TypeError(f"token ids must be integers, got an array of {ids.dtype}")
+        arr = ids.astype(np.int64).reshape(-1)
+    else:
+        ids = list(ids)
+        if any(isinstance(i, bool) or not isinstance(i, (int, np.integer)) for i in ids):
+            bad = next(i for i in ids if isinstance(i, bool) or not isinstance(i, (int, np.integer)))
+            raise TypeError(f"token ids must be integers, got {type(bad).__name__}")
+        arr = np.array(ids, dtype=np.int64)
+    if arr.size and (arr.min() < 0 or arr.max() >= 2**32):
+        bad = int(arr[(arr < 0) | (arr >= 2**32)][0])
+        raise ValueError(f"decode: token id {bad} is not in the vocabulary")
+    return arr.astype(np.uint32)
+
+
+def _gpt2_bytes_to_unicode() -> dict[int, str]:
+    """GPT-2's reversible byte -> printable character table (encoder.py in openai/gpt-2)."""
+    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    cs = bs[:]
+    n = 0
+    for b in range(256):
+        if b not in bs:
+            bs.append(b)
+            cs.append(256 + n)
+            n += 1
+    return dict(zip(bs, map(chr, cs)))
