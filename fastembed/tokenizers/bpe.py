@@ -10,7 +10,7 @@ repeatedly merges the most frequent adjacent pair until the vocabulary budget is
 >>> tok.decode(ids)
 'lower newest'
 >>> [tok.decode_single_token_bytes(t) for t in ids]
-[b'low', b'er', b' new', b'est']
+[b'lo', b'wer', b' newest']
 
 The work happens in the native core (csrc/bpe/): pre-tokenization with the GPT-2 split pattern,
 multi-threaded word counting, training with incremental pair counts, and encoding with a
