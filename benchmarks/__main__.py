@@ -16,6 +16,8 @@ from types import ModuleType
 # Benchmark name -> module; adding a benchmark is one line here.
 REGISTRY = {
     "axpy": "benchmarks.axpy",
+    "bpe_encode": "benchmarks.bpe_encode",
+    "bpe_train": "benchmarks.bpe_train",
 }
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"

@@ -176,6 +176,21 @@ def warn_if_busy(info: dict[str, Any]) -> None:
         )
 
 
+def benchmark_corpus(name: str) -> Path:
+    """``text.txt`` or ``words.txt``, built once by the shared data's ``make_corpus.py`` into
+    ``benchmarks/results/corpus/`` (gitignored); FileNotFoundError if the shared data is absent."""
+    from fastembed._data import data_path
+
+    out = Path(__file__).resolve().parent / "results" / "corpus"
+    path = out / name
+    if not path.is_file():
+        import subprocess
+
+        out.mkdir(parents=True, exist_ok=True)
+        subprocess.run([sys.executable, str(data_path("make_corpus.py")), str(out)], check=True)
+    return path
+
+
 # --------------------------------------------------------------------------------------------
 # Results: JSON lines
 

@@ -5,14 +5,17 @@
     fastembed demo                    the main job, end to end, on data that needs no download
     fastembed bench NAME [ARGS...]    a benchmark from the source tree's benchmarks/ folder
 
-Subcommands for the pipeline stages (tokenizer, word2vec, pretrain, finetune, embed, generate)
-are listed too; those not built yet say so and exit with status 2.
+    fastembed tokenizer ...           train / encode / decode / explain byte-level BPE
+
+Subcommands for the later pipeline stages (word2vec, pretrain, finetune, embed, generate) are
+listed too; those not built yet say so and exit with status 2.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -22,7 +25,6 @@ from ._version import __version__
 
 # Pipeline stages that have no implementation yet: name -> what it will do.
 PLANNED = {
-    "tokenizer": "train, inspect and apply byte-level BPE / WordPiece tokenizers",
     "word2vec": "train skip-gram word vectors, query neighbours and analogies",
     "pretrain": "pretrain BERT (masked LM + next sentence) or GPT (next token)",
     "finetune": "fine-tune a pretrained encoder: classification, QA spans, NER",
@@ -108,6 +110,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("bench_args", nargs=argparse.REMAINDER, help="arguments for `python -m benchmarks`")
     p.set_defaults(func=_cmd_bench)
 
+    from .tokenizers._cli import add_parser as add_tokenizer_parser
+
+    add_tokenizer_parser(sub)
+
     for name, what in PLANNED.items():
         p = sub.add_parser(name, help=f"{what} (not built yet)")
         p.set_defaults(func=_planned(name))
@@ -120,7 +126,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
-    return args.func(args)
+    try:
+        return args.func(args)
+    except (OSError, ValueError, TypeError) as e:  # bad input: a message, not a traceback
+        if os.environ.get("FASTEMBED_DEBUG"):
+            raise
+        print(f"fastembed {args.command}: error: {e}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

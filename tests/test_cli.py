@@ -61,7 +61,8 @@ def test_no_command_prints_help(capsys):
 def test_demo_runs_and_checks_the_core():
     out = cli("demo")
     assert out.returncode == 0, out.stdout + out.stderr
-    assert "foundation ok" in out.stdout
+    assert "demo ok" in out.stdout
+    assert "tokenizer: byte-level BPE" in out.stdout
     assert "WRONG" not in out.stdout
     for name in PLANNED:
         assert f"{name:<10} not built yet" in out.stdout
@@ -77,3 +78,35 @@ def test_unknown_command_is_a_usage_error():
     out = cli("frobnicate")
     assert out.returncode == 2
     assert "invalid choice" in out.stderr
+
+
+def test_tokenizer_train_encode_decode_explain(tmp_path):
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("low lower lowest\nnew newer newest\n" * 100, encoding="utf-8")
+    tok = tmp_path / "tok.json"
+    out = cli("tokenizer", "train", str(corpus), "--vocab-size", "280", "--special", "<|endoftext|>",
+              "-o", str(tok), "--show-merges", "3")
+    assert out.returncode == 0, out.stderr
+    assert "wrote" in out.stdout and "->" in out.stdout
+    enc = cli("tokenizer", "encode", "-t", str(tok), "lower newest")
+    ids = enc.stdout.split()
+    assert enc.returncode == 0 and ids and all(i.isdigit() for i in ids)
+    dec = cli("tokenizer", "decode", "-t", str(tok), *ids)
+    assert dec.stdout == "lower newest\n"
+    exp = cli("tokenizer", "explain", "-t", str(tok), "lowest")
+    assert exp.returncode == 0 and exp.stdout.startswith("start: b'l' b'o' b'w' b'e' b's' b't'")
+    npy = tmp_path / "ids.npy"
+    assert cli("tokenizer", "encode", "-t", str(tok), "-f", str(corpus), "-o", str(npy)).returncode == 0
+    import numpy as np
+
+    assert np.load(npy).dtype == np.uint32
+
+
+def test_tokenizer_errors_are_messages_not_tracebacks(tmp_path):
+    out = cli("tokenizer", "encode", "-t", str(tmp_path / "missing.json"), "x")
+    assert out.returncode == 1
+    assert "error:" in out.stderr and "Traceback" not in out.stderr
+    bad = tmp_path / "bad.json"
+    bad.write_text("{")
+    out = cli("tokenizer", "decode", "-t", str(bad), "1")
+    assert out.returncode == 1 and "not a fastembed tokenizer file" in out.stderr

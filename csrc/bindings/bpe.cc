@@ -156,10 +156,10 @@ void bind_bpe(py::module_& m) {
         {
           py::gil_scoped_release release;
           out.reserve(s.size() / 3 + 8);
-          self.encode_ordinary(bytes_of(s), s.size(), out);
+          self.encode_ordinary_parallel(bytes_of(s), s.size(), out);
         }
         return vector_to_array(std::move(out));
-      }, py::arg("text"), "Token ids (uint32 array) of text, special tokens not recognized.")
+      }, py::arg("text"), "Token ids (uint32 array) of text, special tokens not recognized; long texts use all threads.")
       .def("encode_ordinary_batch", [](const Encoder& self, py::handle texts) {
         const py::list list = require_list(texts, "encode_batch", "texts");
         const auto views = text_views(list, "encode_batch");

@@ -1,9 +1,11 @@
 #include "bpe/encoder.h"
 
+#include <algorithm>
 #include <limits>
 #include <queue>
 
 #include "common/error.h"
+#include "common/parallel.h"
 
 namespace fe::bpe {
 namespace {
@@ -142,6 +144,37 @@ void Encoder::encode_piece(const uint8_t* s, size_t n, std::vector<uint32_t>& ou
 
 void Encoder::encode_ordinary(const uint8_t* s, size_t n, std::vector<uint32_t>& out) const {
   pretokenize_gpt2(s, n, [&](size_t b, size_t e) { encode_piece(s + b, e - b, out); });
+}
+
+void Encoder::encode_ordinary_parallel(const uint8_t* s, size_t n, std::vector<uint32_t>& out) const {
+  constexpr size_t kMinChunk = size_t{1} << 20;  // below ~1 MB a chunk is not worth a thread
+  const size_t threads = static_cast<size_t>(num_threads());
+  const size_t chunks = std::min(threads, n / kMinChunk);
+  if (chunks <= 1) {
+    encode_ordinary(s, n, out);
+    return;
+  }
+  auto safe_cut = [&](size_t p) {  // first p' >= p with s[p'-1] non-space ASCII, s[p'] ASCII space
+    for (; p < n; ++p) {
+      const uint8_t a = s[p - 1], b = s[p];
+      if (a < 0x80 && b < 0x80 && kAsciiClass[a] != CharClass::kSpace && kAsciiClass[b] == CharClass::kSpace) return p;
+    }
+    return n;
+  };
+  std::vector<size_t> cut{0};
+  for (size_t c = 1; c < chunks; ++c) cut.push_back(std::max(cut.back(), safe_cut(std::max<size_t>(1, n * c / chunks))));
+  cut.push_back(n);
+  std::vector<std::vector<uint32_t>> parts(chunks);
+  parallel_for(0, static_cast<int64_t>(chunks), 1, [&](int64_t lo, int64_t hi) {
+    for (int64_t c = lo; c < hi; ++c) {
+      parts[c].reserve((cut[c + 1] - cut[c]) / 3 + 8);
+      encode_ordinary(s + cut[c], cut[c + 1] - cut[c], parts[c]);
+    }
+  });
+  size_t total = out.size();
+  for (const auto& part : parts) total += part.size();
+  out.reserve(total);
+  for (const auto& part : parts) out.insert(out.end(), part.begin(), part.end());
 }
 
 std::string Encoder::decode(const uint32_t* ids, size_t n) const {

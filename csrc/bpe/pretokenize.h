@@ -26,9 +26,15 @@ Pattern pattern_from_name(const std::string& name);  // "gpt2"; fe::ValueError o
 
 namespace detail {
 
-// End (byte offset) of the run of code points of class `cls` starting at i.
+// End (byte offset) of the run of code points of class `cls` starting at i. ASCII bytes take a
+// table lookup; only other bytes go through the UTF-8 decoder.
 inline size_t run_end(const uint8_t* s, size_t n, size_t i, CharClass cls) {
   while (i < n) {
+    if (s[i] < 0x80) {
+      if (kAsciiClass[s[i]] != cls) break;
+      ++i;
+      continue;
+    }
     uint32_t cp;
     const int len = utf8_decode(s + i, n - i, &cp);
     if (class_of(cp) != cls) break;

@@ -423,19 +423,16 @@ def _utf8(t: str | bytes) -> bytes:
 
 
 def _as_ids(ids: Iterable[int] | np.ndarray) -> np.ndarray:
-    if isinstance(ids, np.ndarray):
-        if ids.dtype == np.uint32:
-            return ids.reshape(-1)
-        if not np.issubdtype(ids.dtype, np.integer):
-            raise TypeError(f"token ids must be integers, got an array of {ids.dtype}")
-        arr = ids.astype(np.int64).reshape(-1)
-    else:
-        ids = list(ids)
-        if any(isinstance(i, bool) or not isinstance(i, (int, np.integer)) for i in ids):
-            bad = next(i for i in ids if isinstance(i, bool) or not isinstance(i, (int, np.integer)))
-            raise TypeError(f"token ids must be integers, got {type(bad).__name__}")
-        arr = np.array(ids, dtype=np.int64)
-    if arr.size and (arr.min() < 0 or arr.max() >= 2**32):
+    """Token ids as a uint32 array (no copy when they already are one)."""
+    if isinstance(ids, np.ndarray) and ids.dtype == np.uint32:
+        return ids.reshape(-1)
+    arr = np.asarray(ids if isinstance(ids, (np.ndarray, list, tuple)) else list(ids))
+    if arr.size == 0:
+        return np.zeros(0, dtype=np.uint32)
+    if arr.dtype == np.bool_ or not np.issubdtype(arr.dtype, np.integer):
+        raise TypeError(f"token ids must be integers, got {arr.dtype} values")
+    arr = arr.reshape(-1)
+    if arr.min() < 0 or arr.max() >= 2**32:
         bad = int(arr[(arr < 0) | (arr >= 2**32)][0])
         raise ValueError(f"decode: token id {bad} is not in the vocabulary")
     return arr.astype(np.uint32)

@@ -1,0 +1,120 @@
+"""BPE encoding and decoding with GPT-2's real ranks: fastembed against tiktoken (and HF).
+
+Same text (``text.txt`` from the shared data's make_corpus.py, about 30 MB of English), same
+ranks, same pattern; identical ids are checked on every line before anything is timed.
+Throughput is MB/s of text encoded (or decoded into). Also prints the worst case: a long run
+without spaces ("a" * N, random letters), which must take linear time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+
+import fastembed
+from fastembed.tokenizers import BPETokenizer
+from fastembed.tokenizers._reference import GPT2_PATTERN
+
+from .harness import Recorder, benchmark_corpus, measure, optional_import
+
+NAME = "bpe_encode"
+DESCRIPTION = "BPE encode/decode, GPT-2 ranks, MB/s: fastembed vs tiktoken (and HF tokenizers)"
+EOT = {"<|endoftext|>": 50256}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--mb", type=float, default=None, help="use only the first MB of text.txt")
+
+
+def _hf_gpt2(tokenizers):
+    from fastembed._data import data_path
+
+    d = data_path("tokenizers", "gpt2", "hf")
+    tok = tokenizers.Tokenizer(tokenizers.models.BPE.from_file(str(d / "vocab.json"), str(d / "merges.txt")))
+    tok.pre_tokenizer = tokenizers.pre_tokenizers.ByteLevel(add_prefix_space=False)
+    return tok
+
+
+def run(args: argparse.Namespace, recorder: Recorder) -> None:
+    from fastembed._data import data_path
+
+    mb = args.mb if args.mb is not None else (1.0 if args.quick else None)
+    text = benchmark_corpus("text.txt").read_text(encoding="utf-8")
+    if mb is not None:
+        text = text[: int(mb * 1e6)]
+    lines = text.splitlines(keepends=True)
+    nbytes = len(text.encode("utf-8"))
+    timing = {"repeats": 3, "min_time": 0.01, "warmup": 1} if args.quick else {"repeats": 5, "warmup": 1}
+
+    ranks_path = data_path("tokenizers", "gpt2", "gpt2.tiktoken")
+    ours = BPETokenizer.from_tiktoken(ranks_path, special_tokens=EOT)
+    tiktoken = optional_import("tiktoken")
+    tk = None
+    if tiktoken is not None:
+        import tiktoken.load
+
+        tk = tiktoken.Encoding("gpt2-bench", pat_str=GPT2_PATTERN,
+                               mergeable_ranks=tiktoken.load.load_tiktoken_bpe(str(ranks_path)), special_tokens=EOT)
+    tokenizers = optional_import("tokenizers")
+    hf = _hf_gpt2(tokenizers) if tokenizers is not None else None
+
+    # Identical ids on every line before timing.
+    ours_ids = ours.encode_batch(lines)
+    if tk is not None:
+        bad = sum(a.tolist() != b for a, b in zip(ours_ids, tk.encode_ordinary_batch(lines)))
+        if bad:
+            raise RuntimeError(f"fastembed and tiktoken disagree on {bad} lines")
+    if hf is not None:
+        bad = sum(a.tolist() != e.ids for a, e in zip(ours_ids, hf.encode_batch(lines)))
+        if bad:
+            print(f"note: HF tokenizers disagrees with tiktoken on {bad} of {len(lines)} lines; not timed")
+            hf = None
+
+    threads = fastembed.get_num_threads()
+    fastembed.set_num_threads(1)
+    case = f"encode, 1 thread, {nbytes / 1e6:.1f} MB"
+    recorder.add(case=case, impl="fastembed", stats=measure(lambda: ours.encode_ordinary(text), **timing),
+                 work=nbytes, unit="MB/s")
+    if tk is not None:
+        recorder.add(case=case, impl="tiktoken", incumbent=True, unit="MB/s", work=nbytes,
+                     stats=measure(lambda: tk.encode_ordinary(text), **timing))
+    else:
+        recorder.skip(case=case, impl="tiktoken", missing="tiktoken", incumbent=True)
+
+    n = max(2, threads)
+    fastembed.set_num_threads(n)
+    case = f"encode_batch, {n} threads, {len(lines):,} lines"
+    recorder.add(case=case, impl="fastembed", stats=measure(lambda: ours.encode_batch(lines), **timing),
+                 work=nbytes, unit="MB/s")
+    if tk is not None:
+        recorder.add(case=case, impl="tiktoken", incumbent=True, unit="MB/s", work=nbytes,
+                     stats=measure(lambda: tk.encode_ordinary_batch(lines, num_threads=n), **timing))
+    if hf is not None:
+        recorder.add(case=case, impl="hf-tokenizers", unit="MB/s", work=nbytes,
+                     stats=measure(lambda: hf.encode_batch(lines), **timing))
+    fastembed.set_num_threads(threads)
+
+    ids = ours.encode_ordinary(text)
+    id_list = ids.tolist()
+    case = f"decode_bytes, {len(ids):,} tokens"
+    recorder.add(case=case, impl="fastembed", stats=measure(lambda: ours.decode_bytes(ids), **timing),
+                 work=nbytes, unit="MB/s")
+    recorder.add(case=case, impl="fastembed (list in)", stats=measure(lambda: ours.decode_bytes(id_list), **timing),
+                 work=nbytes, unit="MB/s")
+    if tk is not None:
+        recorder.add(case=case, impl="tiktoken", incumbent=True, unit="MB/s", work=nbytes,
+                     stats=measure(lambda: tk.decode_bytes(id_list), **timing))
+
+    # Worst case: one piece of N bytes. tiktoken only up to 1 MB (it is slow there).
+    rng = random.Random(0)
+    sizes = (100_000, 1_000_000) if args.quick else (100_000, 1_000_000, 10_000_000)
+    for kind in ("a", "random letters"):
+        for size in sizes:
+            s = "a" * size if kind == "a" else "".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(size))
+            case = f"worst case: {kind!r} x {size / 1e6:g} MB" if kind == "a" else f"worst case: {kind}, {size / 1e6:g} MB"
+            once = {"repeats": 1, "warmup": 0, "number": 1}
+            recorder.add(case=case, impl="fastembed", stats=measure(lambda: ours.encode_ordinary(s), **once),
+                         work=size, unit="MB/s")
+            if tk is not None and size <= 1_000_000:
+                recorder.add(case=case, impl="tiktoken", incumbent=True, unit="MB/s", work=size,
+                             stats=measure(lambda: tk.encode_ordinary(s), **once))
