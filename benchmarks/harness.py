@@ -202,8 +202,10 @@ class Recorder:
         self.bench = bench
         self.records: list[dict[str, Any]] = [{"type": "meta", "bench": bench, "machine": machine, "args": args}]
 
-    def add(self, *, case: str, impl: str, stats: Stats, work: float, unit: str, incumbent: bool = False) -> None:
-        """Record ``stats`` of ``impl`` on ``case``; ``work`` is units of work per call (bytes for GB/s)."""
+    def add(self, *, case: str, impl: str, stats: Stats, work: float, unit: str, incumbent: bool = False,
+            note: str = "") -> None:
+        """Record ``stats`` of ``impl`` on ``case``; ``work`` is units of work per call (bytes for GB/s);
+        ``note`` is printed after the ratio (e.g. peak memory)."""
         if unit not in UNIT_SCALE:
             raise ValueError(f"unknown unit {unit!r}; known: {', '.join(UNIT_SCALE)}")
         self.records.append({
@@ -220,6 +222,7 @@ class Recorder:
             "number": stats.number,
             "work": float(work),
             "unit": unit,
+            "note": note,
         })
 
     def skip(self, *, case: str, impl: str, missing: str, incumbent: bool = False) -> None:
@@ -293,7 +296,8 @@ def format_table(records: Iterable[dict[str, Any]]) -> str:
             name = r["impl"] + (" *" if r["incumbent"] else "")
             spread = f"{_format_seconds(r['min_s'])} - {_format_seconds(r['max_s'])}"
             rate = f"{throughput(r):.3g} {r['unit']}"
-            lines.append(f"  {name:<20} {_format_seconds(r['median_s']):>10} {spread:>21} {rate:>16} {ratio:>8}")
+            note = f"  {r['note']}" if r.get("note") else ""
+            lines.append(f"  {name:<20} {_format_seconds(r['median_s']):>10} {spread:>21} {rate:>16} {ratio:>8}{note}")
         for r in rows:
             if r["type"] == "skip":
                 role = "incumbent " if r["incumbent"] else ""
