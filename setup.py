@@ -208,7 +208,7 @@ class BuildExt(build_ext):
         ext.define_macros += [("FE_CUDA_ARCHS", f'"{";".join(archs)}"'), ("FE_NVCC_FLAGS", f'"{" ".join(flags)}"')]
         out_dir = Path(self.build_temp) / "cuda"
         out_dir.mkdir(parents=True, exist_ok=True)
-        headers = max((p.stat().st_mtime for p in CSRC.rglob("*.h")), default=0.0)
+        headers = max((p.stat().st_mtime for p in CSRC.rglob("*") if p.suffix in (".h", ".inc", ".cuh")), default=0.0)
 
         def compile_one(src: str) -> str:
             obj = out_dir / (src.replace("/", "_") + ".o")
@@ -228,7 +228,9 @@ class BuildExt(build_ext):
 
 def extensions() -> list[Extension]:
     include = [str(CSRC), pybind11.get_include()]
-    exts = [Extension("fastembed._C", cpu_sources(), include_dirs=include, language="c++")]
+    # Headers and generated tables: a change to any of them rebuilds the extension.
+    depends = rel(p for p in CSRC.rglob("*") if p.suffix in (".h", ".inc", ".cuh"))
+    exts = [Extension("fastembed._C", cpu_sources(), include_dirs=include, depends=depends, language="c++")]
 
     sanitize = env_flag("FASTEMBED_SANITIZE")
     force, skip = env_flag("FASTEMBED_FORCE_CUDA"), env_flag("FASTEMBED_SKIP_CUDA")
@@ -241,7 +243,7 @@ def extensions() -> list[Extension]:
         print("fastembed: nvcc not found; building without the CUDA module (fastembed._C_cuda)")
     else:
         cxx, cu = cuda_sources()
-        ext = Extension("fastembed._C_cuda", cxx, include_dirs=list(include), language="c++")
+        ext = Extension("fastembed._C_cuda", cxx, include_dirs=list(include), depends=depends, language="c++")
         ext.nvcc, ext.cuda_home, ext.archs, ext.cu_sources = nvcc, find_cuda_home(nvcc), cuda_archs(), cu
         exts.append(ext)
     return exts

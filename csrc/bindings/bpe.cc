@@ -18,13 +18,17 @@ namespace {
 
 const uint8_t* bytes_of(std::string_view s) { return reinterpret_cast<const uint8_t*>(s.data()); }
 
-// Views of a list of str/bytes, taken with the GIL held; the list keeps the objects alive.
-std::vector<std::string_view> text_views(const py::list& texts, const char* fn) {
+// Views of the str/bytes items of a list, taken with the GIL held. The returned tuple holds a
+// reference to every item, so the views stay valid while the GIL is released even if another
+// thread changes the list meanwhile; keep it alive as long as the views.
+std::vector<std::string_view> text_views(const py::list& texts, const char* fn, py::tuple& keep) {
+  keep = py::reinterpret_steal<py::tuple>(PySequence_Tuple(texts.ptr()));
+  if (!keep) throw py::error_already_set();
   std::vector<std::string_view> views;
-  views.reserve(texts.size());
-  for (size_t i = 0; i < texts.size(); ++i) {
+  views.reserve(keep.size());
+  for (size_t i = 0; i < keep.size(); ++i) {
     const std::string name = "texts[" + std::to_string(i) + "]";
-    views.push_back(arg_text(texts[i], fn, name.c_str()));
+    views.push_back(arg_text(keep[i], fn, name.c_str()));
   }
   return views;
 }
@@ -59,7 +63,8 @@ void bind_bpe(py::module_& m) {
            py::arg("pattern") = "gpt2")
       .def("add_texts", [](WordCounts& self, py::handle texts, Progress* progress) {
         const py::list list = require_list(texts, "add_texts", "texts");
-        const auto views = text_views(list, "add_texts");
+        py::tuple keep;
+        const auto views = text_views(list, "add_texts", keep);
         // One buffer + offsets, so the counting threads never touch Python objects.
         std::vector<int64_t> offsets{0};
         size_t total = 0;
@@ -67,12 +72,22 @@ void bind_bpe(py::module_& m) {
         std::string buffer;
         buffer.reserve(total);
         for (const auto& v : views) buffer.append(v);
-        py::gil_scoped_release release;
-        self.add_texts(buffer.data(), offsets.data(), static_cast<int64_t>(views.size()), progress);
+        // Count into a private table without the GIL; merge with it held, and only on success,
+        // so a concurrent call on `self` never races and a cancelled call adds nothing.
+        WordCounts local(self.pattern());
+        {
+          py::gil_scoped_release release;
+          local.add_texts(buffer.data(), offsets.data(), static_cast<int64_t>(views.size()), progress);
+        }
+        self.merge(local);
       }, py::arg("texts"), py::arg("progress") = nullptr, "Count the pieces of each str/bytes in a list.")
       .def("add_file", [](WordCounts& self, const std::string& path, Progress* progress) {
-        py::gil_scoped_release release;
-        self.add_file(path, progress);
+        WordCounts local(self.pattern());
+        {
+          py::gil_scoped_release release;
+          local.add_file(path, progress);
+        }
+        self.merge(local);
       }, py::arg("path"), py::arg("progress") = nullptr, "Count a file, each line on its own.")
       .def("add", [](WordCounts& self, py::handle piece, py::handle count) {
         self.add_piece(arg_text(piece, "WordCounts.add", "piece"), arg_int64(count, "WordCounts.add", "count", 0));
@@ -162,7 +177,8 @@ void bind_bpe(py::module_& m) {
       }, py::arg("text"), "Token ids (uint32 array) of text, special tokens not recognized; long texts use all threads.")
       .def("encode_ordinary_batch", [](const Encoder& self, py::handle texts) {
         const py::list list = require_list(texts, "encode_batch", "texts");
-        const auto views = text_views(list, "encode_batch");
+        py::tuple keep;
+        const auto views = text_views(list, "encode_batch", keep);
         std::vector<std::vector<uint32_t>> outs(views.size());
         {
           py::gil_scoped_release release;

@@ -20,7 +20,10 @@ void count_text(Pattern pattern, const uint8_t* s, size_t n, Table& table) {
 
 void merge_into(Table& into, const Table& from) {
   if (into.empty() && from.size() > 0) into.reserve(from.size());
-  for (const auto& [piece, count] : from) into[piece] += count;
+  for (const auto& [piece, count] : from) {
+    int64_t& total = into[piece];
+    FE_CHECK(!__builtin_add_overflow(total, count, &total), ValueError, "word count overflows int64");
+  }
 }
 
 // Counts texts [0, n) given by begin(i)/end(i) over all threads, then merges into `table`.
@@ -67,7 +70,9 @@ void WordCounts::add_file(const std::string& path, Progress* progress) {
 
 void WordCounts::add_piece(std::string_view piece, int64_t count) {
   FE_CHECK(count >= 0, ValueError, "word counts must be >= 0, got ", count, " for a piece of ", piece.size(), " bytes");
-  if (count > 0) table_[std::string(piece)] += count;
+  if (count == 0) return;
+  int64_t& total = table_[std::string(piece)];
+  FE_CHECK(!__builtin_add_overflow(total, count, &total), ValueError, "word count overflows int64");
 }
 
 void WordCounts::merge(const WordCounts& other) {

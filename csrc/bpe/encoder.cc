@@ -75,8 +75,8 @@ size_t Encoder::merge_small(uint32_t* parts, size_t m) const {
       if (ranks[i] < ranks[best]) best = i;
     if (ranks[best] == kNoRank) break;
     parts[best] = ids[best];
-    for (size_t i = best + 1; i + 1 < m; ++i) {
-      parts[i] = parts[i + 1];
+    for (size_t i = best + 1; i + 1 < m; ++i) parts[i] = parts[i + 1];
+    for (size_t i = best + 1; i + 2 < m; ++i) {  // pairs exist only up to m - 2
       ranks[i] = ranks[i + 1];
       ids[i] = ids[i + 1];
     }
@@ -134,6 +134,8 @@ void Encoder::encode_piece(const uint8_t* s, size_t n, std::vector<uint32_t>& ou
     return;
   }
   if (n > kSmallPiece) {
+    FE_CHECK(n < (size_t{1} << 32), ValueError, "encode: a single piece of ", n,
+             " bytes (no spaces for 4 GiB) is longer than the encoder supports");
     merge_large(s, n, out);
     return;
   }
@@ -178,15 +180,14 @@ void Encoder::encode_ordinary_parallel(const uint8_t* s, size_t n, std::vector<u
 }
 
 std::string Encoder::decode(const uint32_t* ids, size_t n) const {
-  size_t bytes = 0;
-  for (size_t i = 0; i < n; ++i) {
-    FE_CHECK(ids[i] < vocab_.size(), ValueError, "decode: token id ", ids[i], " at position ", i,
-             " is not in the vocabulary (size ", vocab_.size(), ")");
-    bytes += vocab_[ids[i]].size();
-  }
   std::string out;
-  out.reserve(bytes);
-  for (size_t i = 0; i < n; ++i) out += vocab_[ids[i]];
+  out.reserve(n * 4);
+  for (size_t i = 0; i < n; ++i) {
+    const uint32_t id = ids[i];  // read once: the check and the use see the same value
+    FE_CHECK(id < vocab_.size(), ValueError, "decode: token id ", id, " at position ", i,
+             " is not in the vocabulary (size ", vocab_.size(), ")");
+    out += vocab_[id];
+  }
   return out;
 }
 

@@ -31,6 +31,9 @@ class Encoder {
   // Throws fe::ValueError on an inconsistent table (an id out of range, a rule whose id's bytes
   // are not left + right, a byte without a token).
   Encoder(std::vector<std::string> vocab, const std::vector<MergeRule>& rules, Pattern pattern);
+  // The lookup tables point into vocab_: an Encoder stays where it was built.
+  Encoder(const Encoder&) = delete;
+  Encoder& operator=(const Encoder&) = delete;
 
   // Appends the tokens of s[0, n) (no special-token handling).
   void encode_ordinary(const uint8_t* s, size_t n, std::vector<uint32_t>& out) const;

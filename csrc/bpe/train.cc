@@ -57,8 +57,15 @@ std::vector<Merge> train_bpe(const std::vector<std::string>& words, const std::v
 
   std::vector<Word> corpus;
   corpus.reserve(words.size());
+  // Every pair count is at most sum(count * (length - 1)); keep that sum inside int64.
+  int64_t bound = 0;
   for (size_t i = 0; i < words.size(); ++i) {
     FE_CHECK(counts[i] >= 0, ValueError, "train_bpe: counts must be >= 0, got ", counts[i]);
+    int64_t pairs = 0;
+    const int64_t len = static_cast<int64_t>(words[i].size());
+    FE_CHECK(!__builtin_mul_overflow(counts[i], len > 0 ? len - 1 : 0, &pairs) &&
+                 !__builtin_add_overflow(bound, pairs, &bound),
+             ValueError, "train_bpe: word counts are too large (pair counts would overflow int64)");
     if (counts[i] == 0 || words[i].size() < 2) continue;  // no pairs to count
     Word w{{}, counts[i]};
     w.ids.assign(reinterpret_cast<const uint8_t*>(words[i].data()),

@@ -155,7 +155,9 @@ class BPETokenizer:
         """:meth:`encode` of each text, on all native threads (see fastembed.set_num_threads)."""
         texts = list(texts)
         allowed, disallowed = self._special_sets(allowed_special, disallowed_special)
-        if allowed or (disallowed and any(d in t for t in texts if isinstance(t, str) for d in disallowed)):
+        disallowed_bytes = [d.encode("utf-8") for d in disallowed]
+        if allowed or any(d in t for t in texts if isinstance(t, str) for d in disallowed) or \
+                any(d in t for t in texts if isinstance(t, bytes) for d in disallowed_bytes):
             return [self.encode(t, allowed_special=allowed_special, disallowed_special=disallowed_special)
                     for t in texts]
         try:
@@ -166,7 +168,7 @@ class BPETokenizer:
     def _encode_native(self, text: str | bytes) -> np.ndarray:
         try:
             return self._enc.encode_ordinary(text)
-        except UnicodeEncodeError:  # lone surrogates: keep their bytes (decode gives them back)
+        except UnicodeEncodeError:  # lone surrogates: keep their bytes (decode(errors="surrogatepass") gives them back)
             return self._enc.encode_ordinary(_utf8(text))
 
     def _special_sets(self, allowed: SpecialSet, disallowed: SpecialSet) -> tuple[set[str], set[str]]:
@@ -254,9 +256,14 @@ class BPETokenizer:
             vocab = [base64.b64decode(t, validate=True) for t in data["tokens"]]
         except (ValueError, TypeError) as e:
             raise ValueError(f"{where}: field 'tokens' holds an entry that is not base64 ({e})") from None
-        rules = np.array(data["rules"], dtype=np.int64).reshape(-1, 4) if data["rules"] else np.zeros((0, 4), np.int64)
-        if rules.size and (rules.min() < 0 or rules.max() >= 2**32):
-            raise ValueError(f"{where}: field 'rules' holds numbers outside [0, 2**32)")
+        for k, row in enumerate(data["rules"]):
+            if not (isinstance(row, list) and len(row) == 4
+                    and all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 2**32 for v in row)):
+                raise ValueError(f"{where}: rule {k} is not 4 integers in [0, 2**32): {row!r}")
+        for name, i in data["special_tokens"].items():
+            if not isinstance(i, int) or isinstance(i, bool):
+                raise ValueError(f"{where}: special token {name!r} has a non-integer id {i!r}")
+        rules = np.array(data["rules"], dtype=np.int64).reshape(-1, 4)
         try:
             return cls(vocab, rules.astype(np.uint32), pattern=data["pattern"], special_tokens=data["special_tokens"])
         except ValueError as e:
@@ -276,10 +283,12 @@ class BPETokenizer:
                 raise ValueError(f"{encoder_json}: token {token!r} uses a character outside GPT-2's byte alphabet") from None
 
         specials = {t: i for t, i in encoder.items() if t == "<|endoftext|>"}
-        vocab: list[bytes] = [b""] * len(encoder)
+        vocab: list[bytes | None] = [None] * len(encoder)
         for token, i in encoder.items():
-            if not 0 <= i < len(encoder):
-                raise ValueError(f"{encoder_json}: id {i} of {token!r} is outside 0..{len(encoder) - 1}")
+            if not isinstance(i, int) or not 0 <= i < len(encoder):
+                raise ValueError(f"{encoder_json}: id {i!r} of {token!r} is outside 0..{len(encoder) - 1}")
+            if vocab[i] is not None:
+                raise ValueError(f"{encoder_json}: id {i} is given to two tokens")
             vocab[i] = token.encode("utf-8") if token in specials else to_bytes(token)
         lines = Path(vocab_bpe).read_text(encoding="utf-8").split("\n")
         rules = []
@@ -391,18 +400,12 @@ def _check_specials(specials: list[str], pattern: str) -> list[str]:
 
 
 def _find_specials(s: str, allowed: set[str]) -> list[tuple[int, str]]:
-    """Non-overlapping occurrences, left to right; the longest special wins at one position."""
-    found, i = [], 0
-    ordered = sorted(allowed, key=len, reverse=True)
-    while True:
-        hits = [(s.find(t, i), t) for t in ordered]
-        hits = [(p, t) for p, t in hits if p >= 0]
-        if not hits:
-            return found
-        pos = min(p for p, _ in hits)
-        token = next(t for p, t in hits if p == pos)  # longest first in `ordered`
-        found.append((pos, token))
-        i = pos + len(token)
+    """Non-overlapping occurrences, left to right, in one pass; the longest special wins where
+    several start at one position (alternatives are tried longest first)."""
+    import re
+
+    pattern = re.compile("|".join(re.escape(t) for t in sorted(allowed, key=len, reverse=True)))
+    return [(m.start(), m.group()) for m in pattern.finditer(s)]
 
 
 def _slice(original: str | bytes, s: str, start: int, end: int) -> str | bytes:

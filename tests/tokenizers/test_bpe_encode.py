@@ -75,6 +75,9 @@ def test_special_tokens(trained):
         trained.encode("x", allowed_special={"<|nope|>"})
     batch = trained.encode_batch(["a<|endoftext|>", "b"], allowed_special="all")
     assert batch[0].tolist()[-1] == eot
+    for text in ("a<|endoftext|>", b"a<|endoftext|>"):  # str and bytes alike
+        with pytest.raises(ValueError, match="disallowed"):
+            trained.encode_batch(["b", text])
 
 
 def test_decode_rejects_unknown_ids(trained):
@@ -120,6 +123,8 @@ def test_save_load_round_trip(trained, tmp_path, small_corpus):
     (lambda s: s.replace('"rules":[', '"rules":[[1,2,3,999999],'), "outside the vocabulary"),
     (lambda s: s.replace('"tokens":["', '"tokens":["!!'), "not base64"),
     (lambda s: s.replace('"pattern":"gpt2"', '"pattern":7'), "'pattern' is missing or not a str"),
+    (lambda s: s.replace('"rules":[[', '"rules":[[1.5,'), "rule 0 is not 4 integers"),
+    (lambda s: s.replace('"rules":[[', '"rules":[[true,'), "rule 0 is not 4 integers"),
 ])
 def test_corrupt_files_raise_value_error_naming_the_problem(trained, tmp_path, mangle, message):
     path = tmp_path / "tok.json"
