@@ -114,10 +114,8 @@ def test_progress_bar_is_drawn_when_asked(small_corpus, capsys):
 def test_cancelled_native_call_stops():
     progress = _C.Progress()
     progress.cancel()
-    words = [b"abababab"] * 3
     with pytest.raises(RuntimeError, match="cancelled"):
         _C.bpe_train([b"ab" * i for i in range(2, 40)], np.ones(38, dtype=np.int64), 30, 1, progress)
-    del words
 
 
 @pytest.mark.parametrize("kwargs,exc,message", [
