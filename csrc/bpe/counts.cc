@@ -12,8 +12,7 @@ namespace {
 using Table = std::unordered_map<std::string, int64_t>;
 
 void count_text(Pattern pattern, const uint8_t* s, size_t n, Table& table) {
-  (void)pattern;  // one pattern so far
-  pretokenize_gpt2(s, n, [&](size_t b, size_t e) {
+  pretokenize(pattern, s, n, [&](size_t b, size_t e) {
     ++table[std::string(reinterpret_cast<const char*>(s + b), e - b)];
   });
 }

@@ -145,7 +145,7 @@ void Encoder::encode_piece(const uint8_t* s, size_t n, std::vector<uint32_t>& ou
 }
 
 void Encoder::encode_ordinary(const uint8_t* s, size_t n, std::vector<uint32_t>& out) const {
-  pretokenize_gpt2(s, n, [&](size_t b, size_t e) { encode_piece(s + b, e - b, out); });
+  pretokenize(pattern_, s, n, [&](size_t b, size_t e) { encode_piece(s + b, e - b, out); });
 }
 
 void Encoder::encode_ordinary_parallel(const uint8_t* s, size_t n, std::vector<uint32_t>& out) const {
@@ -156,10 +156,12 @@ void Encoder::encode_ordinary_parallel(const uint8_t* s, size_t n, std::vector<u
     encode_ordinary(s, n, out);
     return;
   }
-  auto safe_cut = [&](size_t p) {  // first p' >= p with s[p'-1] non-space ASCII, s[p'] ASCII space
+  auto safe_cut = [&](size_t p) {  // first p' >= p with s[p'-1] an ASCII letter or digit, s[p'] ASCII space
     for (; p < n; ++p) {
       const uint8_t a = s[p - 1], b = s[p];
-      if (a < 0x80 && b < 0x80 && kAsciiClass[a] != CharClass::kSpace && kAsciiClass[b] == CharClass::kSpace) return p;
+      if (a < 0x80 && b < 0x80 && (kAsciiClass[a] == CharClass::kLetter || kAsciiClass[a] == CharClass::kNumber) &&
+          kAsciiClass[b] == CharClass::kSpace)
+        return p;
     }
     return n;
   };
@@ -184,8 +186,8 @@ std::string Encoder::decode(const uint32_t* ids, size_t n) const {
   out.reserve(n * 4);
   for (size_t i = 0; i < n; ++i) {
     const uint32_t id = ids[i];  // read once: the check and the use see the same value
-    FE_CHECK(id < vocab_.size(), ValueError, "decode: token id ", id, " at position ", i,
-             " is not in the vocabulary (size ", vocab_.size(), ")");
+    FE_CHECK(id < vocab_.size() && !vocab_[id].empty(), ValueError, "decode: token id ", id, " at position ", i,
+             " is not in the vocabulary (size ", vocab_.size(), id < vocab_.size() ? ", an unused id)" : ")");
     out += vocab_[id];
   }
   return out;

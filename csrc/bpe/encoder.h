@@ -27,7 +27,8 @@ struct MergeRule {
 
 class Encoder {
  public:
-  // vocab[id] = the token's bytes (ids dense from 0); byte_tokens[b] = id of the one-byte token b.
+  // vocab[id] = the token's bytes; an empty entry marks an unused id (tiktoken vocabularies leave
+  // gaps before some special tokens), which decode rejects.
   // Throws fe::ValueError on an inconsistent table (an id out of range, a rule whose id's bytes
   // are not left + right, a byte without a token).
   Encoder(std::vector<std::string> vocab, const std::vector<MergeRule>& rules, Pattern pattern);
@@ -38,8 +39,10 @@ class Encoder {
   // Appends the tokens of s[0, n) (no special-token handling).
   void encode_ordinary(const uint8_t* s, size_t n, std::vector<uint32_t>& out) const;
   // Same result as encode_ordinary, on all threads for long texts: the text is cut where an ASCII
-  // non-space byte meets ASCII white space. Such a cut is always a piece boundary, and the pieces
-  // on either side do not depend on the other side, so the tokens are identical.
+  // letter or digit meets ASCII white space. In both patterns such a cut is always a piece
+  // boundary (no piece holds a letter or digit followed by white space; cl100k's punctuation
+  // pieces may absorb a following newline, hence not any non-space), and the pieces on either side
+  // do not depend on the other side, so the tokens are identical.
   void encode_ordinary_parallel(const uint8_t* s, size_t n, std::vector<uint32_t>& out) const;
   // Appends the tokens of one piece.
   void encode_piece(const uint8_t* s, size_t n, std::vector<uint32_t>& out) const;

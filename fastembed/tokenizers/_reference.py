@@ -16,7 +16,10 @@ from collections import Counter
 
 # tiktoken's r50k / p50k / gpt2 pattern (the GPT-2 paper's, written with possessive quantifiers).
 GPT2_PATTERN = r"""'(?:[sdmt]|ll|ve|re)| ?\p{L}++| ?\p{N}++| ?[^\s\p{L}\p{N}]++|\s++$|\s+(?!\S)|\s"""
-PATTERNS = {"gpt2": GPT2_PATTERN}
+# tiktoken's cl100k_base pattern (GPT-3.5 / GPT-4).
+CL100K_PATTERN = (r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+|\s++$"""
+                  r"""|\s*[\r\n]|\s+(?!\S)|\s""")
+PATTERNS = {"gpt2": GPT2_PATTERN, "cl100k": CL100K_PATTERN}
 
 
 def pretokenize(text: str | bytes, pattern: str = "gpt2") -> list[bytes]:

@@ -35,7 +35,7 @@ from ..io import atomic_write_text
 
 FORMAT = "fastembed-bpe"
 FORMAT_VERSION = 1
-PATTERNS = ("gpt2",)
+PATTERNS = ("gpt2", "cl100k")
 _BATCH_BYTES = 8 << 20  # texts are handed to the native counter in batches of about this size
 
 SpecialSet = Union[Literal["all"], Collection[str]]
@@ -306,7 +306,8 @@ class BPETokenizer:
 
         tiktoken merges any adjacent pair whose concatenation is a token, by that token's rank;
         here every such split becomes a merge rule at that rank, which encodes identically.
-        Special tokens (e.g. ``{"<|endoftext|>": 50256}``) get ids outside the ranks.
+        Special tokens (e.g. ``{"<|endoftext|>": 50256}``) get ids outside the ranks; ids left
+        unused between them (cl100k has some) cannot be decoded.
         """
         ranks: dict[bytes, int] = {}
         for lineno, line in enumerate(Path(path).read_bytes().splitlines(), 1):
@@ -326,9 +327,10 @@ class BPETokenizer:
             if vocab[i] is not None:
                 raise ValueError(f"special token {s!r} -> {i} collides with a ranked token")
             vocab[i] = s.encode("utf-8")
-        holes = [i for i, t in enumerate(vocab) if t is None]
-        if holes:
-            raise ValueError(f"{path}: ranks are not dense; missing {len(holes)} ids, e.g. {holes[:5]}")
+        missing = [i for i in range(len(ranks)) if vocab[i] is None]
+        if missing:
+            raise ValueError(f"{path}: ranks are not 0..{len(ranks) - 1}; missing {len(missing)}, e.g. {missing[:5]}")
+        vocab = [b"" if t is None else t for t in vocab]  # unused ids between the ranks and the specials
         rules = [(ranks[t[:k]], ranks[t[k:]], rank, rank)
                  for t, rank in ranks.items() if len(t) > 1
                  for k in range(1, len(t)) if t[:k] in ranks and t[k:] in ranks]
