@@ -199,16 +199,25 @@ void bind_bpe(py::module_& m) {
         const ArrayArg a = arg_array(ids, "decode", "ids", py::dtype::of<uint32_t>(), 1, false);
         std::vector<uint32_t> copy;
         const uint32_t* p = static_cast<const uint32_t*>(a.data);
+        const size_t n = static_cast<size_t>(a.shape[0]);
         if (a.stride_elems(0) != 1) {
-          for (py::ssize_t i = 0; i < a.shape[0]; ++i) copy.push_back(p[i * a.stride_elems(0)]);
+          for (size_t i = 0; i < n; ++i) copy.push_back(p[i * a.stride_elems(0)]);
           p = copy.data();
         }
-        std::string out;
+        size_t size;
         {
           py::gil_scoped_release release;
-          out = self.decode(p, static_cast<size_t>(a.shape[0]));
+          size = self.decoded_size(p, n);
         }
-        return py::bytes(out);
+        // Decode straight into the bytes object: one copy of the text, not two.
+        py::object out = py::reinterpret_steal<py::object>(PyBytes_FromStringAndSize(nullptr, static_cast<Py_ssize_t>(size)));
+        if (!out) throw py::error_already_set();
+        char* buffer = PyBytes_AS_STRING(out.ptr());
+        {
+          py::gil_scoped_release release;
+          self.decode_into(p, n, buffer, size);
+        }
+        return out;
       }, py::arg("ids"), "The bytes of a uint32 array of ids.")
       .def("token_bytes", [](const Encoder& self, py::handle id) {
         const int64_t i = arg_int64(id, "token_bytes", "id", 0);

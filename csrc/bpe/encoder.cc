@@ -1,6 +1,7 @@
 #include "bpe/encoder.h"
 
 #include <algorithm>
+#include <cstring>
 #include <limits>
 #include <queue>
 
@@ -181,13 +182,42 @@ void Encoder::encode_ordinary_parallel(const uint8_t* s, size_t n, std::vector<u
   for (const auto& part : parts) out.insert(out.end(), part.begin(), part.end());
 }
 
+namespace {
+[[noreturn]] void bad_id(uint32_t id, size_t i, size_t vocab_size) {
+  FE_FAIL(ValueError, "decode: token id ", id, " at position ", i, " is not in the vocabulary (size ", vocab_size,
+          id < vocab_size ? ", an unused id)" : ")");
+}
+}  // namespace
+
+size_t Encoder::decoded_size(const uint32_t* ids, size_t n) const {
+  size_t bytes = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const uint32_t id = ids[i];
+    if (id >= vocab_.size() || vocab_[id].empty()) bad_id(id, i, vocab_.size());
+    bytes += vocab_[id].size();
+  }
+  return bytes;
+}
+
+void Encoder::decode_into(const uint32_t* ids, size_t n, char* out, size_t capacity) const {
+  size_t pos = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const uint32_t id = ids[i];
+    if (id >= vocab_.size() || vocab_[id].empty()) bad_id(id, i, vocab_.size());
+    const std::string& t = vocab_[id];
+    FE_CHECK(pos + t.size() <= capacity, RuntimeError, "decode: the ids changed while being decoded");
+    std::memcpy(out + pos, t.data(), t.size());
+    pos += t.size();
+  }
+  FE_CHECK(pos == capacity, RuntimeError, "decode: the ids changed while being decoded");
+}
+
 std::string Encoder::decode(const uint32_t* ids, size_t n) const {
   std::string out;
   out.reserve(n * 4);
   for (size_t i = 0; i < n; ++i) {
     const uint32_t id = ids[i];  // read once: the check and the use see the same value
-    FE_CHECK(id < vocab_.size() && !vocab_[id].empty(), ValueError, "decode: token id ", id, " at position ", i,
-             " is not in the vocabulary (size ", vocab_.size(), id < vocab_.size() ? ", an unused id)" : ")");
+    if (id >= vocab_.size() || vocab_[id].empty()) bad_id(id, i, vocab_.size());
     out += vocab_[id];
   }
   return out;

@@ -48,6 +48,11 @@ class Encoder {
   void encode_piece(const uint8_t* s, size_t n, std::vector<uint32_t>& out) const;
   // The bytes of ids[0, n); fe::ValueError naming the first id out of range.
   std::string decode(const uint32_t* ids, size_t n) const;
+  // Two-step decode into a caller's buffer (a Python bytes object, so no second copy):
+  // decoded_size checks every id and returns the byte count; decode_into writes them, checking
+  // again (the ids may have changed in between) and never writing past `capacity`.
+  size_t decoded_size(const uint32_t* ids, size_t n) const;
+  void decode_into(const uint32_t* ids, size_t n, char* out, size_t capacity) const;
 
   size_t vocab_size() const { return vocab_.size(); }
   const std::string& token_bytes(uint32_t id) const { return vocab_[id]; }
