@@ -7,6 +7,7 @@
 #include "bpe/encoder.h"
 #include "bpe/pretokenize.h"
 #include "bpe/train.h"
+#include "bpe/wordpiece.h"
 #include "common/error.h"
 #include "common/parallel.h"
 
@@ -231,6 +232,33 @@ void bind_bpe(py::module_& m) {
         if (id == BytesToId::kEmpty) return py::none();
         return py::int_(id);
       }, py::arg("piece"), "Id of the token with exactly these bytes, or None.");
+
+  py::class_<WordPiece>(m, "WordPiece")
+      .def(py::init([](py::handle vocab, py::handle unk_id, const std::string& prefix, py::handle max_chars) {
+        constexpr const char* fn = "WordPiece";
+        const py::list list = require_list(vocab, fn, "vocab");
+        std::vector<std::string> v;
+        v.reserve(list.size());
+        for (size_t i = 0; i < list.size(); ++i) v.emplace_back(arg_text(list[i], fn, "vocab[i]"));
+        return new WordPiece(std::move(v), static_cast<uint32_t>(arg_int64(unk_id, fn, "unk_id", 0, UINT32_MAX)),
+                             prefix, arg_int64(max_chars, fn, "max_chars", 1));
+      }), py::arg("vocab"), py::arg("unk_id"), py::arg("prefix") = "##", py::arg("max_chars") = 100)
+      .def("encode_words", [](const WordPiece& self, py::handle words) {
+        const py::list list = require_list(words, "encode_words", "words");
+        py::tuple keep;
+        const auto views = text_views(list, "encode_words", keep);
+        std::vector<uint32_t> ids, word_of;
+        {
+          py::gil_scoped_release release;
+          ids.reserve(views.size() * 2);
+          for (size_t w = 0; w < views.size(); ++w) {
+            self.encode_word(bytes_of(views[w]), views[w].size(), ids);
+            word_of.resize(ids.size(), static_cast<uint32_t>(w));
+          }
+        }
+        return py::make_tuple(vector_to_array(std::move(ids)), vector_to_array(std::move(word_of)));
+      }, py::arg("words"), "(ids, word index of each id) for a list of normalized words.")
+      .def_property_readonly("vocab_size", &WordPiece::vocab_size);
 }
 
 }  // namespace fe::bindings

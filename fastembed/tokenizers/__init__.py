@@ -1,5 +1,6 @@
-"""Tokenizers: byte-level BPE (GPT-2 style), trained and applied in the native core."""
+"""Tokenizers: byte-level BPE (GPT-2 / cl100k style) and WordPiece (BERT), in the native core."""
 
 from .bpe import BPETokenizer, count_words
+from .wordpiece import WordPieceTokenizer
 
-__all__ = ["BPETokenizer", "count_words"]
+__all__ = ["BPETokenizer", "WordPieceTokenizer", "count_words"]

@@ -1,0 +1,194 @@
+"""WordPiece tokenizer for BERT checkpoints: ``vocab.txt`` in, the ids BERT was trained on out.
+
+Basic tokenization follows BERT's (and HF tokenizers' BertNormalizer + BertPreTokenizer):
+remove control characters and map white space to spaces, put spaces around CJK ideographs,
+strip accents (NFD, drop non-spacing marks) and lower-case (uncased models), then split on
+white space and make every punctuation character its own word. Each word is then split into
+sub-words by greedy longest-match-first in the native core (csrc/bpe/wordpiece.h).
+
+>>> tok = WordPieceTokenizer(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "un", "##aff", "##able", "!"])
+>>> tok.tokenize("Unaffable!")
+['un', '##aff', '##able', '!']
+>>> tok.encode("Unaffable!").tolist()
+[2, 5, 6, 7, 8, 3]
+"""
+
+from __future__ import annotations
+
+import os
+import unicodedata
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from .._native import _C
+
+SPECIALS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
+
+# CJK Unified Ideographs blocks that BERT splits into single characters.
+_CJK = ((0x4E00, 0x9FFF), (0x3400, 0x4DBF), (0x20000, 0x2A6DF), (0x2A700, 0x2B73F), (0x2B740, 0x2B81F),
+        (0x2B920, 0x2CEAF), (0xF900, 0xFAFF), (0x2F800, 0x2FA1F))
+
+
+def _is_whitespace(c: str) -> bool:
+    # The White_Space property (Python's isspace adds U+001C..U+001F, which BERT treats as controls).
+    return c in " \t\n\r" or (c.isspace() and not "\x1c" <= c <= "\x1f")
+
+
+def _is_control(c: str) -> bool:
+    return c not in "\t\n\r" and unicodedata.category(c) in ("Cc", "Cf", "Cn", "Co", "Cs")
+
+
+def _is_punctuation(c: str) -> bool:
+    o = ord(c)
+    if 33 <= o <= 47 or 58 <= o <= 64 or 91 <= o <= 96 or 123 <= o <= 126:
+        return True
+    return unicodedata.category(c).startswith("P")
+
+
+def _is_cjk(c: str) -> bool:
+    o = ord(c)
+    return any(lo <= o <= hi for lo, hi in _CJK)
+
+
+class WordPieceTokenizer:
+    """BERT's tokenizer. ``vocab`` is the list of entries (line i of vocab.txt is id i)."""
+
+    def __init__(self, vocab: Sequence[str], *, lowercase: bool = True, strip_accents: bool | None = None,
+                 unk_token: str = "[UNK]", cls_token: str = "[CLS]", sep_token: str = "[SEP]",
+                 pad_token: str = "[PAD]", mask_token: str = "[MASK]", max_chars_per_word: int = 100) -> None:
+        self.vocab = list(vocab)
+        self.token_to_id = {}
+        for i, t in enumerate(self.vocab):
+            self.token_to_id.setdefault(t, i)
+        for name, tok in (("unk_token", unk_token), ("cls_token", cls_token), ("sep_token", sep_token),
+                          ("pad_token", pad_token), ("mask_token", mask_token)):
+            if tok not in self.token_to_id:
+                raise ValueError(f"{name} {tok!r} is not in the vocabulary")
+        self.lowercase = lowercase
+        self.strip_accents = lowercase if strip_accents is None else strip_accents
+        self.unk_id, self.cls_id, self.sep_id = (self.token_to_id[t] for t in (unk_token, cls_token, sep_token))
+        self.pad_id, self.mask_id = self.token_to_id[pad_token], self.token_to_id[mask_token]
+        self.special_tokens = {t: self.token_to_id[t] for t in (unk_token, cls_token, sep_token, pad_token, mask_token)}
+        self._wp = _C.WordPiece([t.encode("utf-8") for t in self.vocab], self.unk_id, "##", max_chars_per_word)
+
+    @classmethod
+    def from_vocab(cls, path: str | os.PathLike, **kwargs) -> "WordPieceTokenizer":
+        """Read a BERT ``vocab.txt`` (one entry per line, line i is id i)."""
+        lines = Path(path).read_text(encoding="utf-8").split("\n")
+        if lines and lines[-1] == "":
+            lines.pop()
+        if not lines:
+            raise ValueError(f"{path} is empty; expected one vocabulary entry per line")
+        return cls([ln.rstrip("\r") for ln in lines], **kwargs)
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.vocab)
+
+    # ------------------------------------------------------------------ basic tokenization
+
+    def normalize(self, text: str) -> str:
+        """Clean, space CJK, strip accents, lower-case (in BERT's order)."""
+        if not isinstance(text, str):
+            raise TypeError(f"text must be str, got {type(text).__name__}")
+        if not text.isascii():
+            out = []
+            for c in text:
+                if c in ("\0", "\ufffd") or _is_control(c):
+                    continue
+                if _is_whitespace(c):
+                    out.append(" ")
+                elif _is_cjk(c):
+                    out.append(f" {c} ")
+                else:
+                    out.append(c)
+            text = "".join(out)
+            if self.strip_accents:
+                text = "".join(c for c in unicodedata.normalize("NFD", text) if unicodedata.category(c) != "Mn")
+        else:
+            text = "".join(" " if c in "\t\n\r" else c for c in text if c in "\t\n\r" or " " <= c < "\x7f")
+        return text.lower() if self.lowercase else text
+
+    def pre_tokenize(self, text: str) -> list[str]:
+        """Normalized words: split on white space, each punctuation character a word of its own."""
+        words: list[str] = []
+        for chunk in self.normalize(text).split():
+            start = 0
+            for i, c in enumerate(chunk):
+                if _is_punctuation(c):
+                    if i > start:
+                        words.append(chunk[start:i])
+                    words.append(c)
+                    start = i + 1
+            if start < len(chunk):
+                words.append(chunk[start:])
+        return words
+
+    # ------------------------------------------------------------------ encoding
+
+    def tokenize(self, text: str) -> list[str]:
+        """The word pieces of ``text`` as strings (no [CLS]/[SEP])."""
+        ids, _ = self._wp.encode_words(self.pre_tokenize(text))
+        return [self.vocab[i] for i in ids.tolist()]
+
+    def encode_words(self, words: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, word index of each id) for already pre-tokenized words, e.g. CoNLL tokens; the
+        first piece of each word is where a word-level label goes."""
+        pieces: list[str] = []
+        owner: list[int] = []
+        for w, word in enumerate(words):
+            parts = self.pre_tokenize(word)
+            pieces += parts
+            owner += [w] * len(parts)
+        ids, piece_of = self._wp.encode_words(pieces)
+        owner_arr = np.asarray(owner, dtype=np.uint32)
+        return ids, owner_arr[piece_of] if len(ids) else piece_of
+
+    def encode(self, text: str, pair: str | None = None, *, add_special_tokens: bool = True) -> np.ndarray:
+        """Token ids: ``[CLS] text [SEP]`` or ``[CLS] text [SEP] pair [SEP]`` (uint32)."""
+        return self.encode_with_types(text, pair, add_special_tokens=add_special_tokens)[0]
+
+    def encode_with_types(self, text: str, pair: str | None = None, *,
+                          add_special_tokens: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, segment ids): segment 0 for [CLS] A [SEP], 1 for B [SEP]."""
+        a, _ = self._wp.encode_words(self.pre_tokenize(text))
+        parts = [a]
+        if add_special_tokens:
+            parts = [np.array([self.cls_id], np.uint32), a, np.array([self.sep_id], np.uint32)]
+        types = [np.zeros(sum(len(p) for p in parts), np.uint8)]
+        if pair is not None:
+            b, _ = self._wp.encode_words(self.pre_tokenize(pair))
+            tail = [b, np.array([self.sep_id], np.uint32)] if add_special_tokens else [b]
+            parts += tail
+            types.append(np.ones(sum(len(p) for p in tail), np.uint8))
+        return np.concatenate(parts), np.concatenate(types)
+
+    def encode_batch(self, texts: Iterable[str], *, add_special_tokens: bool = True) -> list[np.ndarray]:
+        return [self.encode(t, add_special_tokens=add_special_tokens) for t in texts]
+
+    # ------------------------------------------------------------------ decoding
+
+    def convert_ids_to_tokens(self, ids: Iterable[int]) -> list[str]:
+        out = []
+        for i in ids:
+            i = int(i)
+            if not 0 <= i < len(self.vocab):
+                raise ValueError(f"token id {i} is not in the vocabulary (size {len(self.vocab)})")
+            out.append(self.vocab[i])
+        return out
+
+    def decode(self, ids: Iterable[int], *, skip_special_tokens: bool = True) -> str:
+        """Pieces joined back into (normalized) text: '##' pieces attach to the previous one."""
+        ids = list(ids)
+        specials = set(self.special_tokens.values()) if skip_special_tokens else set()
+        text = ""
+        for i, tok in zip(ids, self.convert_ids_to_tokens(ids)):
+            if int(i) in specials:
+                continue
+            text += tok[2:] if tok.startswith("##") else (" " + tok if text else tok)
+        return text
+
+    def __repr__(self) -> str:
+        return f"WordPieceTokenizer(vocab_size={self.vocab_size}, lowercase={self.lowercase})"
