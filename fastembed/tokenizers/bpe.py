@@ -194,6 +194,14 @@ class BPETokenizer:
     def decode_single_token_bytes(self, token: int) -> bytes:
         return self._enc.token_bytes(token)
 
+    def _is_gap(self, token: int) -> bool:
+        """An id with no token (tiktoken vocabularies leave some before their special tokens)."""
+        try:
+            self._enc.token_bytes(token)
+            return False
+        except ValueError:
+            return True
+
     def token_id(self, piece: str | bytes) -> int | None:
         """The id of the token whose bytes are exactly ``piece``, or None."""
         return self._enc.token_id(piece)
@@ -335,6 +343,48 @@ class BPETokenizer:
                  for t, rank in ranks.items() if len(t) > 1
                  for k in range(1, len(t)) if t[:k] in ranks and t[k:] in ranks]
         return cls(vocab, np.array(rules, dtype=np.uint32).reshape(-1, 4), pattern=pattern, special_tokens=specials)
+
+    def to_hf_json(self, path: str | os.PathLike) -> None:
+        """Write a HuggingFace ``tokenizer.json`` that ``tokenizers.Tokenizer.from_file`` loads and
+        that encodes like this tokenizer: a Split pre-tokenizer with the same pattern, GPT-2's
+        byte-to-unicode alphabet, the merges in rank order, special tokens as added tokens."""
+        from ._reference import PATTERNS as REGEXES
+
+        to_unicode = _gpt2_bytes_to_unicode()
+        specials = set(self.special_tokens.values())
+        # HF runs the pattern with Oniguruma's Ruby syntax, where "{1,3}+" repeats the interval
+        # instead of making it possessive. At the end of an alternative the plain interval means
+        # the same, so write that.
+        pattern = REGEXES[self.pattern].replace(r"\p{N}{1,3}+", r"\p{N}{1,3}")
+
+        def spell(i: int) -> str:
+            return "".join(to_unicode[b] for b in self._enc.token_bytes(i))
+
+        # Special tokens stay in the model's vocabulary too, so HF keeps their ids (it renumbers
+        # added tokens that the model does not know).
+        vocab = {spell(i): i for i in range(self.n_vocab) if i not in specials and not self._is_gap(i)}
+        vocab.update(self.special_tokens)
+        order = np.lexsort((self.rules[:, 1], self.rules[:, 0], self.rules[:, 2]))  # by rank, then pair
+        merges = [f"{spell(int(l))} {spell(int(r))}" for l, r, _, _ in self.rules[order]]
+        data = {
+            "version": "1.0",
+            "truncation": None,
+            "padding": None,
+            "added_tokens": [{"id": i, "content": t, "single_word": False, "lstrip": False, "rstrip": False,
+                              "normalized": False, "special": True} for t, i in sorted(self.special_tokens.items(),
+                                                                                       key=lambda x: x[1])],
+            "normalizer": None,
+            "pre_tokenizer": {"type": "Sequence", "pretokenizers": [
+                {"type": "Split", "pattern": {"Regex": pattern}, "behavior": "Isolated", "invert": False},
+                {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": False},
+            ]},
+            "post_processor": None,
+            "decoder": {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": False},
+            "model": {"type": "BPE", "dropout": None, "unk_token": None, "continuing_subword_prefix": None,
+                      "end_of_word_suffix": None, "fuse_unk": False, "byte_fallback": False,
+                      "vocab": vocab, "merges": merges},
+        }
+        atomic_write_text(path, json.dumps(data, ensure_ascii=False))
 
     def __repr__(self) -> str:
         return f"BPETokenizer(n_vocab={self.n_vocab}, pattern={self.pattern!r}, special_tokens={len(self.special_tokens)})"

@@ -74,3 +74,15 @@ def test_special_tokens_and_gaps(ours, reference):
     assert ours.decode(ours.encode(s, allowed_special="all")) == s
     with pytest.raises(ValueError, match="token id 100256 .* not in the vocabulary"):
         ours.decode([100256])  # an unused id between the ranks and the specials
+
+
+def test_hf_tokenizer_json_export(ours, reference, small_corpus, tmp_path):
+    import tokenizers
+
+    path = tmp_path / "tokenizer.json"
+    ours.to_hf_json(path)
+    hf = tokenizers.Tokenizer.from_file(str(path))
+    lines = small_corpus + ["1758 and 1234567 digits\n", "it'S ThEY'LL\r\n\r\n  x"]
+    for line, enc in zip(lines, hf.encode_batch(lines, add_special_tokens=False)):
+        assert enc.ids == reference.encode_ordinary(line), line
+    assert hf.encode("a<|endofprompt|>").ids == ours.encode("a<|endofprompt|>", allowed_special="all").tolist()

@@ -148,3 +148,16 @@ def test_tokenizer_file_is_json_with_a_version(trained, tmp_path):
     trained.save(tmp_path / "t.json")
     data = json.loads((tmp_path / "t.json").read_text())
     assert data["format"] == "fastembed-bpe" and data["version"] == 1
+
+
+def test_hf_tokenizer_json_encodes_identically(trained, small_corpus, tmp_path):
+    import tokenizers
+    path = tmp_path / "tokenizer.json"
+    trained.to_hf_json(path)
+    hf = tokenizers.Tokenizer.from_file(str(path))
+    for line in small_corpus:
+        assert hf.encode(line, add_special_tokens=False).ids == trained.encode(line).tolist()
+    s = "a<|endoftext|>b"
+    assert hf.encode(s).ids == trained.encode(s, allowed_special="all").tolist()
+    ids = trained.encode("naïve café 東京")
+    assert hf.decode(ids.tolist()) == "naïve café 東京"

@@ -77,3 +77,14 @@ def test_both_imports_are_the_same_vocabulary(ours):
     assert a.n_vocab == b.n_vocab == 50257
     assert all(a.decode_single_token_bytes(i) == b.decode_single_token_bytes(i) for i in range(0, 50257, 97))
     assert np.array_equal(a.encode("a test of both"), b.encode("a test of both"))
+
+
+def test_hf_tokenizer_json_export_encodes_like_tiktoken(ours, tiktoken_gpt2, tmp_path):
+    import tokenizers
+
+    path = tmp_path / "tokenizer.json"
+    ours["tiktoken_file"].to_hf_json(path)
+    hf = tokenizers.Tokenizer.from_file(str(path))
+    lines = staged_lines()["wikitext-2 valid"]
+    for line, enc in zip(lines, hf.encode_batch(lines, add_special_tokens=False)):
+        assert enc.ids == tiktoken_gpt2.encode_ordinary(line), line
