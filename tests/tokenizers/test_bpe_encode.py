@@ -161,3 +161,17 @@ def test_hf_tokenizer_json_encodes_identically(trained, small_corpus, tmp_path):
     assert hf.encode(s).ids == trained.encode(s, allowed_special="all").tolist()
     ids = trained.encode("naïve café 東京")
     assert hf.decode(ids.tolist()) == "naïve café 東京"
+
+
+def test_tiktoken_export_round_trip(trained, small_corpus, tmp_path):
+    import tiktoken
+    import tiktoken.load
+
+    path = tmp_path / "trained.tiktoken"
+    trained.to_tiktoken(path)
+    enc = tiktoken.Encoding("trained", pat_str=ref.GPT2_PATTERN, mergeable_ranks=tiktoken.load.load_tiktoken_bpe(str(path)),
+                            special_tokens=trained.special_tokens)
+    for line in small_corpus:
+        assert enc.encode_ordinary(line) == trained.encode(line).tolist()
+    back = BPETokenizer.from_tiktoken(path, special_tokens=trained.special_tokens)
+    assert all(np.array_equal(back.encode(line), trained.encode(line)) for line in small_corpus[:300])
