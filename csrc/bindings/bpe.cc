@@ -190,6 +190,18 @@ void bind_bpe(py::module_& m) {
         for (auto& o : outs) result.append(vector_to_array(std::move(o)));
         return result;
       }, py::arg("texts"), "encode_ordinary over a list, on all threads.")
+      .def("encode_pieces", [](const Encoder& self, py::handle pieces) {
+        const py::list list = require_list(pieces, "encode_pieces", "pieces");
+        py::tuple keep;
+        const auto views = text_views(list, "encode_pieces", keep);
+        std::vector<uint32_t> out;
+        {
+          py::gil_scoped_release release;
+          for (const auto& v : views)
+            if (!v.empty()) self.encode_piece(bytes_of(v), v.size(), out);
+        }
+        return vector_to_array(std::move(out));
+      }, py::arg("pieces"), "Token ids of already pre-tokenized pieces (a custom pattern's split).")
       .def("encode_piece", [](const Encoder& self, py::bytes piece) {
         const std::string_view s = arg_text(piece, "encode_piece", "piece");
         std::vector<uint32_t> out;

@@ -51,10 +51,9 @@ class BPETokenizer:
 
     def __init__(self, vocab: list[bytes], rules: np.ndarray, *, pattern: str = "gpt2",
                  special_tokens: Mapping[str, int] | None = None, trace: list[dict] | None = None) -> None:
-        if pattern not in PATTERNS:
-            raise ValueError(f"unknown pattern {pattern!r}; expected one of {PATTERNS}")
+        self._custom = _custom_pattern(pattern)
         rules = np.ascontiguousarray(rules, dtype=np.uint32).reshape(-1, 4)
-        self._enc = _C.BpeEncoder(list(vocab), rules, pattern)
+        self._enc = _C.BpeEncoder(list(vocab), rules, "gpt2" if self._custom else pattern)
         self.pattern = pattern
         self.rules = rules
         self.special_tokens: dict[str, int] = dict(special_tokens or {})
@@ -78,9 +77,11 @@ class BPETokenizer:
         the last ids). Training stops early when no pair occurs ``min_frequency`` times.
         ``trace=True`` keeps every merge (pair, new token, count) in ``tokenizer.trace``.
         ``progress`` draws a bar on stderr (default: when stderr is a terminal); Ctrl-C stops.
+
+        ``pattern`` is "gpt2" or "cl100k" (native scanners), or any other regular expression for
+        the `regex` module (the slower path: Python splits, the native core counts and merges).
         """
-        if pattern not in PATTERNS:
-            raise ValueError(f"unknown pattern {pattern!r}; expected one of {PATTERNS}")
+        _custom_pattern(pattern)
         specials = _check_specials(list(special_tokens), pattern)
         _check_int("vocab_size", vocab_size)
         _check_int("min_frequency", min_frequency)
@@ -160,12 +161,16 @@ class BPETokenizer:
                 any(d in t for t in texts if isinstance(t, bytes) for d in disallowed_bytes):
             return [self.encode(t, allowed_special=allowed_special, disallowed_special=disallowed_special)
                     for t in texts]
+        if self._custom is not None:
+            return [self._encode_native(t) for t in texts]
         try:
             return self._enc.encode_ordinary_batch(texts)
         except UnicodeEncodeError:
             return self._enc.encode_ordinary_batch([_utf8(t) for t in texts])
 
     def _encode_native(self, text: str | bytes) -> np.ndarray:
+        if self._custom is not None:
+            return self._enc.encode_pieces(_split_custom(self._custom, text))
         try:
             return self._enc.encode_ordinary(text)
         except UnicodeEncodeError:  # lone surrogates: keep their bytes (decode(errors="surrogatepass") gives them back)
@@ -369,7 +374,7 @@ class BPETokenizer:
         # HF runs the pattern with Oniguruma's Ruby syntax, where "{1,3}+" repeats the interval
         # instead of making it possessive. At the end of an alternative the plain interval means
         # the same, so write that.
-        pattern = REGEXES[self.pattern].replace(r"\p{N}{1,3}+", r"\p{N}{1,3}")
+        pattern = REGEXES.get(self.pattern, self.pattern).replace(r"\p{N}{1,3}+", r"\p{N}{1,3}")
 
         def spell(i: int) -> str:
             return "".join(to_unicode[b] for b in self._enc.token_bytes(i))
@@ -388,7 +393,7 @@ class BPETokenizer:
                               "normalized": False, "special": True} for t, i in sorted(self.special_tokens.items(),
                                                                                        key=lambda x: x[1])],
             "normalizer": None,
-            "pre_tokenizer": {"type": "Sequence", "pretokenizers": [
+            "pre_tokenizer": {"type": "Sequence", "pretokenizers": [  # a custom pattern goes in as it is
                 {"type": "Split", "pattern": {"Regex": pattern}, "behavior": "Isolated", "invert": False},
                 {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": False},
             ]},
@@ -412,7 +417,11 @@ def count_words(texts: Iterable[str | bytes] | None = None, *, files: Iterable[s
                 progress: bool | None = None) -> Any:
     """Pre-tokenize and count pieces (a ``_C.WordCounts``), on all native threads.
 
-    Counts from several calls or machines merge with ``WordCounts.merge``."""
+    Counts from several calls or machines merge with ``WordCounts.merge``. A custom pattern
+    (see BPETokenizer.train) is split in Python and only counted natively."""
+    custom = _custom_pattern(pattern)
+    if custom is not None:
+        return _count_custom(custom, texts, files, counts)
     wc = _C.WordCounts(pattern)
     if counts is not None:
         if not isinstance(counts, Mapping):
@@ -446,6 +455,67 @@ def count_words(texts: Iterable[str | bytes] | None = None, *, files: Iterable[s
     return wc
 
 
+def _custom_pattern(pattern: str) -> Any:
+    """None for a native pattern; a compiled `regex` pattern otherwise."""
+    if not isinstance(pattern, str) or not pattern:
+        raise ValueError(f"pattern must be 'gpt2', 'cl100k' or a regular expression, got {pattern!r}")
+    if pattern in PATTERNS:
+        return None
+    try:
+        import regex
+    except ImportError:
+        raise ImportError("custom split patterns need the `regex` module: pip install regex") from None
+    try:
+        return regex.compile(pattern)
+    except regex.error as e:
+        raise ValueError(f"pattern {pattern!r} is not a valid regular expression: {e}") from None
+
+
+def _split_custom(custom: Any, text: str | bytes) -> list[bytes]:
+    """The pattern's matches as UTF-8 pieces; text between matches is a piece too, so no byte is lost."""
+    s = text.decode("utf-8", "surrogateescape") if isinstance(text, bytes) else text
+    if not isinstance(s, str):
+        raise TypeError(f"text must be str or bytes, got {type(text).__name__}")
+    pieces, pos = [], 0
+    for m in custom.finditer(s):
+        if m.start() > pos:
+            pieces.append(s[pos:m.start()])
+        if m.end() > m.start():
+            pieces.append(m.group())
+        pos = m.end()
+    if pos < len(s):
+        pieces.append(s[pos:])
+    return [p.encode("utf-8", "surrogateescape" if isinstance(text, bytes) else "surrogatepass") for p in pieces]
+
+
+def _count_custom(custom: Any, texts, files, counts) -> Any:
+    from collections import Counter
+
+    counter: Counter = Counter()
+    if counts is not None:
+        if not isinstance(counts, Mapping):
+            raise TypeError(f"counts must be a mapping of piece -> count, got {type(counts).__name__}")
+        counter.update({(p.encode("utf-8") if isinstance(p, str) else p): n for p, n in counts.items()})
+    for f in files:
+        p = Path(f)
+        if not p.is_file():
+            raise FileNotFoundError(f"training file {str(p)!r} does not exist")
+        with open(p, "rb") as fh:
+            for line in fh:
+                counter.update(_split_custom(custom, line))
+    if texts is not None:
+        if isinstance(texts, (str, bytes)):
+            raise TypeError("texts must be an iterable of str or bytes (got a single string; wrap it in a list)")
+        for t in texts:
+            if not isinstance(t, (str, bytes)):
+                raise TypeError(f"texts must hold str or bytes, got {type(t).__name__}")
+            counter.update(_split_custom(custom, t))
+    wc = _C.WordCounts("gpt2")  # pieces are added as they are; the native pattern is not used
+    for piece, n in counter.items():
+        wc.add(piece, n)
+    return wc
+
+
 def _check_int(name: str, value: Any) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise TypeError(f"{name} must be an int, got {type(value).__name__}")
@@ -459,7 +529,9 @@ def _check_specials(specials: list[str], pattern: str) -> list[str]:
         if s in seen:
             raise ValueError(f"special token {s!r} is given twice")
         seen.add(s)
-        if len(_C.bpe_pretokenize(s, pattern)) == 2:
+        single = (len(_split_custom(_custom_pattern(pattern), s)) == 1 if pattern not in PATTERNS
+                  else len(_C.bpe_pretokenize(s, pattern)) == 2)
+        if single:
             raise ValueError(f"special token {s!r} is a single piece of ordinary text under the {pattern!r} pattern, "
                              "so it could not be told apart from it; use a marked form such as '<|...|>' or '[...]'")
     return specials

@@ -129,7 +129,7 @@ def test_cancelled_native_call_stops():
     (dict(texts="abc", vocab_size=300), TypeError, "single string"),
     (dict(texts=[1, 2], vocab_size=300), TypeError, "str or bytes, got int"),
     (dict(texts=["abc"], vocab_size=300.0), TypeError, "vocab_size must be an int"),
-    (dict(texts=["abc"], vocab_size=300, pattern="nope"), ValueError, "unknown pattern"),
+    (dict(texts=["abc"], vocab_size=300, pattern=""), ValueError, "pattern must be"),
     (dict(counts={"ab": -1}, vocab_size=300), ValueError, r"'count' must be in \[0"),
     (dict(counts=[("ab", 1)], vocab_size=300), TypeError, "mapping"),
     (dict(files=["/nonexistent/corpus.txt"], vocab_size=300), FileNotFoundError, "does not exist"),
@@ -137,3 +137,26 @@ def test_cancelled_native_call_stops():
 def test_bad_training_input_is_a_clear_error(kwargs, exc, message):
     with pytest.raises(exc, match=message):
         BPETokenizer.train(progress=False, **kwargs)
+
+
+def test_custom_pattern_path_agrees_with_the_native_scanner(small_corpus):
+    # The GPT-2 pattern given as a plain regular expression takes the slower Python path.
+    custom = BPETokenizer.train(small_corpus, vocab_size=500, pattern=ref.GPT2_PATTERN, progress=False)
+    native = BPETokenizer.train(small_corpus, vocab_size=500, pattern="gpt2", progress=False)
+    assert np.array_equal(custom.rules, native.rules)
+    for line in small_corpus[:300]:
+        assert np.array_equal(custom.encode(line), native.encode(line))
+
+
+def test_custom_pattern_round_trips_and_saves(small_corpus, tmp_path):
+    tok = BPETokenizer.train(small_corpus, vocab_size=400, pattern=r"\w+|[^\w\s]+", progress=False)
+    text = "Hello,  world!\n\tbytes \xff"  # white space matches nothing: kept as its own pieces
+    assert tok.decode(tok.encode(text)) == text
+    assert tok.decode_bytes(tok.encode(b"a\xffb")) == b"a\xffb"
+    tok.save(tmp_path / "t.json")
+    assert np.array_equal(BPETokenizer.load(tmp_path / "t.json").encode(text), tok.encode(text))
+
+
+def test_invalid_custom_pattern_is_a_value_error():
+    with pytest.raises(ValueError, match="not a valid regular expression"):
+        BPETokenizer.train(["abc"], vocab_size=300, pattern="(unclosed", progress=False)
