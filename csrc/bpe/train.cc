@@ -4,6 +4,7 @@
 #include <queue>
 #include <unordered_map>
 
+#include "bpe/hash.h"
 #include "common/error.h"
 
 namespace fe::bpe {
@@ -21,27 +22,85 @@ struct HeapEntry {
   bool operator<(const HeapEntry& o) const { return count != o.count ? count < o.count : pair > o.pair; }
 };
 
-struct Word {
-  std::vector<uint32_t> ids;
-  int64_t count;
+// Pair -> count, open addressing with linear probing; a count that drops to 0 stays as a
+// zero entry (the heap skips it), so there is no deletion. Several times faster than
+// std::unordered_map here, where every merge updates counts for thousands of words.
+class PairCounts {
+ public:
+  static constexpr Pair kEmpty = ~Pair{0};  // ids < 2^31, so no real pair is ~0
+  explicit PairCounts(size_t n) { rehash(table_capacity(n)); }
+  int64_t get(Pair p) const {
+    for (size_t i = mix64(p) & mask_;; i = (i + 1) & mask_) {
+      if (keys_[i] == p) return values_[i];
+      if (keys_[i] == kEmpty) return 0;
+    }
+  }
+  int64_t& operator[](Pair p) {
+    for (size_t i = mix64(p) & mask_;; i = (i + 1) & mask_) {
+      if (keys_[i] == p) return values_[i];
+      if (keys_[i] == kEmpty) {
+        if (2 * (size_ + 1) > keys_.size()) {
+          rehash(keys_.size() * 2);
+          return (*this)[p];
+        }
+        ++size_;
+        keys_[i] = p;
+        values_[i] = 0;
+        return values_[i];
+      }
+    }
+  }
+  template <class F>
+  void for_each(F&& f) const {
+    for (size_t i = 0; i < keys_.size(); ++i)
+      if (keys_[i] != kEmpty && values_[i] != 0) f(keys_[i], values_[i]);
+  }
+
+ private:
+  void rehash(size_t capacity) {
+    std::vector<Pair> keys(capacity, kEmpty);
+    std::vector<int64_t> values(capacity, 0);
+    const size_t mask = capacity - 1;
+    for (size_t j = 0; j < keys_.size(); ++j) {
+      if (keys_[j] == kEmpty) continue;
+      size_t i = mix64(keys_[j]) & mask;
+      while (keys[i] != kEmpty) i = (i + 1) & mask;
+      keys[i] = keys_[j];
+      values[i] = values_[j];
+    }
+    keys_.swap(keys);
+    values_.swap(values);
+    mask_ = capacity - 1;
+  }
+  std::vector<Pair> keys_;
+  std::vector<int64_t> values_;
+  size_t size_ = 0, mask_ = 0;
 };
 
-// Replaces the non-overlapping occurrences of (a, b) in ids, left to right, by `id`.
-// Returns false if there were none.
-bool merge_word(std::vector<uint32_t>& ids, uint32_t a, uint32_t b, uint32_t id) {
-  size_t w = 0;
-  bool any = false;
-  for (size_t r = 0; r < ids.size();) {
-    if (r + 1 < ids.size() && ids[r] == a && ids[r + 1] == b) {
+// All words' token ids live back to back in one array (a word only ever shrinks, in place), so
+// the merge loop, which visits affected words in index order, walks memory forwards.
+struct Corpus {
+  std::vector<uint32_t> ids;       // word i is ids[start[i], start[i] + length[i])
+  std::vector<uint64_t> start;
+  std::vector<uint32_t> length;
+  std::vector<int64_t> count;
+  uint32_t* word(size_t i) { return ids.data() + start[i]; }
+  size_t size() const { return count.size(); }
+};
+
+// Replaces the non-overlapping occurrences of (a, b) in ids[0, n), left to right, by `id`.
+// Returns the new length (n if there were none).
+uint32_t merge_word(uint32_t* ids, uint32_t n, uint32_t a, uint32_t b, uint32_t id) {
+  uint32_t w = 0;
+  for (uint32_t r = 0; r < n;) {
+    if (r + 1 < n && ids[r] == a && ids[r + 1] == b) {
       ids[w++] = id;
       r += 2;
-      any = true;
     } else {
       ids[w++] = ids[r++];
     }
   }
-  ids.resize(w);
-  return any;
+  return w;
 }
 
 }  // namespace
@@ -55,8 +114,7 @@ std::vector<Merge> train_bpe(const std::vector<std::string>& words, const std::v
   min_frequency = std::max<int64_t>(min_frequency, 1);
   if (progress) progress->total.store(num_merges);
 
-  std::vector<Word> corpus;
-  corpus.reserve(words.size());
+  Corpus corpus;
   // Every pair count is at most sum(count * (length - 1)); keep that sum inside int64.
   int64_t bound = 0;
   for (size_t i = 0; i < words.size(); ++i) {
@@ -67,26 +125,28 @@ std::vector<Merge> train_bpe(const std::vector<std::string>& words, const std::v
                  !__builtin_add_overflow(bound, pairs, &bound),
              ValueError, "train_bpe: word counts are too large (pair counts would overflow int64)");
     if (counts[i] == 0 || words[i].size() < 2) continue;  // no pairs to count
-    Word w{{}, counts[i]};
-    w.ids.assign(reinterpret_cast<const uint8_t*>(words[i].data()),
-                 reinterpret_cast<const uint8_t*>(words[i].data()) + words[i].size());
-    corpus.push_back(std::move(w));
+    FE_CHECK(words[i].size() < (size_t{1} << 32), ValueError, "train_bpe: a word of ", words[i].size(), " bytes");
+    corpus.start.push_back(corpus.ids.size());
+    corpus.length.push_back(static_cast<uint32_t>(words[i].size()));
+    corpus.count.push_back(counts[i]);
+    corpus.ids.insert(corpus.ids.end(), reinterpret_cast<const uint8_t*>(words[i].data()),
+                      reinterpret_cast<const uint8_t*>(words[i].data()) + words[i].size());
   }
 
   // Pair counts and, for each pair, the words it occurs in (may hold stale or repeated entries).
-  std::unordered_map<Pair, int64_t> pair_count;
+  PairCounts pair_count(1 << 16);
   std::unordered_map<Pair, std::vector<uint32_t>> where;
   for (uint32_t wi = 0; wi < corpus.size(); ++wi) {
-    const auto& ids = corpus[wi].ids;
-    for (size_t j = 0; j + 1 < ids.size(); ++j) {
+    const uint32_t* ids = corpus.word(wi);
+    for (size_t j = 0; j + 1 < corpus.length[wi]; ++j) {
       const Pair p = make_pair(ids[j], ids[j + 1]);
-      pair_count[p] += corpus[wi].count;
+      pair_count[p] += corpus.count[wi];
       auto& list = where[p];
       if (list.empty() || list.back() != wi) list.push_back(wi);
     }
   }
   std::priority_queue<HeapEntry> heap;
-  for (const auto& [p, c] : pair_count) heap.push({c, p});
+  pair_count.for_each([&](Pair p, int64_t c) { heap.push({c, p}); });
 
   std::vector<Merge> merges;
   merges.reserve(static_cast<size_t>(num_merges));
@@ -94,8 +154,7 @@ std::vector<Merge> train_bpe(const std::vector<std::string>& words, const std::v
   while (static_cast<int64_t>(merges.size()) < num_merges && !heap.empty()) {
     const HeapEntry top = heap.top();
     heap.pop();
-    const auto it = pair_count.find(top.pair);
-    const int64_t current = it == pair_count.end() ? 0 : it->second;
+    const int64_t current = pair_count.get(top.pair);
     if (current != top.count) {  // stale entry: re-queue with the true count
       if (current > 0) heap.push({current, top.pair});
       continue;
@@ -112,22 +171,34 @@ std::vector<Merge> train_bpe(const std::vector<std::string>& words, const std::v
     affected.erase(std::unique(affected.begin(), affected.end()), affected.end());
     std::vector<Pair> grown;
     for (const uint32_t wi : affected) {
-      Word& w = corpus[wi];
+      uint32_t* ids = corpus.word(wi);
+      const uint32_t n = corpus.length[wi];
+      const int64_t wcount = corpus.count[wi];
       before.clear();
-      for (size_t j = 0; j + 1 < w.ids.size(); ++j) before.push_back(make_pair(w.ids[j], w.ids[j + 1]));
-      if (!merge_word(w.ids, a, b, id)) continue;  // stale index entry
+      for (uint32_t j = 0; j + 1 < n; ++j) before.push_back(make_pair(ids[j], ids[j + 1]));
+      const uint32_t m = merge_word(ids, n, a, b, id);
+      if (m == n) continue;  // stale index entry
+      corpus.length[wi] = m;
       after.clear();
-      for (size_t j = 0; j + 1 < w.ids.size(); ++j) after.push_back(make_pair(w.ids[j], w.ids[j + 1]));
-      for (const Pair p : before) {
-        auto pc = pair_count.find(p);
-        if ((pc->second -= w.count) == 0) pair_count.erase(pc);
-      }
-      for (const Pair p : after) {
-        pair_count[p] += w.count;
-        if (left_of(p) == id || right_of(p) == id) {
-          auto& list = where[p];
-          if (list.empty() || list.back() != wi) list.push_back(wi);
-          grown.push_back(p);
+      for (uint32_t j = 0; j + 1 < m; ++j) after.push_back(make_pair(ids[j], ids[j + 1]));
+      // Touch only the pairs whose multiplicity changed: walk the two sorted lists together.
+      std::sort(before.begin(), before.end());
+      std::sort(after.begin(), after.end());
+      size_t x = 0, y = 0;
+      while (x < before.size() || y < after.size()) {
+        if (y == after.size() || (x < before.size() && before[x] < after[y])) {
+          pair_count[before[x++]] -= wcount;
+        } else if (x == before.size() || after[y] < before[x]) {
+          const Pair p = after[y++];
+          pair_count[p] += wcount;
+          if (left_of(p) == id || right_of(p) == id) {
+            auto& list = where[p];
+            if (list.empty() || list.back() != wi) list.push_back(wi);
+            grown.push_back(p);
+          }
+        } else {  // the same pair in both: unchanged
+          ++x;
+          ++y;
         }
       }
     }
@@ -136,8 +207,8 @@ std::vector<Merge> train_bpe(const std::vector<std::string>& words, const std::v
     std::sort(grown.begin(), grown.end());
     grown.erase(std::unique(grown.begin(), grown.end()), grown.end());
     for (const Pair p : grown) {
-      const auto pc = pair_count.find(p);
-      if (pc != pair_count.end()) heap.push({pc->second, p});
+      const int64_t c = pair_count.get(p);
+      if (c > 0) heap.push({c, p});
     }
     progress_step(progress);
   }
