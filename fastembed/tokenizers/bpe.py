@@ -60,7 +60,6 @@ class BPETokenizer:
         for text, i in self.special_tokens.items():
             if not 0 <= i < self._enc.vocab_size or self._enc.token_bytes(i) != text.encode("utf-8"):
                 raise ValueError(f"special token {text!r} -> {i}: the vocabulary has no such token with those bytes")
-        self._special_by_id = {i: s for s, i in self.special_tokens.items()}
         self.trace = trace
 
     # ------------------------------------------------------------------ training
