@@ -1,8 +1,10 @@
 #include "bpe/counts.h"
 
+#include <cstring>
 #include <fstream>
 #include <mutex>
 
+#include "bpe/hash.h"
 #include "common/error.h"
 #include "common/parallel.h"
 
@@ -11,11 +13,59 @@ namespace {
 
 using Table = std::unordered_map<std::string, int64_t>;
 
-void count_text(Pattern pattern, const uint8_t* s, size_t n, Table& table) {
-  pretokenize(pattern, s, n, [&](size_t b, size_t e) {
-    ++table[std::string(reinterpret_cast<const char*>(s + b), e - b)];
-  });
-}
+// A counting table for one thread's hot loop: pieces are copied once into an arena and found
+// again through open addressing on a 64-bit hash (no allocation per piece, no pointer chasing).
+class PieceCounter {
+ public:
+  PieceCounter() { slots_.assign(1 << 14, Slot{}); }
+  void add(const uint8_t* s, size_t n) {
+    const uint64_t h = hash_bytes(s, n) | 1;  // 0 marks an empty slot
+    const size_t mask = slots_.size() - 1;
+    for (size_t i = h & mask;; i = (i + 1) & mask) {
+      Slot& slot = slots_[i];
+      if (slot.hash == 0) {
+        slot = Slot{h, arena_.size(), static_cast<uint32_t>(n), 1};
+        arena_.insert(arena_.end(), s, s + n);
+        if (2 * ++size_ > slots_.size()) grow();
+        return;
+      }
+      if (slot.hash == h && slot.length == n && std::memcmp(arena_.data() + slot.offset, s, n) == 0) {
+        ++slot.count;
+        return;
+      }
+    }
+  }
+  void merge_into(Table& into) const {
+    if (into.empty()) into.reserve(size_);
+    for (const Slot& slot : slots_) {
+      if (slot.hash == 0) continue;
+      int64_t& total = into[std::string(reinterpret_cast<const char*>(arena_.data() + slot.offset), slot.length)];
+      FE_CHECK(!__builtin_add_overflow(total, slot.count, &total), ValueError, "word count overflows int64");
+    }
+  }
+
+ private:
+  struct Slot {
+    uint64_t hash = 0;
+    uint64_t offset = 0;
+    uint32_t length = 0;
+    int64_t count = 0;
+  };
+  void grow() {
+    std::vector<Slot> old(slots_.size() * 2, Slot{});
+    old.swap(slots_);
+    const size_t mask = slots_.size() - 1;
+    for (const Slot& slot : old) {
+      if (slot.hash == 0) continue;
+      size_t i = slot.hash & mask;
+      while (slots_[i].hash != 0) i = (i + 1) & mask;
+      slots_[i] = slot;
+    }
+  }
+  std::vector<Slot> slots_;
+  std::vector<uint8_t> arena_;
+  size_t size_ = 0;
+};
 
 void merge_into(Table& into, const Table& from) {
   if (into.empty() && from.size() > 0) into.reserve(from.size());
@@ -31,14 +81,14 @@ void count_parallel(Pattern pattern, int64_t n, Span span, Table& table, Progres
   std::mutex mu;
   // Small chunks so threads share the load when text lengths vary; progress per chunk.
   parallel_for(0, n, 1, [&](int64_t lo, int64_t hi) {
-    Table local;
+    PieceCounter local;
     for (int64_t i = lo; i < hi; ++i) {
       const auto [s, len] = span(i);
-      count_text(pattern, s, len, local);
+      pretokenize(pattern, s, len, [&](size_t b, size_t e) { local.add(s + b, e - b); });
       if ((i & 1023) == 1023) progress_step(progress, 1024);
     }
     std::lock_guard<std::mutex> lock(mu);
-    merge_into(table, local);
+    local.merge_into(table);
   });
 }
 

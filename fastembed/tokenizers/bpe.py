@@ -439,12 +439,18 @@ def count_words(texts: Iterable[str | bytes] | None = None, *, files: Iterable[s
         size = 0
 
         def flush() -> None:
-            run_native(lambda pr: wc.add_texts(batch, pr), desc="counting", unit="texts", show=False)
+            def count(pr: Any) -> None:
+                try:
+                    wc.add_texts(batch, pr)
+                except UnicodeEncodeError:  # lone surrogates: count their surrogatepass bytes
+                    wc.add_texts([_utf8(t) for t in batch], pr)
+
+            run_native(count, desc="counting", unit="texts", show=False)
 
         for t in texts:
             if not isinstance(t, (str, bytes)):
                 raise TypeError(f"texts must hold str or bytes, got {type(t).__name__}")
-            batch.append(_utf8(t) if isinstance(t, str) and _has_surrogates(t) else t)
+            batch.append(t)
             size += len(t)
             if size >= _BATCH_BYTES:
                 flush()
@@ -548,14 +554,6 @@ def _find_specials(s: str, allowed: set[str]) -> list[tuple[int, str]]:
 def _slice(original: str | bytes, s: str, start: int, end: int) -> str | bytes:
     part = s[start:end]
     return part.encode("utf-8", "surrogateescape") if isinstance(original, bytes) else part
-
-
-def _has_surrogates(s: str) -> bool:
-    try:
-        s.encode("utf-8")
-        return False
-    except UnicodeEncodeError:
-        return True
 
 
 def _utf8(t: str | bytes) -> bytes:
