@@ -18,7 +18,6 @@ import os
 import platform
 import statistics
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -238,17 +237,11 @@ class Recorder:
 
     def write(self, path: str | os.PathLike[str]) -> Path:
         """Write the records as JSON lines, atomically: a temp file beside ``path``, then a rename."""
+        from fastembed.io import atomic_write_text
+
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                for record in self.records:
-                    f.write(json.dumps(record) + "\n")
-            os.replace(tmp, path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
+        atomic_write_text(path, "".join(json.dumps(record) + "\n" for record in self.records))
         return path
 
 

@@ -212,15 +212,4 @@ void Encoder::decode_into(const uint32_t* ids, size_t n, char* out, size_t capac
   FE_CHECK(pos == capacity, RuntimeError, "decode: the ids changed while being decoded");
 }
 
-std::string Encoder::decode(const uint32_t* ids, size_t n) const {
-  std::string out;
-  out.reserve(n * 4);
-  for (size_t i = 0; i < n; ++i) {
-    const uint32_t id = ids[i];  // read once: the check and the use see the same value
-    if (id >= vocab_.size() || vocab_[id].empty()) bad_id(id, i, vocab_.size());
-    out += vocab_[id];
-  }
-  return out;
-}
-
 }  // namespace fe::bpe

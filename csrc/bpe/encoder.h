@@ -46,11 +46,10 @@ class Encoder {
   void encode_ordinary_parallel(const uint8_t* s, size_t n, std::vector<uint32_t>& out) const;
   // Appends the tokens of one piece.
   void encode_piece(const uint8_t* s, size_t n, std::vector<uint32_t>& out) const;
-  // The bytes of ids[0, n); fe::ValueError naming the first id out of range.
-  std::string decode(const uint32_t* ids, size_t n) const;
-  // Two-step decode into a caller's buffer (a Python bytes object, so no second copy):
+  // Decoding, in two steps into a caller's buffer (a Python bytes object, so no second copy):
   // decoded_size checks every id and returns the byte count; decode_into writes them, checking
-  // again (the ids may have changed in between) and never writing past `capacity`.
+  // again (the ids may have changed in between) and never writing past `capacity`. An id out
+  // of range or unused is an fe::ValueError naming it and its position.
   size_t decoded_size(const uint32_t* ids, size_t n) const;
   void decode_into(const uint32_t* ids, size_t n, char* out, size_t capacity) const;
 
