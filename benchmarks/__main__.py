@@ -15,6 +15,7 @@ from types import ModuleType
 
 # Benchmark name -> module; adding a benchmark is one line here.
 REGISTRY = {
+    "attention": "benchmarks.attention",
     "axpy": "benchmarks.axpy",
     "bpe_encode": "benchmarks.bpe_encode",
     "bpe_train": "benchmarks.bpe_train",

@@ -8,6 +8,7 @@ void bind_common(pybind11::module_& m);
 void bind_rng(pybind11::module_& m);
 void bind_blas(pybind11::module_& m);
 void bind_bpe(pybind11::module_& m);
+void bind_attention(pybind11::module_& m);
 void bind_testing(pybind11::module_& m);
 }  // namespace fe::bindings
 
@@ -18,6 +19,7 @@ PYBIND11_MODULE(_C, m) {
   fe::bindings::bind_rng(m);
   fe::bindings::bind_blas(m);
   fe::bindings::bind_bpe(m);
+  fe::bindings::bind_attention(m);
   auto testing = m.def_submodule("_testing", "Hooks for fastembed's own tests.");
   fe::bindings::bind_testing(testing);
 }

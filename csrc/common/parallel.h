@@ -13,6 +13,7 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <exception>
 #include <mutex>
@@ -81,6 +82,42 @@ void parallel_for(int64_t begin, int64_t end, int64_t grain, F&& f) {
   if (error) std::rethrow_exception(error);
 #else
   f(begin, end);
+#endif
+}
+
+// Calls f(i) for every i in [begin, end), handing items to threads one at a time as they free
+// up (dynamic schedule): for tasks of uneven cost, such as causal-attention blocks. Same serial
+// fallback, fork guard and exception rule as parallel_for; f must not depend on which thread runs it.
+template <class F>
+void parallel_for_each_dynamic(int64_t begin, int64_t end, F&& f) {
+  const int64_t n = end - begin;
+  if (n <= 0) return;
+  int64_t nt = std::min<int64_t>(num_threads(), n);
+#ifdef _OPENMP
+  if (omp_in_parallel()) nt = 1;
+#endif
+  if (nt <= 1) {
+    for (int64_t i = begin; i < end; ++i) f(i);
+    return;
+  }
+#ifdef _OPENMP
+  std::exception_ptr error = nullptr;
+  std::mutex error_mutex;
+  std::atomic<bool> failed{false};
+#pragma omp parallel for schedule(dynamic, 1) num_threads(static_cast<int>(nt))
+  for (int64_t i = begin; i < end; ++i) {
+    if (failed.load(std::memory_order_relaxed)) continue;  // drain the loop, do no more work
+    try {
+      f(i);
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(error_mutex);
+      if (!error) error = std::current_exception();
+      failed.store(true, std::memory_order_relaxed);
+    }
+  }
+  if (error) std::rethrow_exception(error);
+#else
+  for (int64_t i = begin; i < end; ++i) f(i);
 #endif
 }
 

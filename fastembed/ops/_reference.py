@@ -1,0 +1,51 @@
+"""Plain-PyTorch attention: the slow, obviously correct oracle the tests hold the kernels to.
+
+It materializes the full (B, H, Tq, Tk) score matrix, so use it on small inputs only; run it in
+float64 for a reference. Same masks and conventions as :func:`fastembed.ops.attention`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+
+def visible_mask(B: int, Tq: int, Tk: int, *, causal: bool = False, key_padding_mask: Any = None,
+                 lengths: Any = None, device: Any = None) -> torch.Tensor:
+    """(B, 1, Tq, Tk) bool: True where query i may attend to key j."""
+    vis = torch.ones(B, 1, Tq, Tk, dtype=torch.bool, device=device)
+    j = torch.arange(Tk, device=device)
+    if causal:  # bottom-right aligned: query i is key position i + (Tk - Tq)
+        i = torch.arange(Tq, device=device)[:, None]
+        vis = vis & (j[None, :] <= i + (Tk - Tq))
+    if lengths is not None:
+        vis = vis & (j[None, None, None, :] < lengths.to(device)[:, None, None, None])
+    if key_padding_mask is not None:
+        vis = vis & ~key_padding_mask.to(device)[:, None, None, :]
+    return vis
+
+
+def attention_reference(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, *, causal: bool = False,
+                        key_padding_mask: Any = None, lengths: Any = None, dropout_mask: Any = None,
+                        dropout_p: float = 0.0, scale: float | None = None, layout: str = "bthd") -> torch.Tensor:
+    """softmax(scale·QKᵀ + mask)·V in the dtype given. ``dropout_mask`` (B, H, Tq, Tk) bool keep-mask
+    (e.g. :func:`fastembed.ops.dropout_mask`) applies dropout with survivors scaled by 1/(1-p).
+    Rows with no visible key give zeros."""
+    if layout == "bthd":
+        q, k, v = (x.transpose(1, 2) for x in (q, k, v))
+    elif layout != "bhtd":
+        raise ValueError(f"layout must be 'bthd' or 'bhtd', got {layout!r}")
+    B, _, Tq, D = q.shape
+    Tk = k.shape[2]
+    scale = D ** -0.5 if scale is None else scale
+    s = (q @ k.transpose(-1, -2)) * scale
+    vis = visible_mask(B, Tq, Tk, causal=causal, key_padding_mask=key_padding_mask, lengths=lengths,
+                       device=q.device)
+    any_vis = vis.any(-1, keepdim=True)
+    s = s.masked_fill(~vis, float("-inf")).masked_fill(~any_vis, 0.0)  # no NaN from empty rows
+    p = torch.softmax(s, dim=-1) * vis
+    if dropout_mask is not None:
+        p = p * dropout_mask.to(p.device) / (1.0 - dropout_p)
+    out = p @ v
+    return out.transpose(1, 2) if layout == "bthd" else out
