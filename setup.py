@@ -46,7 +46,8 @@ CSRC = ROOT / "csrc"
 CUDA_ONLY_CXX = {"bindings/cuda_module.cc"}
 # fastembed._C_cuda: its bindings, the shared binding helpers, the core files its kernels call,
 # and every .cu file.
-CUDA_CXX = ["bindings/cuda_module.cc", "bindings/errors.cc", "bindings/args.cc", "blas/axpy_check.cc"]
+CUDA_CXX = ["bindings/cuda_module.cc", "bindings/errors.cc", "bindings/args.cc", "blas/axpy_check.cc",
+            "attention/attention_check.cc"]
 
 
 def env_flag(name: str) -> bool:

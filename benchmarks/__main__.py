@@ -19,6 +19,7 @@ REGISTRY = {
     "axpy": "benchmarks.axpy",
     "bpe_encode": "benchmarks.bpe_encode",
     "bpe_train": "benchmarks.bpe_train",
+    "word2vec": "benchmarks.word2vec",
 }
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"

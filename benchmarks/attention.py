@@ -102,7 +102,7 @@ def run(args: argparse.Namespace, recorder: Recorder) -> None:
     for c in suite:
         q, k, v, lengths = _inputs(torch, c)
         vis = _visible(torch, c, lengths)
-        pairs = c.B * c.H * (c.T * c.T if vis is None else int(vis.sum()))
+        pairs = c.H * (c.B * c.T * c.T if vis is None else int(vis.sum()))  # vis is (B, 1, T, T)
         qt, kt, vt = (x.transpose(1, 2).contiguous() for x in (q, k, v))
         # torch: is_causal when the causal triangle is the only mask, else an explicit mask.
         mask = None if vis is None or (c.causal and lengths is None) else vis

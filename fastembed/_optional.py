@@ -9,6 +9,7 @@ from types import ModuleType
 # module name -> (pip extra that provides it, what to tell people)
 _EXTRAS = {
     "torch": ("torch", "PyTorch"),
+    "matplotlib": ("plot", "matplotlib"),
 }
 
 

@@ -35,7 +35,9 @@
 namespace fe {
 namespace {
 
+using attention_detail::exp_affine;
 using attention_detail::exp_inplace;
+using attention_detail::exp_sub_accumulate;
 using attention_detail::Simd;
 using attention_detail::tile_gemm;
 
@@ -65,6 +67,8 @@ struct RowMask {
     kend = p.Tk;
     if (p.key_lengths) kend = std::clamp<int64_t>(p.key_lengths[b], 0, p.Tk);
     padding = p.key_padding ? p.key_padding + b * p.key_padding_sb : nullptr;
+    if (padding)  // trailing padded keys are skipped like lengths (whole blocks of them unvisited)
+      while (kend > 0 && padding[kend - 1]) --kend;
   }
   // Keys [0, end(i)) may be visible to query row i.
   int64_t end(int64_t i) const { return p.causal ? std::min(kend, attention_causal_end(i, p.Tq, p.Tk)) : kend; }
@@ -176,19 +180,9 @@ void forward_block(const AttentionParams& p, int64_t b, int64_t h, int64_t qb) {
       mx[i] = m;
     }
     exp_inplace(corr, ld);
-    for (int64_t j = 0; j < jn; ++j) {
-      T* sj = st + j * ld;
-#pragma omp simd
-      for (int64_t i = 0; i < ld; ++i) sj[i] -= base[i];
-      exp_inplace(sj, ld);  // P (unnormalized); masked -> 0
-    }
 #pragma omp simd
     for (int64_t i = 0; i < ld; ++i) sum[i] *= corr[i];
-    for (int64_t j = 0; j < jn; ++j) {
-      const T* sj = st + j * ld;
-#pragma omp simd
-      for (int64_t i = 0; i < ld; ++i) sum[i] += sj[i];
-    }
+    for (int64_t j = 0; j < jn; ++j) exp_sub_accumulate(st + j * ld, base, sum, ld);  // P (unnormalized)
     for (int64_t i = 0; i < nq; ++i) {
       if (corr[i] == T(1)) continue;
       T* ai = acc + i * D;
@@ -297,12 +291,11 @@ void backward_range(const AttentionParams& p, int64_t b, int64_t h, int64_t kb0,
             std::fill(sr, sr + ld, T(0));
             continue;
           }
-          for (int64_t j = 0; j < vis; ++j) sr[j] = sr[j] * scale - l;
+          exp_affine(sr, vis, scale, l);  // P
           if (mask.padding)
             for (int64_t j = 0; j < vis; ++j)
-              if (mask.padding[j0 + j]) sr[j] = neg_inf;
-          for (int64_t j = vis; j < ld; ++j) sr[j] = neg_inf;
-          exp_inplace(sr, ld);  // P; masked -> 0
+              if (mask.padding[j0 + j]) sr[j] = T(0);
+          std::fill(sr + vis, sr + ld, T(0));
         }
         if (dropout)
           for (int64_t r = 0; r < nq; ++r) dropout_row<T>(p, b, h, i0 + r, j0, jn, keep + r * ld);

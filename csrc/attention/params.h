@@ -14,7 +14,8 @@
 // Masks, applied together:
 // - causal: query i sees key j iff j <= i + (Tk - Tq) ("bottom-right" alignment: with a KV cache
 //   the Tq new queries are the last Tq positions of the Tk keys). Tq == Tk is the usual triangle.
-// - key_lengths (B,) int64: keys j >= key_lengths[b] are padding.
+// - key_lengths (B,) int64: keys j >= key_lengths[b] are padding. Values outside [0, Tk] are an
+//   error on the CPU (checked by the binding) and clamped by the CUDA kernel.
 // - key_padding (B, Tk) uint8/bool, row stride key_padding_sb: nonzero marks a padded key (the
 //   torch.nn.MultiheadAttention convention). May be given with key_lengths (the kernels then
 //   skip blocks past the length and test the bits inside it).
@@ -98,7 +99,8 @@ void attention_dropout_mask_cpu(int64_t B, int64_t H, int64_t Tq, int64_t Tk, do
 
 // CUDA kernels (attention_cuda.cu, _C_cuda only). All pointers, including key_lengths and
 // key_padding, are device pointers; `stream` is a cudaStream_t. dtype kFloat32, kFloat16 or
-// kBFloat16 (fp32 accumulation); lse is float32. D <= 256 and a multiple of 8 for half types.
+// kBFloat16 (fp32 accumulation); lse is float32; D <= 256. The kernel keeps device copies of
+// the causal and dropout rules above (attention_cuda.cu: key_end, causal_ok).
 void attention_forward_cuda(const AttentionParams& p, void* stream);
 void attention_backward_cuda(const AttentionParams& p, void* stream);
 

@@ -58,4 +58,42 @@ inline void exp_inplace(double* x, int64_t n) {
   for (int64_t i = 0; i < n; ++i) x[i] = std::exp(x[i]);
 }
 
+// x[i] = exp(x[i] - base[i]); sum[i] += x[i]   (one pass over a row of a score tile)
+inline void exp_sub_accumulate(float* x, const float* base, float* sum, int64_t n) {
+  using V = Simd<float>::V;
+  constexpr int W = Simd<float>::W;
+  int64_t i = 0;
+  for (; i + W <= n; i += W) {
+    const V e = exp_vec(loadv<V>(x + i) - loadv<V>(base + i));
+    storev(x + i, e);
+    storev(sum + i, loadv<V>(sum + i) + e);
+  }
+  for (; i < n; ++i) {
+    x[i] = x[i] - base[i];
+    exp_inplace(x + i, 1);
+    sum[i] += x[i];
+  }
+}
+inline void exp_sub_accumulate(double* x, const double* base, double* sum, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    x[i] = std::exp(x[i] - base[i]);
+    sum[i] += x[i];
+  }
+}
+
+// x[i] = exp(x[i] * scale - shift)
+inline void exp_affine(float* x, int64_t n, float scale, float shift) {
+  using V = Simd<float>::V;
+  constexpr int W = Simd<float>::W;
+  int64_t i = 0;
+  for (; i + W <= n; i += W) storev(x + i, exp_vec(loadv<V>(x + i) * scale - shift));
+  for (; i < n; ++i) {
+    x[i] = x[i] * scale - shift;
+    exp_inplace(x + i, 1);
+  }
+}
+inline void exp_affine(double* x, int64_t n, double scale, double shift) {
+  for (int64_t i = 0; i < n; ++i) x[i] = std::exp(x[i] * scale - shift);
+}
+
 }  // namespace fe::attention_detail

@@ -8,7 +8,9 @@
 #include <cuda_runtime.h>
 
 #include <string>
+#include <string_view>
 
+#include "attention/params.h"
 #include "bindings/args.h"
 #include "bindings/errors.h"
 #include "blas/axpy.h"
@@ -58,6 +60,71 @@ void* arg_device_ptr(py::handle obj, const char* fn, const char* name, bool allo
 
 void* arg_stream(py::handle obj, const char* fn) {
   return reinterpret_cast<void*>(static_cast<uintptr_t>(arg_uint64(obj, fn, "stream")));
+}
+
+std::string type_name(py::handle obj) { return py::str(py::type::handle_of(obj).attr("__name__")); }
+
+bool arg_bool(py::handle obj, const char* fn, const char* name) {
+  FE_CHECK(PyBool_Check(obj.ptr()), TypeError, fn, ": argument '", name, "' must be a bool, got ", type_name(obj));
+  return obj.ptr() == Py_True;
+}
+
+// (b, t, h) element strides of a (B, T, H, D) view: a tuple (or list) of three integers.
+AttnStrides arg_strides(py::handle obj, const char* fn, const char* name) {
+  FE_CHECK(py::isinstance<py::tuple>(obj) || py::isinstance<py::list>(obj), TypeError, fn, ": argument '", name,
+           "' must be a tuple of 3 integers (b, t, h strides in elements), got ", type_name(obj));
+  const auto seq = py::reinterpret_borrow<py::sequence>(obj);
+  FE_CHECK(seq.size() == 3, ValueError, fn, ": argument '", name,
+           "' must have 3 items (b, t, h strides in elements), got ", seq.size());
+  const std::string n(name);
+  return AttnStrides{arg_int64(seq[0], fn, (n + "[0]").c_str()), arg_int64(seq[1], fn, (n + "[1]").c_str()),
+                     arg_int64(seq[2], fn, (n + "[2]").c_str())};
+}
+
+AttnDType arg_attn_dtype(py::handle obj, const char* fn) {
+  const std::string_view s = arg_text(obj, fn, "dtype");
+  if (s == "float32") return AttnDType::kFloat32;
+  if (s == "float16") return AttnDType::kFloat16;
+  if (s == "bfloat16") return AttnDType::kBFloat16;
+  FE_FAIL(TypeError, fn, ": argument 'dtype' must be 'float32', 'float16' or 'bfloat16', got '", s, "'");
+}
+
+// The arguments attention_forward and attention_backward share: sizes, q/k/v/out/lse, masks,
+// scale, dropout. Pointers may be null only where params.h needs no memory: q, out and lse when
+// Tq == 0; k and v when Tq == 0 or Tk == 0; key_lengths and key_padding always (absent).
+AttentionParams attention_common_args(const char* fn, py::handle q, py::handle k, py::handle v, py::handle out,
+                                      py::handle lse, py::handle B, py::handle H, py::handle Tq, py::handle Tk,
+                                      py::handle D, py::handle q_strides, py::handle k_strides,
+                                      py::handle v_strides, py::handle out_strides, py::handle dtype,
+                                      py::handle causal, py::handle scale, py::handle dropout_p, py::handle seed,
+                                      py::handle offset, py::handle key_lengths, py::handle key_padding,
+                                      py::handle key_padding_sb) {
+  AttentionParams p;
+  p.B = arg_int64(B, fn, "B", 1);
+  p.H = arg_int64(H, fn, "H", 1);
+  p.Tq = arg_int64(Tq, fn, "Tq", 0);
+  p.Tk = arg_int64(Tk, fn, "Tk", 0);
+  p.D = arg_int64(D, fn, "D", 1);
+  p.dtype = arg_attn_dtype(dtype, fn);
+  const bool no_q = p.Tq == 0, no_kv = p.Tq == 0 || p.Tk == 0;
+  p.q = arg_device_ptr(q, fn, "q", no_q);
+  p.k = arg_device_ptr(k, fn, "k", no_kv);
+  p.v = arg_device_ptr(v, fn, "v", no_kv);
+  p.out = arg_device_ptr(out, fn, "out", no_q);
+  p.lse = arg_device_ptr(lse, fn, "lse", no_q);
+  p.q_s = arg_strides(q_strides, fn, "q_strides");
+  p.k_s = arg_strides(k_strides, fn, "k_strides");
+  p.v_s = arg_strides(v_strides, fn, "v_strides");
+  p.out_s = arg_strides(out_strides, fn, "out_strides");
+  p.causal = arg_bool(causal, fn, "causal");
+  p.scale = arg_double(scale, fn, "scale");
+  p.dropout_p = arg_double(dropout_p, fn, "dropout_p");
+  p.seed = arg_uint64(seed, fn, "seed");
+  p.offset = arg_uint64(offset, fn, "offset");
+  p.key_lengths = static_cast<const int64_t*>(arg_device_ptr(key_lengths, fn, "key_lengths", true));
+  p.key_padding = static_cast<const uint8_t*>(arg_device_ptr(key_padding, fn, "key_padding", true));
+  p.key_padding_sb = arg_int64(key_padding_sb, fn, "key_padding_sb");
+  return p;
 }
 
 void bind_all(py::module_& m) {
@@ -120,6 +187,61 @@ void bind_all(py::module_& m) {
       FE_FAIL(ValueError, fn, ": argument 'kind' must be 'u32' or 'uniform', got '", kind, "'");
   }, py::arg("seed"), py::arg("subsequence"), py::arg("offset"), py::arg("n"), py::arg("out"), py::arg("kind"),
      py::arg("stream"), "Fill device memory with the Philox stream (same bits as _C.philox_u32).");
+
+  // Fused masked attention (attention/params.h): tensors are (B, T, H, D) views given by device
+  // pointer and (b, t, h) element strides, D contiguous; lse is float32 (B, H, Tq) contiguous.
+  m.def("attention_forward", [](py::handle q, py::handle k, py::handle v, py::handle out, py::handle lse,
+                                py::handle B, py::handle H, py::handle Tq, py::handle Tk, py::handle D,
+                                py::handle q_strides, py::handle k_strides, py::handle v_strides,
+                                py::handle out_strides, py::handle dtype, py::handle causal, py::handle scale,
+                                py::handle dropout_p, py::handle seed, py::handle offset, py::handle key_lengths,
+                                py::handle key_padding, py::handle key_padding_sb, py::handle stream) {
+    constexpr const char* fn = "attention_forward (cuda)";
+    const AttentionParams p = attention_common_args(fn, q, k, v, out, lse, B, H, Tq, Tk, D, q_strides, k_strides,
+                                                    v_strides, out_strides, dtype, causal, scale, dropout_p, seed,
+                                                    offset, key_lengths, key_padding, key_padding_sb);
+    void* s = arg_stream(stream, fn);
+    py::gil_scoped_release release;
+    attention_forward_cuda(p, s);
+  }, py::arg("q"), py::arg("k"), py::arg("v"), py::arg("out"), py::arg("lse"), py::arg("B"), py::arg("H"),
+     py::arg("Tq"), py::arg("Tk"), py::arg("D"), py::arg("q_strides"), py::arg("k_strides"), py::arg("v_strides"),
+     py::arg("out_strides"), py::arg("dtype"), py::arg("causal"), py::arg("scale"), py::arg("dropout_p"),
+     py::arg("seed"), py::arg("offset"), py::arg("key_lengths"), py::arg("key_padding"), py::arg("key_padding_sb"),
+     py::arg("stream"),
+     "Fused masked attention forward on device pointers, on `stream`: writes out (B, Tq, H, D) and lse "
+     "(B, H, Tq, float32). dtype: 'float32', 'float16' or 'bfloat16'.");
+
+  m.def("attention_backward", [](py::handle dout, py::handle q, py::handle k, py::handle v, py::handle out,
+                                 py::handle lse, py::handle dq, py::handle dk, py::handle dv, py::handle B,
+                                 py::handle H, py::handle Tq, py::handle Tk, py::handle D, py::handle dout_strides,
+                                 py::handle q_strides, py::handle k_strides, py::handle v_strides,
+                                 py::handle out_strides, py::handle dq_strides, py::handle dk_strides,
+                                 py::handle dv_strides, py::handle dtype, py::handle causal, py::handle scale,
+                                 py::handle dropout_p, py::handle seed, py::handle offset, py::handle key_lengths,
+                                 py::handle key_padding, py::handle key_padding_sb, py::handle stream) {
+    constexpr const char* fn = "attention_backward (cuda)";
+    AttentionParams p = attention_common_args(fn, q, k, v, out, lse, B, H, Tq, Tk, D, q_strides, k_strides,
+                                              v_strides, out_strides, dtype, causal, scale, dropout_p, seed, offset,
+                                              key_lengths, key_padding, key_padding_sb);
+    p.dout = arg_device_ptr(dout, fn, "dout", p.Tq == 0);
+    p.dq = arg_device_ptr(dq, fn, "dq", p.Tq == 0);
+    p.dk = arg_device_ptr(dk, fn, "dk", p.Tk == 0);
+    p.dv = arg_device_ptr(dv, fn, "dv", p.Tk == 0);
+    p.dout_s = arg_strides(dout_strides, fn, "dout_strides");
+    p.dq_s = arg_strides(dq_strides, fn, "dq_strides");
+    p.dk_s = arg_strides(dk_strides, fn, "dk_strides");
+    p.dv_s = arg_strides(dv_strides, fn, "dv_strides");
+    void* s = arg_stream(stream, fn);
+    py::gil_scoped_release release;
+    attention_backward_cuda(p, s);
+  }, py::arg("dout"), py::arg("q"), py::arg("k"), py::arg("v"), py::arg("out"), py::arg("lse"), py::arg("dq"),
+     py::arg("dk"), py::arg("dv"), py::arg("B"), py::arg("H"), py::arg("Tq"), py::arg("Tk"), py::arg("D"),
+     py::arg("dout_strides"), py::arg("q_strides"), py::arg("k_strides"), py::arg("v_strides"),
+     py::arg("out_strides"), py::arg("dq_strides"), py::arg("dk_strides"), py::arg("dv_strides"), py::arg("dtype"),
+     py::arg("causal"), py::arg("scale"), py::arg("dropout_p"), py::arg("seed"), py::arg("offset"),
+     py::arg("key_lengths"), py::arg("key_padding"), py::arg("key_padding_sb"), py::arg("stream"),
+     "Fused masked attention backward on device pointers, on `stream`: overwrites dq, dk, dv from dout and the "
+     "forward's out and lse (regenerating its dropout mask from seed and offset).");
 }
 
 }  // namespace

@@ -1,0 +1,101 @@
+"""Plain-numpy word2vec updates: the oracle the tests hold the native trainer to.
+
+One centre word, given context words and negatives, with the trainer's sigmoid (a 1000-entry
+table over [-6, 6], saturated outside, as word2vec.c and gensim) and its loss (−log σ).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+MAX_EXP = 6.0
+TABLE = 1000
+_x = (2.0 * np.arange(TABLE + 1) / TABLE - 1.0) * MAX_EXP
+SIGMOID = (1.0 / (1.0 + np.exp(-_x))).astype(np.float32)
+LOG_SIGMOID = (-np.log1p(np.exp(-_x))).astype(np.float32)
+
+
+def _index(f: float) -> int:
+    return int(np.float32((np.float32(f) + np.float32(MAX_EXP)) * np.float32(TABLE / (2 * MAX_EXP)) + np.float32(0.5)))
+
+
+def grad_scale(f: float, label: float) -> float:
+    if f >= MAX_EXP:
+        return label - 1.0
+    if f <= -MAX_EXP:
+        return label
+    return label - float(SIGMOID[_index(f)])
+
+
+def nll(x: float) -> float:
+    if x >= MAX_EXP:
+        return float(np.exp(-x))
+    if x <= -MAX_EXP:
+        return float(-x + np.log1p(np.exp(x)))
+    return -float(LOG_SIGMOID[_index(x)])
+
+
+def sg_step(syn0: np.ndarray, syn1neg: np.ndarray, centre: int, contexts: list[int], negatives: list[int],
+            alpha: float) -> float:
+    """Skip-gram: each context word's input vector against the centre's output vector and the
+    negatives (fresh per pair in the trainer; here the given ones for every pair)."""
+    loss = 0.0
+    for c in contexts:
+        v = syn0[c].astype(np.float64)
+        e = np.zeros_like(v)
+        for target, label in [(centre, 1.0)] + [(n, 0.0) for n in negatives]:
+            u = syn1neg[target].astype(np.float64)
+            f = float(v @ u)
+            loss += nll(f if label else -f)
+            g = grad_scale(f, label) * alpha
+            e += g * u
+            syn1neg[target] = (u + g * v).astype(np.float32)
+        syn0[c] = (v + e).astype(np.float32)
+    return loss
+
+
+def sg_shared_step(syn0: np.ndarray, syn1neg: np.ndarray, centre: int, contexts: list[int], negatives: list[int],
+                   alpha: float) -> float:
+    """Skip-gram with one set of negatives shared by all contexts (pWord2Vec): gradients from the
+    old vectors, applied together."""
+    outs = [centre] + list(negatives)
+    labels = np.array([1.0] + [0.0] * len(negatives))
+    V_in = syn0[contexts].astype(np.float64)
+    U = syn1neg[outs].astype(np.float64)
+    F = V_in @ U.T
+    G = np.array([[grad_scale(f, lab) for f, lab in zip(row, labels)] for row in F]) * alpha
+    loss = sum(nll(f if lab else -f) for row in F for f, lab in zip(row, labels))
+    d_in, d_out = G @ U, G.T @ V_in
+    for r, c in enumerate(contexts):
+        syn0[c] = (syn0[c] + d_in[r]).astype(np.float32)
+    for s, o in enumerate(outs):
+        syn1neg[o] = (syn1neg[o] + d_out[s]).astype(np.float32)
+    return loss
+
+
+def cbow_step(syn0: np.ndarray, syn1neg: np.ndarray, centre: int, contexts: list[int], negatives: list[int],
+              alpha: float, cbow_mean: bool = True) -> float:
+    h = syn0[contexts].astype(np.float64).sum(axis=0)
+    if cbow_mean:
+        h /= len(contexts)
+    e = np.zeros_like(h)
+    loss = 0.0
+    for target, label in [(centre, 1.0)] + [(n, 0.0) for n in negatives]:
+        u = syn1neg[target].astype(np.float64)
+        f = float(h @ u)
+        loss += nll(f if label else -f)
+        g = grad_scale(f, label) * alpha
+        e += g * u
+        syn1neg[target] = (u + g * h).astype(np.float32)
+    if not cbow_mean:
+        e /= len(contexts)
+    for c in contexts:
+        syn0[c] = (syn0[c] + e).astype(np.float32)
+    return loss
+
+
+def keep_probability(counts: np.ndarray, sample: float) -> np.ndarray:
+    """Mikolov's subsampling rule as word2vec.c and gensim apply it."""
+    counts = np.asarray(counts, dtype=np.float64)
+    threshold = sample * counts.sum()
+    return np.minimum(1.0, (np.sqrt(counts / threshold) + 1.0) * threshold / counts)

@@ -1,0 +1,209 @@
+"""The word2vec trainer: skip-gram or CBOW with negative sampling on the native core, with a
+gensim-like API (``Word2Vec(sentences, vector_size=..., ...)``, ``model.wv``)."""
+
+from __future__ import annotations
+
+import collections
+import math
+import os
+import time
+from typing import Any, Callable, Iterable, Sequence
+
+import numpy as np
+
+from .._native import _C, get_num_threads
+from .._progress import run_native
+from .keyedvectors import KeyedVectors
+
+
+class Word2Vec:
+    """Train word vectors with skip-gram (``sg=1``) or CBOW (``sg=0``) and negative sampling.
+
+    Input, one of:
+      - ``sentences``: an iterable of token lists (``[["the", "cat"], ...]``), or of integer
+        arrays of token ids (e.g. from :class:`fastembed.tokenizers.BPETokenizer`; the keys are
+        then the ids);
+      - ``corpus_file``: a text file, one sentence per line, words separated by whitespace, read
+        natively (the fast path). Lines of any length are trained whole (no truncation).
+
+    Parameters follow gensim: ``vector_size``, ``window`` (the maximum; each centre word draws
+    its window from [1, window]), ``negative`` samples from unigram^``ns_exponent``, ``sample``
+    (frequent-word subsampling threshold, 0 disables), ``min_count`` and ``max_vocab_size``
+    (keep the most frequent), ``epochs``, ``alpha`` falling linearly to ``min_alpha`` over all
+    epochs, ``workers`` (Hogwild shares; default :func:`fastembed.get_num_threads`), ``seed``,
+    ``cbow_mean``. ``shared_negatives=True`` (skip-gram) shares one draw of negatives across a
+    centre word's window (pWord2Vec's batched update): faster, slightly different statistics.
+
+    ``callbacks``: callables ``f(model, epoch, loss)`` or objects with ``on_epoch_end(model)``
+    (gensim style), run after each epoch. ``model.epoch_losses`` holds each epoch's summed loss
+    (−log σ over all positive and negative pairs, summed in float64) and ``model.epoch_stats``
+    the words, pairs and seconds; a non-finite loss raises (training diverged: lower alpha).
+
+    One worker gives bit-identical vectors for a seed; with several, updates race (Hogwild) and
+    runs differ in the last bits, as in word2vec.c and gensim.
+    """
+
+    def __init__(self, sentences: Iterable[Any] | None = None, corpus_file: str | os.PathLike | None = None, *,
+                 vector_size: int = 100, window: int = 5, negative: int = 5, sample: float = 1e-3,
+                 min_count: int = 5, max_vocab_size: int | None = None, epochs: int = 5, sg: int = 1,
+                 alpha: float = 0.025, min_alpha: float = 1e-4, workers: int | None = None, seed: int = 1,
+                 cbow_mean: int = 1, ns_exponent: float = 0.75, shared_negatives: bool = False,
+                 callbacks: Sequence[Any] = (), progress: bool | None = None) -> None:
+        def positive_int(name: str, value: Any, lo: int = 1) -> int:
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < lo:
+                raise ValueError(f"Word2Vec: {name} must be an integer >= {lo}, got {value!r}")
+            return int(value)
+
+        self.vector_size = positive_int("vector_size", vector_size)
+        self.window = positive_int("window", window)
+        self.negative = positive_int("negative", negative)
+        self.min_count = positive_int("min_count", min_count)
+        self.epochs = positive_int("epochs", epochs)
+        self.max_vocab_size = None if max_vocab_size is None else positive_int("max_vocab_size", max_vocab_size)
+        self.workers = get_num_threads() if workers is None else positive_int("workers", workers)
+        if not (isinstance(sample, (int, float)) and sample >= 0):
+            raise ValueError(f"Word2Vec: sample must be >= 0, got {sample!r}")
+        if not (alpha > 0 and min_alpha >= 0 and math.isfinite(alpha)):
+            raise ValueError(f"Word2Vec: alpha must be > 0 and min_alpha >= 0, got {alpha!r}, {min_alpha!r}")
+        if sg not in (0, 1):
+            raise ValueError(f"Word2Vec: sg must be 1 (skip-gram) or 0 (CBOW), got {sg!r}")
+        if shared_negatives and not sg:
+            raise ValueError("Word2Vec: shared_negatives applies to skip-gram (sg=1) only")
+        self.sample, self.alpha, self.min_alpha = float(sample), float(alpha), float(min_alpha)
+        self.sg, self.cbow_mean, self.ns_exponent = int(sg), int(cbow_mean), float(ns_exponent)
+        self.shared_negatives = bool(shared_negatives)
+        self.seed = int(seed)
+        self.callbacks = list(callbacks)
+        self.progress = progress
+        self.wv = KeyedVectors()
+        self.syn1neg: np.ndarray | None = None
+        self.epoch_losses: list[float] = []
+        self.epoch_stats: list[dict[str, Any]] = []
+        self._ids: np.ndarray | None = None
+        self._offsets: np.ndarray | None = None
+        if sentences is not None and corpus_file is not None:
+            raise ValueError("Word2Vec: give sentences or corpus_file, not both")
+        if sentences is not None or corpus_file is not None:
+            self.build_vocab(sentences=sentences, corpus_file=corpus_file)
+            self.train()
+
+    # ----------------------------------------------------------------------------- vocabulary
+
+    def build_vocab(self, sentences: Iterable[Any] | None = None, corpus_file: str | os.PathLike | None = None) -> None:
+        """Count words, keep those with ``min_count`` or more (at most ``max_vocab_size``, most
+        frequent first), encode the corpus as ids and initialise the vectors."""
+        if (sentences is None) == (corpus_file is None):
+            raise ValueError("build_vocab: give exactly one of sentences or corpus_file")
+        if corpus_file is not None:
+            path = os.fspath(corpus_file)
+            if not os.path.isfile(path):
+                raise FileNotFoundError(f"Word2Vec: corpus_file {path!r} does not exist")
+            words, counts, total, _ = run_native(lambda p: _C.w2v_count_file(path, p), desc="word2vec: counting",
+                                                 unit="B", show=self.progress)
+            keys, counts = self._trim(words, counts, total)
+            vocab = [k.encode("utf-8", "surrogateescape") for k in keys]
+            ids, offsets = run_native(lambda p: _C.w2v_encode_file(path, vocab, p), desc="word2vec: encoding",
+                                      unit="B", show=self.progress)
+        else:
+            keys, counts, ids, offsets = self._from_sentences(sentences)
+        self.wv = KeyedVectors(keys, self._init_vectors(len(keys)), counts=counts)
+        self.syn1neg = np.zeros((len(keys), self.vector_size), dtype=np.float32)
+        self._ids, self._offsets = ids, offsets
+        self.corpus_words = int(offsets[-1] - offsets[0])
+        self.corpus_sentences = len(offsets) - 1
+
+    def _trim(self, keys: Sequence[Any], counts: np.ndarray, total: int) -> tuple[list[Any], np.ndarray]:
+        if total == 0:
+            raise ValueError("Word2Vec: the corpus is empty (no words)")
+        keep = np.flatnonzero(np.asarray(counts) >= self.min_count)
+        if self.max_vocab_size is not None:
+            keep = keep[: self.max_vocab_size]
+        if len(keep) == 0:
+            raise ValueError(f"Word2Vec: no word occurs min_count={self.min_count} times or more "
+                             f"({len(keys)} distinct words, the most frequent {int(np.max(counts))} times)")
+        return [keys[i] for i in keep], np.ascontiguousarray(np.asarray(counts)[keep], dtype=np.int64)
+
+    def _from_sentences(self, sentences: Iterable[Any]) -> tuple[list[Any], np.ndarray, np.ndarray, np.ndarray]:
+        if isinstance(sentences, (str, bytes)):
+            raise TypeError("Word2Vec: sentences must be an iterable of token lists, not a string")
+        sents = []
+        counter: collections.Counter = collections.Counter()
+        for s in sentences:
+            if isinstance(s, np.ndarray):
+                if not np.issubdtype(s.dtype, np.integer):
+                    raise TypeError(f"Word2Vec: a sentence array must hold integer ids, got dtype {s.dtype}")
+                s = s.tolist()
+            elif isinstance(s, (str, bytes)):
+                raise TypeError("Word2Vec: each sentence must be a list of tokens, got a string "
+                                "(split it first, e.g. text.split())")
+            else:
+                s = list(s)
+            counter.update(s)
+            sents.append(s)
+        keys_all = sorted(counter, key=lambda k: (-counter[k], str(k)))
+        counts_all = np.array([counter[k] for k in keys_all], dtype=np.int64)
+        keys, counts = self._trim(keys_all, counts_all, int(counts_all.sum()))
+        index = {k: i for i, k in enumerate(keys)}
+        ids_list: list[int] = []
+        offsets = [0]
+        for s in sents:
+            before = len(ids_list)
+            ids_list.extend(index[t] for t in s if t in index)
+            if len(ids_list) > before:
+                offsets.append(len(ids_list))
+        return keys, counts, np.array(ids_list, dtype=np.int32), np.array(offsets, dtype=np.int64)
+
+    def _init_vectors(self, V: int) -> np.ndarray:
+        # word2vec.c / gensim: uniform in [-0.5, 0.5) / vector_size
+        rng = np.random.default_rng(self.seed)
+        return ((rng.random((V, self.vector_size), dtype=np.float32) - 0.5) / self.vector_size).astype(np.float32)
+
+    # ------------------------------------------------------------------------------- training
+
+    def train(self, epochs: int | None = None) -> "Word2Vec":
+        """Train ``epochs`` (default: the constructor's) epochs on the corpus given to build_vocab."""
+        if self._ids is None or self.syn1neg is None:
+            raise RuntimeError("Word2Vec.train: call build_vocab first (or pass sentences / corpus_file)")
+        epochs = self.epochs if epochs is None else int(epochs)
+        for cb in self.callbacks:
+            if hasattr(cb, "on_train_begin"):
+                cb.on_train_begin(self)
+        for e in range(epochs):
+            t0 = time.perf_counter()
+            res = run_native(
+                lambda p, e=e: _C.w2v_train_epoch(
+                    self.wv.vectors, self.syn1neg, self._ids, self._offsets, self.wv.counts, bool(self.sg),
+                    bool(self.cbow_mean), self.shared_negatives, self.window, self.negative, epochs, e, self.sample,
+                    self.alpha, self.min_alpha, self.ns_exponent, self.seed, self.workers, p),
+                desc=f"word2vec: epoch {e + 1}/{epochs}", unit="words", show=self.progress)
+            seconds = time.perf_counter() - t0
+            loss = float(res["loss"])
+            if not math.isfinite(loss):
+                raise FloatingPointError(f"Word2Vec: the loss of epoch {e + 1} is {loss}: training diverged "
+                                         f"(alpha={self.alpha} is too large for this corpus?)")
+            self.epoch_losses.append(loss)
+            self.epoch_stats.append({"epoch": len(self.epoch_losses), "loss": loss, "pairs": res["pairs"],
+                                     "mean_loss": loss / max(res["pairs"], 1), "trained_words": res["trained_words"],
+                                     "corpus_words": self.corpus_words, "seconds": seconds,
+                                     "words_per_second": self.corpus_words / seconds if seconds > 0 else float("inf")})
+            for cb in self.callbacks:
+                if hasattr(cb, "on_epoch_end"):
+                    cb.on_epoch_end(self)
+                elif callable(cb):
+                    cb(self, len(self.epoch_losses) - 1, loss)
+        self.wv.fill_norms()
+        for cb in self.callbacks:
+            if hasattr(cb, "on_train_end"):
+                cb.on_train_end(self)
+        return self
+
+    def get_latest_training_loss(self) -> float:
+        """The loss of the last epoch (gensim returns a running sum; ours resets each epoch)."""
+        return self.epoch_losses[-1] if self.epoch_losses else 0.0
+
+    def __repr__(self) -> str:
+        return (f"Word2Vec({len(self.wv)} words, vector_size={self.vector_size}, "
+                f"{'skip-gram' if self.sg else 'CBOW'}, window={self.window}, negative={self.negative})")
+
+
+Callback = Callable[["Word2Vec", int, float], None]
