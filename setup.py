@@ -47,7 +47,7 @@ CUDA_ONLY_CXX = {"bindings/cuda_module.cc"}
 # fastembed._C_cuda: its bindings, the shared binding helpers, the core files its kernels call,
 # and every .cu file.
 CUDA_CXX = ["bindings/cuda_module.cc", "bindings/errors.cc", "bindings/args.cc", "blas/axpy_check.cc",
-            "attention/attention_check.cc"]
+            "attention/attention_check.cc", "word2vec/sampler.cc"]
 
 
 def env_flag(name: str) -> bool:
@@ -126,10 +126,10 @@ def gencode_flags(archs: list[str]) -> list[str]:
 class BuildExt(build_ext):
     """build_ext with flag probing (OpenMP, -march), sanitizers and nvcc for .cu sources."""
 
-    def finalize_options(self):
-        super().finalize_options()
-        if self.parallel is None:
-            self.parallel = os.cpu_count() or 1
+    # Extensions build one after the other (build_ext's own `parallel` stays off): _C and _C_cuda
+    # share some C++ sources, which would otherwise be compiled to the same object file by two
+    # threads at once. Within an extension, sources compile in parallel (ParallelCompile above for
+    # C++, a thread pool for nvcc).
 
     def has_flag(self, flag: str, code: str = "int main() { return 0; }\n") -> bool:
         with tempfile.TemporaryDirectory() as tmp:
@@ -220,7 +220,8 @@ class BuildExt(build_ext):
             subprocess.run(cmd, check=True)
             return str(obj)
 
-        with ThreadPoolExecutor(max_workers=max(1, self.parallel or 1)) as pool:
+        jobs = int(os.environ.get("FASTEMBED_BUILD_JOBS", "0") or 0) or os.cpu_count() or 1
+        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
             ext.extra_objects = list(pool.map(compile_one, ext.cu_sources))
         ext.include_dirs.append(str(home / "include"))
         ext.library_dirs.append(str(cuda_lib_dir(home)))

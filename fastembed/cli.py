@@ -6,8 +6,9 @@
     fastembed bench NAME [ARGS...]    a benchmark from the source tree's benchmarks/ folder
 
     fastembed tokenizer ...           train / encode / decode / explain byte-level BPE
+    fastembed word2vec ...            train / neighbours / analogy / evaluate word vectors
 
-Subcommands for the later pipeline stages (word2vec, pretrain, finetune, embed, generate) are
+Subcommands for the later pipeline stages (pretrain, finetune, embed, generate) are
 listed too; those not built yet say so and exit with status 2.
 """
 
@@ -25,7 +26,6 @@ from ._version import __version__
 
 # Pipeline stages that have no implementation yet: name -> what it will do.
 PLANNED = {
-    "word2vec": "train skip-gram word vectors, query neighbours and analogies",
     "pretrain": "pretrain BERT (masked LM + next sentence) or GPT (next token)",
     "finetune": "fine-tune a pretrained encoder: classification, QA spans, NER",
     "embed": "embed lines of text with a model directory into a .npy file",
@@ -113,6 +113,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .tokenizers._cli import add_parser as add_tokenizer_parser
 
     add_tokenizer_parser(sub)
+    from .word2vec._cli import add_parser as add_word2vec_parser
+
+    add_word2vec_parser(sub)
 
     for name, what in PLANNED.items():
         p = sub.add_parser(name, help=f"{what} (not built yet)")
@@ -128,10 +131,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     try:
         return args.func(args)
-    except (OSError, ValueError, TypeError) as e:  # bad input: a message, not a traceback
+    except (OSError, ValueError, TypeError, KeyError) as e:  # bad input: a message, not a traceback
         if os.environ.get("FASTEMBED_DEBUG"):
             raise
-        print(f"fastembed {args.command}: error: {e}", file=sys.stderr)
+        msg = e.args[0] if isinstance(e, KeyError) and e.args else e
+        print(f"fastembed {args.command}: error: {msg}", file=sys.stderr)
         return 1
 
 

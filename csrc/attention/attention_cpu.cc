@@ -25,6 +25,10 @@
 #include <limits>
 #include <vector>
 
+#if defined(__AVX2__)
+#include <immintrin.h>
+#endif
+
 #include "attention/params.h"
 #include "attention/tile_gemm.h"
 #include "attention/vec_math.h"
@@ -78,6 +82,44 @@ struct RowMask {
   }
 };
 
+#if defined(__AVX2__)
+// Words of the Philox blocks c0 .. c0+3 of stream (seed, subsequence), four blocks at once in the
+// 64-bit lanes of AVX2 registers (vpmuludq gives the 32×32→64 products): out[4·k + w] is word w
+// of block c0 + k, the same bits as fe::philox_block.
+inline void philox_blocks_x4(uint64_t seed, uint64_t subsequence, uint64_t c0, uint32_t out[16]) {
+  using namespace philox_detail;
+  const __m256i lo32 = _mm256_set1_epi64x(0xFFFFFFFFll);
+  __m256i x = _mm256_set_epi64x(static_cast<int64_t>((c0 + 3) & 0xFFFFFFFFu), static_cast<int64_t>((c0 + 2) & 0xFFFFFFFFu),
+                                static_cast<int64_t>((c0 + 1) & 0xFFFFFFFFu), static_cast<int64_t>(c0 & 0xFFFFFFFFu));
+  __m256i y = _mm256_set_epi64x(static_cast<int64_t>((c0 + 3) >> 32), static_cast<int64_t>((c0 + 2) >> 32),
+                                static_cast<int64_t>((c0 + 1) >> 32), static_cast<int64_t>(c0 >> 32));
+  __m256i z = _mm256_set1_epi64x(static_cast<int64_t>(subsequence & 0xFFFFFFFFu));
+  __m256i w = _mm256_set1_epi64x(static_cast<int64_t>(subsequence >> 32));
+  const __m256i m0 = _mm256_set1_epi64x(kM0), m1 = _mm256_set1_epi64x(kM1);
+  uint32_t k0 = static_cast<uint32_t>(seed), k1 = static_cast<uint32_t>(seed >> 32);
+  for (int r = 0; r < 10; ++r) {
+    if (r > 0) {
+      k0 += kW0;
+      k1 += kW1;
+    }
+    const __m256i p0 = _mm256_mul_epu32(x, m0), p1 = _mm256_mul_epu32(z, m1);
+    const __m256i nx = _mm256_xor_si256(_mm256_xor_si256(_mm256_srli_epi64(p1, 32), y), _mm256_set1_epi64x(k0));
+    const __m256i nz = _mm256_xor_si256(_mm256_xor_si256(_mm256_srli_epi64(p0, 32), w), _mm256_set1_epi64x(k1));
+    y = _mm256_and_si256(p1, lo32);
+    w = _mm256_and_si256(p0, lo32);
+    x = nx;
+    z = nz;
+  }
+  alignas(32) uint64_t lanes[4][4];
+  _mm256_store_si256(reinterpret_cast<__m256i*>(lanes[0]), x);
+  _mm256_store_si256(reinterpret_cast<__m256i*>(lanes[1]), y);
+  _mm256_store_si256(reinterpret_cast<__m256i*>(lanes[2]), z);
+  _mm256_store_si256(reinterpret_cast<__m256i*>(lanes[3]), w);
+  for (int k = 0; k < 4; ++k)
+    for (int word = 0; word < 4; ++word) out[4 * k + word] = static_cast<uint32_t>(lanes[word][k]);
+}
+#endif
+
 // keep[j] = 1/(1-p) or 0 for keys [j0, j0 + n) of query row i of (b, h).
 template <class T>
 void dropout_row(const AttentionParams& p, int64_t b, int64_t h, int64_t i, int64_t j0, int64_t n, T* keep) {
@@ -85,6 +127,15 @@ void dropout_row(const AttentionParams& p, int64_t b, int64_t h, int64_t i, int6
   const T inv = T(1) / (T(1) - static_cast<T>(p.dropout_p));
   const uint64_t row = p.offset + static_cast<uint64_t>((b * p.H + h) * p.Tq + i);
   int64_t j = 0;
+#if defined(__AVX2__)
+  if ((j0 & 3) == 0) {  // 16 keys (four Philox blocks) per step
+    alignas(32) uint32_t bits[16];
+    for (; j + 16 <= n; j += 16) {
+      philox_blocks_x4(p.seed, row, static_cast<uint64_t>(j0 + j) >> 2, bits);
+      for (int x = 0; x < 16; ++x) keep[j + x] = bits[x] >= threshold ? inv : T(0);
+    }
+  }
+#endif
   while (j < n) {
     const int64_t g = j0 + j;  // key index
     const U32x4 r = philox_block(p.seed, row, static_cast<uint64_t>(g) >> 2);

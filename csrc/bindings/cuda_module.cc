@@ -7,6 +7,7 @@
 
 #include <cuda_runtime.h>
 
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -16,6 +17,7 @@
 #include "blas/axpy.h"
 #include "cuda/cuda_check.h"
 #include "rng/rng.h"
+#include "word2vec/train_cuda.h"
 
 #ifndef FE_CUDA_ARCHS
 #define FE_CUDA_ARCHS ""
@@ -125,6 +127,100 @@ AttentionParams attention_common_args(const char* fn, py::handle q, py::handle k
   p.key_padding = static_cast<const uint8_t*>(arg_device_ptr(key_padding, fn, "key_padding", true));
   p.key_padding_sb = arg_int64(key_padding_sb, fn, "key_padding_sb");
   return p;
+}
+
+// A C-contiguous numpy array argument (host memory: the word2vec trainer uploads it).
+ArrayArg contiguous_array(py::handle obj, const char* fn, const char* name, const py::dtype& dt, int ndim,
+                          bool writeable) {
+  ArrayArg a = arg_array(obj, fn, name, dt, ndim, writeable);
+  FE_CHECK(a.array.flags() & py::array::c_style, ValueError, fn, ": argument '", name, "' must be C-contiguous",
+           writeable ? " (it is written in place)" : "", "; pass numpy.ascontiguousarray(", name, ")");
+  return a;
+}
+
+// word2vec on the GPU (word2vec/train_cuda.h): numpy arrays in, uploaded once; one call per epoch.
+void bind_word2vec_cuda(py::module_& m) {
+  py::class_<w2v::Word2VecCuda>(m, "Word2VecCuda",
+                                "word2vec weights and corpus on the current CUDA device: train_epoch() per epoch, "
+                                "download() to copy the weights back (see csrc/word2vec/train_cuda.h).")
+      .def(py::init([](py::handle syn0, py::handle syn1neg, py::handle ids, py::handle offsets, py::handle counts) {
+             constexpr const char* fn = "Word2VecCuda";
+             const ArrayArg s0 = contiguous_array(syn0, fn, "syn0", py::dtype::of<float>(), 2, false);
+             const ArrayArg s1 = contiguous_array(syn1neg, fn, "syn1neg", py::dtype::of<float>(), 2, false);
+             FE_CHECK(s1.shape[0] == s0.shape[0] && s1.shape[1] == s0.shape[1], ValueError, fn,
+                      ": 'syn1neg' must have the shape of 'syn0' ", shape_str(s0.array), ", got ", shape_str(s1.array));
+             const ArrayArg ia = contiguous_array(ids, fn, "ids", py::dtype::of<int32_t>(), 1, false);
+             const ArrayArg oa = contiguous_array(offsets, fn, "offsets", py::dtype::of<int64_t>(), 1, false);
+             const ArrayArg ca = contiguous_array(counts, fn, "counts", py::dtype::of<int64_t>(), 1, false);
+             const int64_t V = s0.shape[0], D = s0.shape[1];
+             FE_CHECK(V >= 1 && D >= 1, ValueError, fn, ": 'syn0' must be (V, D) with V, D >= 1, got ",
+                      shape_str(s0.array));
+             FE_CHECK(ca.shape[0] == V, ValueError, fn, ": 'counts' must have one entry per word (", V, "), got ",
+                      ca.shape[0]);
+             FE_CHECK(oa.shape[0] >= 1, ValueError, fn, ": 'offsets' must have at least one entry");
+             FE_CHECK(device_count() > 0, RuntimeError, fn, ": no CUDA GPU is visible");
+             py::gil_scoped_release release;
+             // The core checks offsets (range, order), token ids against V and counts (>= 0).
+             return std::make_unique<w2v::Word2VecCuda>(
+                 static_cast<const float*>(s0.data), static_cast<const float*>(s1.data), V, D,
+                 static_cast<const int32_t*>(ia.data), ia.shape[0], static_cast<const int64_t*>(oa.data),
+                 oa.shape[0] - 1, static_cast<const int64_t*>(ca.data));
+           }),
+           py::arg("syn0"), py::arg("syn1neg"), py::arg("ids"), py::arg("offsets"), py::arg("counts"),
+           "Uploads syn0, syn1neg (V, D) float32, ids int32, offsets int64 (sentence s is "
+           "ids[offsets[s]:offsets[s+1]]) and counts (V,) int64 to the current device.")
+      .def("train_epoch",
+           [](w2v::Word2VecCuda& self, bool sg, bool cbow_mean, bool shared_negatives, py::handle window,
+              py::handle negative, py::handle epochs, py::handle epoch, py::handle sample, py::handle alpha,
+              py::handle min_alpha, py::handle ns_exponent, py::handle seed, py::handle stream) {
+             constexpr const char* fn = "Word2VecCuda.train_epoch";
+             w2v::TrainParams p;
+             p.sg = sg;
+             p.cbow_mean = cbow_mean;
+             p.shared_negatives = shared_negatives;
+             p.window = arg_int64(window, fn, "window");
+             p.negative = arg_int64(negative, fn, "negative");
+             p.epochs = arg_int64(epochs, fn, "epochs");
+             p.epoch = arg_int64(epoch, fn, "epoch");
+             p.sample = arg_double(sample, fn, "sample");
+             p.alpha = arg_double(alpha, fn, "alpha");
+             p.min_alpha = arg_double(min_alpha, fn, "min_alpha");
+             p.ns_exponent = arg_double(ns_exponent, fn, "ns_exponent");
+             p.seed = arg_uint64(seed, fn, "seed");
+             void* s = arg_stream(stream, fn);
+             {
+               py::gil_scoped_release release;
+               self.train_epoch(p, s);  // waits for the stream
+             }
+             py::dict out;
+             out["loss"] = p.loss;
+             out["trained_words"] = p.trained_words;
+             out["pairs"] = p.pairs;
+             return out;
+           },
+           py::arg("sg"), py::arg("cbow_mean"), py::arg("shared_negatives"), py::arg("window"), py::arg("negative"),
+           py::arg("epochs"), py::arg("epoch"), py::arg("sample"), py::arg("alpha"), py::arg("min_alpha"),
+           py::arg("ns_exponent"), py::arg("seed"), py::arg("stream") = 0,
+           "Trains one epoch on the device weights (the CPU trainer's semantics, csrc/word2vec/train.h) on "
+           "`stream` and waits for it; returns {'loss', 'trained_words', 'pairs'}.")
+      .def("download",
+           [](const w2v::Word2VecCuda& self, py::handle syn0, py::handle syn1neg) {
+             constexpr const char* fn = "Word2VecCuda.download";
+             const ArrayArg s0 = contiguous_array(syn0, fn, "syn0", py::dtype::of<float>(), 2, true);
+             const ArrayArg s1 = contiguous_array(syn1neg, fn, "syn1neg", py::dtype::of<float>(), 2, true);
+             const int64_t V = self.vocab_size(), D = self.vector_size();
+             FE_CHECK(s0.shape[0] == V && s0.shape[1] == D, ValueError, fn, ": 'syn0' must have shape (", V, ", ",
+                      D, "), got ", shape_str(s0.array));
+             FE_CHECK(s1.shape[0] == V && s1.shape[1] == D, ValueError, fn, ": 'syn1neg' must have shape (", V,
+                      ", ", D, "), got ", shape_str(s1.array));
+             FE_CHECK(s0.data != s1.data, ValueError, fn, ": 'syn0' and 'syn1neg' must be different arrays");
+             py::gil_scoped_release release;
+             self.download(static_cast<float*>(s0.data), static_cast<float*>(s1.data));
+           },
+           py::arg("syn0"), py::arg("syn1neg"), "Copies the device weights into writeable (V, D) float32 arrays.")
+      .def_property_readonly("vocab_size", &w2v::Word2VecCuda::vocab_size)
+      .def_property_readonly("vector_size", &w2v::Word2VecCuda::vector_size)
+      .def_property_readonly("corpus_words", &w2v::Word2VecCuda::corpus_words);
 }
 
 void bind_all(py::module_& m) {
@@ -242,6 +338,8 @@ void bind_all(py::module_& m) {
      py::arg("key_lengths"), py::arg("key_padding"), py::arg("key_padding_sb"), py::arg("stream"),
      "Fused masked attention backward on device pointers, on `stream`: overwrites dq, dk, dv from dout and the "
      "forward's out and lse (regenerating its dropout mask from seed and offset).");
+
+  bind_word2vec_cuda(m);
 }
 
 }  // namespace

@@ -40,6 +40,17 @@ Encoder::Encoder(std::vector<std::string> vocab, const std::vector<MergeRule>& r
     FE_CHECK(rules_.insert((uint64_t{r.left} << 32) | r.right, (uint64_t{r.rank} << 32) | r.id), ValueError,
              "duplicate merge rule for the pair (", r.left, ", ", r.right, ")");
   }
+  // Monotone ranks (see merge_buckets): every rule's rank exceeds the ranks that made its parts.
+  {
+    std::vector<int64_t> made(V, -1);  // highest rank of a rule producing each token
+    for (const MergeRule& r : rules) made[r.id] = std::max<int64_t>(made[r.id], r.rank);
+    monotone_ = true;
+    for (const MergeRule& r : rules) {
+      max_rank_ = std::max(max_rank_, r.rank);
+      if (static_cast<int64_t>(r.rank) <= made[r.left] || static_cast<int64_t>(r.rank) <= made[r.right])
+        monotone_ = false;
+    }
+  }
   // The whole-piece shortcut, only for tokens that BPE-encode to themselves.
   whole_.reset(&vocab_, V);
   std::vector<uint32_t> out;
@@ -124,6 +135,57 @@ void Encoder::merge_large(const uint8_t* s, size_t n, std::vector<uint32_t>& out
   for (uint32_t i = 0; i < n; i = next[i]) out.push_back(id[i]);
 }
 
+void Encoder::merge_buckets(const uint8_t* s, size_t n, std::vector<uint32_t>& out) const {
+  constexpr uint32_t kNil = std::numeric_limits<uint32_t>::max();
+  std::vector<uint32_t> id(n), next(n), prev(n);
+  std::vector<uint8_t> alive(n, 1);
+  for (size_t i = 0; i < n; ++i) {
+    id[i] = byte_token_[s[i]];
+    next[i] = static_cast<uint32_t>(i + 1);
+    prev[i] = static_cast<uint32_t>(i - 1);
+  }
+  // Bucket r: a singly linked list (most recent first) of left positions of pairs of rank r.
+  std::vector<uint32_t> head(size_t{max_rank_} + 1, kNil);
+  std::vector<uint32_t> pos, link;
+  pos.reserve(n);
+  link.reserve(n);
+  uint32_t lo = max_rank_ + 1;  // lowest rank with a pending entry (never below the current one)
+  auto push = [&](uint32_t l) {
+    const uint32_t r = next[l];
+    if (r >= n) return;
+    if (const uint64_t* rr = rule(id[l], id[r])) {
+      const uint32_t rank = static_cast<uint32_t>(*rr >> 32);
+      pos.push_back(l);
+      link.push_back(head[rank]);
+      head[rank] = static_cast<uint32_t>(pos.size() - 1);
+      lo = std::min(lo, rank);
+    }
+  };
+  for (uint32_t i = 0; i + 1 < n; ++i) push(i);
+  std::vector<uint32_t> batch;
+  for (uint32_t rank = lo; rank <= max_rank_; ++rank) {
+    if (head[rank] == kNil) continue;
+    batch.clear();
+    for (uint32_t e = head[rank]; e != kNil; e = link[e]) batch.push_back(pos[e]);
+    head[rank] = kNil;
+    std::reverse(batch.begin(), batch.end());  // push order: increasing positions within a pass
+    if (!std::is_sorted(batch.begin(), batch.end())) std::sort(batch.begin(), batch.end());
+    for (const uint32_t l : batch) {  // leftmost first, as the heap orders equal ranks
+      if (!alive[l] || next[l] >= n) continue;
+      const uint64_t* rr = rule(id[l], id[next[l]]);
+      if (!rr || static_cast<uint32_t>(*rr >> 32) != rank) continue;  // stale: the pair changed
+      const uint32_t r = next[l];
+      id[l] = static_cast<uint32_t>(*rr);
+      alive[r] = 0;
+      next[l] = next[r];
+      if (next[r] < n) prev[next[r]] = l;
+      if (l > 0) push(prev[l]);  // new pairs rank above `rank` (monotone_), so land in later buckets
+      push(l);
+    }
+  }
+  for (uint32_t i = 0; i < n; i = next[i]) out.push_back(id[i]);
+}
+
 void Encoder::encode_piece(const uint8_t* s, size_t n, std::vector<uint32_t>& out) const {
   if (n == 1) {
     out.push_back(byte_token_[s[0]]);
@@ -137,7 +199,11 @@ void Encoder::encode_piece(const uint8_t* s, size_t n, std::vector<uint32_t>& ou
   if (n > kSmallPiece) {
     FE_CHECK(n < (size_t{1} << 32), ValueError, "encode: a single piece of ", n,
              " bytes (no spaces for 4 GiB) is longer than the encoder supports");
-    merge_large(s, n, out);
+    // Buckets cost O(max rank) to set up; a heap costs O(n log n): buckets for long pieces.
+    if (monotone_ && n >= std::max<size_t>(1024, max_rank_ / 16))
+      merge_buckets(s, n, out);
+    else
+      merge_large(s, n, out);
     return;
   }
   const size_t start = out.size();

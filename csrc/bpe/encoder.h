@@ -63,6 +63,10 @@ class Encoder {
   // Merges parts[0, m) in place (m <= 128); returns the new length.
   size_t merge_small(uint32_t* parts, size_t m) const;
   void merge_large(const uint8_t* s, size_t n, std::vector<uint32_t>& out) const;
+  // The same merges in O(n + max rank) (plus sorting within a rank, linear on runs of one byte):
+  // a bucket per rank instead of a heap. Valid when every pair that contains a merged token has
+  // a higher rank than the merge that made it (`monotone_`), which holds for trained BPE.
+  void merge_buckets(const uint8_t* s, size_t n, std::vector<uint32_t>& out) const;
   // (rank, id) of the rule for (a, b), or nullptr.
   const uint64_t* rule(uint32_t a, uint32_t b) const { return rules_.find((uint64_t{a} << 32) | b); }
 
@@ -72,6 +76,8 @@ class Encoder {
   BytesToId whole_;   // token bytes -> id, only for tokens that encode to themselves
   BytesToId any_;     // token bytes -> id, every token (for token_id lookups)
   Pattern pattern_;
+  uint32_t max_rank_ = 0;
+  bool monotone_ = false;
 };
 
 }  // namespace fe::bpe

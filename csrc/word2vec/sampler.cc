@@ -23,8 +23,8 @@ AliasSampler::AliasSampler(const int64_t* counts, int64_t n, double power) : n_(
     scaled[i] = w[i] * static_cast<double>(n) / sum;
     (scaled[i] < 1.0 ? small : large).push_back(static_cast<int32_t>(i));
   }
-  prob_.assign(static_cast<size_t>(n), 0);
-  alias_.assign(static_cast<size_t>(n), 0);
+  std::vector<uint32_t> prob_(static_cast<size_t>(n), 0);
+  std::vector<int32_t> alias_(static_cast<size_t>(n), 0);
   auto to_u32 = [](double p) -> uint32_t {
     const double t = p * 4294967296.0;
     return t >= 4294967295.0 ? 0xFFFFFFFFu : static_cast<uint32_t>(std::llround(t));
@@ -48,14 +48,16 @@ AliasSampler::AliasSampler(const int64_t* counts, int64_t n, double power) : n_(
     prob_[i] = 0xFFFFFFFFu;
     alias_[i] = i;
   }
+  table_.resize(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) table_[i] = Entry{prob_[i], alias_[i]};
 }
 
 std::vector<double> AliasSampler::probabilities() const {
   std::vector<double> p(static_cast<size_t>(n_), 0.0);
   for (int64_t c = 0; c < n_; ++c) {
-    const double keep = static_cast<double>(prob_[c]) / 4294967296.0;
+    const double keep = static_cast<double>(table_[c].prob) / 4294967296.0;
     p[c] += keep / static_cast<double>(n_);
-    p[alias_[c]] += (1.0 - keep) / static_cast<double>(n_);
+    p[table_[c].alias] += (1.0 - keep) / static_cast<double>(n_);
   }
   return p;
 }

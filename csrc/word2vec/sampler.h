@@ -5,6 +5,7 @@
 // (log V misses); the alias table is both small and constant-time.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
@@ -19,16 +20,24 @@ class AliasSampler {
   // A draw from 64 random bits: the high 32 bits pick a column, the low 32 its coin.
   int32_t sample(uint64_t bits) const {
     const uint32_t col = static_cast<uint32_t>((static_cast<uint64_t>(bits >> 32) * n_) >> 32);
-    return static_cast<uint32_t>(bits) < prob_[col] ? static_cast<int32_t>(col) : alias_[col];
+    const Entry e = table_[col];  // one cache line holds both halves of a column
+    return static_cast<uint32_t>(bits) < e.prob ? static_cast<int32_t>(col) : e.alias;
   }
   // P(draw == i), exactly as the table encodes it (for tests).
   std::vector<double> probabilities() const;
   int64_t size() const { return n_; }
+  // Column c of the table: sample() keeps c iff coin < prob(c) (2^32 scale), else gives alias(c).
+  // For device copies (the CUDA trainer draws exactly as sample() does).
+  uint32_t prob(int64_t c) const { return table_[static_cast<std::size_t>(c)].prob; }
+  int32_t alias(int64_t c) const { return table_[static_cast<std::size_t>(c)].alias; }
 
  private:
   int64_t n_ = 0;
-  std::vector<uint32_t> prob_;   // keep column i iff coin < prob_[i] (2^32 scale)
-  std::vector<int32_t> alias_;
+  struct Entry {
+    uint32_t prob;  // keep column i iff coin < prob (2^32 scale), else take alias
+    int32_t alias;
+  };
+  std::vector<Entry> table_;
 };
 
 }  // namespace fe::w2v

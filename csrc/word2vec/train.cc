@@ -11,6 +11,7 @@
 #include "common/parallel.h"
 #include "common/rng.h"
 #include "word2vec/sampler.h"
+#include "word2vec/vecops.h"
 
 namespace fe::w2v {
 namespace {
@@ -38,10 +39,11 @@ const Tables& tables() {
 
 inline int table_index(float f) { return static_cast<int>((f + kMaxExp) * (kTable / (2 * kMaxExp)) + 0.5f); }
 
-// g / alpha = label − σ(f), with σ saturated outside the table (word2vec.c's rule).
+// g / alpha = label − σ(f); 0 outside the table, where σ is saturated: the pair is left alone, as
+// gensim does (word2vec.c instead pushes with label − 0 or label − 1 there). NaN gives 0 too (the
+// loss, NaN, reports the divergence).
 inline float grad_scale(float f, float label, const Tables& t) {
-  if (!(f < kMaxExp)) return label - 1.0f;  // NaN too: never index the table with it
-  if (f <= -kMaxExp) return label;
+  if (!(f > -kMaxExp && f < kMaxExp)) return 0.0f;
   return label - t.sigmoid[table_index(f)];
 }
 // −log σ(x): the loss of one (score, label) pair is nll(f) for a positive, nll(−f) for a negative.
@@ -52,16 +54,8 @@ inline double nll(float x, const Tables& t) {
   return -static_cast<double>(t.log_sigmoid[table_index(x)]);
 }
 
-inline float dot(const float* a, const float* b, int64_t n) {
-  float s = 0.0f;
-#pragma omp simd reduction(+ : s)
-  for (int64_t i = 0; i < n; ++i) s += a[i] * b[i];
-  return s;
-}
-inline void axpy(float alpha, const float* x, float* y, int64_t n) {
-#pragma omp simd
-  for (int64_t i = 0; i < n; ++i) y[i] += alpha * x[i];
-}
+using vec::axpy;
+using vec::dot;
 
 struct Worker {
   const TrainParams& p;
@@ -71,7 +65,8 @@ struct Worker {
   float alpha = 0.0f;
   double loss = 0.0;
   int64_t pairs = 0;
-  std::vector<float> neu1, neu1e, grads;
+  std::vector<float> neu1, neu1e, grads, gcol;
+  std::vector<float*> in_rows, out_rows;
   std::vector<int32_t> ctx, outs, negs;
   std::vector<float> labels;
 
@@ -81,21 +76,54 @@ struct Worker {
   }
 
   // `negative` draws, those equal to the centre dropped (word2vec.c skips them).
+  // Their output rows are prefetched: they are random rows of a matrix larger than the caches.
   const std::vector<int32_t>& draw_negatives(int32_t centre) {
     negs.clear();
     for (int64_t d = 0; d < p.negative; ++d) {
       const int32_t target = sampler->sample(rng.next());
-      if (target != centre) negs.push_back(target);
+      if (target == centre) continue;
+      negs.push_back(target);
+      prefetch_row(p.syn1neg + target * p.D);
     }
     return negs;
   }
+  void prefetch_row(const float* row) const {
+    for (int64_t i = 0; i < p.D; i += 16) __builtin_prefetch(row + i, 1, 3);
+  }
 
-  // One (context input, centre output) pair and its negatives: word2vec.c's inner loop.
-  void sg_pair(int32_t centre, int32_t context, const std::vector<int32_t>& negatives) {
+  // True when no target repeats: then every score can come from the old vectors at once, which
+  // is exactly word2vec.c's sequential loop (a target is updated only after its own score).
+  bool distinct_targets(int32_t centre, const std::vector<int32_t>& negatives) {
+    if (negatives.size() + 1 > static_cast<size_t>(vec::kMaxRows)) return false;
+    for (size_t a = 0; a < negatives.size(); ++a) {
+      if (negatives[a] == centre) return false;
+      for (size_t b = a + 1; b < negatives.size(); ++b)
+        if (negatives[a] == negatives[b]) return false;
+    }
+    return true;
+  }
+
+  // One input vector `v` (a context word's, or CBOW's window mean) against the centre's output
+  // vector and the negatives: word2vec.c's inner loop. Adds the input's gradient to `e`.
+  void score_and_update(float* v, int32_t centre, const std::vector<int32_t>& negatives, float* e) {
     const int64_t D = p.D;
-    float* v = p.syn0 + context * D;
-    float* e = neu1e.data();
-    std::fill(e, e + D, 0.0f);
+    if (distinct_targets(centre, negatives)) {
+      const int k = static_cast<int>(negatives.size()) + 1;
+      float* rows[vec::kMaxRows];
+      float f[vec::kMaxRows], g[vec::kMaxRows];
+      rows[0] = p.syn1neg + centre * D;
+      for (int s = 1; s < k; ++s) rows[s] = p.syn1neg + negatives[s - 1] * D;
+      vec::dots(v, rows, k, D, f);
+      for (int s = 0; s < k; ++s) {
+        const float label = s == 0 ? 1.0f : 0.0f;
+        loss += nll(s == 0 ? f[s] : -f[s], t);
+        g[s] = grad_scale(f[s], label, t) * alpha;
+      }
+      vec::add_combination(e, g, rows, k, D);
+      for (int s = 0; s < k; ++s) axpy(g[s], v, rows[s], D);
+      pairs += k;
+      return;
+    }
     for (size_t d = 0; d <= negatives.size(); ++d) {
       const int32_t target = d == 0 ? centre : negatives[d - 1];
       const float label = d == 0 ? 1.0f : 0.0f;
@@ -107,6 +135,15 @@ struct Worker {
       axpy(g, v, u, D);
       ++pairs;
     }
+  }
+
+  // Skip-gram: one (context input, centre output) pair and its negatives.
+  void sg_pair(int32_t centre, int32_t context, const std::vector<int32_t>& negatives) {
+    const int64_t D = p.D;
+    float* v = p.syn0 + context * D;
+    float* e = neu1e.data();
+    std::fill(e, e + D, 0.0f);
+    score_and_update(v, centre, negatives, e);
     axpy(1.0f, e, v, D);
   }
 
@@ -120,28 +157,42 @@ struct Worker {
       labels.push_back(0.0f);
     }
     const int64_t k = static_cast<int64_t>(outs.size());
-    grads.resize(static_cast<size_t>(m * k + (m + k) * D));
-    float* G = grads.data();       // (m, k) gradient scales
-    float* din = G + m * k;        // (m, D) input deltas
-    float* dout = din + m * D;     // (k, D) output deltas
+    grads.resize(static_cast<size_t>(m * k + k * D));
+    float* G = grads.data();  // (m, k) gradient scales
+    float* dout = G + m * k;  // (k, D) output deltas
+    out_rows.resize(static_cast<size_t>(k));
+    in_rows.resize(static_cast<size_t>(m));
+    for (int64_t s = 0; s < k; ++s) out_rows[s] = p.syn1neg + outs[s] * D;
+    for (int64_t r = 0; r < m; ++r) in_rows[r] = p.syn0 + ctx[r] * D;
+    // Scores and gradient scales from the old vectors.
     for (int64_t r = 0; r < m; ++r) {
-      const float* v = p.syn0 + ctx[r] * D;
+      float* f = G + r * k;
+      for (int64_t s0 = 0; s0 < k; s0 += vec::kMaxRows)
+        vec::dots(in_rows[r], out_rows.data() + s0, static_cast<int>(std::min<int64_t>(vec::kMaxRows, k - s0)), D,
+                  f + s0);
       for (int64_t s = 0; s < k; ++s) {
-        const float f = dot(v, p.syn1neg + outs[s] * D, D);
-        loss += nll(labels[s] > 0 ? f : -f, t);
-        G[r * k + s] = grad_scale(f, labels[s], t) * alpha;
+        loss += nll(labels[s] > 0 ? f[s] : -f[s], t);
+        f[s] = grad_scale(f[s], labels[s], t) * alpha;
       }
     }
     pairs += m * k;
-    std::fill(din, din + (m + k) * D, 0.0f);
-    for (int64_t r = 0; r < m; ++r)
-      for (int64_t s = 0; s < k; ++s) {
-        const float g = G[r * k + s];
-        axpy(g, p.syn1neg + outs[s] * D, din + r * D, D);
-        axpy(g, p.syn0 + ctx[r] * D, dout + s * D, D);
+    // Output deltas from the old inputs: dout[s] = Σ_r G[r][s] · in_r.
+    gcol.resize(static_cast<size_t>(m));
+    for (int64_t s = 0; s < k; ++s) {
+      float* ds = dout + s * D;
+      std::fill(ds, ds + D, 0.0f);
+      for (int64_t r0 = 0; r0 < m; r0 += vec::kMaxRows) {
+        const int n = static_cast<int>(std::min<int64_t>(vec::kMaxRows, m - r0));
+        for (int r = 0; r < n; ++r) gcol[r] = G[(r0 + r) * k + s];
+        vec::add_combination(ds, gcol.data(), in_rows.data() + r0, n, D);
       }
-    for (int64_t r = 0; r < m; ++r) axpy(1.0f, din + r * D, p.syn0 + ctx[r] * D, D);
-    for (int64_t s = 0; s < k; ++s) axpy(1.0f, dout + s * D, p.syn1neg + outs[s] * D, D);
+    }
+    // Inputs move by Σ_s G[r][s] · out_s (old outputs), then the outputs by their deltas.
+    for (int64_t r = 0; r < m; ++r)
+      for (int64_t s0 = 0; s0 < k; s0 += vec::kMaxRows)
+        vec::add_combination(in_rows[r], G + r * k + s0, out_rows.data() + s0,
+                             static_cast<int>(std::min<int64_t>(vec::kMaxRows, k - s0)), D);
+    for (int64_t s = 0; s < k; ++s) axpy(1.0f, dout + s * D, out_rows[s], D);
   }
 
   // CBOW: mean (or sum) of the context inputs predicts the centre.
@@ -155,17 +206,7 @@ struct Worker {
     const float inv = 1.0f / static_cast<float>(m);
     if (p.cbow_mean)
       for (int64_t i = 0; i < D; ++i) h[i] *= inv;
-    for (size_t d = 0; d <= negatives.size(); ++d) {
-      const int32_t target = d == 0 ? centre : negatives[d - 1];
-      const float label = d == 0 ? 1.0f : 0.0f;
-      float* u = p.syn1neg + target * D;
-      const float f = dot(h, u, D);
-      loss += nll(label > 0 ? f : -f, t);
-      const float g = grad_scale(f, label, t) * alpha;
-      axpy(g, u, e, D);
-      axpy(g, h, u, D);
-      ++pairs;
-    }
+    score_and_update(h, centre, negatives, e);
     if (!p.cbow_mean)  // gensim: spread the error of a sum over its terms
       for (int64_t i = 0; i < D; ++i) e[i] *= inv;
     for (int32_t c : ctx) axpy(1.0f, e, p.syn0 + c * D, D);
@@ -176,8 +217,11 @@ struct Worker {
       const int64_t win = p.window - static_cast<int64_t>(rng.below(static_cast<uint64_t>(p.window)));  // [1, window]
       const int64_t lo = std::max<int64_t>(0, i - win), hi = std::min<int64_t>(n, i + win + 1);
       if (p.sg && !p.shared_negatives) {
-        for (int64_t j = lo; j < hi; ++j)
-          if (j != i) sg_pair(w[i], w[j], draw_negatives(w[i]));
+        for (int64_t j = lo; j < hi; ++j) {
+          if (j == i) continue;
+          if (j + 1 < hi) prefetch_row(p.syn0 + w[j + 1] * p.D);
+          sg_pair(w[i], w[j], draw_negatives(w[i]));
+        }
         continue;
       }
       ctx.clear();

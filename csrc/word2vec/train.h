@@ -9,7 +9,9 @@
 // - skip-gram: for each centre w and context word c in its window, the input vector of c
 //   (syn0[c]) is pushed toward the output vector of w (syn1neg[w]) and away from `negative`
 //   words drawn from unigram^0.75 (a draw equal to w is skipped):
-//     g = alpha · (label − σ(u·v)),  v_c += Σ g·u,  u += g·v_c;
+//     g = alpha · (label − σ(u·v)),  v_c += Σ g·u,  u += g·v_c,
+//   with σ from a table over [-6, 6] and no update for a pair whose score is outside it (gensim's
+//   rule; the loss is still counted exactly);
 // - CBOW: the input is the mean (cbow_mean) or sum of the window's input vectors, the output the
 //   centre word; the input's gradient is added to every window word;
 // - the learning rate falls linearly from alpha to min_alpha over all epochs, as a function of

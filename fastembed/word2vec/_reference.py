@@ -1,7 +1,7 @@
 """Plain-numpy word2vec updates: the oracle the tests hold the native trainer to.
 
 One centre word, given context words and negatives, with the trainer's sigmoid (a 1000-entry
-table over [-6, 6], saturated outside, as word2vec.c and gensim) and its loss (−log σ).
+table over [-6, 6]; a pair scored outside it is not updated, as in gensim) and its loss (−log σ).
 """
 
 from __future__ import annotations
@@ -20,10 +20,9 @@ def _index(f: float) -> int:
 
 
 def grad_scale(f: float, label: float) -> float:
-    if f >= MAX_EXP:
-        return label - 1.0
-    if f <= -MAX_EXP:
-        return label
+    """label − σ(f), and 0 (no update) where σ is saturated, as gensim does."""
+    if not -MAX_EXP < f < MAX_EXP:
+        return 0.0
     return label - float(SIGMOID[_index(f)])
 
 

@@ -11,9 +11,15 @@ from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
-from .._native import _C, get_num_threads
+from .._native import _C, get_num_threads, require_cuda
 from .._progress import run_native
 from .keyedvectors import KeyedVectors
+
+
+# Mean −log σ per (input, output) pair above which an epoch counts as diverged: a pair scored 30
+# the wrong way (σ ≈ 1e-13) on average means the vectors have blown up.
+DIVERGED_MEAN_LOSS = 30.0
+CUDA_WHAT = "Word2Vec(device='cuda')"
 
 
 class Word2Vec:
@@ -31,24 +37,30 @@ class Word2Vec:
     (frequent-word subsampling threshold, 0 disables), ``min_count`` and ``max_vocab_size``
     (keep the most frequent), ``epochs``, ``alpha`` falling linearly to ``min_alpha`` over all
     epochs, ``workers`` (Hogwild shares; default :func:`fastembed.get_num_threads`), ``seed``,
-    ``cbow_mean``. ``shared_negatives=True`` (skip-gram) shares one draw of negatives across a
-    centre word's window (pWord2Vec's batched update): faster, slightly different statistics.
+    ``cbow_mean``. Skip-gram shares one draw of negatives across a centre word's window by default
+    (``shared_negatives``, pWord2Vec's batched update): about 1.5× faster than fresh negatives
+    per (centre, context) pair, with the same quality in ``python -m benchmarks word2vec``;
+    ``shared_negatives=False`` gives word2vec.c's and gensim's per-pair draws.
 
     ``callbacks``: callables ``f(model, epoch, loss)`` or objects with ``on_epoch_end(model)``
     (gensim style), run after each epoch. ``model.epoch_losses`` holds each epoch's summed loss
     (−log σ over all positive and negative pairs, summed in float64) and ``model.epoch_stats``
-    the words, pairs and seconds; a non-finite loss raises (training diverged: lower alpha).
+    the words, pairs and seconds; a non-finite loss, or a mean loss per pair above 30 (vectors
+    blown up), raises FloatingPointError (training diverged: lower alpha).
 
     One worker gives bit-identical vectors for a seed; with several, updates race (Hogwild) and
     runs differ in the last bits, as in word2vec.c and gensim.
+
+    ``device="cuda"`` trains on the GPU (same semantics; one warp per centre word, Hogwild across
+    warps, never bitwise repeatable; ``workers`` is ignored there); the default is ``"cpu"``.
     """
 
     def __init__(self, sentences: Iterable[Any] | None = None, corpus_file: str | os.PathLike | None = None, *,
                  vector_size: int = 100, window: int = 5, negative: int = 5, sample: float = 1e-3,
                  min_count: int = 5, max_vocab_size: int | None = None, epochs: int = 5, sg: int = 1,
                  alpha: float = 0.025, min_alpha: float = 1e-4, workers: int | None = None, seed: int = 1,
-                 cbow_mean: int = 1, ns_exponent: float = 0.75, shared_negatives: bool = False,
-                 callbacks: Sequence[Any] = (), progress: bool | None = None) -> None:
+                 cbow_mean: int = 1, ns_exponent: float = 0.75, shared_negatives: bool | None = None,
+                 callbacks: Sequence[Any] = (), progress: bool | None = None, device: str = "cpu") -> None:
         def positive_int(name: str, value: Any, lo: int = 1) -> int:
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < lo:
                 raise ValueError(f"Word2Vec: {name} must be an integer >= {lo}, got {value!r}")
@@ -69,6 +81,13 @@ class Word2Vec:
             raise ValueError(f"Word2Vec: sg must be 1 (skip-gram) or 0 (CBOW), got {sg!r}")
         if shared_negatives and not sg:
             raise ValueError("Word2Vec: shared_negatives applies to skip-gram (sg=1) only")
+        if shared_negatives is None:
+            shared_negatives = bool(sg)
+        if device not in ("cpu", "cuda"):
+            raise ValueError(f"Word2Vec: device must be 'cpu' or 'cuda', got {device!r}")
+        if device == "cuda":
+            require_cuda(CUDA_WHAT)  # fail before reading the corpus
+        self.device = device
         self.sample, self.alpha, self.min_alpha = float(sample), float(alpha), float(min_alpha)
         self.sg, self.cbow_mean, self.ns_exponent = int(sg), int(cbow_mean), float(ns_exponent)
         self.shared_negatives = bool(shared_negatives)
@@ -77,6 +96,7 @@ class Word2Vec:
         self.progress = progress
         self.wv = KeyedVectors()
         self.syn1neg: np.ndarray | None = None
+        self.corpus_total_words = 0  # all words of the corpus, in the vocabulary or not (as gensim)
         self.epoch_losses: list[float] = []
         self.epoch_stats: list[dict[str, Any]] = []
         self._ids: np.ndarray | None = None
@@ -101,6 +121,7 @@ class Word2Vec:
             words, counts, total, _ = run_native(lambda p: _C.w2v_count_file(path, p), desc="word2vec: counting",
                                                  unit="B", show=self.progress)
             keys, counts = self._trim(words, counts, total)
+            self.corpus_total_words = int(total)
             vocab = [k.encode("utf-8", "surrogateescape") for k in keys]
             ids, offsets = run_native(lambda p: _C.w2v_encode_file(path, vocab, p), desc="word2vec: encoding",
                                       unit="B", show=self.progress)
@@ -109,7 +130,7 @@ class Word2Vec:
         self.wv = KeyedVectors(keys, self._init_vectors(len(keys)), counts=counts)
         self.syn1neg = np.zeros((len(keys), self.vector_size), dtype=np.float32)
         self._ids, self._offsets = ids, offsets
-        self.corpus_words = int(offsets[-1] - offsets[0])
+        self.corpus_words = int(offsets[-1] - offsets[0])  # in the vocabulary (trained on)
         self.corpus_sentences = len(offsets) - 1
 
     def _trim(self, keys: Sequence[Any], counts: np.ndarray, total: int) -> tuple[list[Any], np.ndarray]:
@@ -142,7 +163,8 @@ class Word2Vec:
             sents.append(s)
         keys_all = sorted(counter, key=lambda k: (-counter[k], str(k)))
         counts_all = np.array([counter[k] for k in keys_all], dtype=np.int64)
-        keys, counts = self._trim(keys_all, counts_all, int(counts_all.sum()))
+        self.corpus_total_words = int(counts_all.sum())
+        keys, counts = self._trim(keys_all, counts_all, self.corpus_total_words)
         index = {k: i for i, k in enumerate(keys)}
         ids_list: list[int] = []
         offsets = [0]
@@ -154,9 +176,9 @@ class Word2Vec:
         return keys, counts, np.array(ids_list, dtype=np.int32), np.array(offsets, dtype=np.int64)
 
     def _init_vectors(self, V: int) -> np.ndarray:
-        # word2vec.c / gensim: uniform in [-0.5, 0.5) / vector_size
+        # gensim 4's initialisation: uniform in [-1, 1) / vector_size (word2vec.c uses half that)
         rng = np.random.default_rng(self.seed)
-        return ((rng.random((V, self.vector_size), dtype=np.float32) - 0.5) / self.vector_size).astype(np.float32)
+        return ((rng.random((V, self.vector_size), dtype=np.float32) * 2.0 - 1.0) / self.vector_size).astype(np.float32)
 
     # ------------------------------------------------------------------------------- training
 
@@ -165,22 +187,35 @@ class Word2Vec:
         if self._ids is None or self.syn1neg is None:
             raise RuntimeError("Word2Vec.train: call build_vocab first (or pass sentences / corpus_file)")
         epochs = self.epochs if epochs is None else int(epochs)
+        # The GPU trainer holds its own copy of the weights and corpus for this call; the vectors
+        # come back after every epoch, so callbacks see them.
+        gpu = None
+        if self.device == "cuda":
+            gpu = require_cuda(CUDA_WHAT).Word2VecCuda(self.wv.vectors, self.syn1neg, self._ids, self._offsets,
+                                                       self.wv.counts)
         for cb in self.callbacks:
             if hasattr(cb, "on_train_begin"):
                 cb.on_train_begin(self)
         for e in range(epochs):
             t0 = time.perf_counter()
-            res = run_native(
-                lambda p, e=e: _C.w2v_train_epoch(
-                    self.wv.vectors, self.syn1neg, self._ids, self._offsets, self.wv.counts, bool(self.sg),
-                    bool(self.cbow_mean), self.shared_negatives, self.window, self.negative, epochs, e, self.sample,
-                    self.alpha, self.min_alpha, self.ns_exponent, self.seed, self.workers, p),
-                desc=f"word2vec: epoch {e + 1}/{epochs}", unit="words", show=self.progress)
+            if gpu is None:
+                res = run_native(
+                    lambda p, e=e: _C.w2v_train_epoch(
+                        self.wv.vectors, self.syn1neg, self._ids, self._offsets, self.wv.counts, bool(self.sg),
+                        bool(self.cbow_mean), self.shared_negatives, self.window, self.negative, epochs, e,
+                        self.sample, self.alpha, self.min_alpha, self.ns_exponent, self.seed, self.workers, p),
+                    desc=f"word2vec: epoch {e + 1}/{epochs}", unit="words", show=self.progress)
+            else:
+                res = gpu.train_epoch(bool(self.sg), bool(self.cbow_mean), self.shared_negatives, self.window,
+                                      self.negative, epochs, e, self.sample, self.alpha, self.min_alpha,
+                                      self.ns_exponent, self.seed)
+                gpu.download(self.wv.vectors, self.syn1neg)
             seconds = time.perf_counter() - t0
             loss = float(res["loss"])
-            if not math.isfinite(loss):
-                raise FloatingPointError(f"Word2Vec: the loss of epoch {e + 1} is {loss}: training diverged "
-                                         f"(alpha={self.alpha} is too large for this corpus?)")
+            mean = loss / max(res["pairs"], 1)
+            if not math.isfinite(loss) or mean > DIVERGED_MEAN_LOSS:
+                raise FloatingPointError(f"Word2Vec: epoch {e + 1} has loss {loss:.4g} ({mean:.4g} per pair; a fresh "
+                                         f"model has about 0.69): training diverged (alpha={self.alpha} too large?)")
             self.epoch_losses.append(loss)
             self.epoch_stats.append({"epoch": len(self.epoch_losses), "loss": loss, "pairs": res["pairs"],
                                      "mean_loss": loss / max(res["pairs"], 1), "trained_words": res["trained_words"],

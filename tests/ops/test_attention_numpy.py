@@ -74,3 +74,50 @@ def test_binding_rejects_bad_buffers():
         C.attention_forward(q, q, q, np.zeros_like(q), lse[:, :1], False, 1.0, 0.0, 0, 0, None, None)
     with pytest.raises(ValueError, match="dropout_p"):
         C.attention_forward(q, q, q, np.zeros_like(q), lse, False, 1.0, 1.5, 0, 0, None, None)
+
+
+def test_dropout_mask_is_the_documented_philox_stream():
+    """keep(b, h, i, j) = philox_u32(seed, subsequence=(b*H + h)*Tq + i, element j) >= p * 2^32
+    (csrc/attention/params.h), whichever code path (vectorized or scalar) made it."""
+    from fastembed.ops import dropout_mask
+
+    B, H, Tq, Tk, p, seed = 2, 3, 5, 37, 0.3, 2**40 + 17
+    mask = dropout_mask(B, H, Tq, Tk, p, seed)
+    threshold = int(p * 2**32)
+    for b in range(B):
+        for h in range(H):
+            for i in range(Tq):
+                bits = _native.philox_u32(seed, Tk, subsequence=(b * H + h) * Tq + i).astype(np.int64)
+                np.testing.assert_array_equal(mask[b, h, i], bits >= threshold)
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_native_backward_matches_dense_numpy_gradients(causal):
+    """The binding's backward on numpy arrays (no torch: this also runs under the sanitizers)."""
+    C = _native._C
+    rng = np.random.default_rng(3)
+    B, Tq, Tk, H, D = 2, 70, 90, 2, 16
+    q, dout = (rng.standard_normal((B, Tq, H, D)) for _ in range(2))
+    k, v = (rng.standard_normal((B, Tk, H, D)) for _ in range(2))
+    lengths = np.array([90, 33])
+    scale = D ** -0.5
+    out, lse = np.empty_like(q), np.empty((B, H, Tq))
+    C.attention_forward(q, k, v, out, lse, causal, scale, 0.0, 0, 0, lengths, None)
+    dq, dk, dv = np.empty_like(q), np.empty_like(k), np.empty_like(v)
+    C.attention_backward(dout, q, k, v, out, lse, dq, dk, dv, causal, scale, 0.0, 0, 0, lengths, None)
+    # dense reference, (B, H, T, D)
+    Q, K, V, dO = (x.transpose(0, 2, 1, 3) for x in (q, k, v, dout))
+    vis = np.ones((B, 1, Tq, Tk), dtype=bool)
+    if causal:
+        vis &= np.arange(Tk)[None, :] <= np.arange(Tq)[:, None] + (Tk - Tq)
+    vis &= np.arange(Tk)[None, None, None, :] < lengths[:, None, None, None]
+    S = np.where(vis, Q @ K.transpose(0, 1, 3, 2) * scale, -np.inf)
+    m = np.max(S, axis=-1, keepdims=True)
+    P = np.exp(S - np.where(np.isfinite(m), m, 0))
+    P /= np.maximum(P.sum(-1, keepdims=True), 1e-300)
+    dV = P.transpose(0, 1, 3, 2) @ dO
+    dP = dO @ V.transpose(0, 1, 3, 2)
+    dS = P * (dP - (dP * P).sum(-1, keepdims=True))
+    dQ, dK = scale * dS @ K, scale * dS.transpose(0, 1, 3, 2) @ Q
+    for got, want in ((dq, dQ), (dk, dK), (dv, dV)):
+        np.testing.assert_allclose(got, want.transpose(0, 2, 1, 3), atol=1e-10, rtol=0)

@@ -210,3 +210,19 @@ def test_bad_input(tmp_path):
 def test_divergence_is_reported():
     with pytest.raises(FloatingPointError, match="diverged"):
         Word2Vec(toy_corpus(200), vector_size=8, min_count=1, epochs=3, workers=1, alpha=1e30, progress=False)
+
+
+def test_command_line(tmp_path, capsys):
+    from fastembed.cli import main
+
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("\n".join(" ".join(s) for s in toy_corpus(200)) + "\n")
+    out = tmp_path / "v.bin"
+    assert main(["word2vec", "train", str(corpus), "-o", str(out), "--min-count", "1", "--vector-size", "16",
+                 "--epochs", "2", "--workers", "1"]) == 0
+    assert "wrote" in capsys.readouterr().out
+    assert main(["word2vec", "neighbours", "-v", str(out), "king", "--topn", "3"]) == 0
+    assert capsys.readouterr().out.startswith("king: ")
+    assert main(["word2vec", "analogy", "-v", str(out), "man", "king", "woman"]) == 0
+    assert "man : king :: woman :" in capsys.readouterr().out
+    assert main(["word2vec", "neighbours", "-v", str(out), "zebra"]) == 1  # KeyError -> message, status 1

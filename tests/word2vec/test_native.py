@@ -16,9 +16,11 @@ def weights(V=12, D=24, seed=0):
             rng.standard_normal((V, D)).astype(np.float32) * 0.3)
 
 
+@pytest.mark.parametrize("negatives", [[0, 9, 2, 11, 9], [0, 9, 2, 11, 4]], ids=["repeated", "distinct"])
 @pytest.mark.parametrize("mode", ["sg", "sg_shared", "cbow", "cbow_sum"])
-def test_one_update_matches_reference(mode):
-    centre, contexts, negatives, alpha = 3, [1, 5, 7, 5], [0, 9, 2, 11, 9], 0.05
+def test_one_update_matches_reference(mode, negatives):
+    """A repeated negative takes the sequential path (its second score sees its first update)."""
+    centre, contexts, alpha = 3, [1, 5, 7, 5], 0.05
     syn0, syn1 = weights()
     r0, r1 = syn0.copy(), syn1.copy()
     native_mode = "cbow" if mode.startswith("cbow") else mode
