@@ -1,5 +1,6 @@
 #include "word2vec/sampler.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "common/error.h"
@@ -60,6 +61,21 @@ std::vector<double> AliasSampler::probabilities() const {
     p[table_[c].alias] += (1.0 - keep) / static_cast<double>(n_);
   }
   return p;
+}
+
+void keep_thresholds(const int64_t* counts, int64_t V, double sample, uint32_t* out) {
+  int64_t total = 0;
+  for (int64_t i = 0; i < V; ++i) total += counts[i];
+  const double threshold = sample * static_cast<double>(total);
+  for (int64_t i = 0; i < V; ++i) {
+    double keep = 1.0;
+    if (sample > 0.0 && counts[i] > 0) {
+      const double c = static_cast<double>(counts[i]);
+      keep = std::min(1.0, (std::sqrt(c / threshold) + 1.0) * threshold / c);
+    }
+    const double scaled = keep * 4294967296.0;
+    out[i] = scaled >= 4294967295.0 ? 0xFFFFFFFFu : static_cast<uint32_t>(scaled);
+  }
 }
 
 }  // namespace fe::w2v

@@ -40,4 +40,9 @@ class AliasSampler {
   std::vector<Entry> table_;
 };
 
+// Mikolov's subsampling rule: the probability (2^32 scale) that each word is kept, word w with
+// count c kept with min(1, (sqrt(c / (sample·N)) + 1) · sample·N / c), N = Σ counts; sample 0
+// keeps everything. Shared by the CPU and CUDA trainers.
+void keep_thresholds(const int64_t* counts, int64_t V, double sample, uint32_t* out);
+
 }  // namespace fe::w2v

@@ -252,21 +252,6 @@ std::vector<int64_t> shares(const TrainParams& p, int64_t workers) {
 
 }  // namespace
 
-void keep_thresholds(const int64_t* counts, int64_t V, double sample, uint32_t* out) {
-  int64_t total = 0;
-  for (int64_t i = 0; i < V; ++i) total += counts[i];
-  const double threshold = sample * static_cast<double>(total);
-  for (int64_t i = 0; i < V; ++i) {
-    double keep = 1.0;
-    if (sample > 0.0 && counts[i] > 0) {
-      const double c = static_cast<double>(counts[i]);
-      keep = std::min(1.0, (std::sqrt(c / threshold) + 1.0) * threshold / c);
-    }
-    const double scaled = keep * 4294967296.0;
-    out[i] = scaled >= 4294967295.0 ? 0xFFFFFFFFu : static_cast<uint32_t>(scaled);
-  }
-}
-
 void check_train_params(const TrainParams& p) {
   constexpr const char* fn = "word2vec";
   FE_CHECK(p.V >= 1 && p.V < (int64_t{1} << 31), ValueError, fn, ": vocabulary size must be in [1, 2^31), got ", p.V);

@@ -33,6 +33,7 @@
 #include <cstdint>
 
 #include "common/progress.h"
+#include "word2vec/sampler.h"  // keep_thresholds
 
 namespace fe::w2v {
 
@@ -74,7 +75,5 @@ void train_epoch(TrainParams& p, Progress* progress = nullptr);
 double train_step_for_testing(const TrainParams& p, int mode, int32_t centre, const int32_t* contexts,
                               int64_t n_contexts, const int32_t* negatives, int64_t n_negatives, float alpha);
 
-// The subsampling keep probability of each word, as train applies it (2^32 scale).
-void keep_thresholds(const int64_t* counts, int64_t V, double sample, uint32_t* out);
 
 }  // namespace fe::w2v

@@ -349,23 +349,6 @@ __global__ void __launch_bounds__(kThreads, 2) train_kernel(const Args a) {
 // ---------------------------------------------------------------------------------------------
 // Host helpers
 
-// train.cc's keep_thresholds, the same formula and rounding (that file is not linked into the
-// CUDA module: it brings the OpenMP trainer with it).
-void keep_thresholds_host(const int64_t* counts, int64_t V, double sample, uint32_t* out) {
-  int64_t total = 0;
-  for (int64_t i = 0; i < V; ++i) total += counts[i];
-  const double threshold = sample * static_cast<double>(total);
-  for (int64_t i = 0; i < V; ++i) {
-    double keep = 1.0;
-    if (sample > 0.0 && counts[i] > 0) {
-      const double c = static_cast<double>(counts[i]);
-      keep = std::min(1.0, (std::sqrt(c / threshold) + 1.0) * threshold / c);
-    }
-    const double scaled = keep * 4294967296.0;
-    out[i] = scaled >= 4294967295.0 ? 0xFFFFFFFFu : static_cast<uint32_t>(scaled);
-  }
-}
-
 // train.cc's check_train_params for the fields the CUDA trainer reads, plus its own limits.
 void check_params(const TrainParams& p) {
   constexpr const char* fn = "word2vec (cuda)";
@@ -516,7 +499,7 @@ void Word2VecCuda::build_tables(double sample, double ns_exponent) {
     alias[static_cast<size_t>(2 * c)] = sampler.prob(c);
     alias[static_cast<size_t>(2 * c + 1)] = static_cast<uint32_t>(sampler.alias(c));
   }
-  keep_thresholds_host(counts_.data(), V_, sample, keep.data());
+  keep_thresholds(counts_.data(), V_, sample, keep.data());
   built_ = false;
   FE_CUDA_CHECK(cudaMemcpy(alias_, alias.data(), alias.size() * sizeof(uint32_t), cudaMemcpyHostToDevice));
   FE_CUDA_CHECK(cudaMemcpy(thresholds_, keep.data(), keep.size() * sizeof(uint32_t), cudaMemcpyHostToDevice));

@@ -21,7 +21,7 @@
 //   position, so the draws do not depend on the launch shape. The update order between warps
 //   does, so runs are not bitwise repeatable.
 // - The negative-sampling alias table and the subsampling thresholds are built on the host exactly
-//   as the CPU trainer builds them (AliasSampler; keep_thresholds' formula).
+//   as the CPU trainer builds them (AliasSampler, keep_thresholds in sampler.h).
 //
 // Left out on purpose: multi-GPU, fp16 weights, the per-10000-words progress callback (an epoch
 // is one kernel), and a bitwise-deterministic mode.

@@ -11,20 +11,9 @@ from fastembed import _native
 from fastembed.word2vec import Word2Vec
 from fastembed.word2vec._reference import keep_probability
 
+from ..word2vec.test_model import toy_corpus
+
 pytestmark = pytest.mark.cuda
-
-
-def toy_corpus(n=400, seed=0):
-    """Sentences where 'king'/'queen' share contexts (royal words), as do 'man'/'woman'."""
-    rng = np.random.default_rng(seed)
-    royal = ["crown", "throne", "palace", "reign"]
-    common = ["street", "work", "house", "city"]
-    out = []
-    for _ in range(n):
-        who = rng.choice(["king", "queen", "man", "woman"])
-        pool = royal if who in ("king", "queen") else common
-        out.append([str(who)] + [str(w) for w in rng.choice(pool, 6)] + ["the", "a"])
-    return out
 
 
 def fit(device, **kw):
