@@ -1,6 +1,6 @@
-"""Progress bars for long native calls, and Ctrl-C that stops them.
+"""Progress bars: for long native calls (with Ctrl-C that stops them) and for Python loops.
 
-The native call runs in a worker thread with the GIL released and reports through a
+:func:`run_native`: the native call runs in a worker thread with the GIL released and reports through a
 ``_C.Progress`` object; the calling thread polls it, draws a bar on stderr when asked to (by
 default when stderr is a terminal), and on KeyboardInterrupt cancels the native work, waits for it
 to stop and re-raises.
@@ -59,3 +59,48 @@ def run_native(fn: Callable[[Any], T], *, desc: str, unit: str, show: bool | Non
     if "error" in box:
         raise box["error"]
     return box["result"]
+
+
+class ProgressBar:
+    """A bar on stderr for a Python loop (training steps, files): ``update(n, **postfix)``.
+
+    Drawn at most every 0.1 s, by default only when stderr is a terminal; ``postfix`` items
+    (e.g. ``loss=2.31``) are shown after the rate. Use as a context manager so the line ends.
+    """
+
+    def __init__(self, total: int, *, desc: str, unit: str, show: bool | None = None, initial: int = 0) -> None:
+        self.total, self.desc, self.unit = int(total), desc, unit
+        self.show = sys.stderr.isatty() if show is None else show
+        self.done = int(initial)
+        self._initial = self.done
+        self._start = time.monotonic()
+        self._last = 0.0
+        self._postfix = ""
+
+    def update(self, n: int = 1, **postfix: Any) -> None:
+        self.done += n
+        if postfix:
+            self._postfix = "  " + " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                                            for k, v in postfix.items())
+        now = time.monotonic()
+        if self.show and (now - self._last >= 0.1 or self.done >= self.total):
+            self._last = now
+            self._draw()
+
+    def _draw(self) -> None:
+        elapsed = time.monotonic() - self._start
+        line = _bar(self.desc, self.done - self._initial, self.total - self._initial, self.unit, elapsed)
+        sys.stderr.write(line + self._postfix + "\x1b[K")
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.show:
+            self._draw()
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+
+    def __enter__(self) -> "ProgressBar":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()

@@ -1,0 +1,206 @@
+"""BERT: a bidirectional transformer encoder (Devlin et al. 2019), and its pretraining model.
+
+    embeddings = LayerNorm(token + position + segment)          then dropout
+    each layer:  h = LayerNorm(h + Dropout(Attention(h)))       post-LayerNorm, as in the paper
+                 h = LayerNorm(h + Dropout(W2·GELU(W1·h)))
+    pooler     = tanh(W·h[CLS])
+
+:class:`BertForPreTraining` adds the two surrogate tasks: masked-LM (predict the tokens hidden at
+~15% of the positions; the output layer is tied to the token embeddings and only the masked
+positions are scored, so the big vocabulary matmul runs on 15% of the tokens) and next-sentence
+prediction (a 2-way classifier on the pooled [CLS]).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .attention import SelfAttention
+from .config import BertConfig
+from .output import ModelOutput, mean_loss
+
+
+class BertEmbeddings(nn.Module):
+    def __init__(self, cfg: BertConfig) -> None:
+        super().__init__()
+        self.word = nn.Embedding(cfg.vocab_size, cfg.hidden_size, padding_idx=cfg.pad_token_id)
+        self.position = nn.Embedding(cfg.max_position, cfg.hidden_size)
+        self.token_type = nn.Embedding(cfg.type_vocab_size, cfg.hidden_size)
+        self.norm = nn.LayerNorm(cfg.hidden_size, eps=cfg.layer_norm_eps)
+        self.drop = nn.Dropout(cfg.hidden_dropout)
+
+    def forward(self, input_ids: torch.Tensor, token_type_ids: torch.Tensor, position_ids: torch.Tensor) -> torch.Tensor:
+        x = self.word(input_ids) + self.token_type(token_type_ids) + self.position(position_ids)
+        return self.drop(self.norm(x))
+
+
+class BertLayer(nn.Module):
+    def __init__(self, cfg: BertConfig) -> None:
+        super().__init__()
+        self.attn = SelfAttention(cfg.hidden_size, cfg.num_heads, cfg.attention_dropout, cfg.attn_impl)
+        self.attn_norm = nn.LayerNorm(cfg.hidden_size, eps=cfg.layer_norm_eps)
+        self.up = nn.Linear(cfg.hidden_size, cfg.intermediate_size)
+        self.down = nn.Linear(cfg.intermediate_size, cfg.hidden_size)
+        self.ffn_norm = nn.LayerNorm(cfg.hidden_size, eps=cfg.layer_norm_eps)
+        self.drop = nn.Dropout(cfg.hidden_dropout)
+
+    def forward(self, h: torch.Tensor, key_padding_mask: Optional[torch.Tensor]) -> torch.Tensor:
+        a, _ = self.attn(h, key_padding_mask=key_padding_mask)
+        h = self.attn_norm(h + self.drop(a))
+        return self.ffn_norm(h + self.drop(self.down(F.gelu(self.up(h)))))
+
+
+class BertModel(nn.Module):
+    """The encoder. ``forward`` returns a ModelOutput with ``last_hidden_state`` (B, T, C),
+    ``extras["pooler_output"]`` (B, C) and, with ``output_hidden_states=True``, ``hidden_states``:
+    the embeddings' output first, then every layer's (num_layers + 1 tensors)."""
+
+    def __init__(self, config: BertConfig, *, add_pooler: bool = True) -> None:
+        super().__init__()
+        self.config = config
+        self.embeddings = BertEmbeddings(config)
+        self.layers = nn.ModuleList(BertLayer(config) for _ in range(config.num_layers))
+        self.pooler = nn.Linear(config.hidden_size, config.hidden_size) if add_pooler else None
+        self.apply(lambda m: init_weights(m, config.initializer_range))
+
+    def forward(self, input_ids: torch.Tensor, token_type_ids: Optional[torch.Tensor] = None,
+                attention_mask: Optional[torch.Tensor] = None, position_ids: Optional[torch.Tensor] = None,
+                output_hidden_states: bool = False) -> ModelOutput:
+        B, T = check_ids(input_ids, self.config.vocab_size, self.config.max_position)
+        if token_type_ids is None:
+            token_type_ids = torch.zeros_like(input_ids)
+        if position_ids is None:
+            position_ids = torch.arange(T, device=input_ids.device)[None, :]
+        key_padding = None
+        if attention_mask is not None:
+            if attention_mask.shape != input_ids.shape:
+                raise ValueError(f"attention_mask has shape {tuple(attention_mask.shape)}; expected {(B, T)} like input_ids")
+            key_padding = attention_mask == 0                     # True = padded key
+        h = self.embeddings(input_ids, token_type_ids, position_ids)
+        states = [h] if output_hidden_states else None
+        for layer in self.layers:
+            h = layer(h, key_padding)
+            if states is not None:
+                states.append(h)
+        pooled = torch.tanh(self.pooler(h[:, 0])) if self.pooler is not None else None
+        return ModelOutput(last_hidden_state=h, hidden_states=tuple(states) if states else None,
+                           extras={"pooler_output": pooled})
+
+
+class BertForPreTraining(nn.Module):
+    """BERT with its masked-LM and next-sentence heads.
+
+    ``forward(input_ids, token_type_ids, attention_mask, labels, next_sentence_label)`` (HF's
+    names): ``labels`` (B, T) holds the original token at masked positions and -100 elsewhere;
+    ``next_sentence_label`` (B,) is 0 when segment B follows A, 1 when it does not. Objectives:
+    "mlm" (cross-entropy summed over masked positions), "nsp" (summed over rows) and, when
+    ``config.mlm_unmasked_weight`` > 0, "mlm_unmasked" (every other real position predicts its
+    own token, weighted). ``logits`` are the vocabulary logits at the masked positions only,
+    (n_masked, V) in row-major order of (b, t); without labels, at every position (B, T, V).
+    """
+
+    def __init__(self, config: BertConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.bert = BertModel(config)
+        C = config.hidden_size
+        self.mlm_transform = nn.Linear(C, C)
+        self.mlm_norm = nn.LayerNorm(C, eps=config.layer_norm_eps)
+        self.mlm_bias = nn.Parameter(torch.zeros(config.vocab_size))
+        self.nsp = nn.Linear(C, 2)
+        for m in (self.mlm_transform, self.mlm_norm, self.nsp):
+            init_weights(m, config.initializer_range)
+
+    def mlm_logits(self, h: torch.Tensor) -> torch.Tensor:
+        """Vocabulary logits for hidden states (..., C); the output layer is the token embedding."""
+        h = self.mlm_norm(F.gelu(self.mlm_transform(h)))
+        return F.linear(h, self.bert.embeddings.word.weight, self.mlm_bias)
+
+    def loss_counts(self, batch: dict[str, Any]) -> dict[str, int]:
+        """The ``counts`` that ``forward(**batch)`` will report, from the labels alone."""
+        counts = {}
+        labels = batch.get("labels")
+        if labels is not None:
+            counts["mlm"] = int((labels != -100).sum())
+            if self.config.mlm_unmasked_weight > 0:
+                other = labels == -100
+                if batch.get("attention_mask") is not None:
+                    other &= batch["attention_mask"] != 0
+                counts["mlm_unmasked"] = int(other.sum())
+        if batch.get("next_sentence_label") is not None:
+            counts["nsp"] = int(batch["next_sentence_label"].shape[0])
+        return counts
+
+    def forward(self, input_ids: torch.Tensor, token_type_ids: Optional[torch.Tensor] = None,
+                attention_mask: Optional[torch.Tensor] = None, labels: Optional[torch.Tensor] = None,
+                next_sentence_label: Optional[torch.Tensor] = None, position_ids: Optional[torch.Tensor] = None,
+                output_hidden_states: bool = False) -> ModelOutput:
+        out = self.bert(input_ids, token_type_ids, attention_mask, position_ids, output_hidden_states)
+        h, pooled = out.last_hidden_state, out.extras["pooler_output"]
+        nsp_logits = self.nsp(pooled)
+        sums: dict[str, torch.Tensor] = {}
+        counts: dict[str, torch.Tensor] = {}
+        correct: dict[str, torch.Tensor] = {}
+        if labels is None:
+            logits = self.mlm_logits(h)
+        else:
+            if labels.shape != input_ids.shape:
+                raise ValueError(f"labels has shape {tuple(labels.shape)}; expected {tuple(input_ids.shape)} like input_ids")
+            chosen = labels != -100
+            target = labels[chosen]
+            logits = self.mlm_logits(h[chosen])                    # (n_masked, V): only where it is scored
+            sums["mlm"] = F.cross_entropy(logits.float(), target, reduction="sum")
+            counts["mlm"] = chosen.sum()
+            correct["mlm"] = (logits.argmax(-1) == target).sum()
+            w = self.config.mlm_unmasked_weight
+            if w > 0:
+                other = ~chosen if attention_mask is None else ~chosen & (attention_mask != 0)
+                lo = self.mlm_logits(h[other])
+                sums["mlm_unmasked"] = w * F.cross_entropy(lo.float(), input_ids[other], reduction="sum")
+                counts["mlm_unmasked"] = other.sum()
+                correct["mlm_unmasked"] = (lo.argmax(-1) == input_ids[other]).sum()
+        if next_sentence_label is not None:
+            sums["nsp"] = F.cross_entropy(nsp_logits.float(), next_sentence_label, reduction="sum")
+            counts["nsp"] = torch.tensor(next_sentence_label.shape[0], device=nsp_logits.device)
+            correct["nsp"] = (nsp_logits.argmax(-1) == next_sentence_label).sum()
+        return ModelOutput(loss=mean_loss(sums, counts) if sums else None, loss_sums=sums, counts=counts,
+                           correct=correct, logits=logits, last_hidden_state=h, hidden_states=out.hidden_states,
+                           extras={"nsp_logits": nsp_logits, "pooler_output": pooled})
+
+
+def init_weights(m: nn.Module, std: float) -> None:
+    """BERT's and GPT-2's initialisation: N(0, std) weights, zero biases, unit LayerNorm."""
+    if isinstance(m, nn.Linear):
+        nn.init.normal_(m.weight, 0.0, std)
+        if m.bias is not None:
+            nn.init.zeros_(m.bias)
+    elif isinstance(m, nn.Embedding):
+        nn.init.normal_(m.weight, 0.0, std)
+        if m.padding_idx is not None:
+            with torch.no_grad():
+                m.weight[m.padding_idx].zero_()
+    elif isinstance(m, nn.LayerNorm):
+        nn.init.ones_(m.weight)
+        nn.init.zeros_(m.bias)
+
+
+def check_ids(input_ids: Any, vocab_size: int, max_position: int) -> tuple[int, int]:
+    """(B, T) of a valid id batch, or a ValueError/TypeError that says what is wrong."""
+    if not isinstance(input_ids, torch.Tensor):
+        raise TypeError(f"input_ids must be a torch.Tensor of shape (batch, length), got {type(input_ids).__name__}")
+    if input_ids.dim() != 2:
+        raise ValueError(f"input_ids must have shape (batch, length), got {tuple(input_ids.shape)}")
+    if input_ids.dtype not in (torch.int64, torch.int32):
+        raise TypeError(f"input_ids must be int64 (or int32), got {input_ids.dtype}")
+    B, T = input_ids.shape
+    if T > max_position:
+        raise ValueError(f"sequence length {T} exceeds the model's max_position {max_position}")
+    if input_ids.device.type == "cpu" and input_ids.numel():
+        lo, hi = int(input_ids.min()), int(input_ids.max())
+        if lo < 0 or hi >= vocab_size:
+            raise ValueError(f"token id {hi if hi >= vocab_size else lo} is outside the vocabulary [0, {vocab_size})")
+    return B, T

@@ -1,0 +1,327 @@
+"""HuggingFace checkpoints in and out: BERT directories and GPT-2 state dicts.
+
+A HF BERT directory holds ``config.json``, ``model.safetensors`` (or ``pytorch_model.bin``) and
+``vocab.txt``; tensor names may carry the ``bert.`` prefix (BertForPreTraining & co.) or not
+(BertModel). GPT-2 stores its projections as ``Conv1D`` (in, out) matrices, the transpose of
+``nn.Linear``'s. Our models pack q, k and v into one projection; the conversion concatenates and
+splits them. :func:`save_bert` and :func:`save_gpt2` write directories that
+``transformers``' ``from_pretrained`` loads.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any, Union
+
+import torch
+
+from ..io import atomic_write_bytes, atomic_write_text
+from .bert import BertForPreTraining, BertModel
+from .config import BertConfig, GPTConfig
+from .gpt import GPT
+
+PathLike = Union[str, os.PathLike]
+
+# --------------------------------------------------------------------------- BERT
+
+# our name -> HF name (inside one layer; "{}" is the layer index)
+_BERT_LAYER = {
+    "attn.out": "attention.output.dense", "attn_norm": "attention.output.LayerNorm",
+    "up": "intermediate.dense", "down": "output.dense", "ffn_norm": "output.LayerNorm",
+}
+_BERT_TOP = {
+    "embeddings.word.weight": "embeddings.word_embeddings.weight",
+    "embeddings.position.weight": "embeddings.position_embeddings.weight",
+    "embeddings.token_type.weight": "embeddings.token_type_embeddings.weight",
+    "embeddings.norm.weight": "embeddings.LayerNorm.weight", "embeddings.norm.bias": "embeddings.LayerNorm.bias",
+    "pooler.weight": "pooler.dense.weight", "pooler.bias": "pooler.dense.bias",
+}
+_BERT_HEADS = {
+    "mlm_transform.weight": "cls.predictions.transform.dense.weight",
+    "mlm_transform.bias": "cls.predictions.transform.dense.bias",
+    "mlm_norm.weight": "cls.predictions.transform.LayerNorm.weight",
+    "mlm_norm.bias": "cls.predictions.transform.LayerNorm.bias",
+    "mlm_bias": "cls.predictions.bias",
+    "nsp.weight": "cls.seq_relationship.weight", "nsp.bias": "cls.seq_relationship.bias",
+}
+
+
+def bert_config_from_hf(hf: dict[str, Any], **overrides: Any) -> BertConfig:
+    act = hf.get("hidden_act", "gelu")
+    if act != "gelu":
+        raise ValueError(f"hidden_act {act!r} is not supported; fastembed's BERT uses exact GELU ('gelu')")
+    if hf.get("position_embedding_type", "absolute") != "absolute":
+        raise ValueError(f"position_embedding_type {hf['position_embedding_type']!r} is not supported (only 'absolute')")
+    fields = dict(vocab_size=hf["vocab_size"], hidden_size=hf["hidden_size"], num_layers=hf["num_hidden_layers"],
+                  num_heads=hf["num_attention_heads"], intermediate_size=hf["intermediate_size"],
+                  max_position=hf.get("max_position_embeddings", 512), type_vocab_size=hf.get("type_vocab_size", 2),
+                  hidden_dropout=hf.get("hidden_dropout_prob", 0.1),
+                  attention_dropout=hf.get("attention_probs_dropout_prob", 0.1),
+                  layer_norm_eps=hf.get("layer_norm_eps", 1e-12), initializer_range=hf.get("initializer_range", 0.02),
+                  pad_token_id=hf.get("pad_token_id", 0) or 0)
+    fields.update(overrides)
+    return BertConfig(**fields)
+
+
+def bert_config_to_hf(cfg: BertConfig, architecture: str) -> dict[str, Any]:
+    return {"architectures": [architecture], "model_type": "bert", "vocab_size": cfg.vocab_size,
+            "hidden_size": cfg.hidden_size, "num_hidden_layers": cfg.num_layers,
+            "num_attention_heads": cfg.num_heads, "intermediate_size": cfg.intermediate_size,
+            "hidden_act": "gelu", "hidden_dropout_prob": cfg.hidden_dropout,
+            "attention_probs_dropout_prob": cfg.attention_dropout, "max_position_embeddings": cfg.max_position,
+            "type_vocab_size": cfg.type_vocab_size, "initializer_range": cfg.initializer_range,
+            "layer_norm_eps": cfg.layer_norm_eps, "pad_token_id": cfg.pad_token_id,
+            "position_embedding_type": "absolute"}
+
+
+def bert_state_from_hf(sd: dict[str, torch.Tensor], cfg: BertConfig, *, heads: bool) -> dict[str, torch.Tensor]:
+    """A HF BERT state dict (with or without the ``bert.`` prefix; old ``gamma``/``beta`` names
+    too) in our names. ``heads`` also converts the pretraining heads (``cls.*``)."""
+    sd = {re.sub(r"LayerNorm\.gamma$", "LayerNorm.weight", re.sub(r"LayerNorm\.beta$", "LayerNorm.bias", k)): v
+          for k, v in sd.items()}
+    enc = {k[len("bert."):]: v for k, v in sd.items() if k.startswith("bert.")} or sd
+    out: dict[str, torch.Tensor] = {}
+    take = _Taker(enc)
+    for ours, theirs in _BERT_TOP.items():
+        out[ours] = take(theirs)
+    for i in range(cfg.num_layers):
+        p = f"encoder.layer.{i}."
+        for wb in ("weight", "bias"):
+            out[f"layers.{i}.attn.qkv.{wb}"] = torch.cat(
+                [take(p + f"attention.self.{n}.{wb}") for n in ("query", "key", "value")])
+            for ours, theirs in _BERT_LAYER.items():
+                out[f"layers.{i}.{ours}.{wb}"] = take(p + f"{theirs}.{wb}")
+    take.raise_missing("BERT encoder")
+    if not heads:
+        return out
+    out = {"bert." + k: v for k, v in out.items()}
+    take = _Taker(sd)
+    for ours, theirs in _BERT_HEADS.items():
+        out[ours] = take(theirs)
+    take.raise_missing("BERT pretraining heads (pass heads=False / load a BertModel)")
+    return out
+
+
+def bert_state_to_hf(model: Union[BertModel, BertForPreTraining]) -> dict[str, torch.Tensor]:
+    """Our BERT's weights in HF names: ``bert.``-prefixed with ``cls.*`` for the pretraining model."""
+    heads = isinstance(model, BertForPreTraining)
+    enc = model.bert if heads else model
+    sd = {k: v.detach() for k, v in enc.state_dict().items()}
+    cfg = enc.config
+    out: dict[str, torch.Tensor] = {}
+    for ours, theirs in _BERT_TOP.items():
+        if ours in sd:
+            out[theirs] = sd[ours]
+    C = cfg.hidden_size
+    for i in range(cfg.num_layers):
+        p = f"encoder.layer.{i}."
+        for wb in ("weight", "bias"):
+            for j, n in enumerate(("query", "key", "value")):
+                out[p + f"attention.self.{n}.{wb}"] = sd[f"layers.{i}.attn.qkv.{wb}"][j * C:(j + 1) * C].clone()
+            for ours, theirs in _BERT_LAYER.items():
+                out[p + f"{theirs}.{wb}"] = sd[f"layers.{i}.{ours}.{wb}"]
+    if not heads:
+        return out
+    out = {"bert." + k: v for k, v in out.items()}
+    hsd = model.state_dict()
+    for ours, theirs in _BERT_HEADS.items():
+        out[theirs] = hsd[ours].detach()
+    return out  # cls.predictions.decoder.{weight,bias} are tied to the embedding and the bias: HF re-ties them
+
+
+def load_bert(path: PathLike, *, pretraining: bool = False, **overrides: Any) -> Union[BertModel, BertForPreTraining]:
+    """A HF BERT directory as our :class:`BertModel` (or :class:`BertForPreTraining` with
+    ``pretraining=True``, which needs the ``cls.*`` heads in the checkpoint). ``overrides`` set
+    config fields, e.g. ``attn_impl="sdpa"`` or ``hidden_dropout=0.0``."""
+    path = Path(path)
+    cfg = bert_config_from_hf(_read_config(path), **overrides)
+    sd = read_weights(path)
+    model: Union[BertModel, BertForPreTraining] = BertForPreTraining(cfg) if pretraining else BertModel(cfg)
+    state = bert_state_from_hf(sd, cfg, heads=pretraining)
+    if not pretraining and "pooler.weight" not in state:
+        raise ValueError(f"{path} has no pooler weights")
+    _load_exact(model, state, path)
+    return model
+
+
+def save_bert(model: Union[BertModel, BertForPreTraining], path: PathLike, *, vocab: Any = None) -> None:
+    """Write ``config.json`` + ``model.safetensors`` (+ ``vocab.txt`` from a WordPieceTokenizer or a
+    list of entries) that ``transformers.BertModel / BertForPreTraining.from_pretrained`` loads."""
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    arch = "BertForPreTraining" if isinstance(model, BertForPreTraining) else "BertModel"
+    cfg = model.config
+    _write_weights(path, bert_state_to_hf(model))
+    atomic_write_text(path / "config.json", json.dumps(bert_config_to_hf(cfg, arch), indent=2) + "\n")
+    if vocab is not None:
+        entries = getattr(vocab, "vocab", vocab)
+        atomic_write_text(path / "vocab.txt", "".join(f"{t}\n" for t in entries))
+
+
+def load_wordpiece(path: PathLike) -> Any:
+    """The WordPieceTokenizer of a HF BERT directory (``vocab.txt``; lower-casing from
+    ``tokenizer_config.json`` when present)."""
+    from ..tokenizers import WordPieceTokenizer
+
+    path = Path(path)
+    lower = True
+    tc = path / "tokenizer_config.json"
+    if tc.exists():
+        lower = bool(json.loads(tc.read_text(encoding="utf-8")).get("do_lower_case", True))
+    vocab = path / "vocab.txt"
+    if not vocab.exists():
+        raise FileNotFoundError(f"{vocab} does not exist; a BERT directory needs its vocab.txt")
+    return WordPieceTokenizer.from_vocab(vocab, lowercase=lower)
+
+# --------------------------------------------------------------------------- GPT-2
+
+_GPT_BLOCK = {"ln1": "ln_1", "ln2": "ln_2", "attn.qkv": "attn.c_attn", "attn.out": "attn.c_proj",
+              "up": "mlp.c_fc", "down": "mlp.c_proj"}
+_CONV1D = ("attn.c_attn", "attn.c_proj", "mlp.c_fc", "mlp.c_proj")
+
+
+def gpt_config_from_hf(hf: dict[str, Any], **overrides: Any) -> GPTConfig:
+    act = hf.get("activation_function", "gelu_new")
+    if act not in ("gelu_new", "gelu_pytorch_tanh"):
+        raise ValueError(f"activation_function {act!r} is not supported; fastembed's GPT uses tanh GELU ('gelu_new')")
+    C = hf["n_embd"]
+    fields = dict(vocab_size=hf["vocab_size"], hidden_size=C, num_layers=hf["n_layer"], num_heads=hf["n_head"],
+                  intermediate_size=hf.get("n_inner") or 4 * C, max_position=hf.get("n_positions", 1024),
+                  hidden_dropout=hf.get("resid_pdrop", 0.1), attention_dropout=hf.get("attn_pdrop", 0.1),
+                  layer_norm_eps=hf.get("layer_norm_epsilon", 1e-5), initializer_range=hf.get("initializer_range", 0.02))
+    fields.update(overrides)
+    return GPTConfig(**fields)
+
+
+def gpt_config_to_hf(cfg: GPTConfig) -> dict[str, Any]:
+    return {"architectures": ["GPT2LMHeadModel"], "model_type": "gpt2", "vocab_size": cfg.vocab_size,
+            "n_positions": cfg.max_position, "n_embd": cfg.hidden_size, "n_layer": cfg.num_layers,
+            "n_head": cfg.num_heads, "n_inner": cfg.intermediate_size, "activation_function": "gelu_new",
+            "resid_pdrop": cfg.hidden_dropout, "embd_pdrop": cfg.hidden_dropout, "attn_pdrop": cfg.attention_dropout,
+            "layer_norm_epsilon": cfg.layer_norm_eps, "initializer_range": cfg.initializer_range,
+            "tie_word_embeddings": True}
+
+
+def gpt_state_from_hf(sd: dict[str, torch.Tensor], cfg: GPTConfig) -> dict[str, torch.Tensor]:
+    """A HF GPT-2 state dict (GPT2LMHeadModel's ``transformer.`` prefix or GPT2Model's none) in our
+    names, Conv1D weights transposed to Linear's (out, in)."""
+    body = {k[len("transformer."):]: v for k, v in sd.items() if k.startswith("transformer.")} or sd
+    take = _Taker(body)
+    out = {"wte.weight": take("wte.weight"), "wpe.weight": take("wpe.weight"),
+           "ln_f.weight": take("ln_f.weight"), "ln_f.bias": take("ln_f.bias")}
+    for i in range(cfg.num_layers):
+        for ours, theirs in _GPT_BLOCK.items():
+            w = take(f"h.{i}.{theirs}.weight")
+            out[f"blocks.{i}.{ours}.weight"] = w.t().contiguous() if theirs in _CONV1D else w
+            out[f"blocks.{i}.{ours}.bias"] = take(f"h.{i}.{theirs}.bias")
+    take.raise_missing("GPT-2")
+    return out
+
+
+def gpt_state_to_hf(model: GPT) -> dict[str, torch.Tensor]:
+    sd = {k: v.detach() for k, v in model.state_dict().items()}
+    out = {f"transformer.{k}": sd[k] for k in ("wte.weight", "wpe.weight", "ln_f.weight", "ln_f.bias")}
+    for i in range(model.config.num_layers):
+        for ours, theirs in _GPT_BLOCK.items():
+            w = sd[f"blocks.{i}.{ours}.weight"]
+            out[f"transformer.h.{i}.{theirs}.weight"] = w.t().contiguous() if theirs in _CONV1D else w
+            out[f"transformer.h.{i}.{theirs}.bias"] = sd[f"blocks.{i}.{ours}.bias"]
+    return out
+
+
+def gpt_from_hf_state_dict(sd: dict[str, torch.Tensor], config: GPTConfig) -> GPT:
+    model = GPT(config)
+    _load_exact(model, gpt_state_from_hf(sd, config), "the GPT-2 state dict")
+    return model
+
+
+def load_gpt2(path: PathLike, **overrides: Any) -> GPT:
+    """A HF GPT-2 directory (config.json + weights) as our :class:`GPT`."""
+    path = Path(path)
+    cfg = gpt_config_from_hf(_read_config(path), **overrides)
+    model = GPT(cfg)
+    _load_exact(model, gpt_state_from_hf(read_weights(path), cfg), path)
+    return model
+
+
+def save_gpt2(model: GPT, path: PathLike) -> None:
+    """Write a directory that ``transformers.GPT2LMHeadModel.from_pretrained`` loads."""
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    _write_weights(path, gpt_state_to_hf(model))
+    atomic_write_text(path / "config.json", json.dumps(gpt_config_to_hf(model.config), indent=2) + "\n")
+
+# --------------------------------------------------------------------------- files
+
+
+class _Taker:
+    """Pops names from a state dict, remembering the ones it did not find."""
+
+    def __init__(self, sd: dict[str, torch.Tensor]) -> None:
+        self.sd, self.missing = sd, []
+
+    def __call__(self, name: str) -> torch.Tensor:
+        if name not in self.sd:
+            self.missing.append(name)
+            return torch.empty(0)
+        return self.sd[name]
+
+    def raise_missing(self, what: str) -> None:
+        if self.missing:
+            more = f" and {len(self.missing) - 5} more" if len(self.missing) > 5 else ""
+            raise ValueError(f"the checkpoint lacks {what} weights: {self.missing[:5]}{more}")
+
+
+def _read_config(path: Path) -> dict[str, Any]:
+    if not path.is_dir():
+        raise FileNotFoundError(f"{path} is not a directory; expected a HuggingFace model directory with config.json")
+    f = path / "config.json"
+    if not f.exists():
+        raise FileNotFoundError(f"{f} does not exist")
+    try:
+        return json.loads(f.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{f} is not valid JSON: {e}") from None
+
+
+def read_weights(path: PathLike) -> dict[str, torch.Tensor]:
+    """The tensors of ``model.safetensors`` (preferred) or ``pytorch_model.bin`` in a directory."""
+    path = Path(path)
+    st, pt = path / "model.safetensors", path / "pytorch_model.bin"
+    if st.exists():
+        from safetensors.torch import load_file
+        try:
+            return load_file(str(st))
+        except Exception as e:  # safetensors raises its own error types for truncated/corrupt files
+            raise ValueError(f"{st} could not be read ({type(e).__name__}: {e}); the file is corrupt or truncated") from None
+    if pt.exists():
+        try:
+            return torch.load(pt, map_location="cpu", weights_only=True)
+        except Exception as e:
+            raise ValueError(f"{pt} could not be read ({type(e).__name__}: {e})") from None
+    raise FileNotFoundError(f"{path} holds neither model.safetensors nor pytorch_model.bin")
+
+
+def _write_weights(path: Path, tensors: dict[str, torch.Tensor]) -> None:
+    from safetensors.torch import save
+
+    atomic_write_bytes(path / "model.safetensors",
+                       save({k: v.contiguous() for k, v in tensors.items()}, metadata={"format": "pt"}))
+
+
+def _load_exact(model: torch.nn.Module, state: dict[str, torch.Tensor], source: Any) -> None:
+    """Copy ``state`` into ``model``; every tensor must be present and of the right shape."""
+    own = model.state_dict()
+    for k, v in state.items():
+        if k not in own:
+            raise ValueError(f"{source}: unexpected tensor {k!r}")
+        if tuple(own[k].shape) != tuple(v.shape):
+            raise ValueError(f"{source}: {k} has shape {tuple(v.shape)} but the config gives {tuple(own[k].shape)}; "
+                             "is the checkpoint from another config?")
+    missing = sorted(set(own) - set(state))
+    if missing:
+        raise ValueError(f"{source}: no weights for {missing[:5]}")
+    model.load_state_dict(state, strict=True)
