@@ -19,6 +19,7 @@ REGISTRY = {
     "axpy": "benchmarks.axpy",
     "bpe_encode": "benchmarks.bpe_encode",
     "bpe_train": "benchmarks.bpe_train",
+    "pretrain": "benchmarks.pretrain",
     "word2vec": "benchmarks.word2vec",
 }
 

@@ -21,6 +21,7 @@ from torch import nn
 
 from .attention import SelfAttention
 from .config import BertConfig
+from .loss import linear_cross_entropy
 from .output import ModelOutput, mean_loss
 
 
@@ -99,8 +100,9 @@ class BertForPreTraining(nn.Module):
     ``next_sentence_label`` (B,) is 0 when segment B follows A, 1 when it does not. Objectives:
     "mlm" (cross-entropy summed over masked positions), "nsp" (summed over rows) and, when
     ``config.mlm_unmasked_weight`` > 0, "mlm_unmasked" (every other real position predicts its
-    own token, weighted). ``logits`` are the vocabulary logits at the masked positions only,
-    (n_masked, V) in row-major order of (b, t); without labels, at every position (B, T, V).
+    own token, weighted). The vocabulary logits are formed at the scored positions only, a block
+    at a time, and not returned (:func:`fastembed.models.loss.linear_cross_entropy`); without
+    labels ``logits`` holds them at every position (B, T, V).
     """
 
     def __init__(self, config: BertConfig) -> None:
@@ -119,6 +121,11 @@ class BertForPreTraining(nn.Module):
         """Vocabulary logits for hidden states (..., C); the output layer is the token embedding."""
         h = self.mlm_norm(F.gelu(self.mlm_transform(h)))
         return F.linear(h, self.bert.embeddings.word.weight, self.mlm_bias)
+
+    def _mlm_loss(self, h: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(summed cross-entropy, correct predictions) of the MLM head on hidden states (n, C)."""
+        h = self.mlm_norm(F.gelu(self.mlm_transform(h)))
+        return linear_cross_entropy(h, self.bert.embeddings.word.weight, target, bias=self.mlm_bias)
 
     def loss_counts(self, batch: dict[str, Any]) -> dict[str, int]:
         """The ``counts`` that ``forward(**batch)`` will report, from the labels alone."""
@@ -145,24 +152,20 @@ class BertForPreTraining(nn.Module):
         sums: dict[str, torch.Tensor] = {}
         counts: dict[str, torch.Tensor] = {}
         correct: dict[str, torch.Tensor] = {}
+        logits = None
         if labels is None:
             logits = self.mlm_logits(h)
         else:
             if labels.shape != input_ids.shape:
                 raise ValueError(f"labels has shape {tuple(labels.shape)}; expected {tuple(input_ids.shape)} like input_ids")
             chosen = labels != -100
-            target = labels[chosen]
-            logits = self.mlm_logits(h[chosen])                    # (n_masked, V): only where it is scored
-            sums["mlm"] = F.cross_entropy(logits.float(), target, reduction="sum")
+            sums["mlm"], correct["mlm"] = self._mlm_loss(h[chosen], labels[chosen])
             counts["mlm"] = chosen.sum()
-            correct["mlm"] = (logits.argmax(-1) == target).sum()
             w = self.config.mlm_unmasked_weight
             if w > 0:
                 other = ~chosen if attention_mask is None else ~chosen & (attention_mask != 0)
-                lo = self.mlm_logits(h[other])
-                sums["mlm_unmasked"] = w * F.cross_entropy(lo.float(), input_ids[other], reduction="sum")
-                counts["mlm_unmasked"] = other.sum()
-                correct["mlm_unmasked"] = (lo.argmax(-1) == input_ids[other]).sum()
+                s, c = self._mlm_loss(h[other], input_ids[other])
+                sums["mlm_unmasked"], correct["mlm_unmasked"], counts["mlm_unmasked"] = w * s, c, other.sum()
         if next_sentence_label is not None:
             sums["nsp"] = F.cross_entropy(nsp_logits.float(), next_sentence_label, reduction="sum")
             counts["nsp"] = torch.tensor(next_sentence_label.shape[0], device=nsp_logits.device)

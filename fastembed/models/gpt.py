@@ -21,6 +21,7 @@ from torch import nn
 from .attention import SelfAttention
 from .bert import check_ids, init_weights
 from .config import GPTConfig
+from .loss import linear_cross_entropy
 from .output import ModelOutput, mean_loss
 
 Cache = tuple[tuple[torch.Tensor, torch.Tensor], ...]
@@ -49,7 +50,9 @@ class GPT(nn.Module):
     ``forward(input_ids, labels=None, attention_mask=None, past_key_values=None, use_cache=False)``:
     ``labels`` (B, T) are the targets *already aligned* with the inputs (labels[:, t] is the token
     that should follow input_ids[:, :t+1]; -100 = not scored), as :class:`fastembed.data.GPTBlocks`
-    produces them. Objective "lm": cross-entropy summed over scored positions. ``logits`` (B, T, V).
+    produces them. Objective "lm": cross-entropy summed over scored positions, computed blockwise
+    without forming the logits (:func:`fastembed.models.loss.linear_cross_entropy`); ``logits``
+    (B, T, V) are returned when no labels are given.
     ``attention_mask`` (B, Tpast + T), 1 = real token, for left-padded batches in generation; the
     positions then count real tokens only. With ``use_cache`` the cache is in
     ``extras["past_key_values"]``.
@@ -99,16 +102,16 @@ class GPT(nn.Module):
         h = self.ln_f(h)
         if states is not None:
             states[-1] = h        # GPT-2 convention: the last hidden state is after the final LayerNorm
-        logits = F.linear(h, self.wte.weight)
         sums, counts, correct = {}, {}, {}
-        if labels is not None:
+        logits = None
+        if labels is None:
+            logits = F.linear(h, self.wte.weight)
+        else:
             if labels.shape != input_ids.shape:
                 raise ValueError(f"labels has shape {tuple(labels.shape)}; expected {tuple(input_ids.shape)} like input_ids")
-            flat, target = logits.reshape(-1, logits.shape[-1]), labels.reshape(-1)
-            sums["lm"] = F.cross_entropy(flat.float(), target, ignore_index=-100, reduction="sum")
-            scored = target != -100
-            counts["lm"] = scored.sum()
-            correct["lm"] = ((flat.argmax(-1) == target) & scored).sum()
+            target = labels.reshape(-1)
+            sums["lm"], correct["lm"] = linear_cross_entropy(h.reshape(-1, h.shape[-1]), self.wte.weight, target)
+            counts["lm"] = (target != -100).sum()
         extras = {"past_key_values": tuple(presents)} if use_cache else {}
         return ModelOutput(loss=mean_loss(sums, counts) if sums else None, loss_sums=sums, counts=counts,
                            correct=correct, logits=logits, last_hidden_state=h,

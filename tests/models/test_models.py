@@ -43,12 +43,17 @@ def test_bert_shapes_and_hidden_states():
     assert out.extras["nsp_logits"].shape == (3, 2)
     assert len(out.hidden_states) == m.config.num_layers + 1
     assert torch.equal(out.hidden_states[-1], out.last_hidden_state)
-    n = int((b["labels"] != -100).sum())
-    assert out.logits.shape == (n, V)                    # vocabulary logits only where scored
+    assert out.logits is None                            # with labels: scored blockwise, never formed
     assert {k: int(v) for k, v in out.counts.items()} == m.loss_counts(b)
     full = m(b["input_ids"], b["token_type_ids"], b["attention_mask"])
     assert full.logits.shape == (3, 19, V)
-    torch.testing.assert_close(full.logits[b["labels"] != -100], out.logits)
+    chosen = b["labels"] != -100
+    mlm = torch.nn.functional.cross_entropy(full.logits[chosen], b["labels"][chosen], reduction="sum")
+    nsp = torch.nn.functional.cross_entropy(full.extras["nsp_logits"], b["next_sentence_label"], reduction="sum")
+    torch.testing.assert_close(out.loss_sums["mlm"], mlm)
+    torch.testing.assert_close(out.loss_sums["nsp"], nsp)
+    torch.testing.assert_close(out.loss, mlm / chosen.sum() + nsp / 3)
+    assert int(out.correct["mlm"]) == int((full.logits[chosen].argmax(-1) == b["labels"][chosen]).sum())
 
 
 def test_gpt_shapes_and_counts():
@@ -57,10 +62,12 @@ def test_gpt_shapes_and_counts():
     labels = x.roll(-1, 1)
     labels[:, -1] = -100
     out = m(x, labels=labels, output_hidden_states=True)
-    assert out.logits.shape == (2, 11, V)
+    assert out.logits is None
     assert len(out.hidden_states) == m.config.num_layers + 1
     assert int(out.counts["lm"]) == 20 == m.loss_counts({"labels": labels})["lm"]
-    ref = torch.nn.functional.cross_entropy(out.logits.reshape(-1, V), labels.reshape(-1), ignore_index=-100)
+    logits = m(x).logits
+    assert logits.shape == (2, 11, V)
+    ref = torch.nn.functional.cross_entropy(logits.reshape(-1, V), labels.reshape(-1), ignore_index=-100)
     torch.testing.assert_close(out.loss, ref)
 
 
@@ -76,7 +83,7 @@ def test_fused_attention_matches_other_paths(make, impl):
     for m in (fused, other):
         out = m(**b)
         out.loss.backward()
-        outs.append((out.logits, {n: p.grad for n, p in m.named_parameters()}))
+        outs.append((out.last_hidden_state, {n: p.grad for n, p in m.named_parameters()}))
     torch.testing.assert_close(outs[0][0], outs[1][0], rtol=1e-10, atol=1e-10)
     for n, g in outs[0][1].items():
         torch.testing.assert_close(g, outs[1][1][n], rtol=1e-9, atol=1e-10, msg=n)

@@ -1,0 +1,161 @@
+"""GPT pretraining batches: the token stream cut into fixed windows, next-token labels.
+
+Documents follow one another in one token stream, each ended by ``<|endoftext|>``, and the
+stream is cut into non-overlapping blocks: block i is the window of ``block_size + 1`` tokens
+starting at ``i * block_size``. Its first ``block_size`` tokens are the inputs and its last
+``block_size`` the labels, the same tokens shifted by one (position t predicts token t + 1).
+Consecutive windows share one token (the last label of a block is the first input of the
+next), so every token but the first is a label exactly once per epoch. Blocks cross document
+boundaries: the model learns from the separator that what follows is unrelated (GPT-2's and
+nanoGPT's packing; attention is not reset at the separator). The few tokens after the last
+whole block are not used.
+
+Batch ``step`` is a pure function of (seed, step) and ranks take their rows of it, as for BERT
+(see :mod:`fastembed.data.order`).
+
+>>> blocks = GPTBlocks(np.arange(10), block_size=3, batch_size=2, seed=0)
+>>> len(blocks), blocks.window(1).tolist()
+(3, [3, 4, 5, 6])
+>>> b = blocks.numpy_batch(0)
+>>> bool((b["input_ids"][:, 1:] == b["labels"][:, :-1]).all())
+True
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .._optional import require_torch
+from .order import BatchOrder
+from .shards import TokenShards, encode_documents
+
+
+class GPTBlocks:
+    """Blocks of a token stream (1-D array, ``np.memmap`` or :class:`TokenShards`) and their batches.
+
+    ``starts`` (normally left out) picks which blocks this object serves, by their first token's
+    position; :meth:`split` uses it to make disjoint train and dev sets over one stream.
+    """
+
+    def __init__(self, tokens: np.ndarray | TokenShards, *, block_size: int, batch_size: int, seed: int = 0,
+                 starts: np.ndarray | None = None) -> None:
+        if not isinstance(tokens, TokenShards):
+            tokens = np.asarray(tokens)
+            if tokens.ndim != 1 or not np.issubdtype(tokens.dtype, np.integer):
+                raise ValueError(f"tokens must be a 1-D integer array, got shape {tokens.shape} of {tokens.dtype}")
+        if isinstance(block_size, bool) or not isinstance(block_size, (int, np.integer)) or block_size < 1:
+            raise ValueError(f"block_size must be a positive int, got {block_size!r}")
+        n, need = len(tokens), block_size + 1
+        if n < need:
+            raise ValueError(f"the corpus has {n} tokens; one block of block_size={block_size} needs {need} "
+                             f"(block_size inputs plus the label of the last one)")
+        self.tokens = tokens
+        self.block_size = int(block_size)
+        if starts is None:
+            starts = np.arange((n - 1) // block_size, dtype=np.int64) * block_size
+        self.starts = np.asarray(starts, dtype=np.int64)
+        self.order = BatchOrder(len(self.starts), batch_size=batch_size, seed=seed)
+
+    @classmethod
+    def from_text(cls, texts: str | Iterable[str], tokenizer: Any, *, block_size: int, batch_size: int,
+                  seed: int = 0, separator: str | int | None = "eot") -> "GPTBlocks":
+        """Tokenize documents (each string is one document) with a separator after each."""
+        texts = [texts] if isinstance(texts, str) else list(texts)
+        return cls(encode_documents(texts, tokenizer, separator=separator), block_size=block_size,
+                   batch_size=batch_size, seed=seed)
+
+    @classmethod
+    def from_files(cls, paths: str | os.PathLike | Iterable[str | os.PathLike], tokenizer: Any, *, block_size: int,
+                   batch_size: int, seed: int = 0, separator: str | int | None = "eot") -> "GPTBlocks":
+        """Tokenize UTF-8 text files (blank lines separate documents) with a separator after each
+        document; for corpora larger than memory, use :func:`write_shards` and pass the shards."""
+        paths = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
+        return cls(encode_documents([Path(p) for p in paths], tokenizer, separator=separator),
+                   block_size=block_size, batch_size=batch_size, seed=seed)
+
+    # ------------------------------------------------------------------ sizes
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    @property
+    def batch_size(self) -> int:
+        return self.order.batch_size
+
+    @property
+    def seed(self) -> int:
+        return self.order.seed
+
+    @property
+    def tokens_per_step(self) -> int:
+        """batch_size × block_size: the tokens predicted in one optimizer step."""
+        return self.batch_size * self.block_size
+
+    @property
+    def steps_per_epoch(self) -> float:
+        return len(self) / self.batch_size
+
+    # ------------------------------------------------------------------ batches
+
+    def window(self, i: int) -> np.ndarray:
+        """Block ``i``'s ``block_size + 1`` tokens (int64)."""
+        return self._windows(self.starts[[i]])[0]
+
+    def get_batch(self, step: int, *, rank: int = 0, world_size: int = 1) -> dict[str, Any]:
+        """This rank's rows of the global batch of ``step``: {"input_ids", "labels"}, int64 torch
+        tensors of shape (batch_size // world_size, block_size)."""
+        torch = require_torch("GPTBlocks.get_batch")
+        return {k: torch.from_numpy(v) for k, v in self.numpy_batch(step, rank=rank, world_size=world_size).items()}
+
+    def numpy_batch(self, step: int, *, rank: int = 0, world_size: int = 1) -> dict[str, np.ndarray]:
+        """:meth:`get_batch` as numpy arrays (only this rank's windows are read)."""
+        rows = self.order.rows(rank=rank, world_size=world_size)
+        return self._batch(self.starts[self.order.indices(step)[rows]])
+
+    def eval_batches(self, n_batches: int | None = None, *, batch_size: int | None = None) -> Iterator[dict[str, Any]]:
+        """Batches over the blocks in stream order (the last one may be short); ``n_batches``
+        limits how many (default: all)."""
+        torch = require_torch("GPTBlocks.eval_batches")
+        b = batch_size or self.batch_size
+        total = -(-len(self) // b)
+        for i in range(total if n_batches is None else min(n_batches, total)):
+            batch = self._batch(self.starts[i * b:(i + 1) * b])
+            yield {k: torch.from_numpy(v) for k, v in batch.items()}
+
+    def _batch(self, starts: np.ndarray) -> dict[str, np.ndarray]:
+        w = self._windows(starts)  # (B, block_size + 1)
+        return {"input_ids": np.ascontiguousarray(w[:, :-1]), "labels": np.ascontiguousarray(w[:, 1:])}
+
+    def _windows(self, starts: np.ndarray) -> np.ndarray:
+        span = self.block_size + 1
+        if isinstance(self.tokens, TokenShards):
+            rows = [self.tokens.slice(int(s), int(s) + span) for s in starts]
+            return np.stack(rows).astype(np.int64) if rows else np.zeros((0, span), np.int64)
+        return self.tokens[starts[:, None] + np.arange(span)].astype(np.int64)
+
+    # ------------------------------------------------------------------ held-out data
+
+    def split(self, dev_fraction: float) -> tuple["GPTBlocks", "GPTBlocks"]:
+        """(train, dev): the last ``dev_fraction`` of the blocks (at least one) is dev, the rest
+        train, as nanoGPT holds out the end of the stream. No window is in both (the block at the
+        border shares its last label with dev's first input)."""
+        if not 0.0 < dev_fraction < 1.0:
+            raise ValueError(f"dev_fraction must be in (0, 1), got {dev_fraction}")
+        n_dev = max(1, int(round(len(self) * dev_fraction)))
+        if n_dev >= len(self):
+            raise ValueError(f"{len(self)} blocks are too few to hold out {dev_fraction:.0%} and keep some for training")
+        cut = len(self) - n_dev
+        return self._subset(self.starts[:cut]), self._subset(self.starts[cut:])
+
+    def _subset(self, starts: np.ndarray) -> "GPTBlocks":
+        return GPTBlocks(self.tokens, block_size=self.block_size, batch_size=self.batch_size, seed=self.seed,
+                         starts=starts)
+
+    def __repr__(self) -> str:
+        return (f"GPTBlocks(blocks={len(self)}, block_size={self.block_size}, batch_size={self.batch_size}, "
+                f"tokens={len(self.tokens)})")
