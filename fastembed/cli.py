@@ -7,9 +7,12 @@
 
     fastembed tokenizer ...           train / encode / decode / explain byte-level BPE
     fastembed word2vec ...            train / neighbours / analogy / evaluate word vectors
+    fastembed pretrain bert|gpt ...   pretrain BERT or GPT on a corpus (also under torchrun:
+                                      torchrun --nproc_per_node=2 -m fastembed.cli pretrain ...)
 
-Subcommands for the later pipeline stages (pretrain, finetune, embed, generate) are
-listed too; those not built yet say so and exit with status 2.
+Subcommands for the later pipeline stages (finetune, embed, generate) are listed too; they say
+they are not built yet and exit with status 2. Bad input (a missing file, a tokenizer without a
+token the model needs, ...) prints one line and exits with status 1.
 """
 
 from __future__ import annotations
@@ -26,11 +29,11 @@ from ._version import __version__
 
 # Pipeline stages that have no implementation yet: name -> what it will do.
 PLANNED = {
-    "pretrain": "pretrain BERT (masked LM + next sentence) or GPT (next token)",
     "finetune": "fine-tune a pretrained encoder: classification, QA spans, NER",
     "embed": "embed lines of text with a model directory into a .npy file",
     "generate": "generate text with a GPT model",
 }
+PRETRAIN_HELP = "pretrain BERT (masked LM + next sentence) or GPT (next token)"
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
@@ -93,7 +96,39 @@ def _planned(name: str) -> Callable[[argparse.Namespace], int]:
     return run
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _add_pretrain_parser(sub: argparse._SubParsersAction, *, full: bool) -> None:
+    """``fastembed pretrain``. Its parser lives in fastembed.training, whose import loads torch
+    (seconds), so it is built only when pretrain is the command; otherwise a stand-in keeps the
+    command listed in ``fastembed --help``. Without torch the command says what is missing."""
+    if full:
+        try:
+            from .training._cli import add_parser
+        except ImportError as e:
+            message = f"fastembed pretrain: {e}"
+
+            def needs_torch(args: argparse.Namespace) -> int:
+                print(message, file=sys.stderr)
+                return 1
+
+            p = sub.add_parser("pretrain", help=PRETRAIN_HELP, add_help=False)
+            p.add_argument("args", nargs=argparse.REMAINDER)
+            p.set_defaults(func=needs_torch)
+        else:
+            add_parser(sub, PRETRAIN_HELP)
+        return
+    p = sub.add_parser("pretrain", help=PRETRAIN_HELP, add_help=False)
+    p.add_argument("args", nargs=argparse.REMAINDER)
+    p.set_defaults(func=lambda args: main(["pretrain", *args.args]))
+
+
+def _command(argv: Sequence[str] | None) -> str | None:
+    """The subcommand ``argv`` names: its first word that is not an option."""
+    return next((a for a in (sys.argv[1:] if argv is None else argv) if not a.startswith("-")), None)
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser for ``argv`` (default ``sys.argv[1:]``), which decides only whether the
+    pretrain parser is built in full (see :func:`_add_pretrain_parser`)."""
     parser = argparse.ArgumentParser(prog="fastembed", description="Pretrain, then fine-tune: tokenizers, "
                                      "word2vec, BERT and GPT with a C++/CUDA core.")
     parser.add_argument("--version", action="version", version=f"fastembed {__version__}")
@@ -116,6 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .word2vec._cli import add_parser as add_word2vec_parser
 
     add_word2vec_parser(sub)
+    _add_pretrain_parser(sub, full=_command(argv) == "pretrain")
 
     for name, what in PLANNED.items():
         p = sub.add_parser(name, help=f"{what} (not built yet)")
@@ -124,7 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import shutil
 import subprocess
@@ -51,6 +52,23 @@ def test_info_text_names_each_fact(capsys):
 def test_planned_commands_say_they_are_not_built(name, capsys):
     assert main([name]) == 2
     assert "not built yet" in capsys.readouterr().err
+
+
+def test_pretrain_is_listed_and_torch_loads_only_when_it_runs(capsys):
+    assert main([]) == 0
+    assert "pretrain" in capsys.readouterr().out
+    code = ("import sys\nfrom fastembed.cli import build_parser\n"
+            "build_parser(['info'])\nprint('torch' in sys.modules)\n"
+            "build_parser(['pretrain', 'bert'])\nprint('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    has_torch = importlib.util.find_spec("torch") is not None
+    assert out.stdout.split() == ["False", str(has_torch)], out.stderr
+    if not has_torch:
+        return
+    # torchrun runs the command as `python -m fastembed.cli`
+    out = subprocess.run([sys.executable, "-m", "fastembed.cli", "pretrain", "--help"], capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0 and "--corpus" in out.stdout and "--resume" in out.stdout
 
 
 def test_no_command_prints_help(capsys):

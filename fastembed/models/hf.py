@@ -14,7 +14,7 @@ import json
 import os
 import re
 from pathlib import Path
-from typing import Any, Union
+from typing import Any, Optional, Union
 
 import torch
 
@@ -196,8 +196,10 @@ def gpt_config_from_hf(hf: dict[str, Any], **overrides: Any) -> GPTConfig:
     return GPTConfig(**fields)
 
 
-def gpt_config_to_hf(cfg: GPTConfig) -> dict[str, Any]:
-    return {"architectures": ["GPT2LMHeadModel"], "model_type": "gpt2", "vocab_size": cfg.vocab_size,
+def gpt_config_to_hf(cfg: GPTConfig, eos_token_id: Optional[int] = None) -> dict[str, Any]:
+    """HF's GPT2Config fields; ``eos_token_id`` (also the bos) is the end-of-text id, None when the
+    vocabulary has none (GPT2Config would otherwise assume GPT-2's 50256)."""
+    return {"bos_token_id": eos_token_id, "eos_token_id": eos_token_id, "architectures": ["GPT2LMHeadModel"], "model_type": "gpt2", "vocab_size": cfg.vocab_size,
             "n_positions": cfg.max_position, "n_embd": cfg.hidden_size, "n_layer": cfg.num_layers,
             "n_head": cfg.num_heads, "n_inner": cfg.intermediate_size, "activation_function": "gelu_new",
             "resid_pdrop": cfg.hidden_dropout, "embd_pdrop": cfg.hidden_dropout, "attn_pdrop": cfg.attention_dropout,
@@ -247,12 +249,13 @@ def load_gpt2(path: PathLike, **overrides: Any) -> GPT:
     return model
 
 
-def save_gpt2(model: GPT, path: PathLike) -> None:
-    """Write a directory that ``transformers.GPT2LMHeadModel.from_pretrained`` loads."""
+def save_gpt2(model: GPT, path: PathLike, *, eos_token_id: Optional[int] = None) -> None:
+    """Write a directory that ``transformers.GPT2LMHeadModel.from_pretrained`` loads;
+    ``eos_token_id``: the tokenizer's end-of-text id (see :func:`gpt_config_to_hf`)."""
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     _write_weights(path, gpt_state_to_hf(model))
-    atomic_write_text(path / "config.json", json.dumps(gpt_config_to_hf(model.config), indent=2) + "\n")
+    atomic_write_text(path / "config.json", json.dumps(gpt_config_to_hf(model.config, eos_token_id), indent=2) + "\n")
 
 # --------------------------------------------------------------------------- files
 

@@ -1,0 +1,89 @@
+"""``fastembed pretrain``: pretrain BERT or GPT on a text corpus from the shell, alone or under torchrun.
+
+    fastembed pretrain bert --corpus wiki.txt --tokenizer vocab.txt --config mini --steps 10000 --out runs/bert
+    fastembed pretrain gpt --corpus a.txt b.txt --tokenizer tok.json --config tiny --steps 2000 --out runs/gpt \\
+        --seq-len 256 --set hidden_dropout=0.0
+    fastembed pretrain bert ... --out runs/bert --resume            # continue from the latest checkpoint
+    torchrun --nproc_per_node=2 -m fastembed.cli pretrain bert ...  # the same run on 2 ranks
+
+``--batch-size`` is the global batch of one optimizer step, whatever the number of ranks and
+``--grad-accum``. The run writes ``OUT/metrics.jsonl``, ``OUT/checkpoints/`` and, at the end,
+``OUT/model/`` (HuggingFace format plus the tokenizer). See fastembed.training.pretrain.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+
+def add_parser(sub: argparse._SubParsersAction, help: str) -> None:
+    """Add ``pretrain`` to the ``fastembed`` subcommands; ``help`` is its line in ``fastembed --help``
+    (fastembed.cli.PRETRAIN_HELP, kept there so the list shows it without importing torch)."""
+    p = sub.add_parser("pretrain", help=help, description=__doc__.splitlines()[0])
+    p.add_argument("kind", choices=["bert", "gpt"])
+    p.add_argument("--corpus", type=Path, nargs="+", required=True, metavar="PATH",
+                   help="UTF-8 text files (BERT: one sentence per line, blank line between documents)")
+    p.add_argument("--tokenizer", type=Path, required=True, metavar="PATH",
+                   help="BPE .json (BPETokenizer.save), BERT vocab.txt, or a directory holding either")
+    p.add_argument("--config", default="mini", help="preset (tiny, mini, small, base) or a JSON config (default mini)")
+    p.add_argument("--steps", type=int, required=True, help="optimizer steps in the whole run")
+    p.add_argument("--out", type=Path, required=True, metavar="DIR", help="run directory")
+    p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --out")
+    p.add_argument("--batch-size", type=int, default=32, help="global batch per optimizer step (default 32)")
+    p.add_argument("--seq-len", type=int, default=128, help="BERT max_seq_len / GPT block size (default 128)")
+    p.add_argument("--lr", type=float, default=None, help="peak learning rate (default: bert 1e-4, gpt 6e-4)")
+    p.add_argument("--warmup", type=int, default=None, help="warmup steps (default: 1%% of --steps)")
+    p.add_argument("--schedule", choices=["linear", "cosine", "constant"], default=None,
+                   help="after warmup (default: bert linear, gpt cosine)")
+    p.add_argument("--weight-decay", type=float, default=0.01)
+    p.add_argument("--grad-accum", type=int, default=1, help="micro-batches per step on each rank")
+    p.add_argument("--bf16", action="store_true", help="bfloat16 autocast")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--eval-every", type=int, default=1000, help="steps between evaluations (also at the end)")
+    p.add_argument("--eval-batches", type=int, default=10)
+    p.add_argument("--save-every", type=int, default=1000, help="steps between checkpoints (also at the end)")
+    p.add_argument("--log-every", type=int, default=10)
+    p.add_argument("--dev-fraction", type=float, default=0.01, help="held out for evaluation (0: none)")
+    p.add_argument("--nsp", choices=["random", "swap"], default="random",
+                   help="bert: next sentence (random) or sentence order (swap)")
+    p.add_argument("--mlm-probability", type=float, default=0.15, help="bert: share of tokens predicted")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="set a model config field, e.g. hidden_dropout=0 (repeatable)")
+    p.add_argument("--device", default=None, help="default: cuda:LOCAL_RANK when available, else cpu")
+    p.set_defaults(func=_pretrain)
+
+
+def parse_overrides(items: list[str]) -> dict[str, Any]:
+    """``--set`` items as a dict: values are JSON (numbers, true/false, null) or else plain strings.
+
+    >>> parse_overrides(["hidden_dropout=0", "attn_impl=sdpa", "layer_norm_eps=1e-6"])
+    {'hidden_dropout': 0, 'attn_impl': 'sdpa', 'layer_norm_eps': 1e-06}
+    """
+    out = {}
+    for item in items:
+        key, eq, value = item.partition("=")
+        if not eq or not key.strip():
+            raise ValueError(f"--set takes KEY=VALUE, got {item!r}")
+        try:
+            out[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key.strip()] = value
+    return out
+
+
+def _pretrain(args: argparse.Namespace) -> int:
+    from .distributed import destroy
+    from .pretrain import pretrain
+
+    pretrain(args.kind, corpus=args.corpus, tokenizer=args.tokenizer, out_dir=args.out, config=args.config,
+             steps=args.steps, batch_size=args.batch_size, seq_len=args.seq_len, lr=args.lr, warmup=args.warmup,
+             schedule=args.schedule, weight_decay=args.weight_decay, grad_accum=args.grad_accum, bf16=args.bf16,
+             seed=args.seed, eval_every=args.eval_every, eval_batches=args.eval_batches, save_every=args.save_every,
+             log_every=args.log_every, dev_fraction=args.dev_fraction, nsp=args.nsp,
+             mlm_probability=args.mlm_probability, resume=args.resume, overrides=parse_overrides(args.overrides),
+             device=args.device)
+    destroy()  # only after success: a rank that failed alone must not wait in a barrier for the others
+    return 0

@@ -1,0 +1,431 @@
+"""Pretrain BERT (masked LM + next sentence) or GPT (next token) on a text corpus: the whole run.
+
+From Python or from the shell (``fastembed pretrain``, see :mod:`._cli`), in one process or many::
+
+    from fastembed.training.pretrain import pretrain
+    metrics = pretrain("bert", corpus="wiki.txt", tokenizer="bert-base-uncased/", out_dir="runs/bert",
+                       config="mini", steps=10_000)
+    # torchrun --nproc_per_node=2 -m fastembed.cli pretrain bert --corpus wiki.txt ... (same run, 2 ranks)
+
+:func:`pretrain` strings the library's pieces together, in this order:
+
+1. :func:`~.distributed.init_distributed`: under torchrun each process learns its rank and
+   ``batch_size`` stays the *global* batch; alone, nothing happens.
+2. :func:`load_tokenizer`, by file type: a directory holding ``bpe.json`` (a model directory this
+   module wrote) is BPE, one holding ``vocab.txt`` is a HuggingFace BERT directory (WordPiece,
+   lower-casing from its ``tokenizer_config.json``); a ``.json`` file is a BPETokenizer saved by
+   ``BPETokenizer.save``; any other file is a BERT vocabulary, one entry per line (WordPiece,
+   lower-cased unless it is a ``vocab.txt`` beside a ``tokenizer_config.json`` that says
+   otherwise). BERT needs [CLS], [SEP], [MASK] and [PAD]; a tokenizer without them is refused
+   with their names.
+3. :func:`model_config`: a preset (tiny/mini/small/base) or a JSON file (our field names, or a
+   HuggingFace ``config.json``), then ``overrides``. ``vocab_size`` is always the tokenizer's
+   size, BERT's ``pad_token_id`` its [PAD], and ``max_position`` at least ``seq_len``.
+4. The data. BERT: :func:`bert_documents` reads each corpus file in BERT's format (one sentence
+   per line, a blank line between documents); a file with no blank line whose lines are long
+   (over ``LONG_LINE`` = 200 characters on average) is prose with one document per line instead,
+   each line split into sentences by :func:`~fastembed.data.split_sentences`. GPT: the files'
+   token stream (:class:`~fastembed.data.GPTBlocks`; blank lines separate documents, each ended
+   by ``<|endoftext|>``). A tokenizer without ``<|endoftext|>`` does not stop a GPT run: the
+   documents are then joined with no separator, and a warning says so. ``dev_fraction`` of the
+   instances (BERT) or the last blocks (GPT) are held out for evaluation.
+5. The model, from ``torch.manual_seed(seed)`` so every rank and every rerun starts alike;
+   :func:`~.loop.train`; then rank 0 writes the final model to ``out_dir/model/``.
+
+``out_dir`` afterwards::
+
+    run.json          the run's arguments, resolved model config and tokenizer fingerprint
+    metrics.jsonl     one row per log step / evaluation (see .metrics)
+    checkpoints/      atomic, resumable checkpoints (see .checkpoint)
+    model/            config.json + model.safetensors that transformers' BertForPreTraining /
+                      GPT2LMHeadModel.from_pretrained and fastembed.models.hf.load_bert /
+                      load_gpt2 read, plus the tokenizer: vocab.txt + tokenizer_config.json
+                      (WordPiece) or bpe.json + HuggingFace tokenizer.json (BPE)
+
+**Resume** (``resume=True``) continues from ``out_dir``'s latest checkpoint, exactly where an
+interrupted run would have gone (same batches, same dropout). It is refused when the arguments
+that shape the model (kind, config, overrides, tokenizer) differ from ``run.json``'s; other
+changes are allowed: ``steps`` extends (or shortens) the run, and a changed corpus, batch or
+sequence length only warns, since the batches then no longer continue the old sequence (a
+changed ``seed`` is refused by the loop). The learning-rate
+schedule is a function of the step and of ``steps``: extending a run with a decaying schedule
+changes the rates of the steps still to come. A fresh run into an ``out_dir`` that already holds
+checkpoints is refused (resume it, or pick another directory).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any, Optional, Sequence, Union
+
+from .._optional import require_torch
+from .._version import __version__
+from ..data import BertPretrainingData, GPTBlocks, eot_id, read_documents, special_ids, split_sentences
+from ..data.documents import read_text
+from ..data.instances import NSP_MODES
+from ..io import atomic_write_text
+from ..models import BertConfig, BertForPreTraining, GPT, GPTConfig
+from ..models.hf import bert_config_from_hf, gpt_config_from_hf, load_wordpiece, save_bert, save_gpt2
+from ..tokenizers import BPETokenizer, WordPieceTokenizer
+from .checkpoint import latest_checkpoint
+from .distributed import barrier, init_distributed, is_main
+from .loop import TrainConfig, train
+
+torch = require_torch("fastembed.training.pretrain")
+
+__all__ = ["pretrain", "load_tokenizer", "model_config", "build_data", "bert_documents", "save_pretrained",
+           "check_resume", "tokenizer_fingerprint"]
+
+PathLike = Union[str, os.PathLike]
+KINDS = ("bert", "gpt")
+SCHEDULES = ("linear", "cosine", "constant")
+RUN_FILE, MODEL_DIR = "run.json", "model"
+BPE_FILE, VOCAB_FILE = "bpe.json", "vocab.txt"   # the tokenizer inside model/
+LONG_LINE = 200                                  # mean characters per line above which a file is prose
+
+# Per-kind defaults for lr / schedule when not given: BERT's paper (1e-4, linear decay) and
+# GPT-2 small as nanoGPT trains it (6e-4, cosine).
+DEFAULTS = {"bert": {"lr": 1e-4, "schedule": "linear"}, "gpt": {"lr": 6e-4, "schedule": "cosine"}}
+# Arguments that decide which batches a step sees; changing them on resume only warns.
+DATA_ARGS = ("corpus", "seq_len", "batch_size", "dev_fraction", "nsp", "mlm_probability")
+
+Tokenizer = Union[BPETokenizer, WordPieceTokenizer]
+
+
+def pretrain(kind: str, *, corpus: Union[PathLike, Sequence[PathLike]], tokenizer: PathLike, out_dir: PathLike,
+             steps: int, config: str = "mini", batch_size: int = 32, seq_len: int = 128, lr: Optional[float] = None,
+             warmup: Optional[int] = None, schedule: Optional[str] = None, weight_decay: float = 0.01,
+             grad_accum: int = 1, bf16: bool = False, seed: int = 0, eval_every: int = 1000, eval_batches: int = 10,
+             save_every: int = 1000, log_every: int = 10, dev_fraction: float = 0.01, nsp: str = "random",
+             mlm_probability: float = 0.15, resume: bool = False, overrides: Optional[dict[str, Any]] = None,
+             device: Optional[str] = None, progress: Optional[bool] = None, verbose: bool = True) -> dict[str, Any]:
+    """Pretrain a ``kind`` ("bert" or "gpt") model on ``corpus`` and save it; return the final metrics.
+
+    ``corpus``: one or more UTF-8 text files. ``tokenizer``: see :func:`load_tokenizer`.
+    ``config``: a preset name or a JSON file (:func:`model_config`); ``overrides`` sets config
+    fields on top, e.g. ``{"hidden_dropout": 0.0}``. ``batch_size`` is the global batch of one
+    optimizer step (over all ranks and ``grad_accum`` micro-batches); ``seq_len`` is BERT's
+    max_seq_len or GPT's block size. ``lr`` and ``schedule`` default by kind (``DEFAULTS``),
+    ``warmup`` to 1% of ``steps``. ``eval_every``/``save_every``/``log_every`` count optimizer
+    steps (evaluation and a checkpoint also come at the end); ``dev_fraction=0`` holds out nothing
+    and skips evaluation. ``nsp`` ("random": BERT's next sentence; "swap": ALBERT's sentence
+    order) and ``mlm_probability`` are BERT's and ignored for GPT. ``verbose`` prints a summary
+    on rank 0.
+
+    Returns ``{"step", "train": last train row, "dev": last dev row or None, "out_dir",
+    "model_dir"}``. Bad input raises ValueError or OSError with a message that names the problem.
+    """
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    lr = DEFAULTS[kind]["lr"] if lr is None else lr
+    schedule = DEFAULTS[kind]["schedule"] if schedule is None else schedule
+    warmup = steps // 100 if warmup is None else warmup
+    corpus = [Path(corpus)] if isinstance(corpus, (str, os.PathLike)) else [Path(p) for p in corpus]
+    _check_args(kind, corpus=corpus, steps=steps, batch_size=batch_size, seq_len=seq_len, warmup=warmup,
+                schedule=schedule, grad_accum=grad_accum, dev_fraction=dev_fraction, nsp=nsp)
+    out = Path(out_dir)
+    _, world, dev = init_distributed(device)
+    say = _printer(verbose)
+
+    # tokenizer and model config first: cheap, and enough to refuse a mismatched resume early
+    tok = load_tokenizer(tokenizer)
+    ids = special_ids(tok) if kind == "bert" else {}
+    cfg = model_config(kind, config, vocab_size=_vocab_size(tok), seq_len=seq_len, pad_id=ids.get("pad"),
+                       overrides=overrides)
+    args = {"corpus": [os.path.abspath(p) for p in corpus], "tokenizer": os.path.abspath(tokenizer),
+            "config": str(config), "overrides": dict(overrides or {}), "steps": steps, "batch_size": batch_size,
+            "seq_len": seq_len, "lr": lr, "warmup": warmup, "schedule": schedule, "weight_decay": weight_decay,
+            "grad_accum": grad_accum, "bf16": bf16, "seed": seed, "eval_every": eval_every,
+            "eval_batches": eval_batches, "save_every": save_every, "log_every": log_every,
+            "dev_fraction": dev_fraction, "nsp": nsp, "mlm_probability": mlm_probability}
+    run = {"kind": kind, "args": args, "model_config": cfg.to_dict(), "tokenizer": tokenizer_fingerprint(tok),
+           "world_size": world, "fastembed": __version__}
+    if resume:
+        if latest_checkpoint(out) is None:
+            raise FileNotFoundError(f"nothing to resume: {out} holds no checkpoint (run without --resume to start)")
+        check_resume(out / RUN_FILE, run, say)
+    elif latest_checkpoint(out) is not None:
+        raise ValueError(f"{out} already holds checkpoints of a run: resume it (--resume) or choose another "
+                         "output directory")
+
+    data, dev_data, what = build_data(kind, corpus, tok, seq_len=seq_len, batch_size=batch_size, seed=seed,
+                                      dev_fraction=dev_fraction, nsp=nsp, mlm_probability=mlm_probability,
+                                      say=say, tokenizer_path=tokenizer)
+
+    # model
+    torch.manual_seed(seed)
+    model = (BertForPreTraining if kind == "bert" else GPT)(cfg).to(dev)
+    n_params = sum(p.numel() for p in model.parameters())
+    say(f"pretrain {kind}: {type(model).__name__} {config} ({cfg.num_layers} layers, {cfg.hidden_size} hidden, "
+        f"{cfg.num_heads} heads), {n_params / 1e6:.2f}M parameters, vocabulary {cfg.vocab_size:,} "
+        f"({type(tok).__name__})")
+    say(f"data: {what}; batch {batch_size} ({world} rank x {grad_accum} micro-batch x "
+        f"{batch_size // (world * grad_accum)} rows), {steps:,} steps on {dev}")
+    if is_main():
+        out.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(out / RUN_FILE, json.dumps(run, indent=1) + "\n")
+
+    if dev_data is not None:   # one pass over the dev set at most: no instance counted twice
+        eval_batches = min(eval_batches, max(1, int(dev_data.steps_per_epoch)))
+    rows = train(model, data, TrainConfig(
+        steps=steps, lr=lr, weight_decay=weight_decay, warmup_steps=warmup, schedule=schedule,
+        grad_accum=grad_accum, bf16=bf16, seed=seed, log_every=log_every, eval_every=eval_every,
+        eval_batches=eval_batches, save_every=save_every, out_dir=str(out), progress=progress),
+        eval_data=dev_data, resume=resume)
+
+    model_dir = out / MODEL_DIR
+    if is_main():
+        save_pretrained(model, tok, model_dir)
+    barrier()  # every rank returns once the model directory is complete
+    last = {r["split"]: r for r in rows}
+    result = {"step": max((r["step"] for r in rows), default=0), "train": last.get("train"),
+              "dev": last.get("dev"), "out_dir": str(out), "model_dir": str(model_dir)}
+    say(_summary(result))
+    return result
+
+
+# --------------------------------------------------------------------------- pieces
+
+
+def load_tokenizer(path: PathLike) -> Tokenizer:
+    """A tokenizer by file type (see the module docstring, step 2)."""
+    p = Path(path)
+    if not p.exists():
+        raise FileNotFoundError(f"tokenizer {p} does not exist")
+    try:
+        if p.is_dir():
+            if (p / BPE_FILE).is_file():
+                return BPETokenizer.load(p / BPE_FILE)
+            if (p / VOCAB_FILE).is_file():
+                return load_wordpiece(p)
+            raise FileNotFoundError(f"tokenizer directory {p} holds neither {BPE_FILE} (a fastembed BPE tokenizer) "
+                                    f"nor {VOCAB_FILE} (a BERT WordPiece vocabulary)")
+        if p.suffix == ".json":
+            return BPETokenizer.load(p)
+        if p.name == VOCAB_FILE:
+            return load_wordpiece(p.parent)  # honours a tokenizer_config.json beside it
+        return WordPieceTokenizer.from_vocab(p)
+    except ValueError as e:  # e.g. "mask_token '[MASK]' is not in the vocabulary": say which file
+        msg = str(e)
+        raise ValueError(msg if str(p) in msg else f"tokenizer {p}: {msg}") from None
+
+
+def tokenizer_fingerprint(tok: Tokenizer) -> dict[str, Any]:
+    """Type, size and a sha256 of everything that decides the ids, to recognise the tokenizer on resume."""
+    h = hashlib.sha256()
+    if isinstance(tok, BPETokenizer):
+        for i in range(tok.n_vocab):
+            h.update(tok.decode_single_token_bytes(i) + b"\0")
+        h.update(tok.rules.tobytes())
+        h.update(json.dumps([tok.pattern, sorted(tok.special_tokens.items())]).encode())
+    else:
+        h.update("\n".join(tok.vocab).encode("utf-8"))
+        h.update(json.dumps([tok.lowercase, tok.strip_accents]).encode())
+    return {"type": type(tok).__name__, "vocab_size": _vocab_size(tok), "sha256": h.hexdigest()}
+
+
+def model_config(kind: str, config: Union[str, PathLike], *, vocab_size: int, seq_len: int,
+                 pad_id: Optional[int] = None,
+                 overrides: Optional[dict[str, Any]] = None) -> Union[BertConfig, GPTConfig]:
+    """The model config of a run: preset or JSON file, then ``overrides``, then the tokenizer's sizes.
+
+    ``config`` is a preset name (``BertConfig.PRESETS``) or a JSON file of config fields (our
+    names, as ``BertConfig.to_dict()`` writes them, fields left out taking the dataclass
+    defaults; or a HuggingFace ``config.json`` with its ``model_type``). ``vocab_size`` (and
+    BERT's ``pad_token_id``, when ``pad_id`` is given) come from the tokenizer: a file's values
+    are replaced, an override that disagrees is an error. ``max_position`` is raised to
+    ``seq_len`` unless set explicitly, in which case it must be at least ``seq_len``.
+
+    >>> cfg = model_config("gpt", "tiny", vocab_size=300, seq_len=2048, overrides={"hidden_dropout": 0})
+    >>> cfg.num_layers, cfg.hidden_size, cfg.vocab_size, cfg.max_position, cfg.hidden_dropout
+    (2, 128, 300, 2048, 0.0)
+    """
+    cls = BertConfig if kind == "bert" else GPTConfig
+    if str(config) in cls.PRESETS:
+        fields, explicit = cls.preset(str(config)).to_dict(), set()
+    else:
+        path = Path(config)
+        if not path.is_file():
+            raise ValueError(f"config {str(config)!r} is neither a preset ({', '.join(cls.PRESETS)}) nor a JSON file")
+        try:
+            d = json.loads(path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise ValueError(f"config file {path} is not valid JSON: {e}") from None
+        if not isinstance(d, dict):
+            raise ValueError(f"config file {path} must hold a JSON object of config fields")
+        if "model_type" in d:  # a HuggingFace config.json
+            want = "bert" if kind == "bert" else "gpt2"
+            if d["model_type"] != want:
+                raise ValueError(f"config file {path} is for model_type {d['model_type']!r}; {kind} needs {want!r}")
+            d = (bert_config_from_hf if kind == "bert" else gpt_config_from_hf)(d).to_dict()
+            explicit = {"max_position"}
+        else:
+            explicit = set(d)
+        fields = {**dataclasses.asdict(cls()), **d}
+    overrides = dict(overrides or {})
+    defaults = dataclasses.asdict(cls())
+    for key, value in overrides.items():
+        if isinstance(defaults.get(key), float) and isinstance(value, int) and not isinstance(value, bool):
+            overrides[key] = float(value)  # --set hidden_dropout=0 means 0.0
+    tokenizer_fields = {"vocab_size": vocab_size}
+    if kind == "bert" and pad_id is not None:
+        tokenizer_fields["pad_token_id"] = pad_id
+    for key, value in tokenizer_fields.items():
+        if key in overrides and overrides[key] != value:
+            raise ValueError(f"{key} comes from the tokenizer ({value}); it cannot be set to {overrides[key]}")
+    fields.update(overrides)
+    fields.update(tokenizer_fields)
+    explicit |= set(overrides)
+    if "max_position" not in explicit:
+        fields["max_position"] = max(fields["max_position"], seq_len)
+    elif fields["max_position"] < seq_len:
+        raise ValueError(f"max_position {fields['max_position']} is shorter than seq_len {seq_len}")
+    return cls.from_dict(fields)
+
+
+def build_data(kind: str, corpus: Sequence[PathLike], tok: Tokenizer, *, seq_len: int, batch_size: int, seed: int,
+               dev_fraction: float, nsp: str = "random", mlm_probability: float = 0.15, say: Any = None,
+               tokenizer_path: PathLike = "the tokenizer") -> tuple[Any, Any, str]:
+    """(train data, dev data or None, a line describing them) for ``kind`` (module docstring, step 4)."""
+    say = say or _printer(False)
+    if kind == "bert":
+        data = BertPretrainingData.from_documents(bert_documents(corpus), tok, max_seq_len=seq_len, nsp=nsp,
+                                                  seed=seed, batch_size=batch_size, mlm_probability=mlm_probability)
+        what = f"{len(data):,} sentence-pair instances of <= {seq_len} tokens ({nsp} NSP)"
+    else:
+        data = GPTBlocks.from_files(corpus, tok, block_size=seq_len, batch_size=batch_size, seed=seed,
+                                    separator=_gpt_separator(tok, tokenizer_path, say))
+        what = f"{len(data):,} blocks of {seq_len} tokens from {len(data.tokens):,} tokens"
+    dev_data = None
+    if dev_fraction > 0:
+        data, dev_data = data.split(dev_fraction)
+        what += f" ({len(data):,} train, {len(dev_data):,} dev)"
+    return data, dev_data, what
+
+
+def bert_documents(paths: Sequence[PathLike]) -> list[list[str]]:
+    """The documents (lists of sentences) of BERT corpus files (module docstring, step 4)."""
+    documents: list[list[str]] = []
+    for path in paths:
+        lines = read_text(path).splitlines()
+        docs = read_documents(lines)
+        n_chars = [len(s) for doc in docs for s in doc]
+        if len(docs) == 1 and sum(n_chars) / len(n_chars) > LONG_LINE:  # prose: one document per line
+            docs = [split_sentences(line) for line in docs[0]]
+        documents += docs
+    return documents
+
+
+def save_pretrained(model: Any, tok: Tokenizer, path: PathLike) -> None:
+    """The model in HuggingFace format plus the tokenizer's files (module docstring, ``model/``)."""
+    path = Path(path)
+    if isinstance(model, BertForPreTraining):
+        save_bert(model, path)
+    else:
+        save_gpt2(model, path, eos_token_id=_eot(tok))
+    if isinstance(tok, BPETokenizer):
+        tok.save(path / BPE_FILE)
+        tok.to_hf_json(path / "tokenizer.json")
+    else:
+        atomic_write_text(path / VOCAB_FILE, "".join(f"{t}\n" for t in tok.vocab))
+        atomic_write_text(path / "tokenizer_config.json", json.dumps(
+            {"tokenizer_class": "BertTokenizer", "do_lower_case": tok.lowercase,
+             "strip_accents": tok.strip_accents}, indent=2) + "\n")
+
+
+def check_resume(run_file: Path, run: dict[str, Any], say: Any) -> None:
+    """Refuse to resume when kind, model config or tokenizer differ from the saved ``run.json``;
+    warn when the data arguments do. No ``run.json`` (a run started by ``train`` itself): no check."""
+    if not run_file.is_file():
+        return
+    try:
+        saved = json.loads(run_file.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ValueError(f"{run_file} is corrupt ({e}); it records the run's arguments") from None
+    diffs = []
+    if saved.get("kind") != run["kind"]:
+        diffs.append(f"kind: {saved.get('kind')!r} in the run, {run['kind']!r} now")
+    old_cfg, new_cfg = saved.get("model_config") or {}, run["model_config"]
+    diffs += [f"{k}: {old_cfg.get(k)!r} in the run, {new_cfg.get(k)!r} now"
+              for k in sorted(set(old_cfg) | set(new_cfg)) if old_cfg.get(k) != new_cfg.get(k)]
+    old_tok, new_tok = saved.get("tokenizer") or {}, run["tokenizer"]
+    if old_tok.get("sha256") != new_tok["sha256"]:
+        diffs.append(f"tokenizer: {old_tok.get('type')} of {old_tok.get('vocab_size')} tokens in the run, "
+                     f"a different {new_tok['type']} of {new_tok['vocab_size']} now")
+    old_args, new_args = saved.get("args", {}), run["args"]
+    if diffs:
+        started = f"--config {old_args.get('config')}" + "".join(
+            f" --set {k}={json.dumps(v)}" for k, v in (old_args.get("overrides") or {}).items())
+        raise ValueError(f"cannot resume {run_file.parent}: it was started with {started}, and these arguments "
+                         "make a different model: " + "; ".join(diffs))
+    changed = [k for k in DATA_ARGS if old_args.get(k) != new_args[k]]
+    if changed:
+        say(f"warning: resuming with different {', '.join(changed)} than the run: "
+            "the batches will not continue the run's sequence", err=True)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _check_args(kind: str, *, corpus: list[Path], steps: int, batch_size: int, seq_len: int, warmup: int,
+                schedule: str, grad_accum: int, dev_fraction: float, nsp: str) -> None:
+    if not corpus:
+        raise ValueError("no corpus files given")
+    for p in corpus:
+        if not p.is_file():
+            raise FileNotFoundError(f"corpus file {p} {'is a directory' if p.is_dir() else 'does not exist'}")
+    for name, v, low in (("steps", steps, 1), ("batch_size", batch_size, 1), ("seq_len", seq_len, 1),
+                         ("grad_accum", grad_accum, 1), ("warmup", warmup, 0)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < low:
+            raise ValueError(f"{name} must be an int >= {low}, got {v!r}")
+    if schedule not in SCHEDULES:
+        raise ValueError(f"schedule must be one of {SCHEDULES}, got {schedule!r}")
+    if not 0.0 <= dev_fraction < 1.0:
+        raise ValueError(f"dev_fraction must be in [0, 1), got {dev_fraction}")
+    if kind == "bert" and nsp not in NSP_MODES:
+        raise ValueError(f"nsp must be one of {NSP_MODES}, got {nsp!r}")
+
+
+def _vocab_size(tok: Tokenizer) -> int:
+    return tok.n_vocab if isinstance(tok, BPETokenizer) else tok.vocab_size
+
+
+def _eot(tok: Tokenizer) -> Optional[int]:
+    """The id of <|endoftext|>, or None when the tokenizer has none."""
+    try:
+        return eot_id(tok)
+    except ValueError:
+        return None
+
+
+def _gpt_separator(tok: Tokenizer, path: PathLike, say: Any) -> Optional[str]:
+    """"eot" when the tokenizer has <|endoftext|>; else None, with a warning."""
+    if _eot(tok) is not None:
+        return "eot"
+    say(f"warning: tokenizer {path} has no <|endoftext|> token, so documents are joined with no separator "
+        "between them (train it with --special '<|endoftext|>' to mark where each document ends)", err=True)
+    return None
+
+
+def _printer(verbose: bool) -> Any:
+    def say(msg: str, *, err: bool = False) -> None:
+        if is_main() and (verbose or err):
+            print(msg, file=sys.stderr if err else sys.stdout, flush=True)
+
+    return say
+
+
+def _summary(result: dict[str, Any]) -> str:
+    parts = [f"done: step {result['step']:,}"]
+    for split in ("train", "dev"):
+        row = result[split]
+        if row:
+            extra = f", perplexity {row['perplexity']:.2f}" if "perplexity" in row else ""
+            parts.append(f"{split} loss {row['loss']:.4f}{extra}")
+    return ", ".join(parts) + f"; model in {result['model_dir']}"
+
