@@ -19,6 +19,9 @@ REGISTRY = {
     "axpy": "benchmarks.axpy",
     "bpe_encode": "benchmarks.bpe_encode",
     "bpe_train": "benchmarks.bpe_train",
+    "embed": "benchmarks.embed",
+    "finetune": "benchmarks.finetune",
+    "generate": "benchmarks.generate",
     "pretrain": "benchmarks.pretrain",
     "word2vec": "benchmarks.word2vec",
 }

@@ -36,6 +36,7 @@ UNIT_SCALE = {
     "GFLOP/s": 1e9,
     "words/s": 1.0,
     "tokens/s": 1.0,
+    "texts/s": 1.0,
 }
 
 

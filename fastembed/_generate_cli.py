@@ -1,0 +1,85 @@
+"""``fastembed generate``: continue prompts with a GPT model directory, from the shell.
+
+    fastembed generate --model runs/gpt/model --prompt "The meaning of life is"
+    fastembed generate --model runs/gpt/model --prompt "Once upon a time" --prompt "In 1066," --greedy
+    fastembed generate --model runs/gpt/model --prompt "Once upon a time" --stream --seed 0
+
+``--model``: a directory written by ``fastembed pretrain gpt`` (``OUT/model/``) or a GPT-2
+directory with its tokenizer files (see fastembed.generate.load_generator). It samples by default,
+with nanoGPT's sample.py settings (temperature 0.8, top-k 200); ``--greedy`` takes the most
+likely token instead. Each prompt is printed with its continuation, which ends at
+``<|endoftext|>`` or after ``--max-new-tokens``; a line of dashes separates the prompts.
+``--stream`` prints the tokens as they come (one prompt after the other).
+
+This module imports torch only when the command runs, so that listing the commands stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import codecs
+import sys
+from pathlib import Path
+from typing import Any, Optional
+
+SEPARATOR = "-" * 15
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    """Add ``generate`` to the ``fastembed`` subcommands."""
+    p = sub.add_parser("generate", help="generate text with a GPT model directory",
+                       description=__doc__.splitlines()[0])
+    p.add_argument("--model", type=Path, required=True, metavar="DIR",
+                   help="model directory: `fastembed pretrain gpt`'s OUT/model, or GPT-2 with encoder.json + vocab.bpe")
+    p.add_argument("--prompt", action="append", required=True, metavar="TEXT", help="text to continue (repeatable)")
+    p.add_argument("--max-new-tokens", type=int, default=50, help="most tokens to add to each prompt (default 50)")
+    p.add_argument("--temperature", type=float, default=0.8, help="sampling temperature (default 0.8)")
+    p.add_argument("--top-k", type=int, default=200, help="sample from the k most likely tokens (default 200; 0: all)")
+    p.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling: smallest set with this much "
+                                                           "probability (default 1: all)")
+    p.add_argument("--greedy", action="store_true", help="take the most likely token (no sampling)")
+    p.add_argument("--seed", type=int, default=None, help="seed for sampling, to repeat a run")
+    p.add_argument("--stream", action="store_true", help="print tokens as they are generated")
+    p.set_defaults(func=_generate)
+
+
+def _generate(args: argparse.Namespace) -> int:
+    try:
+        from .generate import EOT, generate, generate_text, load_generator
+    except ImportError as e:                       # torch is missing: say so in one line
+        print(f"fastembed generate: {e}", file=sys.stderr)
+        return 1
+    import torch
+
+    model, tok = load_generator(args.model)
+    eot = tok.special_tokens.get(EOT)
+    stop = () if eot is None else (eot,)
+    seed: Optional[torch.Generator] = None
+    if args.seed is not None:                      # one generator for all prompts: a run repeats as a whole
+        seed = torch.Generator(device=next(model.parameters()).device).manual_seed(args.seed)
+    options: dict[str, Any] = dict(max_new_tokens=args.max_new_tokens, do_sample=not args.greedy,
+                                   temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, seed=seed,
+                                   stop_tokens=stop)
+    if not args.stream:
+        texts = generate_text(model, tok, args.prompt, **options)
+        for k, (prompt, text) in enumerate(zip(args.prompt, texts)):
+            print(("" if k == 0 else SEPARATOR + "\n") + prompt + text)
+        return 0
+    for k, prompt in enumerate(args.prompt):
+        if k:
+            print(SEPARATOR)
+        sys.stdout.write(prompt)
+        sys.stdout.flush()
+        # A token may end in the middle of a UTF-8 character: the decoder keeps the partial bytes
+        # until the rest arrives.
+        utf8 = codecs.getincrementaldecoder("utf-8")(errors="replace")
+
+        def show(step: int, new: list[Optional[int]]) -> None:
+            t = new[0]
+            if t is not None and t not in stop:
+                sys.stdout.write(utf8.decode(tok.decode_single_token_bytes(t)))
+                sys.stdout.flush()
+
+        generate(model, [tok.encode(prompt)], callback=show, **options)
+        print(utf8.decode(b"", final=True))
+    return 0

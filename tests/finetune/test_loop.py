@@ -1,0 +1,130 @@
+"""finetune() end to end on a tiny random BERT: it learns, frozen means frozen (also through the
+encoder cache), the best checkpoint reloads, early stopping, every task runs, bad input fails
+clearly; and the ``fastembed finetune`` parser."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from fastembed.finetune import (Answer, QAExample, TaggedSentence, finetune, load_finetuned, predict,
+                                text_examples)
+from fastembed.finetune._cli import add_parser, resolve_data
+from fastembed.finetune.encoding import LabelSet, encode_texts
+from fastembed.models.hf import load_bert, read_weights
+
+TEXTS = ["the movie was good", "the film was great", "the plot is awful", "a terrible film", "very fine movie",
+         "the plot was bad", "not good", "very bad"]
+LABELS = ["pos", "pos", "neg", "neg", "pos", "neg", "neg", "neg"]
+NO_DROPOUT = dict(hidden_dropout=0.0, attention_dropout=0.0)
+
+
+def quiet(msg):
+    pass
+
+
+def test_tiny_bert_overfits_a_tiny_classification_set(tiny_dir, tmp_path, tiny_tok):
+    ex = text_examples(TEXTS, LABELS)
+    r = finetune("classify", tiny_dir, ex, ex, epochs=20, batch_size=4, lr=1e-2, warmup=0.1, seed=0,
+                 encoder_overrides=NO_DROPOUT, head_options=dict(dropout=0.0), out_dir=tmp_path, log=quiet)
+    losses = [e["train_loss"] for e in r["epochs"]]
+    assert losses[-1] < 0.1 * losses[0]
+    assert r["best"]["dev"]["accuracy"] == 1.0 and r["labels"] == ["neg", "pos"]
+    assert json.loads((tmp_path / "results.json").read_text())["best"]["epoch"] == r["best"]["epoch"]
+    model, tok, state = load_finetuned(tmp_path)                      # the best checkpoint, on its own
+    assert state["epoch"] == r["best"]["epoch"] and state["finetune"]["labels"] == ["neg", "pos"]
+    features, _ = encode_texts(ex, tok, LabelSet(["neg", "pos"]), max_length=16, pair=False)
+    pred = [int(np.argmax(o)) for o in predict(model, features)]
+    assert pred == [f["labels"] for f in features]
+
+
+def test_frozen_run_keeps_the_encoder_and_the_cache_is_exact(tiny_dir, tmp_path):
+    ex = text_examples(TEXTS, LABELS)
+    runs = {}
+    for cache in (True, False):
+        out = tmp_path / f"cache{cache}"
+        runs[cache] = finetune("classify", tiny_dir, ex, ex, freeze_encoder=True, epochs=3,
+                               batch_size=3, head_options=dict(pooling="mean"), cache_encoder=cache, out_dir=out,
+                               log=quiet)
+        saved = read_weights(next((out / "checkpoints").glob("step_*")))
+        original = load_bert(tiny_dir).state_dict()
+        for k, v in original.items():
+            assert torch.equal(saved["encoder." + k], v), f"frozen encoder weight {k} changed"
+    a, b = runs[True]["epochs"], runs[False]["epochs"]
+    assert [x["train_loss"] for x in a] == pytest.approx([x["train_loss"] for x in b], abs=1e-5)
+    assert [x["dev"] for x in a] == [x["dev"] for x in b]
+
+
+def test_early_stopping(tiny_dir):
+    ex = text_examples(TEXTS, LABELS)
+    r = finetune("classify", tiny_dir, ex, ex, epochs=5, lr=1e-9, patience=2, freeze_encoder=True, log=quiet)
+    assert len(r["epochs"]) == 3 and r["stopped_early"] and r["best"]["epoch"] == 1
+
+
+def test_ner_and_qa_run_and_report(tiny_dir):
+    s = [TaggedSentence(["John", "Smith", "lives", "in", "Paris", "\u200b"],
+                        ["B-PER", "I-PER", "O", "O", "B-LOC", "O"]),
+         TaggedSentence(["Paris", "is", "the", "capital", "of", "France"], ["B-LOC", "O", "O", "O", "O", "B-LOC"])]
+    messages = []
+    r = finetune("ner", tiny_dir, s, s, epochs=2, batch_size=2, lr=1e-3, log=messages.append)
+    assert set(r["epochs"][-1]["dev"]) >= {"precision", "recall", "f1", "token_accuracy"}
+    assert r["data"]["train"]["empty_words"] == 1 and any("no word piece" in m for m in messages)
+    ctx = "john smith lives in paris . paris is the capital of france ."
+    q = [QAExample("1", "who lives in paris ?", ctx, [Answer("john smith", 0)]),
+         QAExample("2", "what is the capital of france ?", ctx, [Answer("paris", 28)]),
+         QAExample("3", "who ?", ctx, [Answer("london", 0)])]
+    messages.clear()
+    r = finetune("qa", tiny_dir, q, q, epochs=1, batch_size=2, max_length=16, doc_stride=4, max_query_length=6,
+                 log=messages.append)
+    assert r["data"]["train"]["answers_not_found"] == 1 and r["data"]["train"]["windows"] > 2
+    assert any("not in their context" in m for m in messages)
+    assert set(r["epochs"][0]["dev"]) == {"exact_match", "f1"}
+
+
+def test_bad_input_is_reported(tiny_dir, tmp_path):
+    ex = text_examples(TEXTS, LABELS)
+    with pytest.raises(ValueError, match="unknown label 'meh'"):
+        finetune("classify", tiny_dir, ex, text_examples(["good"], ["meh"]), epochs=1, log=quiet)
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        finetune("classify", tiny_dir, tmp_path / "train.tsv", ex, epochs=1, log=quiet)
+    with pytest.raises(ValueError, match="exceeds the model's 64 positions"):
+        finetune("classify", tiny_dir, ex, ex, max_length=65, log=quiet)
+    with pytest.raises(TypeError, match="takes TaggedSentence examples"):
+        finetune("ner", tiny_dir, ex, ex, log=quiet)
+    with pytest.raises(ValueError, match="unknown task"):
+        finetune("regress", tiny_dir, ex, ex, log=quiet)
+    with pytest.raises(FileNotFoundError, match="is not a directory"):
+        finetune("classify", tmp_path / "nowhere", ex, ex, log=quiet)
+    long = text_examples(["the movie was good " * 10], ["pos"]) + ex
+    messages = []
+    r = finetune("classify", tiny_dir, long, ex, epochs=1, max_length=12, log=messages.append)
+    assert r["data"]["train"]["truncated"] == 1 and any("1 of 9 examples were longer" in m for m in messages)
+
+
+def test_cli_parser_and_run(tiny_dir, tmp_path, capsys):
+    data = tmp_path / "glue"
+    data.mkdir()
+    rows = "".join(f"{t}\t{y}\n" for t, y in zip(TEXTS, LABELS))
+    (data / "train.tsv").write_text("sentence\tlabel\n" + rows, encoding="utf-8")
+    (data / "dev.tsv").write_text("sentence\tlabel\n" + rows, encoding="utf-8")
+    parser = argparse.ArgumentParser(prog="fastembed")
+    add_parser(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["finetune", "--task", "classify", "--data", str(data), "--model", str(tiny_dir),
+                              "--out", str(tmp_path / "run"), "--freeze-encoder", "--epochs", "2", "--max-train", "5",
+                              "--no-progress"])
+    assert (args.freeze_encoder, args.epochs, args.max_train, args.lr) == (True, 2, 5, None)
+    assert args.func(args) == 0
+    out = capsys.readouterr()
+    assert "best: epoch" in out.out and "5 of 8 training examples" in out.err
+    assert json.loads((tmp_path / "run" / "results.json").read_text())["data"]["train_examples"] == 5
+    assert resolve_data("classify", [data]) == (data / "train.tsv", data / "dev.tsv")
+    with pytest.raises(FileNotFoundError, match="holds none of train.txt"):
+        resolve_data("ner", [data])
+    with pytest.raises(ValueError, match="a directory or two files"):
+        resolve_data("ner", [data, data, data])
+    with pytest.raises(SystemExit):
+        parser.parse_args(["finetune", "--task", "translate", "--data", "x", "--model", "m", "--out", "o"])
