@@ -58,6 +58,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--part", choices=("all", "modes", "layers"), default="all",
                         help="frozen-vs-end-to-end table, feature-layer table, or both (default)")
+    parser.add_argument("--task", action="append", choices=sorted(TASKS), metavar="NAME",
+                        help=f"run only this task of the frozen-vs-end-to-end table (repeatable; {', '.join(TASKS)})")
     parser.add_argument("--device", default=None, help="default: cuda when available, else cpu")
     parser.add_argument("--markdown", type=Path, default=None, metavar="PATH",
                         help="write the tables here too (default benchmarks/results/finetune-<UTC time>.md)")
@@ -143,6 +145,8 @@ def run(args: argparse.Namespace, recorder: Recorder) -> None:
     if args.part in ("all", "modes"):
         rows = []
         for name, (task, files, metric) in TASKS.items():
+            if args.task and name not in args.task:
+                continue
             train, dev = _data(task, files)
             got = {}
             for frozen in (True, False):
