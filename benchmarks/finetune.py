@@ -60,6 +60,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="frozen-vs-end-to-end table, feature-layer table, or both (default)")
     parser.add_argument("--task", action="append", choices=sorted(TASKS), metavar="NAME",
                         help=f"run only this task of the frozen-vs-end-to-end table (repeatable; {', '.join(TASKS)})")
+    parser.add_argument("--pooling", choices=("pooler", "mean"), default="pooler",
+                        help="classification heads read BERT's pooler (default) or the mean of the last layer "
+                             "(all-MiniLM-L6-v2 was trained for mean pooling; its pooler was not)")
+    parser.add_argument("--frozen-lr", type=float, default=None,
+                        help="head learning rate of the frozen runs (default: fastembed.finetune's, 1e-3)")
     parser.add_argument("--device", default=None, help="default: cuda when available, else cpu")
     parser.add_argument("--markdown", type=Path, default=None, metavar="PATH",
                         help="write the tables here too (default benchmarks/results/finetune-<UTC time>.md)")
@@ -97,6 +102,10 @@ def _one(task: str, model: tuple, train: Any, dev: Any, s: dict, args: argparse.
 
     qa = "qa_" if task == "qa" else ""
     encoder, tokenizer = model
+    if task in ("classify", "pair") and args.pooling != "pooler":
+        extra.setdefault("head_options", {"pooling": args.pooling})
+    if frozen and args.frozen_lr is not None:
+        extra.setdefault("lr", args.frozen_lr)
     return finetune(task, (copy.deepcopy(encoder), tokenizer), train, dev, freeze_encoder=frozen, epochs=s["epochs"],
                     batch_size=args.batch_size, max_length=s[qa + "max_length"], doc_stride=s["doc_stride"],
                     max_query_length=s["max_query_length"], max_train=s[qa + "max_train"], max_dev=s[qa + "max_dev"],
