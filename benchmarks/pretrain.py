@@ -133,7 +133,7 @@ def make_pair(torch: Any, transformers: Any, kind: str, shape: dict, dropout: fl
         ours = GPT(GPTConfig(**dims))
         hf_cfg = transformers.GPT2Config(**gpt_config_to_hf(ours.config))
         hf = transformers.GPT2LMHeadModel(hf_cfg)
-        state = {k: v for k, v in gpt_state_to_hf(ours).items()}
+        state = gpt_state_to_hf(ours)
     hf_cfg._attn_implementation = "sdpa"
     missing, unexpected = hf.load_state_dict(state, strict=False)
     allowed = ("cls.predictions.decoder", "lm_head.weight", "attn.bias", "attn.masked_bias", "position_ids")
@@ -148,11 +148,10 @@ def hf_inputs(kind: str, batch: dict) -> dict:
     """The same batch in HF's conventions: GPT-2 shifts labels itself (labels = the inputs)."""
     if kind == "bert":
         return batch
-    labels = batch["input_ids"].clone()
-    return {"input_ids": batch["input_ids"], "labels": labels}
+    return {"input_ids": batch["input_ids"], "labels": batch["input_ids"]}
 
 
-def ours_inputs(torch: Any, kind: str, batch: dict, *, for_fidelity: bool) -> dict:
+def ours_inputs(kind: str, batch: dict, *, for_fidelity: bool) -> dict:
     if kind == "gpt" and for_fidelity:   # score exactly what HF scores: the last position has no target there
         labels = batch["input_ids"].roll(-1, 1)
         labels[:, -1] = -100
@@ -208,7 +207,7 @@ def _speed(torch: Any, transformers: Any, kind: str, shape: dict, steps: int, re
                               for b in batches)
     ours, hf = make_pair(torch, transformers, kind, shape, dropout=0.1)
     fns = {}
-    for name, model, inputs in (("fastembed", ours, [ours_inputs(torch, kind, b, for_fidelity=False) for b in batches]),
+    for name, model, inputs in (("fastembed", ours, [ours_inputs(kind, b, for_fidelity=False) for b in batches]),
                                 ("transformers", hf, [hf_inputs(kind, b) for b in batches])):
         opt = torch.optim.AdamW(model.parameters(), lr=1e-4, foreach=True)
         fns[name] = _step_fn(model, opt, inputs)
@@ -236,7 +235,7 @@ def _fidelity(torch: Any, transformers: Any, kind: str, shape: dict, steps: int)
     batches = _batches(torch, kind, shape, steps, seed=1)
     ours, hf = make_pair(torch, transformers, kind, shape, dropout=0.0)
     curves = []
-    for model, inputs in ((ours, [ours_inputs(torch, kind, b, for_fidelity=True) for b in batches]),
+    for model, inputs in ((ours, [ours_inputs(kind, b, for_fidelity=True) for b in batches]),
                           (hf, [hf_inputs(kind, b) for b in batches])):
         opt = torch.optim.AdamW(model.parameters(), lr=5e-4, foreach=True)
         step = _step_fn(model, opt, inputs)

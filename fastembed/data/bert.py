@@ -29,7 +29,7 @@ from ._encode import encode_texts, vocab_size
 from .documents import read_documents
 from .instances import Instances, create_instances
 from .mlm import mask_tokens
-from .order import BatchOrder
+from .order import BatchOrder, Ordered
 from .specials import all_special_ids, special_ids
 
 # Third entry of the seed tuples, so the streams of different purposes never coincide
@@ -39,7 +39,7 @@ _MASK, _CREATE, _SPLIT, _EVAL = 1, 2, 3, 4
 __all__ = ["BertPretrainingData", "Instances", "create_instances"]
 
 
-class BertPretrainingData:
+class BertPretrainingData(Ordered):
     """Instances plus the rules that turn step numbers into masked batches.
 
     ``vocab_size`` and ``mask_id`` drive the masking; random replacements are drawn from
@@ -94,14 +94,6 @@ class BertPretrainingData:
         return len(self.instances)
 
     @property
-    def batch_size(self) -> int:
-        return self.order.batch_size
-
-    @property
-    def seed(self) -> int:
-        return self.order.seed
-
-    @property
     def max_seq_len(self) -> int:
         return self.instances.max_seq_len
 
@@ -110,10 +102,6 @@ class BertPretrainingData:
         """batch_size × max_seq_len: the token positions of one step before padding is trimmed
         (the way the BERT paper counts, 256 × 512 = 128k tokens per batch)."""
         return self.batch_size * self.max_seq_len
-
-    @property
-    def steps_per_epoch(self) -> float:
-        return len(self) / self.batch_size
 
     # ------------------------------------------------------------------ batches
 

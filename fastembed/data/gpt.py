@@ -31,11 +31,11 @@ from typing import Any
 import numpy as np
 
 from .._optional import require_torch
-from .order import BatchOrder
+from .order import BatchOrder, Ordered
 from .shards import TokenShards, encode_documents
 
 
-class GPTBlocks:
+class GPTBlocks(Ordered):
     """Blocks of a token stream (1-D array, ``np.memmap`` or :class:`TokenShards`) and their batches.
 
     ``starts`` (normally left out) picks which blocks this object serves, by their first token's
@@ -84,21 +84,9 @@ class GPTBlocks:
         return len(self.starts)
 
     @property
-    def batch_size(self) -> int:
-        return self.order.batch_size
-
-    @property
-    def seed(self) -> int:
-        return self.order.seed
-
-    @property
     def tokens_per_step(self) -> int:
         """batch_size × block_size: the tokens predicted in one optimizer step."""
         return self.batch_size * self.block_size
-
-    @property
-    def steps_per_epoch(self) -> float:
-        return len(self) / self.batch_size
 
     # ------------------------------------------------------------------ batches
 

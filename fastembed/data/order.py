@@ -70,3 +70,21 @@ class BatchOrder:
             raise ValueError(f"rank must be in [0, {world_size}), got {rank}")
         b = self.batch_size // world_size
         return slice(rank * b, (rank + 1) * b)
+
+
+class Ordered:
+    """What data served through a :class:`BatchOrder` (``self.order``) says about itself."""
+
+    order: BatchOrder
+
+    @property
+    def batch_size(self) -> int:
+        return self.order.batch_size
+
+    @property
+    def seed(self) -> int:
+        return self.order.seed
+
+    @property
+    def steps_per_epoch(self) -> float:
+        return len(self) / self.batch_size  # type: ignore[arg-type]

@@ -117,15 +117,17 @@ class BertForPreTraining(nn.Module):
         for m in (self.mlm_transform, self.mlm_norm, self.nsp):
             init_weights(m, config.initializer_range)
 
+    def _mlm_transform(self, h: torch.Tensor) -> torch.Tensor:
+        return self.mlm_norm(F.gelu(self.mlm_transform(h)))
+
     def mlm_logits(self, h: torch.Tensor) -> torch.Tensor:
         """Vocabulary logits for hidden states (..., C); the output layer is the token embedding."""
-        h = self.mlm_norm(F.gelu(self.mlm_transform(h)))
-        return F.linear(h, self.bert.embeddings.word.weight, self.mlm_bias)
+        return F.linear(self._mlm_transform(h), self.bert.embeddings.word.weight, self.mlm_bias)
 
     def _mlm_loss(self, h: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(summed cross-entropy, correct predictions) of the MLM head on hidden states (n, C)."""
-        h = self.mlm_norm(F.gelu(self.mlm_transform(h)))
-        return linear_cross_entropy(h, self.bert.embeddings.word.weight, target, bias=self.mlm_bias)
+        return linear_cross_entropy(self._mlm_transform(h), self.bert.embeddings.word.weight, target,
+                                    bias=self.mlm_bias)
 
     def loss_counts(self, batch: dict[str, Any]) -> dict[str, int]:
         """The ``counts`` that ``forward(**batch)`` will report, from the labels alone."""
