@@ -44,7 +44,7 @@ TASKS = {  # name -> (finetune task, data files (train, dev) or None for XQuAD, 
     "CoNLL-2003": ("ner", ("ner/conll2003/train.txt", "ner/conll2003/valid.txt"), "entity F1"),
     "XQuAD-en": ("qa", None, "F1 / EM"),
 }
-LAYERS = ("embeddings", "last", "second_to_last", "sum_last_four", "concat_last_four")
+LAYERS = ("embeddings", "last", "second_to_last", "sum_last_4", "concat_last_4")
 QUICK = dict(max_train=16, max_dev=16, qa_max_train=8, qa_max_dev=8, epochs=1, max_length=32, qa_max_length=64,
              max_query_length=24, doc_stride=24, lstm_hidden=32)
 FULL = dict(max_train=None, max_dev=None, qa_max_train=None, qa_max_dev=None, epochs=3, max_length=128,
@@ -179,7 +179,7 @@ def run(args: argparse.Namespace, recorder: Recorder) -> None:
             r = _one("ner", model, train, dev, s, args, frozen=True, layers=layers,
                      head_options=dict(lstm_hidden=s["lstm_hidden"]))
             _record(recorder, "CoNLL-2003 NER features (frozen, BiLSTM tagger)", layers, r, incumbent=layers == "last")
-            width = 4 * 384 if layers == "concat_last_four" else 384
+            width = 4 * 384 if layers == "concat_last_4" else 384
             rows.append(f"| {layers} | {width} | {r['data']['train_examples']:,} | {_score(r)[0]} |")
         tables.append("\n".join([f"### CoNLL-2003 NER, frozen all-MiniLM-L6-v2, BiLSTM tagger ({s['lstm_hidden']} per "
                                  "direction) on chosen layers (dev entity F1, %)", "",

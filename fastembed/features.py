@@ -10,7 +10,12 @@ Sentence-BERT), or take [CLS].
              "second_to_last"  hidden_states[-2]                      (B, T, C)
              "sum_last_4"      Σ hidden_states[-4:]                   (B, T, C)
              "concat_last_4"   hidden_states[-4], ..., [-1] on C      (B, T, 4C)
+             "embeddings"      hidden_states[0] (before any attention) (B, T, C)
              "all"             every entry stacked                    (B, T, L+1, C)
+             "scalar_mix"      γ · Σ_j softmax(w)_j · hidden_states[j]  (B, T, C)
+                               ELMo's learned mixture (Peters et al. 2018): pass ``mix=`` a
+                               :class:`ScalarMix` (trained with a task head by fine-tuning with
+                               ``layers="scalar_mix"``, or built from chosen weights)
              [i, j, ...]       those entries concatenated on C, in the order given; 0 = the
                                embeddings, 1..L the layers, negative counts from the end
     pooling  "cls"             position 0 ([CLS]; rows are padded on the right)
@@ -28,8 +33,8 @@ batching: the fused attention skips padded keys, and pooling reads real tokens o
 than ``max_length`` are truncated to it (``[CLS]`` + the first pieces + ``[SEP]``, as HF's
 tokenizers do) and a :class:`TruncationWarning` says how many.
 
-Left out on purpose: max pooling and weighted layer mixtures (learned weights belong to
-fine-tuning), text pairs (one segment per text), left-padded batches for "cls".
+Left out on purpose: max pooling, text pairs (one segment per text), left-padded batches for
+"cls".
 """
 
 from __future__ import annotations
@@ -47,7 +52,7 @@ torch = require_torch("fastembed.features")
 
 from torch import Tensor  # noqa: E402
 
-LAYER_STRATEGIES = ("last", "second_to_last", "sum_last_4", "concat_last_4", "all")
+LAYER_STRATEGIES = ("last", "second_to_last", "sum_last_4", "concat_last_4", "embeddings", "all", "scalar_mix")
 POOLINGS = ("cls", "mean", "none")
 
 Layers = Union[str, Sequence[int]]
@@ -77,8 +82,10 @@ def layer_indices(layers: Layers, num_layers: int) -> list[int]:
         if layers not in LAYER_STRATEGIES:
             raise ValueError(f"unknown layers {layers!r}; expected one of {LAYER_STRATEGIES} or a list of "
                              "hidden_states indices")
-        if layers == "all":
+        if layers in ("all", "scalar_mix"):
             return list(range(n))
+        if layers == "embeddings":
+            return [0]
         k = {"last": 1, "second_to_last": 2}.get(layers, 4)
         if num_layers < k:
             raise ValueError(f"layers={layers!r} needs a model with at least {k} layers; {_describe(num_layers)}")
@@ -101,10 +108,76 @@ def layer_indices(layers: Layers, num_layers: int) -> list[int]:
     return out
 
 
-def combine_layers(hidden_states: Sequence[Tensor], layers: Layers = "last") -> Tensor:
+class ScalarMix(torch.nn.Module):
+    """ELMo's scalar mix (Peters et al. 2018, eq. 1): γ · Σ_j s_j · h_j with s = softmax(w), over
+    the L + 1 entries of ``hidden_states``. ``w`` starts at zero (an even average) and ``γ`` at 1;
+    both are learned with a task head (:class:`fastembed.finetune.FineTuneModel` with
+    ``layers="scalar_mix"``). :meth:`from_weights` fixes chosen weights instead: one-hot weights
+    read a single layer exactly.
+
+    >>> mix = ScalarMix.from_weights([0, 0, 1])                    # all of hidden_states[2]
+    >>> h = [torch.full((1, 2, 3), float(i)) for i in range(3)]
+    >>> mix(h)[0, 0].tolist()
+    [2.0, 2.0, 2.0]
+    """
+
+    def __init__(self, num_entries: int, *, gamma: float = 1.0) -> None:
+        super().__init__()
+        num_entries = _positive_int(num_entries, "num_entries")
+        self.scalars = torch.nn.Parameter(torch.zeros(num_entries))
+        self.gamma = torch.nn.Parameter(torch.tensor(float(gamma)))
+
+    @classmethod
+    def from_weights(cls, weights: Sequence[float], gamma: float = 1.0) -> "ScalarMix":
+        """A mix whose softmax gives exactly ``weights`` (non-negative, summing to 1; a zero weight
+        becomes a logit of -inf, so that entry contributes nothing)."""
+        w = torch.as_tensor(np.asarray(weights, dtype=np.float64))
+        if w.dim() != 1 or w.numel() == 0 or bool((w < 0).any()) or abs(float(w.sum()) - 1.0) > 1e-6:
+            raise ValueError(f"weights must be a non-empty list of non-negative numbers summing to 1, got {weights!r}")
+        mix = cls(w.numel(), gamma=gamma)
+        with torch.no_grad():
+            mix.scalars.copy_(torch.log(w).float())
+        return mix
+
+    @property
+    def weights(self) -> Tensor:
+        """The normalised layer weights softmax(w), (L + 1,)."""
+        return torch.softmax(self.scalars, 0)
+
+    def forward(self, hidden_states: Union[Sequence[Tensor], Tensor]) -> Tensor:
+        """Mix L + 1 tensors (B, T, C) (or one stacked (B, T, L+1, C)) into (B, T, C)."""
+        n = self.scalars.numel()
+        if isinstance(hidden_states, Tensor):
+            stacked = hidden_states
+            if stacked.dim() < 2 or stacked.shape[-2] != n:
+                raise ValueError(f"a stacked input must be (..., {n}, C) for a mix of {n} entries, got "
+                                 f"{tuple(stacked.shape)}")
+            w = self.weights.to(stacked.dtype)
+            return self.gamma.to(stacked.dtype) * torch.einsum("...lc,l->...c", stacked, w)
+        if len(hidden_states) != n:
+            raise ValueError(f"this mix has {n} weights but got {len(hidden_states)} hidden states "
+                             "(the model's layers + 1 for the embeddings)")
+        w = self.weights.to(hidden_states[0].dtype)
+        out = w[0] * hidden_states[0]
+        for j in range(1, n):
+            out = out + w[j] * hidden_states[j]
+        return self.gamma.to(out.dtype) * out
+
+    def extra_repr(self) -> str:
+        return f"num_entries={self.scalars.numel()}"
+
+
+def feature_width(layers: Layers, hidden_size: int, num_layers: int) -> int:
+    """The last-axis width of :func:`combine_layers`' output (per entry for "all")."""
+    k = len(layer_indices(layers, num_layers))
+    return hidden_size if isinstance(layers, str) and layers in ("sum_last_4", "all", "scalar_mix") else k * hidden_size
+
+
+def combine_layers(hidden_states: Sequence[Tensor], layers: Layers = "last", mix: Optional[ScalarMix] = None) -> Tensor:
     """One feature tensor from ``hidden_states`` (the L + 1 tensors (B, T, C) that a model gives
     with ``output_hidden_states=True``, embeddings first); shapes in the module docstring:
-    (B, T, C), (B, T, kC) for k concatenated entries, (B, T, L+1, C) for "all".
+    (B, T, C), (B, T, kC) for k concatenated entries, (B, T, L+1, C) for "all". ``mix`` is the
+    :class:`ScalarMix` that ``layers="scalar_mix"`` needs (and nothing else takes).
 
     >>> h = [torch.full((1, 2, 3), float(i)) for i in range(5)]   # embeddings + 4 layers
     >>> combine_layers(h, "sum_last_4")[0, 0].tolist()
@@ -113,6 +186,10 @@ def combine_layers(hidden_states: Sequence[Tensor], layers: Layers = "last") -> 
     torch.Size([1, 2, 6])
     """
     idx = layer_indices(layers, len(hidden_states) - 1)
+    if (mix is not None) != _named(layers, "scalar_mix"):
+        raise ValueError("layers='scalar_mix' needs mix=ScalarMix(...), and mix= goes with layers='scalar_mix' only")
+    if mix is not None:
+        return mix(hidden_states)
     if _named(layers, "all"):
         return torch.stack(tuple(hidden_states), dim=2)
     if _named(layers, "sum_last_4"):
@@ -273,7 +350,8 @@ def _split_texts(texts: Any, tokenizer: Any, max_length: int, batch_size: int,
 
 
 def extract(model: Any, texts_or_batch: Any, *, tokenizer: Any = None, layers: Layers = "last",
-            pooling: str = "cls", max_length: Optional[int] = None, batch_size: int = 32) -> Any:
+            pooling: str = "cls", max_length: Optional[int] = None, batch_size: int = 32,
+            mix: Optional[ScalarMix] = None) -> Any:
     """Features of texts (a list of str, with ``tokenizer``) or of a tokenized batch (a mapping
     with ``input_ids`` (B, T) and optionally ``attention_mask`` and ``token_type_ids``, numpy or
     torch, padded on the right).
@@ -283,12 +361,17 @@ def extract(model: Any, texts_or_batch: Any, *, tokenizer: Any = None, layers: L
     arrays (T_i, ...) holding each text's real tokens only. ``max_length`` (texts only; default
     the model's ``max_position``) truncates longer texts with a :class:`TruncationWarning`. The
     model runs in eval mode under ``torch.inference_mode`` and is put back in its mode after.
+    ``layers="scalar_mix"`` needs ``mix`` (a :class:`ScalarMix` of L + 1 entries).
     """
     enc = _encoder(model)
     cfg = enc.config
     if pooling not in POOLINGS:
         raise ValueError(f"unknown pooling {pooling!r}; expected one of {POOLINGS}")
     k = len(layer_indices(layers, cfg.num_layers))                 # fails before any work
+    if (mix is not None) != _named(layers, "scalar_mix"):
+        raise ValueError("layers='scalar_mix' needs mix=ScalarMix(...), and mix= goes with layers='scalar_mix' only")
+    if mix is not None and mix.scalars.numel() != cfg.num_layers + 1:
+        raise ValueError(f"mix has {mix.scalars.numel()} weights; {_describe(cfg.num_layers)}")
     batch_size = _positive_int(batch_size, "batch_size")
     param = next(enc.parameters())
     if isinstance(texts_or_batch, Mapping):
@@ -313,15 +396,15 @@ def extract(model: Any, texts_or_batch: Any, *, tokenizer: Any = None, layers: L
             for x, mask, types, padded in pieces:
                 out = enc(x, token_type_ids=types, attention_mask=mask if padded else None,
                           output_hidden_states=want_states)
-                h = combine_layers(out.hidden_states, layers) if want_states else out.last_hidden_state
+                h = combine_layers(out.hidden_states, layers, mix) if want_states else out.last_hidden_state
                 results.append((pool(h, mask, pooling), mask))
     finally:
         enc.train(was_training)
     if pooling == "none":
         return _per_text(results, order)
     if not results:                                                # no texts: empty, of the right width
-        C = cfg.hidden_size
-        trailing = (k, C) if _named(layers, "all") else (C,) if _named(layers, "sum_last_4") else (k * C,)
+        C = feature_width(layers, cfg.hidden_size, cfg.num_layers)
+        trailing = (k, C) if _named(layers, "all") else (C,)
         return np.zeros((0, *trailing), np.float64 if param.dtype == torch.float64 else np.float32)
     pooled = np.concatenate([_to_numpy(v) for v, _ in results])
     out_arr = np.empty_like(pooled)

@@ -8,7 +8,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from fastembed.features import TruncationWarning, combine_layers, extract, layer_indices, pool  # noqa: E402
+from fastembed.features import ScalarMix, TruncationWarning, combine_layers, extract, layer_indices, pool  # noqa: E402
 from fastembed.models import BertConfig, BertForPreTraining, BertModel  # noqa: E402
 from fastembed.tokenizers import WordPieceTokenizer  # noqa: E402
 
@@ -52,6 +52,7 @@ BY_HAND = {
     "sum_last_4": lambda hs: hs[-4] + hs[-3] + hs[-2] + hs[-1],
     "concat_last_4": lambda hs: torch.cat([hs[-4], hs[-3], hs[-2], hs[-1]], -1),
     "all": lambda hs: torch.stack(hs, 2),
+    "embeddings": lambda hs: hs[0],
     (0,): lambda hs: hs[0],
     (-1, 0, 2): lambda hs: torch.cat([hs[-1], hs[0], hs[2]], -1),
     (-4, -3, -2, -1): lambda hs: torch.cat(hs[-4:], -1),
@@ -199,3 +200,40 @@ def test_eval_mode_inside_and_mode_restored():
     b = extract(pre, TEXTS, tokenizer=tok, pooling="mean")
     np.testing.assert_array_equal(a, b)                       # no dropout while extracting
     assert pre.training and pre.bert.training
+
+
+# --------------------------------------------------------------------------- scalar mix (ELMo)
+
+
+@pytest.mark.parametrize("j", range(L + 1))
+def test_scalar_mix_with_one_hot_weights_equals_the_single_layer_features(m, tok, j):
+    mix = ScalarMix.from_weights([float(i == j) for i in range(L + 1)])
+    got = extract(m, TEXTS, tokenizer=tok, layers="scalar_mix", mix=mix, pooling="mean", batch_size=2)
+    want = extract(m, TEXTS, tokenizer=tok, layers=[j], pooling="mean", batch_size=2)
+    np.testing.assert_array_equal(got, want)
+
+
+def test_scalar_mix_is_gamma_times_the_softmax_weighted_sum(m, tok):
+    b = padded_batch(tok, TEXTS)
+    with torch.no_grad():
+        hs = m(b["input_ids"], attention_mask=b["attention_mask"], output_hidden_states=True).hidden_states
+        mix = ScalarMix(L + 1, gamma=0.5)
+        mix.scalars.copy_(torch.arange(L + 1, dtype=torch.float32))
+        e = torch.exp(torch.arange(L + 1, dtype=torch.float64))
+        want = 0.5 * sum(float(e[i] / e.sum()) * hs[i].double() for i in range(L + 1))
+        torch.testing.assert_close(combine_layers(hs, "scalar_mix", mix).double(), want, rtol=1e-6, atol=1e-6)
+        torch.testing.assert_close(mix(torch.stack(hs, 2)), mix(hs), rtol=1e-6, atol=1e-6)   # stacked input
+    assert ScalarMix(3).weights.tolist() == pytest.approx([1 / 3] * 3)                 # starts as an even average
+
+
+def test_scalar_mix_errors(m, tok):
+    with pytest.raises(ValueError, match="needs mix="):
+        extract(m, TEXTS, tokenizer=tok, layers="scalar_mix")
+    with pytest.raises(ValueError, match="needs mix="):
+        extract(m, TEXTS, tokenizer=tok, layers="last", mix=ScalarMix(L + 1))
+    with pytest.raises(ValueError, match="mix has 3 weights"):
+        extract(m, TEXTS, tokenizer=tok, layers="scalar_mix", mix=ScalarMix(3))
+    with pytest.raises(ValueError, match="summing to 1"):
+        ScalarMix.from_weights([0.5, 0.6])
+    with pytest.raises(ValueError, match="num_entries"):
+        ScalarMix(0)

@@ -50,8 +50,8 @@ def add_parser(sub: argparse._SubParsersAction, help: str = FINETUNE_HELP) -> ar
     p.add_argument("--max-dev", type=int, default=None, metavar="N", help="score a random N dev examples")
     p.add_argument("--patience", type=int, default=None, help="stop after this many epochs without dev improvement")
     p.add_argument("--layers", default="last",
-                   choices=("last", "second_to_last", "sum_last_four", "concat_last_four", "embeddings"),
-                   help="encoder states the head reads (default last)")
+                   choices=("last", "second_to_last", "sum_last_4", "concat_last_4", "embeddings", "scalar_mix"),
+                   help="encoder states the head reads (default last; fastembed.finetune.heads.LAYER_CHOICES)")
     p.add_argument("--doc-stride", type=int, default=128, help="qa: tokens between window starts (default 128)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default=None, help="default: cuda when available, else cpu")

@@ -7,7 +7,7 @@ Three heads, the three ways BERT's paper (Devlin et al. 2019, section 4) reads i
                               channel 0 scores "the answer starts here", channel 1 "ends here"
     token classification      every token h_t                -> dropout -> Linear(C, L)      (B, T, L)
 
-Shapes: B = batch, T = tokens, C = the encoder's hidden size (4C for "concat_last_four"),
+Shapes: B = batch, T = tokens, C = the encoder's hidden size (4C for "concat_last_4"),
 L = number of labels. A head's ``forward(hidden, pooled, mask)`` returns logits and its
 ``loss(logits, mask, **targets)`` the mean cross-entropy.
 
@@ -15,9 +15,12 @@ L = number of labels. A head's ``forward(hidden, pooled, mask)`` returns logits 
 feature-based approach: the encoder's parameters get ``requires_grad=False`` and it always runs
 in eval mode (no dropout) under ``torch.no_grad()``, so no activation is kept for a backward and
 only the head learns. ``False`` fine-tunes end to end. ``layers`` picks which hidden states the
-head reads (BERT's Table 7 compares these for NER with a frozen encoder): ``"last"``,
-``"second_to_last"``, ``"sum_last_four"``, ``"concat_last_four"`` or ``"embeddings"`` (the
-embedding layer's output, before any attention).
+head reads, by :mod:`fastembed.features`' names (BERT's Table 7 compares these for NER with a
+frozen encoder): ``"last"``, ``"second_to_last"``, ``"sum_last_4"``, ``"concat_last_4"``,
+``"embeddings"`` (the embedding layer's output, before any attention), or ``"scalar_mix"``
+(ELMo's learned softmax-weighted sum of every layer and a scale, a :class:`ScalarMix` trained with
+the head, at the head's learning rate; with a frozen encoder it is the only part besides the
+head that learns).
 """
 
 from __future__ import annotations
@@ -26,18 +29,14 @@ from contextlib import nullcontext
 from typing import Any, Optional
 
 from .._optional import require_torch
+from ..features import LAYER_STRATEGIES, ScalarMix, combine_layers, layer_indices, pool
+from ..features import feature_width as _feature_width
 from ..models.output import ModelOutput
 
 torch = require_torch("fastembed.finetune")
 nn, F = torch.nn, torch.nn.functional
 
-LAYER_CHOICES = ("last", "second_to_last", "sum_last_four", "concat_last_four", "embeddings")
-
-
-def feature_width(layers: str, hidden_size: int) -> int:
-    """Width of the features ``layers`` gives an encoder of ``hidden_size`` (4C for a concat)."""
-    check_layers(layers)
-    return 4 * hidden_size if layers == "concat_last_four" else hidden_size
+LAYER_CHOICES = tuple(x for x in LAYER_STRATEGIES if x != "all")   # "all" is 4-D: no head reads it
 
 
 def check_layers(layers: str) -> None:
@@ -45,27 +44,10 @@ def check_layers(layers: str) -> None:
         raise ValueError(f"layers must be one of {LAYER_CHOICES}, got {layers!r}")
 
 
-def combine_layers(hidden_states: tuple, layers: str) -> "torch.Tensor":
-    """The features ``layers`` names, from ``hidden_states`` = (embeddings, layer 1, ..., layer N)."""
+def feature_width(layers: str, hidden_size: int, num_layers: int) -> int:
+    """Width of the features ``layers`` gives an encoder (4C for a concat of four layers)."""
     check_layers(layers)
-    if layers == "embeddings":
-        return hidden_states[0]
-    if layers in ("sum_last_four", "concat_last_four") and len(hidden_states) < 5:
-        raise ValueError(f"{layers} needs at least 4 encoder layers; this encoder has {len(hidden_states) - 1}")
-    if layers == "second_to_last":
-        if len(hidden_states) < 3:
-            raise ValueError("second_to_last needs at least 2 encoder layers")
-        return hidden_states[-2]
-    if layers == "sum_last_four":
-        return torch.stack(hidden_states[-4:]).sum(0)
-    if layers == "concat_last_four":
-        return torch.cat(hidden_states[-4:], dim=-1)
-    return hidden_states[-1]
-
-
-def _mean_pool(hidden: "torch.Tensor", mask: "torch.Tensor") -> "torch.Tensor":
-    m = mask.unsqueeze(-1).to(hidden.dtype)                        # (B, T, 1)
-    return (hidden * m).sum(1) / m.sum(1).clamp_min(1.0)          # (B, C)
+    return _feature_width(layers, hidden_size, num_layers)
 
 
 class SequenceClassificationHead(nn.Module):
@@ -94,7 +76,7 @@ class SequenceClassificationHead(nn.Module):
                 raise ValueError("pooling='pooler' needs an encoder with a pooler (BertModel(add_pooler=True))")
             x = pooled
         else:
-            x = _mean_pool(hidden, mask)
+            x = pool(hidden, mask, "mean")
         return self.out(self.drop(x))                              # (B, L)
 
     def loss(self, logits: "torch.Tensor", mask: "torch.Tensor", labels: "torch.Tensor") -> "torch.Tensor":
@@ -188,8 +170,10 @@ class FineTuneModel(nn.Module):
         check_layers(layers)
         if layers != "last" and getattr(head, "pooling", None) == "pooler":
             raise ValueError(f"the pooler reads the last layer only; use pooling='mean' with layers={layers!r}")
+        layer_indices(layers, encoder.config.num_layers)           # enough layers for the name
         self.encoder, self.head = encoder, head
         self.freeze_encoder, self.layers = bool(freeze_encoder), layers
+        self.mix = ScalarMix(encoder.config.num_layers + 1) if layers == "scalar_mix" else None
         if self.freeze_encoder:
             for p in self.encoder.parameters():
                 p.requires_grad_(False)
@@ -203,14 +187,23 @@ class FineTuneModel(nn.Module):
 
     def encode(self, input_ids: "torch.Tensor", token_type_ids: Optional["torch.Tensor"] = None,
                attention_mask: Optional["torch.Tensor"] = None) -> tuple["torch.Tensor", Optional["torch.Tensor"]]:
-        """(features (B, T, C'), pooled (B, C) or None) for the head."""
+        """(features (B, T, C'), pooled (B, C) or None) for the head: what the encoder gives, before
+        anything trainable outside it (with ``layers="scalar_mix"`` every hidden state, stacked
+        (B, T, L+1, C), which :meth:`head_forward` mixes)."""
         with torch.no_grad() if self.freeze_encoder else nullcontext():
             out = self.encoder(input_ids, token_type_ids, attention_mask, output_hidden_states=self.layers != "last")
-        hidden = out.last_hidden_state if self.layers == "last" else combine_layers(out.hidden_states, self.layers)
+        if self.layers == "last":
+            hidden = out.last_hidden_state
+        elif self.mix is not None:
+            hidden = torch.stack(tuple(out.hidden_states), dim=2)
+        else:
+            hidden = combine_layers(out.hidden_states, self.layers)
         return hidden, out.extras.get("pooler_output")
 
     def head_forward(self, hidden: "torch.Tensor", pooled: Optional["torch.Tensor"], attention_mask: "torch.Tensor",
                      **targets: Any) -> ModelOutput:
+        if self.mix is not None:
+            hidden = self.mix(hidden)
         logits = self.head(hidden, pooled, attention_mask)
         targets = {k: v for k, v in targets.items() if v is not None}
         loss = self.head.loss(logits, attention_mask, **targets) if targets else None

@@ -142,12 +142,14 @@ def predict(model: FineTuneModel, features: Sequence[dict], *, batch_size: int =
 
 def make_finetune_optimizer(model: FineTuneModel, lr: float, head_lr: float,
                             weight_decay: float) -> "torch.optim.AdamW":
-    """AdamW with the head's groups at ``head_lr`` and the (trainable) encoder's at ``lr``; each
-    group remembers its peak rate as ``base_lr`` for the schedule."""
+    """AdamW with the head's groups (and a scalar mix's) at ``head_lr`` and the (trainable)
+    encoder's at ``lr``; each group remembers its peak rate as ``base_lr`` for the schedule."""
     from ..training.optim import param_groups
 
     groups = []
-    for module, rate in ((model.head, head_lr), (model.encoder, lr)):
+    for module, rate in ((model.head, head_lr), (model.mix, head_lr), (model.encoder, lr)):
+        if module is None:
+            continue
         for g in param_groups(module, weight_decay):               # a frozen encoder gives no group
             g["base_lr"] = g["lr"] = rate
             groups.append(g)
@@ -269,7 +271,8 @@ def finetune(task: str, model_dir: Union[PathLike, tuple], train_data: Any, dev_
     # 3. model
     seed_all(seed)
     num_labels = len(label_set) if label_set is not None else 0
-    head = make_head(t.head_kind, feature_width(layers, encoder.config.hidden_size), num_labels, **(head_options or {}))
+    C = feature_width(layers, encoder.config.hidden_size, encoder.config.num_layers)
+    head = make_head(t.head_kind, C, num_labels, **(head_options or {}))
     model = FineTuneModel(encoder, head, freeze_encoder=freeze_encoder, layers=layers).to(device)
     use_cache = freeze_encoder if cache_encoder is None else (cache_encoder and freeze_encoder)
     train_cache = FrozenCache(model) if use_cache else None
@@ -354,7 +357,7 @@ def load_finetuned(path: PathLike, device: Any = "cpu") -> tuple[FineTuneModel, 
     if spec is None:
         raise ValueError(f"{ckpt} is not a fine-tuning checkpoint (its state.json has no 'finetune' entry)")
     encoder = BertModel(BertConfig.from_dict(spec["encoder_config"]))
-    C = feature_width(spec["layers"], encoder.config.hidden_size)
+    C = feature_width(spec["layers"], encoder.config.hidden_size, encoder.config.num_layers)
     head = make_head(spec["head_kind"], C, spec["num_labels"], **spec["head_options"])
     model = FineTuneModel(encoder, head, freeze_encoder=spec["freeze_encoder"], layers=spec["layers"]).to(device)
     load_checkpoint(ckpt, model)

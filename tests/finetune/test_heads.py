@@ -8,6 +8,8 @@ import torch
 
 from fastembed.finetune.heads import (FineTuneModel, SequenceClassificationHead, SpanHead, TokenClassificationHead,
                                       combine_layers, feature_width, make_head)
+from fastembed.finetune.loop import make_finetune_optimizer
+from fastembed.features import ScalarMix
 
 from .conftest import tiny_bert
 
@@ -106,25 +108,60 @@ def test_end_to_end_trains_the_encoder():
     assert model.encoder.layers[0].up.weight.grad is not None
 
 
-@pytest.mark.parametrize("layers", ["last", "second_to_last", "sum_last_four", "concat_last_four", "embeddings"])
+@pytest.mark.parametrize("layers", ["last", "second_to_last", "sum_last_4", "concat_last_4", "embeddings"])
 def test_feature_layers(layers):
     encoder = tiny_bert().eval()
-    width = feature_width(layers, C)
+    width = feature_width(layers, C, encoder.config.num_layers)
     model = FineTuneModel(encoder, make_head("token", width, 3), freeze_encoder=True, layers=layers)
     ids, types, mask = batch()
     hidden, _ = model.encode(ids, types, mask)
     assert hidden.shape == (B, T, width)
     states = encoder(ids, types, mask, output_hidden_states=True).hidden_states
     want = {"last": states[-1], "second_to_last": states[-2], "embeddings": states[0],
-            "sum_last_four": states[-1] + states[-2] + states[-3] + states[-4],
-            "concat_last_four": torch.cat(states[-4:], -1)}[layers]
+            "sum_last_4": states[-1] + states[-2] + states[-3] + states[-4],
+            "concat_last_4": torch.cat(states[-4:], -1)}[layers]
     torch.testing.assert_close(hidden, want, atol=1e-5, rtol=1e-5)
 
 
 def test_layer_choice_errors():
     with pytest.raises(ValueError, match="layers must be one of"):
-        feature_width("middle", C)
+        feature_width("middle", C, 4)
+    with pytest.raises(ValueError, match="layers must be one of"):
+        feature_width("all", C, 4)
     with pytest.raises(ValueError, match="pooler reads the last layer"):
         FineTuneModel(tiny_bert(), make_head("sequence", C, 2), layers="embeddings")
-    with pytest.raises(ValueError, match="at least 4 encoder layers"):
-        combine_layers(tuple(torch.zeros(1) for _ in range(3)), "concat_last_four")
+    with pytest.raises(ValueError, match="at least 4 layers"):
+        combine_layers(tuple(torch.zeros(1) for _ in range(3)), "concat_last_4")
+
+
+def test_scalar_mix_is_trained_with_the_head_and_encoder_stays_frozen():
+    encoder = tiny_bert()
+    before = {k: v.clone() for k, v in encoder.state_dict().items()}
+    model = FineTuneModel(encoder, make_head("token", C, 3), freeze_encoder=True, layers="scalar_mix")
+    opt = make_finetune_optimizer(model, lr=1e-3, head_lr=1e-1, weight_decay=0.01)
+    assert any(p is model.mix.scalars for g in opt.param_groups for p in g["params"])
+    ids, types, mask = batch()
+    hidden, _ = model.encode(ids, types, mask)
+    assert hidden.shape == (B, T, encoder.config.num_layers + 1, C)      # stacked: the mix comes after
+    labels = torch.randint(0, 3, (B, T), generator=torch.Generator().manual_seed(1))
+    w0 = model.mix.weights.detach().clone()
+    for _ in range(3):
+        model(ids, types, mask, labels=labels).loss.backward()
+        opt.step()
+        opt.zero_grad()
+    assert not torch.allclose(model.mix.weights, w0)                     # the layer weights learned
+    assert abs(float(model.mix.weights.detach().sum()) - 1.0) < 1e-6
+    for k, v in encoder.state_dict().items():
+        assert torch.equal(v, before[k]), k
+
+
+def test_scalar_mix_with_one_hot_weights_equals_that_layer():
+    encoder = tiny_bert().eval()
+    model = FineTuneModel(encoder, make_head("token", C, 3), freeze_encoder=True, layers="scalar_mix")
+    n = encoder.config.num_layers + 1
+    ids, types, mask = batch()
+    states = encoder(ids, types, mask, output_hidden_states=True).hidden_states
+    for j in range(n):
+        model.mix.load_state_dict(ScalarMix.from_weights([float(i == j) for i in range(n)]).state_dict())
+        hidden, _ = model.encode(ids, types, mask)
+        torch.testing.assert_close(model.mix(hidden), states[j], rtol=0, atol=0)
