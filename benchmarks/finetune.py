@@ -10,7 +10,9 @@ to end, and which frozen layers make the best NER features.
 
 XQuAD has no training split: its 48 articles are split by article, every 4th article (12, about
 300 questions) for dev and the other 36 (about 890 questions) for training, so no paragraph is in
-both. Heads are BERT's: pooled [CLS] + linear (classification), linear per token (NER), start/end
+both. Heads are BERT's: pooled sentence + linear (classification; the pooling is
+fastembed.finetune's default, the mean of the last layer for all-MiniLM-L6-v2 since its
+sentence-transformers Pooling config says so and its [CLS] pooler was never trained), linear per token (NER), start/end
 linear (QA). Frozen runs train the head only with lr 1e-3; end-to-end runs use lr 5e-5 (the
 defaults of fastembed.finetune). The timing columns are training tokens per second (the
 end-to-end run is the reference: "ratio" says how much faster the frozen run trains).
@@ -60,9 +62,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="frozen-vs-end-to-end table, feature-layer table, or both (default)")
     parser.add_argument("--task", action="append", choices=sorted(TASKS), metavar="NAME",
                         help=f"run only this task of the frozen-vs-end-to-end table (repeatable; {', '.join(TASKS)})")
-    parser.add_argument("--pooling", choices=("pooler", "mean"), default="pooler",
-                        help="classification heads read BERT's pooler (default) or the mean of the last layer "
-                             "(all-MiniLM-L6-v2 was trained for mean pooling; its pooler was not)")
+    parser.add_argument("--pooling", choices=("pooler", "mean"), default=None,
+                        help="classification heads read BERT's pooler or the mean of the last layer (default: "
+                             "fastembed.finetune's choice, the mean for all-MiniLM-L6-v2, whose pooler was never trained)")
     parser.add_argument("--frozen-lr", type=float, default=None,
                         help="head learning rate of the frozen runs (default: fastembed.finetune's, 1e-3)")
     parser.add_argument("--device", default=None, help="default: cuda when available, else cpu")
@@ -102,7 +104,7 @@ def _one(task: str, model: tuple, train: Any, dev: Any, s: dict, args: argparse.
 
     qa = "qa_" if task == "qa" else ""
     encoder, tokenizer = model
-    if task in ("classify", "pair") and args.pooling != "pooler":
+    if task in ("classify", "pair") and args.pooling is not None:
         extra.setdefault("head_options", {"pooling": args.pooling})
     if frozen and args.frozen_lr is not None:
         extra.setdefault("lr", args.frozen_lr)

@@ -23,8 +23,10 @@ from pathlib import Path
 import numpy as np
 
 from .._native import _C
+from ..io import atomic_write_text
 
 SPECIALS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
+MAX_CHARS_PER_WORD = 100  # longer words become [UNK] (BERT's max_input_chars_per_word)
 
 # CJK Unified Ideographs blocks that BERT splits into single characters.
 _CJK = ((0x4E00, 0x9FFF), (0x3400, 0x4DBF), (0x20000, 0x2A6DF), (0x2A700, 0x2B73F), (0x2B740, 0x2B81F),
@@ -57,7 +59,7 @@ class WordPieceTokenizer:
 
     def __init__(self, vocab: Sequence[str], *, lowercase: bool = True, strip_accents: bool | None = None,
                  unk_token: str = "[UNK]", cls_token: str = "[CLS]", sep_token: str = "[SEP]",
-                 pad_token: str = "[PAD]", mask_token: str = "[MASK]", max_chars_per_word: int = 100) -> None:
+                 pad_token: str = "[PAD]", mask_token: str = "[MASK]", max_chars_per_word: int = MAX_CHARS_PER_WORD) -> None:
         self.vocab = list(vocab)
         self.token_to_id = {}
         for i, t in enumerate(self.vocab):
@@ -82,6 +84,59 @@ class WordPieceTokenizer:
         if not lines:
             raise ValueError(f"{path} is empty; expected one vocabulary entry per line")
         return cls([ln.rstrip("\r") for ln in lines], **kwargs)
+
+    @classmethod
+    def train(cls, texts: Iterable[str] | None = None, *, files: Iterable[str | os.PathLike] = (), vocab_size: int,
+              min_frequency: int = 2, lowercase: bool = True, strip_accents: bool | None = None,
+              special_tokens: Sequence[str] = SPECIALS, max_chars_per_word: int = MAX_CHARS_PER_WORD,
+              progress: bool | None = None, unk_token: str = "[UNK]", cls_token: str = "[CLS]",
+              sep_token: str = "[SEP]", pad_token: str = "[PAD]", mask_token: str = "[MASK]") -> "WordPieceTokenizer":
+        """Learn a BERT vocabulary of at most ``vocab_size`` entries from texts and/or files (each
+        line on its own), e.g. to pretrain a BERT from scratch; :meth:`save` writes its vocab.txt.
+
+        1. Every text and line goes through this tokenizer's own basic tokenization
+           (:meth:`pre_tokenize` with ``lowercase`` / ``strip_accents``: clean-up, lower-casing,
+           accent stripping, punctuation and CJK splitting) and the words are counted (streamed;
+           words longer than ``max_chars_per_word``, which are [UNK] anyway, are left out).
+        2. The counts go to the native byte-level BPE trainer as precomputed pieces, each word
+           prefixed by one space (taken as they are, never re-split), so the merged tokens that
+           start with a space are exactly the word-initial pieces. Training stops when no pair
+           occurs ``min_frequency`` times.
+        3. The vocabulary is, in this order: ``special_tokens`` (ids 0, 1, ... as given); the
+           alphabet, every character occurring at least ``min_frequency`` times, sorted, as word
+           starts ``c`` and then as continuations ``##c`` (except punctuation and CJK characters,
+           which the basic tokenizer always makes words of their own); then the BPE tokens in merge
+           order: a token starting with the space byte becomes the rest (a word-initial piece), any
+           other ``"##"`` + its text; tokens that are part of a multi-byte character, and entries
+           already present, are skipped. It stops at ``vocab_size`` entries; if the corpus has too
+           few frequent pairs to get there, the vocabulary is smaller and a UserWarning says so.
+           Rarer characters are not in the vocabulary, so words with them encode as [UNK], as in BERT.
+
+        Inference is WordPiece's greedy longest-match-first, as for any BERT vocabulary; the result
+        is deterministic. ``special_tokens`` must be distinct and include ``unk_token``,
+        ``cls_token``, ``sep_token``, ``pad_token`` and ``mask_token``. ValueError when there is no
+        text, or when ``vocab_size`` cannot hold the special tokens and the alphabet (the message
+        gives the minimum). ``progress`` draws a bar for the merges (default: when stderr is a terminal).
+
+        >>> tok = WordPieceTokenizer.train(["Unaffable, unbelievable!"] * 10, vocab_size=40)
+        >>> tok.tokenize("unaffable")
+        ['unaffable']
+        """
+        from .wordpiece_train import train_wordpiece
+
+        names = {"unk_token": unk_token, "cls_token": cls_token, "sep_token": sep_token, "pad_token": pad_token,
+                 "mask_token": mask_token}
+        return train_wordpiece(cls, texts, files=files, vocab_size=vocab_size, min_frequency=min_frequency,
+                               lowercase=lowercase, strip_accents=strip_accents, special_tokens=special_tokens,
+                               max_chars_per_word=max_chars_per_word, progress=progress, token_names=names)
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write a BERT ``vocab.txt`` (entry i on line i), atomically; :meth:`from_vocab` and HF's
+        BertTokenizer(Fast) read it back."""
+        for t in self.vocab:
+            if "\n" in t or "\r" in t:
+                raise ValueError(f"vocabulary entry {t!r} holds a line break; vocab.txt cannot store it")
+        atomic_write_text(path, "".join(t + "\n" for t in self.vocab))
 
     @property
     def vocab_size(self) -> int:

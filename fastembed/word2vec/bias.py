@@ -385,7 +385,7 @@ def debias(kv: Any, direction: Any, *, neutral: Iterable[Key] | None = None,
     pairs = _pairs(equalize, "debias")
     if neutral is None:
         keep = {_fold(w) for w in _words(gender_specific, "debias", "gender_specific")}
-        keep |= {_fold(w) for p in pairs for w in p}
+        pass
         rows = np.array([i for i, k in enumerate(kv.index_to_key) if _fold(k) not in keep], dtype=np.intp)
     else:
         neutral = _words(neutral, "debias", "neutral")

@@ -128,3 +128,36 @@ def test_cli_parser_and_run(tiny_dir, tmp_path, capsys):
         resolve_data("ner", [data, data, data])
     with pytest.raises(SystemExit):
         parser.parse_args(["finetune", "--task", "translate", "--data", "x", "--model", "m", "--out", "o"])
+
+
+def test_scalar_mix_run_with_the_cache_equals_without_and_reloads(tiny_dir, tmp_path):
+    ex = text_examples(TEXTS, LABELS)
+    runs = {}
+    for cache in (True, False):
+        runs[cache] = finetune("classify", tiny_dir, ex, ex, freeze_encoder=True, epochs=3, batch_size=3,
+                               layers="scalar_mix", cache_encoder=cache, out_dir=tmp_path / f"c{cache}", log=quiet)
+    assert [x["train_loss"] for x in runs[True]["epochs"]] == \
+        pytest.approx([x["train_loss"] for x in runs[False]["epochs"]], abs=1e-5)
+    model, _, state = load_finetuned(tmp_path / "cTrue")
+    assert state["finetune"]["layers"] == "scalar_mix" and model.mix is not None
+    assert state["finetune"]["head_options"]["pooling"] == "mean"          # the pooler reads only the last layer
+
+
+def test_default_pooling_follows_a_sentence_transformers_config(tiny_dir, tmp_path):
+    from fastembed.finetune.loop import default_pooling
+
+    enc = load_bert(tiny_dir)
+    assert default_pooling(tiny_dir, enc, "last") == "pooler"             # a plain BERT directory: BERT's recipe
+    assert default_pooling(tiny_dir, enc, "second_to_last") == "mean"
+    st = tmp_path / "st"
+    st.mkdir()
+    for f in tiny_dir.iterdir():
+        (st / f.name).write_bytes(f.read_bytes())
+    (st / "1_Pooling").mkdir()
+    (st / "1_Pooling" / "config.json").write_text(json.dumps({"pooling_mode_mean_tokens": True}))
+    (st / "modules.json").write_text(json.dumps([
+        {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+        {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"}]))
+    assert default_pooling(st, enc, "last") == "mean"
+    (st / "1_Pooling" / "config.json").write_text(json.dumps({"pooling_mode_cls_token": True}))
+    assert default_pooling(st, enc, "last") == "pooler"
