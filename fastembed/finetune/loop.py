@@ -14,7 +14,9 @@ One run, step by step:
    and printed through ``log``.
 3. Load the encoder and tokenizer from ``model_dir`` (a HuggingFace BERT directory, or an
    already loaded ``(BertModel, WordPieceTokenizer)`` pair, which is then trained in place), put
-   the task's head on it (:class:`.heads.FineTuneModel`).
+   the task's head on it (:class:`.heads.FineTuneModel`). A classification head reads BERT's
+   pooled [CLS] unless :func:`default_pooling` finds a reason for the mean of the tokens (a
+   sentence-transformers directory that pools by the mean, no pooler, layers other than the last).
 4. AdamW (weight decay 0.01 on weight matrices only, :func:`fastembed.training.optim.param_groups`),
    linear warmup over the first ``warmup`` of the steps (a fraction, or a step count when >= 1),
    then linear decay to 0; gradient norm clipped to 1. The training rows are shuffled every
