@@ -149,7 +149,11 @@ def run(args: argparse.Namespace, recorder: Recorder) -> None:
     torch.set_num_threads(1 if args.quick and args.threads is None else fastembed.get_num_threads())
     from fastembed.models.hf import load_bert, load_wordpiece
 
+    from fastembed.finetune.loop import default_pooling
+
     model = (load_bert(minilm.get_model_path()), load_wordpiece(minilm.get_model_path()))
+    if args.pooling is None:   # what finetune() picks for this directory (the runs get the loaded encoder)
+        args.pooling = default_pooling(minilm.get_model_path(), model[0], "last")
     s = _settings(args)
     print(f"settings: {s}, batch size {args.batch_size}", flush=True)
     tables = []
