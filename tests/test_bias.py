@@ -381,3 +381,18 @@ def test_debias_default_neutral_is_case_insensitive():
     np.testing.assert_allclose(fair["Nurse"], unit([0, 1, 1]), atol=1e-6)          # neutralised
     np.testing.assert_allclose(fair["ACTRESS"], unit([2, 1, 1]), atol=1e-6)        # gender-specific
     np.testing.assert_allclose(fair["She"], unit([1, 1, 0]), atol=1e-6)            # exact key "she" absent
+
+
+def test_debias_equalize_words_are_not_neutralised_first(random_kv):
+    # With no gender-specific list, the equalize words are still kept out of the neutral set, so
+    # equalising starts from their original unit vectors and keeps each pair's orientation.
+    g = gender_direction(random_kv)
+    fair = debias(random_kv, g, equalize=[("king", "queen")], gender_specific=())
+    ua, ub = unit(random_kv["king"]), unit(random_kv["queen"])
+    assert (ua - ub) @ g < 0                                   # male − female points against g
+    mu = (ua + ub) / 2
+    nu = mu - (mu @ g) * g
+    z = -math.sqrt(1 - nu @ nu)
+    np.testing.assert_allclose(fair["king"], nu + z * g, atol=1e-6)
+    np.testing.assert_allclose(fair["queen"], nu - z * g, atol=1e-6)
+    assert abs(fair["she"] @ g) <= 1e-6                        # not in equalize: neutralised now

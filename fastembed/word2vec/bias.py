@@ -229,7 +229,7 @@ def gender_direction(kv: Any, pairs: Iterable[Pair] = DEFINITIONAL_PAIRS, *, met
             raise ValueError("gender_direction: the pairs' differences (female - male) cancel out; no direction")
         g = diff / n
     else:
-        half = (f + m) / 2.0                      # f − μ = (f − m)/2 and m − μ = −(f − m)/2
+        half = (f - m) / 2.0                      # f − μ = (f − m)/2 and m − μ = −(f − m)/2
         _, sv, vt = np.linalg.svd(np.concatenate([half, -half]), full_matrices=False)
         if sv[0] == 0.0:
             raise ValueError("gender_direction: the two words of every pair have the same direction; no direction")
