@@ -67,12 +67,6 @@ def format_info(info: dict) -> str:
     return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
 
 
-def _cmd_demo(args: argparse.Namespace) -> int:
-    from .demo import run_demo
-
-    return run_demo()
-
-
 def _cmd_bench(args: argparse.Namespace) -> int:
     root = Path(__file__).resolve().parents[1]
     if not (root / "benchmarks" / "__main__.py").exists():
@@ -124,8 +118,9 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the build facts as JSON")
     p.set_defaults(func=_cmd_info)
 
-    p = sub.add_parser("demo", help="run the main job end to end on data that needs no download")
-    p.set_defaults(func=_cmd_demo)
+    from .demo import add_parser as add_demo_parser
+
+    add_demo_parser(sub)
 
     p = sub.add_parser("bench", help="run a benchmark (`fastembed bench list` shows them)", add_help=False)
     p.add_argument("bench_args", nargs=argparse.REMAINDER, help="arguments for `python -m benchmarks`")

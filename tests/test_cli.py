@@ -70,14 +70,11 @@ def test_no_command_prints_help(capsys):
     assert "demo" in capsys.readouterr().out
 
 
-def test_demo_runs_and_checks_the_core():
-    out = cli("demo")
-    assert out.returncode == 0, out.stdout + out.stderr
-    assert "demo ok" in out.stdout
-    assert "tokenizer: byte-level BPE" in out.stdout
-    assert "WRONG" not in out.stdout
-    for name in ("pretrain", "finetune", "embed", "generate"):
-        assert f"fastembed {name} --help" in out.stdout
+def test_demo_help_lists_its_options():
+    out = cli("demo", "--help")
+    assert out.returncode == 0, out.stderr
+    for flag in ("--quick", "--corpus", "--out", "--vocab-size"):
+        assert flag in out.stdout
 
 
 def test_bench_list_reaches_the_benchmarks():

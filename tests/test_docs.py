@@ -24,3 +24,16 @@ def test_docstring_examples(name):
 def test_some_examples_exist():
     attempted = sum(doctest.testmod(importlib.import_module(n)).attempted for n in MODULES)
     assert attempted >= 3
+
+
+def test_readme_tour_runs():
+    """The README's API tour (its ``>>>`` examples) runs and prints what it says."""
+    from pathlib import Path
+
+    pytest.importorskip("torch")
+    readme = Path(__file__).resolve().parents[1] / "README.md"
+    if not readme.exists():
+        pytest.skip("README.md is not beside the tests (an installed package)")
+    result = doctest.testfile(str(readme), module_relative=False,
+                              optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted >= 30 and result.failed == 0

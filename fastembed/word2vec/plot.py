@@ -45,12 +45,7 @@ def plot_pairs(kv: Any, pairs: Sequence[tuple[Any, Any]], path: str | os.PathLik
     ax.set_xticks([])
     ax.set_yticks([])
     fig.tight_layout()
-    import io as _io
+    from ..plots import save_png
 
-    from ..io import atomic_write_bytes
-
-    buf = _io.BytesIO()
-    fig.savefig(buf, format="png", dpi=120)
-    atomic_write_bytes(path, buf.getvalue())
-    plt.close(fig)
+    save_png(fig, path, dpi=120)                              # atomic write; closes the figure
     return fig

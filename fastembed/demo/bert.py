@@ -1,0 +1,110 @@
+"""Demo step 4: pretrain a tiny BERT (masked LM with 15% masking and the 80/10/10 rule, next
+sentence prediction on [CLS] A [SEP] B [SEP] pairs) with ``fastembed pretrain bert``'s driver;
+fill-in-the-blank guesses before and after, and its attention maps."""
+
+from __future__ import annotations
+
+import collections
+import re
+from pathlib import Path
+from typing import Any
+
+from .corpus import Corpus, words
+from .gpt import read_metrics
+from .report import Report
+
+STOP = frozenset("""a an the of to in on for and or not is are be been was were it its this that these those with as
+by at from if then else when which who what can will may must should would could do does did has have had
+there their they them we you he she his her i our your than so such into also only each all any some no""".split())
+LAYERS = 4                                   # the demo's BERT: the "tiny" preset with 4 layers, 4 heads
+
+
+def probes(corpus: Corpus, n: int = 4) -> list[tuple[str, str]]:
+    """(sentence, word to hide) for ``n`` sentences spread over the corpus: 8 to 18 words long,
+    hiding the sentence's most frequent content word of 4+ letters."""
+    counts = collections.Counter(w for s in corpus.sentences for w in words(s))
+    pool = [s for s in corpus.sentences if 8 <= len(words(s)) <= 18]
+    out: list[tuple[str, str]] = []
+    for i in range(len(pool)):
+        s = pool[(i * 7919) % len(pool)]                       # a fixed walk through the corpus
+        content = [w for w in words(s) if w not in STOP and len(w) >= 4 and w.isalpha()]
+        if content:
+            out.append((s, max(content, key=lambda w: (counts[w], w))))
+        if len(out) == n:
+            break
+    return out
+
+
+def masked_ids(tok: Any, sentence: str, word: str) -> tuple[list[int], int]:
+    """[CLS] sentence [SEP] with the first whole-word occurrence of ``word`` as one [MASK]; the
+    mask's position. The word's own pieces are all replaced by the single mask."""
+    m = re.search(rf"\b{re.escape(word)}\b", sentence, re.IGNORECASE)
+    if m is None:
+        raise ValueError(f"{word!r} is not in {sentence!r}")
+    left = tok.encode(sentence[:m.start()], add_special_tokens=False).tolist()
+    right = tok.encode(sentence[m.end():], add_special_tokens=False).tolist()
+    return [tok.cls_id, *left, tok.mask_id, *right, tok.sep_id], 1 + len(left)
+
+
+def guesses(model: Any, tok: Any, ids: list[int], pos: int, k: int = 5) -> list[str]:
+    import torch
+
+    with torch.no_grad():
+        h = model.bert(torch.tensor([ids])).last_hidden_state[0, pos]
+        logits = model.mlm_logits(h)
+    return tok.convert_ids_to_tokens(torch.topk(logits, k).indices.tolist())
+
+
+def bert_step(corpus_path: Path, corpus: Corpus, vocab_path: Path, out: Path, report: Report, *, steps: int,
+              batch_size: int, seq_len: int, seed: int, progress: Any) -> dict:
+    import torch
+
+    from ..inspect import attention_maps
+    from ..models import BertForPreTraining
+    from ..models.hf import load_bert
+    from ..plots import plot_attention
+    from ..training.pretrain import load_tokenizer, model_config, pretrain
+
+    tok = load_tokenizer(vocab_path)
+    overrides = {"num_layers": LAYERS, "num_heads": 4}
+    cfg = model_config("bert", "tiny", vocab_size=tok.vocab_size, seq_len=seq_len, pad_id=tok.pad_id,
+                       overrides=overrides)
+    torch.manual_seed(seed)                                   # pretrain() starts from this same model
+    untrained = BertForPreTraining(cfg).eval()
+    cases = probes(corpus)
+    before = {s: guesses(untrained, tok, *masked_ids(tok, s, w)) for s, w in cases}
+
+    run = out / "bert"
+    result = pretrain("bert", corpus=corpus_path, tokenizer=vocab_path, out_dir=run, steps=steps, config="tiny",
+                      overrides=overrides, batch_size=batch_size, seq_len=seq_len, lr=1e-3,
+                      warmup=max(1, steps // 20), eval_every=max(1, steps // 5), eval_batches=8, save_every=steps,
+                      log_every=max(1, steps // 60), dev_fraction=0.02, seed=seed, device="cpu", progress=progress,
+                      verbose=False)
+    model = load_bert(result["model_dir"], pretraining=True).eval()
+    dev = result["dev"] or {}
+    report.text(f"A tiny BERT ({cfg.num_layers} layers, {cfg.hidden_size} wide, {cfg.num_heads} heads; "
+                f"bidirectional: every token sees the whole pair) pretrained {steps} steps of {batch_size} "
+                f"sequences of up to {seq_len} tokens. Masked LM: 15% of the tokens are chosen; 80% of those "
+                "become [MASK], 10% a random token, 10% stay, and the model must name the original. Next "
+                "sentence: [CLS] A [SEP] B [SEP], where B follows A half of the time. Held-out masked-token "
+                f"accuracy {100 * dev.get('mlm_accuracy', float('nan')):.1f}%, next-sentence accuracy "
+                f"{100 * dev.get('nsp_accuracy', float('nan')):.1f}% (chance: 50%).", echo=True)
+    rows = []
+    for s, w in cases:
+        ids, pos = masked_ids(tok, s, w)
+        after = guesses(model, tok, ids, pos)
+        shown = re.sub(rf"\b{re.escape(w)}\b", "[MASK]", s, count=1, flags=re.IGNORECASE)
+        rows.append([shown, w, ", ".join(before[s]), ", ".join(after), "yes" if w in after else "no"])
+    report.text("Fill in the blank: the top 5 guesses for [MASK]:")
+    report.table(["sentence", "hidden word", "before pretraining", "after", "in top 5"], rows)
+    report.number("bert_mlm_accuracy", dev.get("mlm_accuracy"))
+    report.number("bert_nsp_accuracy", dev.get("nsp_accuracy"))
+
+    sentence = min((s for s, _ in cases), key=len)
+    ids = tok.encode(sentence)[:24].tolist()
+    maps = attention_maps(model.bert, torch.tensor([ids]))        # (L, 1, H, T, T)
+    path = plot_attention(maps[:, 0], tok.convert_ids_to_tokens(ids), out / "bert_attention.png",
+                          title="BERT attention, one sentence: rows = layers, columns = heads")
+    report.figure(path, "Attention maps of the tiny BERT on one sentence (query rows attend to key columns), "
+                        "per layer and head")
+    return {"rows": read_metrics(run / "metrics.jsonl"), "model_dir": result["model_dir"], "tokenizer": tok}
