@@ -66,7 +66,7 @@ QUICK = Settings(corpus_bytes=600_000, bpe_vocab=1024, wordpiece_vocab=1500, w2v
                  w2v_min_count=3, gpt_steps=40, gpt_batch=16, gpt_seq=64, bert_steps=40, bert_batch=16, bert_seq=64,
                  cls_train=256, cls_dev=128, cls_epochs=2)
 DEFAULT = Settings(corpus_bytes=1_500_000, bpe_vocab=2048, wordpiece_vocab=3000, w2v_dim=100, w2v_epochs=10,
-                   w2v_min_count=3, gpt_steps=400, gpt_batch=16, gpt_seq=128, bert_steps=400, bert_batch=32,
+                   w2v_min_count=3, gpt_steps=400, gpt_batch=16, gpt_seq=128, bert_steps=800, bert_batch=16,
                    bert_seq=64, cls_train=1000, cls_dev=400, cls_epochs=3)
 
 

@@ -16,20 +16,26 @@ from .report import Report
 STOP = frozenset("""a an the of to in on for and or not is are be been was were it its this that these those with as
 by at from if then else when which who what can will may must should would could do does did has have had
 there their they them we you he she his her i our your than so such into also only each all any some no""".split())
+GRAMMAR = ("is", "of", "to", "in", "the", "a", "be", "and", "for")
 LAYERS = 4                                   # the demo's BERT: the "tiny" preset with 4 layers, 4 heads
 
 
-def probes(corpus: Corpus, n: int = 4) -> list[tuple[str, str]]:
-    """(sentence, word to hide) for ``n`` sentences spread over the corpus: 8 to 18 words long,
-    hiding the sentence's most frequent content word of 4+ letters."""
+def probes(corpus: Corpus, n: int = 6) -> list[tuple[str, str]]:
+    """(sentence, word to hide) for ``n`` sentences spread over the corpus, 8 to 18 words long:
+    every other one hides the sentence's most frequent content word of 4+ letters (hard), the
+    others a grammar word (what a briefly pretrained model learns first)."""
     counts = collections.Counter(w for s in corpus.sentences for w in words(s))
     pool = [s for s in corpus.sentences if 8 <= len(words(s)) <= 18]
     out: list[tuple[str, str]] = []
     for i in range(len(pool)):
         s = pool[(i * 7919) % len(pool)]                       # a fixed walk through the corpus
-        content = [w for w in words(s) if w not in STOP and len(w) >= 4 and w.isalpha()]
-        if content:
-            out.append((s, max(content, key=lambda w: (counts[w], w))))
+        ws = words(s)
+        if len(out) % 2 == 0:
+            pick = [w for w in ws if w not in STOP and len(w) >= 4 and w.isalpha()]
+        else:
+            pick = [w for w in ws[1:] if w in GRAMMAR]
+        if pick:
+            out.append((s, max(pick, key=lambda w: (counts[w], w))))
         if len(out) == n:
             break
     return out
@@ -82,12 +88,17 @@ def bert_step(corpus_path: Path, corpus: Corpus, vocab_path: Path, out: Path, re
                       verbose=False)
     model = load_bert(result["model_dir"], pretraining=True).eval()
     dev = result["dev"] or {}
+    pieces = collections.Counter(t for a in tok.encode_batch(corpus.sentences[:3000], add_special_tokens=False)
+                                 for t in a.tolist())
+    top, top_n = pieces.most_common(1)[0]
+    baseline = top_n / max(1, sum(pieces.values()))
     report.text(f"A tiny BERT ({cfg.num_layers} layers, {cfg.hidden_size} wide, {cfg.num_heads} heads; "
                 f"bidirectional: every token sees the whole pair) pretrained {steps} steps of {batch_size} "
                 f"sequences of up to {seq_len} tokens. Masked LM: 15% of the tokens are chosen; 80% of those "
                 "become [MASK], 10% a random token, 10% stay, and the model must name the original. Next "
                 "sentence: [CLS] A [SEP] B [SEP], where B follows A half of the time. Held-out masked-token "
-                f"accuracy {100 * dev.get('mlm_accuracy', float('nan')):.1f}%, next-sentence accuracy "
+                f"accuracy {100 * dev.get('mlm_accuracy', float('nan')):.1f}% (always guessing the most frequent piece, "
+                f"'{tok.convert_ids_to_tokens([top])[0]}', would score {100 * baseline:.1f}%), next-sentence accuracy "
                 f"{100 * dev.get('nsp_accuracy', float('nan')):.1f}% (chance: 50%).", echo=True)
     rows = []
     for s, w in cases:
@@ -95,7 +106,9 @@ def bert_step(corpus_path: Path, corpus: Corpus, vocab_path: Path, out: Path, re
         after = guesses(model, tok, ids, pos)
         shown = re.sub(rf"\b{re.escape(w)}\b", "[MASK]", s, count=1, flags=re.IGNORECASE)
         rows.append([shown, w, ", ".join(before[s]), ", ".join(after), "yes" if w in after else "no"])
-    report.text("Fill in the blank: the top 5 guesses for [MASK]:")
+    hits = sum(r[-1] == "yes" for r in rows)
+    report.text(f"Fill in the blank: the top 5 guesses for [MASK] ({hits} of {len(rows)} found; every other "
+                "sentence hides a grammar word, which a briefly pretrained model learns first):", echo=True)
     report.table(["sentence", "hidden word", "before pretraining", "after", "in top 5"], rows)
     report.number("bert_mlm_accuracy", dev.get("mlm_accuracy"))
     report.number("bert_nsp_accuracy", dev.get("nsp_accuracy"))

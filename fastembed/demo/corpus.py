@@ -12,8 +12,8 @@ or an interactive session (``>>>``), and at least 60% of its characters are lett
 Each topic page and each module is one *document*; paragraphs are split into sentences by
 :func:`fastembed.data.split_sentences`. ``--corpus PATH`` takes any UTF-8 text file instead:
 blank lines separate paragraphs, and a line holding only ``---`` or two blank lines in a row
-separate documents (a file without either is one document per paragraph group of ~20
-sentences, so next-sentence pairs have somewhere to come from).
+separate documents (a file with fewer than 8 such documents has each cut into runs of 20
+sentences, so next-sentence pairs have somewhere to come from and sections can be made).
 
 *Sections* label the demo's classification task (which section does a sentence come from?):
 the language reference vs library docstrings for the default corpus; for a file, its four
@@ -39,7 +39,8 @@ from ..data import split_sentences
 _WORD = re.compile(r"[A-Za-z]+(?:'[a-z]+)?")
 MIN_WORDS = {"quick": 20_000, "default": 50_000}
 MIN_SENTENCES = {"quick": 1_000, "default": 2_500}
-SENTENCES_PER_DOCUMENT = 20          # for a --corpus file without document breaks
+SENTENCES_PER_DOCUMENT = 20          # for a --corpus file with fewer than MIN_DOCUMENTS documents
+MIN_DOCUMENTS = 8
 
 
 @dataclass
@@ -167,9 +168,9 @@ def file_corpus(path: os.PathLike | str) -> Corpus:
     blocks = [b for b in re.split(r"\n[ \t]*---[ \t]*\n|\n[ \t]*\n[ \t]*\n", text) if b.strip()]
     documents = [[s for s in split_sentences(b) if _WORD.search(s)] for b in blocks]
     documents = [d for d in documents if d]
-    if len(documents) == 1:                                         # no document breaks: make some
-        flat = documents[0]
-        documents = [flat[i:i + SENTENCES_PER_DOCUMENT] for i in range(0, len(flat), SENTENCES_PER_DOCUMENT)]
+    if len(documents) < MIN_DOCUMENTS:                              # few document breaks: make more
+        documents = [d[i:i + SENTENCES_PER_DOCUMENT] for d in documents
+                     for i in range(0, len(d), SENTENCES_PER_DOCUMENT)]
     return Corpus(f"{p.name} (--corpus)", documents, [str(p)], quarters(documents))
 
 

@@ -38,6 +38,8 @@ READ_WRITE_PAIRS = (("write", "read"), ("writes", "reads"), ("writer", "reader")
                     ("dump", "load"), ("put", "get"))
 READ_WRITE_NEUTRAL = ("file", "socket", "buffer", "stream", "string", "list", "module", "function", "directory",
                       "data", "pipe", "object", "database", "line", "number", "text", "memory", "disk")
+PROSE_NEUTRAL = ("servant", "soldier", "friend", "child", "person", "beauty", "strength", "love", "honour",
+                 "home", "war", "gentle", "weak", "strong", "brave", "kind")
 WEAT_SETS = {  # (X, Y) targets for each axis; A, B are the two sides of the axis' pairs
     "gender": (("science", "technology", "physics", "chemistry", "math", "engineering", "astronomy"),
                ("poetry", "art", "dance", "literature", "novel", "music", "drama")),
@@ -95,7 +97,7 @@ def bias_step(kv: Any, report: Report, *, min_pairs: int = 3) -> None:
 
     gendered = bias.used_pairs(kv, bias.DEFINITIONAL_PAIRS)
     if len(gendered) >= min_pairs:
-        axis, pairs, neutral_probe = "gender", gendered, list(bias.OCCUPATIONS)
+        axis, pairs, neutral_probe = "gender", gendered, list(bias.OCCUPATIONS) + list(PROSE_NEUTRAL)
         equalize, specific = bias.EQUALIZE_PAIRS, bias.GENDER_SPECIFIC
         report.text(f"Gender direction from {len(pairs)} of Bolukbasi et al.'s definitional pairs found in the "
                     f"vocabulary: {', '.join(f'{f}/{m}' for f, m in pairs)}.", echo=True)
