@@ -144,12 +144,12 @@ def merge_steps(tokenizer: Any, word: str | bytes) -> list[list[str]]:
     ['low', 'e', 's', 't']
     ['low', 'e', 'st']
     """
-    if not (hasattr(tokenizer, "explain") and hasattr(tokenizer, "pattern")):
+    if not (hasattr(tokenizer, "explain") and hasattr(tokenizer, "pre_tokenize")):
         raise TypeError(f"merge_steps: tokenizer must be a fastembed BPETokenizer, got {type(tokenizer).__name__}")
     raw = word.encode("utf-8", "surrogatepass") if isinstance(word, str) else bytes(word)
     if not raw:
         raise ValueError("merge_steps: word is empty")
-    pieces = _pre_tokens(tokenizer, raw)
+    pieces = tokenizer.pre_tokenize(raw)
     if len(pieces) > 1:
         raise ValueError(f"merge_steps: {word!r} is more than one pre-token under the tokenizer's "
                          f"{tokenizer.pattern!r} pattern: {pieces} (merges never cross pre-tokens); "
@@ -160,19 +160,6 @@ def merge_steps(tokenizer: Any, word: str | bytes) -> list[list[str]]:
         raise RuntimeError(f"merge_steps: explain() of {word!r} ends in {trace[-1]['parts']} but the tokenizer "
                            f"encodes it as {final}")
     return [[_piece(p) for p in step["parts"]] for step in trace]
-
-
-def _pre_tokens(tokenizer: Any, raw: bytes) -> list[bytes]:
-    """``raw`` split by the tokenizer's pre-tokenization pattern (the native scanner for "gpt2"
-    and "cl100k", the `regex` module for a custom pattern), as encode() splits it."""
-    from .tokenizers.bpe import PATTERNS, _custom_pattern, _split_custom
-
-    if tokenizer.pattern not in PATTERNS:
-        return _split_custom(_custom_pattern(tokenizer.pattern), raw)
-    from ._native import _C
-
-    bounds = _C.bpe_pretokenize(raw, tokenizer.pattern)
-    return [raw[bounds[i]:bounds[i + 1]] for i in range(0, len(bounds), 2)]
 
 
 def plot_merge_trace(steps: Sequence[Sequence[str]], path: str | os.PathLike, *, title: Optional[str] = None) -> Path:

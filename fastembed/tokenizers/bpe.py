@@ -167,6 +167,15 @@ class BPETokenizer:
         except UnicodeEncodeError:
             return self._enc.encode_ordinary_batch([_utf8(t) for t in texts])
 
+    def pre_tokenize(self, text: str | bytes) -> list[bytes]:
+        """``text`` split into the pieces that BPE merges within (special tokens are not split
+        out: this is ordinary text), by the tokenizer's pattern, exactly as encoding splits it.
+
+        >>> BPETokenizer.train(["hi there"], vocab_size=256, progress=False).pre_tokenize("Hello, world!")
+        [b'Hello', b',', b' world', b'!']
+        """
+        return pre_tokenize(text, self.pattern)
+
     def _encode_native(self, text: str | bytes) -> np.ndarray:
         if self._custom is not None:
             return self._enc.encode_pieces(_split_custom(self._custom, text))
@@ -526,6 +535,15 @@ def _check_int(name: str, value: Any) -> None:
         raise TypeError(f"{name} must be an int, got {type(value).__name__}")
 
 
+def pre_tokenize(text: str | bytes, pattern: str) -> list[bytes]:
+    """``text`` split by ``pattern`` ("gpt2", "cl100k": the native scanners; else a regex)."""
+    raw = _utf8(text) if isinstance(text, str) else bytes(text)
+    if pattern not in PATTERNS:
+        return _split_custom(_custom_pattern(pattern), raw)
+    bounds = _C.bpe_pretokenize(raw, pattern)
+    return [raw[bounds[i]:bounds[i + 1]] for i in range(0, len(bounds), 2)]
+
+
 def _check_specials(specials: list[str], pattern: str) -> list[str]:
     seen = set()
     for s in specials:
@@ -534,9 +552,7 @@ def _check_specials(specials: list[str], pattern: str) -> list[str]:
         if s in seen:
             raise ValueError(f"special token {s!r} is given twice")
         seen.add(s)
-        single = (len(_split_custom(_custom_pattern(pattern), s)) == 1 if pattern not in PATTERNS
-                  else len(_C.bpe_pretokenize(s, pattern)) == 2)
-        if single:
+        if len(pre_tokenize(s, pattern)) == 1:
             raise ValueError(f"special token {s!r} is a single piece of ordinary text under the {pattern!r} pattern, "
                              "so it could not be told apart from it; use a marked form such as '<|...|>' or '[...]'")
     return specials
