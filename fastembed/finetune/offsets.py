@@ -5,8 +5,8 @@ lower-cases), so its tokens cannot be traced back to the text by themselves. Ext
 that trace: the model points at tokens, the answer is a piece of the original context. We
 rebuild it in two steps.
 
-1. :func:`word_spans` walks the *original* text with the same rules the tokenizer's
-   ``pre_tokenize`` uses (white space separates words; every punctuation mark and CJK ideograph
+1. :func:`word_spans` (the tokenizer's own ``word_spans``) walks the *original* text with the
+   same rules the tokenizer's ``pre_tokenize`` uses (white space separates words; every punctuation mark and CJK ideograph
    is a word of its own; control characters vanish without separating anything) and records
    each word's ``(start, end)``. ``tokenizer.pre_tokenize(text)`` and the normalized
    ``text[start:end]`` give the same words (a test checks this on random text).
@@ -31,50 +31,10 @@ from typing import Any
 
 import numpy as np
 
-from ..tokenizers.wordpiece import _is_cjk, _is_control, _is_punctuation, _is_whitespace
-
-
-# What normalize + pre_tokenize do with a character, decided once per distinct character.
-_DROP, _SPACE, _ALONE, _WORD = range(4)
-_KIND: dict[str, int] = {}
-
-
-def _kind(c: str) -> int:
-    k = _KIND.get(c)
-    if k is None:
-        if c in ("\0", "\ufffd") or _is_control(c):
-            k = _DROP                                   # removed by normalize: joins its neighbours
-        elif _is_whitespace(c):
-            k = _SPACE
-        elif _is_punctuation(c) or _is_cjk(c):
-            k = _ALONE                                  # a word of its own
-        else:
-            k = _WORD
-        _KIND[c] = k
-    return k
-
-
 def word_spans(tokenizer: Any, text: str) -> list[tuple[int, int]]:
-    """``(start, end)`` character spans of the words ``tokenizer.pre_tokenize(text)`` sees."""
-    if not isinstance(text, str):
-        raise TypeError(f"text must be str, got {type(text).__name__}")
-    spans: list[tuple[int, int]] = []
-    start = end = -1                                    # the word being built, -1: none
-    for i, c in enumerate(text):
-        k = _kind(c)
-        if k == _WORD:
-            if start < 0:
-                start = i
-            end = i + 1
-        elif k != _DROP:
-            if start >= 0:
-                spans.append((start, end))
-                start = -1
-            if k == _ALONE:
-                spans.append((i, i + 1))
-    if start >= 0:
-        spans.append((start, end))
-    return spans
+    """``(start, end)`` character spans of the words ``tokenizer.pre_tokenize(text)`` sees
+    (:meth:`fastembed.tokenizers.WordPieceTokenizer.word_spans`)."""
+    return tokenizer.word_spans(text)
 
 
 def token_offsets(tokenizer: Any, text: str) -> tuple[np.ndarray, np.ndarray]:

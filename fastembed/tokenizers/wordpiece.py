@@ -54,6 +54,26 @@ def _is_cjk(c: str) -> bool:
     return any(lo <= o <= hi for lo, hi in _CJK)
 
 
+# What normalize + pre_tokenize do with a character, decided once per distinct character.
+_DROP, _SPACE, _ALONE, _WORD = range(4)
+_KIND: dict[str, int] = {}
+
+
+def _kind(c: str) -> int:
+    k = _KIND.get(c)
+    if k is None:
+        if c in ("\0", "\ufffd") or _is_control(c):
+            k = _DROP                                   # removed by normalize: joins its neighbours
+        elif _is_whitespace(c):
+            k = _SPACE
+        elif _is_punctuation(c) or _is_cjk(c):
+            k = _ALONE                                  # a word of its own
+        else:
+            k = _WORD
+        _KIND[c] = k
+    return k
+
+
 class WordPieceTokenizer:
     """BERT's tokenizer. ``vocab`` is the list of entries (line i of vocab.txt is id i)."""
 
@@ -180,6 +200,36 @@ class WordPieceTokenizer:
             if start < len(chunk):
                 words.append(chunk[start:])
         return words
+
+    def word_spans(self, text: str) -> list[tuple[int, int]]:
+        """``(start, end)`` character spans, in the *original* ``text``, of the words
+        :meth:`pre_tokenize` gives: white space separates words, every punctuation mark and CJK
+        ideograph is a word of its own, and control characters vanish without separating
+        anything. The normalized ``text[start:end]`` of each span is its word (a test checks
+        this on random text); extractive QA maps answers back to the context with it.
+
+        >>> WordPieceTokenizer(list(SPECIALS)).word_spans("Don't stop!")
+        [(0, 3), (3, 4), (4, 5), (6, 10), (10, 11)]
+        """
+        if not isinstance(text, str):
+            raise TypeError(f"text must be str, got {type(text).__name__}")
+        spans: list[tuple[int, int]] = []
+        start = end = -1                                    # the word being built, -1: none
+        for i, c in enumerate(text):
+            k = _kind(c)
+            if k == _WORD:
+                if start < 0:
+                    start = i
+                end = i + 1
+            elif k != _DROP:
+                if start >= 0:
+                    spans.append((start, end))
+                    start = -1
+                if k == _ALONE:
+                    spans.append((i, i + 1))
+        if start >= 0:
+            spans.append((start, end))
+        return spans
 
     # ------------------------------------------------------------------ encoding
 
