@@ -79,13 +79,16 @@ def bert_config_to_hf(cfg: BertConfig, architecture: str) -> dict[str, Any]:
 
 def bert_state_from_hf(sd: dict[str, torch.Tensor], cfg: BertConfig, *, heads: bool) -> dict[str, torch.Tensor]:
     """A HF BERT state dict (with or without the ``bert.`` prefix; old ``gamma``/``beta`` names
-    too) in our names. ``heads`` also converts the pretraining heads (``cls.*``)."""
+    too) in our names. ``heads`` also converts the pretraining heads (``cls.*``); without them
+    the pooler is optional (left out when the checkpoint has none)."""
     sd = {re.sub(r"LayerNorm\.gamma$", "LayerNorm.weight", re.sub(r"LayerNorm\.beta$", "LayerNorm.bias", k)): v
           for k, v in sd.items()}
     enc = {k[len("bert."):]: v for k, v in sd.items() if k.startswith("bert.")} or sd
     out: dict[str, torch.Tensor] = {}
     take = _Taker(enc)
     for ours, theirs in _BERT_TOP.items():
+        if ours.startswith("pooler.") and not heads and theirs not in enc:
+            continue                                # saved without a pooler (add_pooling_layer=False)
         out[ours] = take(theirs)
     for i in range(cfg.num_layers):
         p = f"encoder.layer.{i}."
@@ -135,14 +138,15 @@ def bert_state_to_hf(model: Union[BertModel, BertForPreTraining]) -> dict[str, t
 def load_bert(path: PathLike, *, pretraining: bool = False, **overrides: Any) -> Union[BertModel, BertForPreTraining]:
     """A HF BERT directory as our :class:`BertModel` (or :class:`BertForPreTraining` with
     ``pretraining=True``, which needs the ``cls.*`` heads in the checkpoint). ``overrides`` set
-    config fields, e.g. ``attn_impl="sdpa"`` or ``hidden_dropout=0.0``."""
+    config fields, e.g. ``attn_impl="sdpa"`` or ``hidden_dropout=0.0``. A checkpoint saved
+    without a pooler (HF's ``add_pooling_layer=False``) gives a BertModel without one
+    (``pooler_output`` None; fine-tuning then pools by the mean)."""
     path = Path(path)
     cfg = bert_config_from_hf(_read_config(path), **overrides)
     sd = read_weights(path)
-    model: Union[BertModel, BertForPreTraining] = BertForPreTraining(cfg) if pretraining else BertModel(cfg)
     state = bert_state_from_hf(sd, cfg, heads=pretraining)
-    if not pretraining and "pooler.weight" not in state:
-        raise ValueError(f"{path} has no pooler weights")
+    model: Union[BertModel, BertForPreTraining] = (
+        BertForPreTraining(cfg) if pretraining else BertModel(cfg, add_pooler="pooler.weight" in state))
     _load_exact(model, state, path)
     return model
 

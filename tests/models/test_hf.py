@@ -10,7 +10,7 @@ import pytest
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
-from fastembed.models import GPT, BertConfig, BertForPreTraining, GPTConfig  # noqa: E402
+from fastembed.models import GPT, BertConfig, BertForPreTraining, BertModel, GPTConfig  # noqa: E402
 from fastembed.models.hf import (gpt_config_from_hf, gpt_from_hf_state_dict, load_bert, load_gpt2,  # noqa: E402
                                  load_wordpiece, save_bert, save_gpt2)
 
@@ -81,6 +81,17 @@ def test_load_bert_with_and_without_prefix(tmp_path):
     assert (tmp_path / "pre" / "vocab.txt").read_text().splitlines()[5] == "t5"
     with pytest.raises(ValueError, match="pretraining heads"):
         load_bert(tmp_path / "enc", pretraining=True)
+
+
+def test_a_checkpoint_without_a_pooler_loads_without_one(tmp_path):
+    torch.manual_seed(0)
+    m = BertModel(BertConfig.preset("tiny", vocab_size=120), add_pooler=False).eval()
+    save_bert(m, tmp_path)
+    got = load_bert(tmp_path).eval()
+    assert got.pooler is None
+    x = torch.randint(0, 120, (2, 9))
+    torch.testing.assert_close(got(x).last_hidden_state, m(x).last_hidden_state, rtol=0, atol=0)
+    assert got(x).extras.get("pooler_output") is None
 
 
 def test_saved_bert_loads_in_transformers(tmp_path):
