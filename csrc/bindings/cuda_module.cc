@@ -14,6 +14,7 @@
 #include "attention/params.h"
 #include "bindings/args.h"
 #include "bindings/errors.h"
+#include "bindings/word2vec_args.h"
 #include "blas/axpy.h"
 #include "cuda/cuda_check.h"
 #include "rng/rng.h"
@@ -175,28 +176,14 @@ void bind_word2vec_cuda(py::module_& m) {
               py::handle min_alpha, py::handle ns_exponent, py::handle seed, py::handle stream) {
              constexpr const char* fn = "Word2VecCuda.train_epoch";
              w2v::TrainParams p;
-             p.sg = sg;
-             p.cbow_mean = cbow_mean;
-             p.shared_negatives = shared_negatives;
-             p.window = arg_int64(window, fn, "window");
-             p.negative = arg_int64(negative, fn, "negative");
-             p.epochs = arg_int64(epochs, fn, "epochs");
-             p.epoch = arg_int64(epoch, fn, "epoch");
-             p.sample = arg_double(sample, fn, "sample");
-             p.alpha = arg_double(alpha, fn, "alpha");
-             p.min_alpha = arg_double(min_alpha, fn, "min_alpha");
-             p.ns_exponent = arg_double(ns_exponent, fn, "ns_exponent");
-             p.seed = arg_uint64(seed, fn, "seed");
+             read_w2v_settings(p, fn, sg, cbow_mean, shared_negatives, window, negative, epochs, epoch, sample,
+                               alpha, min_alpha, ns_exponent, seed);
              void* s = arg_stream(stream, fn);
              {
                py::gil_scoped_release release;
                self.train_epoch(p, s);  // waits for the stream
              }
-             py::dict out;
-             out["loss"] = p.loss;
-             out["trained_words"] = p.trained_words;
-             out["pairs"] = p.pairs;
-             return out;
+             return w2v_epoch_result(p);
            },
            py::arg("sg"), py::arg("cbow_mean"), py::arg("shared_negatives"), py::arg("window"), py::arg("negative"),
            py::arg("epochs"), py::arg("epoch"), py::arg("sample"), py::arg("alpha"), py::arg("min_alpha"),

@@ -8,6 +8,7 @@
 #include <pybind11/stl.h>
 
 #include "bindings/args.h"
+#include "bindings/word2vec_args.h"
 #include "common/error.h"
 #include "common/progress.h"
 #include "common/rng.h"
@@ -98,29 +99,15 @@ void bind_word2vec(py::module_& m) {
     p.offsets = off;
     p.n_sentences = n_sent;
     p.counts = static_cast<const int64_t*>(ca.data);
-    p.sg = sg;
-    p.cbow_mean = cbow_mean;
-    p.shared_negatives = shared_negatives;
-    p.window = arg_int64(window, fn, "window");
-    p.negative = arg_int64(negative, fn, "negative");
-    p.epochs = arg_int64(epochs, fn, "epochs");
-    p.epoch = arg_int64(epoch, fn, "epoch");
-    p.sample = arg_double(sample, fn, "sample");
-    p.alpha = arg_double(alpha, fn, "alpha");
-    p.min_alpha = arg_double(min_alpha, fn, "min_alpha");
-    p.ns_exponent = arg_double(ns_exponent, fn, "ns_exponent");
-    p.seed = arg_uint64(seed, fn, "seed");
+    read_w2v_settings(p, fn, sg, cbow_mean, shared_negatives, window, negative, epochs, epoch, sample, alpha,
+                      min_alpha, ns_exponent, seed);
     p.workers = arg_int64(workers, fn, "workers");
     w2v::check_train_params(p);
     {
       py::gil_scoped_release release;
       w2v::train_epoch(p, progress);
     }
-    py::dict out;
-    out["loss"] = p.loss;
-    out["trained_words"] = p.trained_words;
-    out["pairs"] = p.pairs;
-    return out;
+    return w2v_epoch_result(p);
   }, py::arg("syn0"), py::arg("syn1neg"), py::arg("ids"), py::arg("offsets"), py::arg("counts"), py::arg("sg"),
      py::arg("cbow_mean"), py::arg("shared_negatives"), py::arg("window"), py::arg("negative"), py::arg("epochs"),
      py::arg("epoch"), py::arg("sample"), py::arg("alpha"), py::arg("min_alpha"), py::arg("ns_exponent"),
