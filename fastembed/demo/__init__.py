@@ -88,8 +88,9 @@ def prepare_out(path: os.PathLike | str) -> Path:
     return out
 
 
-def run_demo(*, quick: bool = False, corpus: Optional[os.PathLike | str] = None, out: os.PathLike | str = "fastembed-demo",
-             vocab_size: Optional[int] = None, seed: int = 0, progress: Optional[bool] = None) -> int:
+def run_demo(*, quick: bool = False, corpus: Optional[os.PathLike | str] = None,
+             out: os.PathLike | str = "fastembed-demo", vocab_size: Optional[int] = None, seed: int = 0,
+             progress: Optional[bool] = None) -> int:
     """Run the demo (see the module docstring); returns 0 when every check passed."""
     from dataclasses import replace
 

@@ -118,8 +118,8 @@ def features_step(bert_dir: str, data: dict, out: Path, report: Report, *, seed:
         rows.append([layers, xtr.shape[1], f"{100 * acc:.1f}"])
         report.number(f"features_{layers}_accuracy", acc)
     mix = finetune("classify", bert_dir, train, dev, freeze_encoder=True, layers="scalar_mix", epochs=6,
-                   batch_size=32, max_length=data["max_length"], seed=seed, progress=progress, log=lambda m: None, device="cpu",
-                   lr=1e-2, out_dir=out / "scalar_mix")
+                   batch_size=32, max_length=data["max_length"], seed=seed, progress=progress, log=lambda m: None,
+                   device="cpu", lr=1e-2, out_dir=out / "scalar_mix")
     weights = [float(w) for w in load_finetuned(out / "scalar_mix")[0].mix.weights.detach()]
     rows.append(["scalar_mix (learned)", encoder.config.hidden_size, f"{100 * mix['best']['dev']['accuracy']:.1f}"])
     report.text("Features from chosen layers (mean over the tokens), each read by a logistic regression (a "

@@ -72,9 +72,12 @@ class Report:
     def figure(self, path: Path, caption: str) -> None:
         path = Path(path)
         self.figures.append(path)
-        rel = path.relative_to(self.out_dir) if path.is_relative_to(self.out_dir) else path
+        rel = self._rel(path)
         self.say(f"  picture: {path}")
-        self.lines += [f"![{caption}]({rel.as_posix()})", "", f"*{caption}* (`{rel.as_posix()}`)", ""]
+        self.lines += [f"![{caption}]({rel})", "", f"*{caption}* (`{rel}`)", ""]
+
+    def _rel(self, path: Path) -> str:
+        return (path.relative_to(self.out_dir) if path.is_relative_to(self.out_dir) else path).as_posix()
 
     def number(self, key: str, value: Any) -> Any:
         self.numbers[key] = value
@@ -85,8 +88,7 @@ class Report:
     def write(self, *, finished: bool = False) -> Path:
         lines = list(self.lines)
         if self.figures:
-            lines += ["## Figures", ""] + [f"- `{(p.relative_to(self.out_dir) if p.is_relative_to(self.out_dir) else p).as_posix()}`"
-                                           for p in self.figures] + [""]
+            lines += ["## Figures", ""] + [f"- `{self._rel(p)}`" for p in self.figures] + [""]
         elapsed = time.perf_counter() - self._t0
         lines.append(f"*{'Finished' if finished else 'Interrupted or still running'} after {elapsed:.0f} s.*")
         path = self.out_dir / "report.md"

@@ -45,7 +45,8 @@ def bpe_step(corpus: Corpus, out: Path, report: Report, *, vocab_size: int, prog
                 f"byte tokens, plus `{EOT}`, in {dt:.2f} s. Each merge joins the most frequent adjacent pair "
                 "of tokens in the word counts, so frequent words end up as one token and rare ones as a few "
                 "pieces; nothing is ever out of vocabulary, since every byte is a token.", echo=True)
-    first = [f"{i + 1}. {_show(s['bytes'])} (seen {s['count']:,} times)" for i, s in enumerate(tok.trace[:8])]
+    first = [f"merge {i + 1}: {_show(s['bytes'])} (seen {s['count']:,} times)"
+             for i, s in enumerate(tok.trace[:8])]
     report.text("The first merges, the most frequent pairs of the corpus:")
     report.bullet(first)
     word = rare_word(corpus)

@@ -88,7 +88,8 @@ def word2vec_step(corpus: Corpus, out: Path, report: Report, *, dim: int, epochs
     if len(pairs) >= 2:
         plot_pairs(kv, pairs, out / "word2vec_pairs.png",
                    title="word2vec: word pairs in 2-D (PCA); parallel arrows = analogies")
-        report.figure(out / "word2vec_pairs.png", "word2vec pairs (PCA of the unit vectors): the arrows of a relation point the same way")
+        report.figure(out / "word2vec_pairs.png",
+                      "word2vec pairs (PCA of the unit vectors): the arrows of a relation point the same way")
     return model
 
 
