@@ -65,6 +65,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pooling", choices=("pooler", "mean"), default=None,
                         help="classification heads read BERT's pooler or the mean of the last layer (default: "
                              "fastembed.finetune's choice, the mean for all-MiniLM-L6-v2, whose pooler was never trained)")
+    parser.add_argument("--lr", type=float, default=None,
+                        help="learning rate of the end-to-end runs (default: fastembed.finetune's, 5e-5)")
     parser.add_argument("--frozen-lr", type=float, default=None,
                         help="head learning rate of the frozen runs (default: fastembed.finetune's, 1e-3)")
     parser.add_argument("--device", default=None, help="default: cuda when available, else cpu")
@@ -108,6 +110,8 @@ def _one(task: str, model: tuple, train: Any, dev: Any, s: dict, args: argparse.
         extra.setdefault("head_options", {"pooling": args.pooling})
     if frozen and args.frozen_lr is not None:
         extra.setdefault("lr", args.frozen_lr)
+    if not frozen and args.lr is not None:
+        extra.setdefault("lr", args.lr)
     return finetune(task, (copy.deepcopy(encoder), tokenizer), train, dev, freeze_encoder=frozen, epochs=s["epochs"],
                     batch_size=args.batch_size, max_length=s[qa + "max_length"], doc_stride=s["doc_stride"],
                     max_query_length=s["max_query_length"], max_train=s[qa + "max_train"], max_dev=s[qa + "max_dev"],
