@@ -167,6 +167,14 @@ class ScalarMix(torch.nn.Module):
         return f"num_entries={self.scalars.numel()}"
 
 
+def _check_mix(layers: Layers, mix: Optional[ScalarMix], num_layers: int) -> None:
+    """``mix`` goes with ``layers="scalar_mix"`` and nothing else, with one weight per entry."""
+    if (mix is not None) != _named(layers, "scalar_mix"):
+        raise ValueError("layers='scalar_mix' needs mix=ScalarMix(...), and mix= goes with layers='scalar_mix' only")
+    if mix is not None and mix.scalars.numel() != num_layers + 1:
+        raise ValueError(f"mix has {mix.scalars.numel()} weights; {_describe(num_layers)}")
+
+
 def feature_width(layers: Layers, hidden_size: int, num_layers: int) -> int:
     """The last-axis width of :func:`combine_layers`' output (per entry for "all")."""
     k = len(layer_indices(layers, num_layers))
@@ -186,8 +194,7 @@ def combine_layers(hidden_states: Sequence[Tensor], layers: Layers = "last", mix
     torch.Size([1, 2, 6])
     """
     idx = layer_indices(layers, len(hidden_states) - 1)
-    if (mix is not None) != _named(layers, "scalar_mix"):
-        raise ValueError("layers='scalar_mix' needs mix=ScalarMix(...), and mix= goes with layers='scalar_mix' only")
+    _check_mix(layers, mix, len(hidden_states) - 1)
     if mix is not None:
         return mix(hidden_states)
     if _named(layers, "all"):
@@ -368,10 +375,7 @@ def extract(model: Any, texts_or_batch: Any, *, tokenizer: Any = None, layers: L
     if pooling not in POOLINGS:
         raise ValueError(f"unknown pooling {pooling!r}; expected one of {POOLINGS}")
     k = len(layer_indices(layers, cfg.num_layers))                 # fails before any work
-    if (mix is not None) != _named(layers, "scalar_mix"):
-        raise ValueError("layers='scalar_mix' needs mix=ScalarMix(...), and mix= goes with layers='scalar_mix' only")
-    if mix is not None and mix.scalars.numel() != cfg.num_layers + 1:
-        raise ValueError(f"mix has {mix.scalars.numel()} weights; {_describe(cfg.num_layers)}")
+    _check_mix(layers, mix, cfg.num_layers)
     batch_size = _positive_int(batch_size, "batch_size")
     param = next(enc.parameters())
     if isinstance(texts_or_batch, Mapping):

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 from .corpus import Corpus, words
-from .gpt import read_metrics
 from .report import Report
 
 STOP = frozenset("""a an the of to in on for and or not is are be been was were it its this that these those with as
@@ -69,6 +68,7 @@ def bert_step(corpus_path: Path, corpus: Corpus, vocab_path: Path, out: Path, re
     from ..models import BertForPreTraining
     from ..models.hf import load_bert
     from ..plots import plot_attention
+    from ..training.metrics import read_metrics
     from ..training.pretrain import load_tokenizer, model_config, pretrain
 
     tok = load_tokenizer(vocab_path)

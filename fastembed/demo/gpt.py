@@ -3,7 +3,6 @@ driver as ``fastembed pretrain gpt``; samples before and after, a few-shot promp
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any
@@ -12,11 +11,6 @@ from .corpus import Corpus, words
 from .report import Report
 
 FEW_SHOT = [("function", "functions"), ("module", "modules"), ("file", "files")]
-
-
-def read_metrics(path: Path) -> list[dict]:
-    with open(path, encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
 
 
 def curves(rows: list[dict], key: str) -> dict[str, tuple[list, list]]:
@@ -43,6 +37,7 @@ def gpt_step(corpus_path: Path, corpus: Corpus, bpe_path: Path, out: Path, repor
     from ..generate import few_shot_prompt, generate_text, load_generator
     from ..models import GPT
     from ..tokenizers import BPETokenizer
+    from ..training.metrics import read_metrics
     from ..training.pretrain import model_config, pretrain
 
     tok = BPETokenizer.load(bpe_path)
