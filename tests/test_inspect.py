@@ -50,8 +50,8 @@ def check_against_forward(net, maps, run):
     xs, ys, handles = record_attention(net)
     net.eval()
     try:
+        run()                          # with autograd on: the path that calls attn.out as a module
         with torch.no_grad():
-            run()
             for i, m in enumerate(attention_modules(net)):
                 x = xs[i]
                 B, T, C = x.shape

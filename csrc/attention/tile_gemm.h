@@ -17,31 +17,13 @@
 #include <cstdint>
 #include <cstring>
 
+#include "common/simd.h"
+
 namespace fe::attention_detail {
 
-template <class T>
-struct Simd;
-template <>
-struct Simd<float> {
-  typedef float V __attribute__((vector_size(32)));
-  static constexpr int W = 8;
-};
-template <>
-struct Simd<double> {
-  typedef double V __attribute__((vector_size(32)));
-  static constexpr int W = 4;
-};
-
-template <class V, class T>
-inline V loadv(const T* p) {
-  V v;
-  std::memcpy(&v, p, sizeof(V));
-  return v;
-}
-template <class V, class T>
-inline void storev(T* p, V v) {
-  std::memcpy(p, &v, sizeof(V));
-}
+using simd::loadv;
+using simd::Simd;
+using simd::storev;
 
 // Rows [0, MR) × columns [0, 2W) of C.
 template <class T, int MR, bool kAccumulate>

@@ -1,10 +1,6 @@
-// exp over a row of scores for the CPU attention kernel, vectorized with GCC/Clang vector
-// extensions (the libm call would be scalar).
-//
-// float: Cephes' expf scheme: x = n·ln2 + r with |r| <= ln2/2 (ln2 split in two for an exact
-// product), exp(r) by a degree-6 polynomial, 2^n built in the exponent bits. Relative error
-// below 2e-7 on [-87, 88]; inputs are clamped there (scores are <= 0 after subtracting the row
-// maximum, and exp(-87) ~ 1.6e-38 is as good as 0 for a softmax). -inf (a masked score) gives 0.
+// exp over a row of scores for the CPU attention kernel, vectorized (simd::exp_vec, see
+// common/simd.h; the libm call would be scalar). Scores are <= 0 after subtracting the row
+// maximum, and -inf (a masked score) gives 0.
 // double: libm's exp (the float64 kernel is for gradient checks, not speed).
 #pragma once
 
@@ -15,30 +11,7 @@
 
 namespace fe::attention_detail {
 
-inline Simd<float>::V exp_vec(Simd<float>::V x) {
-  using V = Simd<float>::V;
-  typedef int32_t VI __attribute__((vector_size(32)));
-  const V lo = V{} - 87.0f, hi = V{} + 88.0f;
-  const VI masked = x < lo;  // lanes -> 0 (includes -inf)
-  x = x < lo ? lo : x;
-  x = x > hi ? hi : x;
-  // n = round(x / ln2): add and subtract 1.5·2^23 (round to nearest, exact for |n| < 2^22).
-  const V magic = V{} + 12582912.0f;
-  V n = (x * 1.44269504088896341f + magic) - magic;
-  V r = x - n * 0.693359375f;
-  r = r - n * -2.12194440e-4f;
-  V p = V{} + 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = p * (r * r) + r + 1.0f;
-  const VI ni = __builtin_convertvector(n, VI);
-  const V pow2n = (V)((ni + 127) << 23);
-  const V y = p * pow2n;
-  return masked ? V{} : y;
-}
+using simd::exp_vec;
 
 // x[i] = exp(x[i]) for i in [0, n).
 inline void exp_inplace(float* x, int64_t n) {

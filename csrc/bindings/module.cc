@@ -9,6 +9,7 @@ void bind_rng(pybind11::module_& m);
 void bind_blas(pybind11::module_& m);
 void bind_bpe(pybind11::module_& m);
 void bind_attention(pybind11::module_& m);
+void bind_nn(pybind11::module_& m);
 void bind_word2vec(pybind11::module_& m);
 void bind_testing(pybind11::module_& m);
 }  // namespace fe::bindings
@@ -21,6 +22,7 @@ PYBIND11_MODULE(_C, m) {
   fe::bindings::bind_blas(m);
   fe::bindings::bind_bpe(m);
   fe::bindings::bind_attention(m);
+  fe::bindings::bind_nn(m);
   fe::bindings::bind_word2vec(m);
   auto testing = m.def_submodule("_testing", "Hooks for fastembed's own tests.");
   fe::bindings::bind_testing(testing);

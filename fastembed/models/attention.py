@@ -26,10 +26,12 @@ class SelfAttention(nn.Module):
         self.dropout, self.impl = dropout, impl
 
     def forward(self, x: torch.Tensor, *, causal: bool = False, key_padding_mask: Optional[torch.Tensor] = None,
-                past: Optional[tuple[torch.Tensor, torch.Tensor]] = None) -> tuple[torch.Tensor, Any]:
+                past: Optional[tuple[torch.Tensor, torch.Tensor]] = None, project: bool = True) -> tuple[torch.Tensor, Any]:
         """x (B, T, C) -> (B, T, C). ``key_padding_mask`` (B, Tk) bool, True = padded key (Tk counts
         the ``past`` keys too). ``past`` = (k, v) of earlier positions, each (B, Tpast, H, D); the
-        second return value is the (k, v) to cache, or None when ``past`` is None."""
+        second return value is the (k, v) to cache, or None when ``past`` is None. With
+        ``project=False`` the output projection is left to the caller: the result is the heads'
+        outputs side by side (BERT's inference path fuses that projection's epilogue)."""
         B, T, C = x.shape
         qkv = self.qkv(x).view(B, T, 3, self.num_heads, self.head_dim)
         q, k, v = qkv.unbind(2)                                  # (B, T, H, D) views, stride 3·C on T
@@ -39,7 +41,8 @@ class SelfAttention(nn.Module):
             present = (k, v)
         p = self.dropout if self.training else 0.0
         y = attend(q, k, v, causal=causal, key_padding_mask=key_padding_mask, dropout_p=p, impl=self.impl)
-        return self.out(y.reshape(B, T, C)), present
+        y = y.reshape(B, T, C)
+        return (self.out(y) if project else y), present
 
 
 def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, *, causal: bool, key_padding_mask: Optional[torch.Tensor],

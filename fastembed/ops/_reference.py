@@ -49,3 +49,15 @@ def attention_reference(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, *, ca
         p = p * dropout_mask.to(p.device) / (1.0 - dropout_p)
     out = p @ v
     return out.transpose(1, 2) if layout == "bthd" else out
+
+
+def bias_gelu_reference(y: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    """GELU(y + bias), exact (erf) GELU: what :func:`fastembed.ops.epilogue.bias_gelu_` computes."""
+    return torch.nn.functional.gelu(y + bias)
+
+
+def bias_residual_layer_norm_reference(y: torch.Tensor, bias: torch.Tensor, residual: torch.Tensor,
+                                       weight: torch.Tensor, ln_bias: torch.Tensor, eps: float) -> torch.Tensor:
+    """LayerNorm(y + bias + residual) over the last axis: what
+    :func:`fastembed.ops.epilogue.bias_residual_layer_norm_` computes."""
+    return torch.nn.functional.layer_norm(y + bias + residual, (y.shape[-1],), weight, ln_bias, eps)

@@ -160,7 +160,8 @@ def test_scalar_mix_with_one_hot_weights_equals_that_layer():
     model = FineTuneModel(encoder, make_head("token", C, 3), freeze_encoder=True, layers="scalar_mix")
     n = encoder.config.num_layers + 1
     ids, types, mask = batch()
-    states = encoder(ids, types, mask, output_hidden_states=True).hidden_states
+    with torch.no_grad():                  # as the frozen encoder runs (the fused inference path)
+        states = encoder(ids, types, mask, output_hidden_states=True).hidden_states
     for j in range(n):
         model.mix.load_state_dict(ScalarMix.from_weights([float(i == j) for i in range(n)]).state_dict())
         hidden, _ = model.encode(ids, types, mask)

@@ -1,0 +1,64 @@
+// Fixed-width SIMD vectors through GCC/Clang vector extensions, which compile to AVX2/FMA,
+// AVX-512 or SSE2 as -march allows (csrc/README.md, SIMD policy), and the vector math the CPU
+// kernels share.
+//
+// exp_vec (float): Cephes' expf scheme: x = n·ln2 + r with |r| <= ln2/2 (ln2 split in two for an
+// exact product), exp(r) by a degree-6 polynomial, 2^n built in the exponent bits. Relative error
+// below 2e-7 on [-87, 88]; larger inputs are clamped to 88, smaller ones (and -inf) give 0.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+
+namespace fe::simd {
+
+template <class T>
+struct Simd;
+template <>
+struct Simd<float> {
+  typedef float V __attribute__((vector_size(32)));
+  static constexpr int W = 8;
+};
+template <>
+struct Simd<double> {
+  typedef double V __attribute__((vector_size(32)));
+  static constexpr int W = 4;
+};
+
+template <class V, class T>
+inline V loadv(const T* p) {
+  V v;
+  std::memcpy(&v, p, sizeof(V));
+  return v;
+}
+template <class V, class T>
+inline void storev(T* p, V v) {
+  std::memcpy(p, &v, sizeof(V));
+}
+
+inline Simd<float>::V exp_vec(Simd<float>::V x) {
+  using V = Simd<float>::V;
+  typedef int32_t VI __attribute__((vector_size(32)));
+  const V lo = V{} - 87.0f, hi = V{} + 88.0f;
+  const VI masked = x < lo;  // lanes -> 0 (includes -inf)
+  x = x < lo ? lo : x;
+  x = x > hi ? hi : x;
+  // n = round(x / ln2): add and subtract 1.5·2^23 (round to nearest, exact for |n| < 2^22).
+  const V magic = V{} + 12582912.0f;
+  V n = (x * 1.44269504088896341f + magic) - magic;
+  V r = x - n * 0.693359375f;
+  r = r - n * -2.12194440e-4f;
+  V p = V{} + 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * (r * r) + r + 1.0f;
+  const VI ni = __builtin_convertvector(n, VI);
+  const V pow2n = (V)((ni + 127) << 23);
+  const V y = p * pow2n;
+  return masked ? V{} : y;
+}
+
+}  // namespace fe::simd

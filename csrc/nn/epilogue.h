@@ -1,0 +1,34 @@
+// What a transformer layer does to a matrix product's output before the next product reads it,
+// fused into one pass over each row while it is in cache (inference, CPU, float32):
+//
+//   bias_gelu:                 y = GELU(y + bias)                       the FFN's first product
+//   bias_residual_layer_norm:  y = LayerNorm(y + bias + residual)·γ + β  post-LN BERT, after the
+//                                                                       attention output and the
+//                                                                       FFN's second product
+//
+// PyTorch runs each as two or three kernels (the bias is first broadcast-copied into the output
+// by addmm, then GELU, then add, then LayerNorm), each reading and writing the whole activation.
+// Here the product is computed without its bias (a plain matmul) and one pass does the rest.
+//
+// GELU is the exact one, x·Φ(x) = x/2·(1 + erf(x/√2)), not the tanh approximation; erf is a
+// rational approximation with |error| < 7e-8 (epilogue_cpu.cc), so the result is as close to the
+// float64 GELU as PyTorch's own float32 kernel (A&S 7.1.26 with an exp) and about twice as fast.
+// LayerNorm is two passes over the row (mean, then the centred variance), biased variance as in
+// PyTorch.
+//
+// Layout: y and residual are (rows, cols) with unit column stride and row strides ldy / ldr
+// (elements); bias, gamma and beta are (cols,). Rows are split across fe::parallel_for threads;
+// each row's arithmetic is the same whatever the thread count.
+#pragma once
+
+#include <cstdint>
+
+namespace fe {
+
+void bias_gelu_cpu(float* y, int64_t rows, int64_t cols, int64_t ldy, const float* bias);
+
+void bias_residual_layer_norm_cpu(float* y, int64_t rows, int64_t cols, int64_t ldy, const float* bias,
+                                  const float* residual, int64_t ldr, const float* gamma, const float* beta,
+                                  float eps);
+
+}  // namespace fe
