@@ -9,6 +9,18 @@ epochs per wall second of training (and per CPU second in the
 note; vocabulary building is not timed), the mean over seeds; quality is analogy accuracy on Google's questions-words (3CosAdd and 3CosMul,
 restricted to the 30,000 most frequent words, with coverage) and Spearman correlation on
 WordSim-353 and SimLex-999, all computed by fastembed's evaluation code for both models.
+
+**gensim's learning-rate schedule.** In ``corpus_file`` mode each gensim worker trains its own
+part of the file and decays alpha by *its own* progress against the count it is given for the
+whole corpus (``word2vec_corpusfile.pyx``: ``get_next_alpha(..., total_sentences,
+expected_examples, ...)``), so with W workers an epoch advances the schedule by only 1/W of an
+epoch, and with 2 workers the last word trains at alpha 0.0026 instead of min_alpha 1e-4. By
+default this script gives gensim the count per worker (``total_examples = corpus_count /
+threads``), which makes its schedule the linear decay over all epochs that the settings say and
+that fastembed runs; ``--gensim-schedule as-called`` passes the whole corpus's count instead
+(gensim's documented call), whose higher learning rate helps CBOW (about +0.5 points 3CosAdd
+here) and gives fastembed the same gain when it is run on that schedule. Speed does not depend
+on it.
 """
 
 from __future__ import annotations
@@ -29,6 +41,11 @@ SETTINGS = dict(vector_size=100, window=5, negative=5, sample=1e-3, min_count=5,
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seeds", type=int, default=3, help="seeds per configuration (default 3)")
     parser.add_argument("--cbow", action="store_true", help="also run CBOW (sg=0) against gensim's CBOW")
+    parser.add_argument("--cbow-only", action="store_true", help="run only CBOW (sg=0) against gensim's CBOW")
+    parser.add_argument("--gensim-schedule", choices=("linear", "as-called"), default="linear",
+                        help="gensim's alpha schedule in corpus_file mode: 'linear' (the default: per-worker counts, "
+                             "so alpha decays linearly over all epochs as fastembed's does) or 'as-called' (the "
+                             "whole corpus's count; see the module docstring)")
     parser.add_argument("--no-shared", action="store_true",
                         help="skip fastembed's per-pair-negatives variant (skip-gram's default shares them)")
 
@@ -69,7 +86,7 @@ def run(args: argparse.Namespace, recorder: Recorder) -> None:
             small.write_text("\n".join(corpus.read_text().splitlines()[:300]) + "\n")
         corpus, settings["epochs"], seeds = small, 1, 1
     gensim_models = optional_import("gensim.models")
-    configs = [("skip-gram", 1)] + ([("CBOW", 0)] if args.cbow else [])
+    configs = ([] if args.cbow_only else [("skip-gram", 1)]) + ([("CBOW", 0)] if args.cbow or args.cbow_only else [])
     for label, sg in configs:
         case = f"{label}, {threads} threads"
         runs: dict[str, list[tuple[float, float, dict[str, float]]]] = {}
@@ -103,7 +120,9 @@ def run(args: argparse.Namespace, recorder: Recorder) -> None:
                     return m
 
                 def theirs_train(m):
-                    m.train(corpus_file=str(corpus), total_examples=m.corpus_count,
+                    examples = m.corpus_count if args.gensim_schedule == "as-called" else \
+                        max(1, round(m.corpus_count / threads))
+                    m.train(corpus_file=str(corpus), total_examples=examples,
                             total_words=m.corpus_total_words, epochs=m.epochs)
                     kv = KeyedVectors(list(m.wv.index_to_key), m.wv.vectors)
                     return kv, m.corpus_total_words * settings["epochs"]

@@ -67,7 +67,7 @@ struct Worker {
   int64_t pairs = 0;
   std::vector<float> neu1, neu1e, grads, gcol;
   std::vector<float*> in_rows, out_rows;
-  std::vector<int32_t> ctx, outs, negs;
+  std::vector<int32_t> ctx, outs, negs, next_negs;
   std::vector<float> labels;
 
   Worker(const TrainParams& p_, const AliasSampler* s, uint64_t stream) : p(p_), sampler(s), rng(stream) {
@@ -78,14 +78,17 @@ struct Worker {
   // `negative` draws, those equal to the centre dropped (word2vec.c skips them).
   // Their output rows are prefetched: they are random rows of a matrix larger than the caches.
   const std::vector<int32_t>& draw_negatives(int32_t centre) {
-    negs.clear();
+    draw_negatives_into(centre, negs);
+    return negs;
+  }
+  void draw_negatives_into(int32_t centre, std::vector<int32_t>& out) {
+    out.clear();
     for (int64_t d = 0; d < p.negative; ++d) {
       const int32_t target = sampler->sample(rng.next());
       if (target == centre) continue;
-      negs.push_back(target);
+      out.push_back(target);
       prefetch_row(p.syn1neg + target * p.D);
     }
-    return negs;
   }
   void prefetch_row(const float* row) const {
     for (int64_t i = 0; i < p.D; i += 16) __builtin_prefetch(row + i, 1, 3);
@@ -224,14 +227,25 @@ struct Worker {
         }
         continue;
       }
+      // One draw of negatives per centre. It is made one word ahead, so that the rows it touches
+      // (random rows of a matrix larger than the caches) are on their way while this word trains.
+      if (i > 0)
+        std::swap(negs, next_negs);
+      else
+        draw_negatives(w[i]);
+      if (i + 1 < n) {
+        draw_negatives_into(w[i + 1], next_negs);
+        prefetch_row(p.syn1neg + w[i + 1] * p.D);
+        prefetch_row(p.syn0 + w[std::min<int64_t>(n - 1, i + 1 + p.window)] * p.D);
+      }
       ctx.clear();
       for (int64_t j = lo; j < hi; ++j)
         if (j != i) ctx.push_back(w[j]);
       if (ctx.empty()) continue;
       if (p.sg)
-        sg_shared(w[i], draw_negatives(w[i]));
+        sg_shared(w[i], negs);
       else
-        cbow(w[i], draw_negatives(w[i]));
+        cbow(w[i], negs);
     }
   }
 };
