@@ -67,7 +67,7 @@ struct Worker {
   int64_t pairs = 0;
   std::vector<float> neu1, neu1e, grads, gcol;
   std::vector<float*> in_rows, out_rows;
-  std::vector<int32_t> ctx, outs, negs, next_negs;
+  std::vector<int32_t> ctx, outs, negs, drawn;
   std::vector<float> labels;
 
   Worker(const TrainParams& p_, const AliasSampler* s, uint64_t stream) : p(p_), sampler(s), rng(stream) {
@@ -78,17 +78,14 @@ struct Worker {
   // `negative` draws, those equal to the centre dropped (word2vec.c skips them).
   // Their output rows are prefetched: they are random rows of a matrix larger than the caches.
   const std::vector<int32_t>& draw_negatives(int32_t centre) {
-    draw_negatives_into(centre, negs);
-    return negs;
-  }
-  void draw_negatives_into(int32_t centre, std::vector<int32_t>& out) {
-    out.clear();
+    negs.clear();
     for (int64_t d = 0; d < p.negative; ++d) {
       const int32_t target = sampler->sample(rng.next());
       if (target == centre) continue;
-      out.push_back(target);
+      negs.push_back(target);
       prefetch_row(p.syn1neg + target * p.D);
     }
+    return negs;
   }
   void prefetch_row(const float* row) const {
     for (int64_t i = 0; i < p.D; i += 16) __builtin_prefetch(row + i, 1, 3);
@@ -216,27 +213,37 @@ struct Worker {
   }
 
   void sentence(const int32_t* w, int64_t n) {
-    for (int64_t i = 0; i < n; ++i) {
-      const int64_t win = p.window - static_cast<int64_t>(rng.below(static_cast<uint64_t>(p.window)));  // [1, window]
-      const int64_t lo = std::max<int64_t>(0, i - win), hi = std::min<int64_t>(n, i + win + 1);
-      if (p.sg && !p.shared_negatives) {
+    if (p.sg && !p.shared_negatives) {
+      for (int64_t i = 0; i < n; ++i) {
+        const int64_t win = p.window - static_cast<int64_t>(rng.below(static_cast<uint64_t>(p.window)));  // [1, window]
+        const int64_t lo = std::max<int64_t>(0, i - win), hi = std::min<int64_t>(n, i + win + 1);
         for (int64_t j = lo; j < hi; ++j) {
           if (j == i) continue;
           if (j + 1 < hi) prefetch_row(p.syn0 + w[j + 1] * p.D);
           sg_pair(w[i], w[j], draw_negatives(w[i]));
         }
-        continue;
       }
-      // One draw of negatives per centre. It is made one word ahead, so that the rows it touches
-      // (random rows of a matrix larger than the caches) are on their way while this word trains.
-      if (i > 0)
-        std::swap(negs, next_negs);
-      else
-        draw_negatives(w[i]);
+      return;
+    }
+    // One draw of negatives per centre. The whole sentence's draws are made first: each is a load
+    // from a random bucket of the alias table (larger than L2), and a loop of independent draws
+    // lets those misses overlap instead of stalling one word at a time. Then, while word i
+    // trains, the output rows that word i + 1 will touch are prefetched.
+    const int64_t K = p.negative;
+    drawn.resize(static_cast<size_t>(n * K));
+    for (int64_t x = 0; x < n * K; ++x) drawn[static_cast<size_t>(x)] = sampler->sample(rng.next());
+    for (int64_t i = 0; i < n; ++i) {
+      const int64_t win = p.window - static_cast<int64_t>(rng.below(static_cast<uint64_t>(p.window)));  // [1, window]
+      const int64_t lo = std::max<int64_t>(0, i - win), hi = std::min<int64_t>(n, i + win + 1);
       if (i + 1 < n) {
-        draw_negatives_into(w[i + 1], next_negs);
+        for (int64_t d = 0; d < K; ++d) prefetch_row(p.syn1neg + drawn[static_cast<size_t>((i + 1) * K + d)] * p.D);
         prefetch_row(p.syn1neg + w[i + 1] * p.D);
         prefetch_row(p.syn0 + w[std::min<int64_t>(n - 1, i + 1 + p.window)] * p.D);
+      }
+      negs.clear();
+      for (int64_t d = 0; d < K; ++d) {  // a draw equal to the centre is dropped (word2vec.c skips it)
+        const int32_t target = drawn[static_cast<size_t>(i * K + d)];
+        if (target != w[i]) negs.push_back(target);
       }
       ctx.clear();
       for (int64_t j = lo; j < hi; ++j)
