@@ -28,9 +28,11 @@ __all__ = ["bias_gelu_", "bias_residual_layer_norm_", "usable"]
 
 
 def usable(x: Tensor) -> bool:
-    """True when the fused epilogues apply to activations like ``x``: a float32 CPU tensor and no
-    autograd recording (``torch.no_grad`` or ``torch.inference_mode``)."""
-    return x.device.type == "cpu" and x.dtype == torch.float32 and not torch.is_grad_enabled()
+    """True when the fused epilogues apply to activations like ``x``: a float32 CPU tensor, no
+    autograd recording (``torch.no_grad`` or ``torch.inference_mode``) and not inside
+    ``torch.compile``'s tracing (the compiler fuses the plain PyTorch ops itself)."""
+    return (x.device.type == "cpu" and x.dtype == torch.float32 and not torch.is_grad_enabled()
+            and not torch.compiler.is_compiling())
 
 
 def _matrix(y: Tensor, name: str) -> Tensor:

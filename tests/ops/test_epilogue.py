@@ -1,6 +1,8 @@
 """The fused layer epilogues (csrc/nn/epilogue.h) against float64 PyTorch, and the BERT inference
 path that uses them against the ordinary autograd path."""
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -160,3 +162,15 @@ def test_bert_training_mode_keeps_the_module_path():
     with torch.no_grad():
         model(torch.randint(5, 300, (2, 5)))
     assert calls == [1]                                       # eval + no grad: the fused path
+
+
+def test_compiled_bert_traces_the_plain_path():
+    model = bert()
+    x = torch.randint(5, 300, (2, 9), generator=torch.Generator().manual_seed(2))
+    with torch.no_grad(), warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        ref = model(x).last_hidden_state
+        torch._dynamo.reset()
+        got = torch.compile(model, backend="eager")(x).last_hidden_state
+    torch.testing.assert_close(got, ref, rtol=1e-5, atol=1e-5)
+    assert not [w for w in seen if "bias_gelu_" in str(w.message) or "layer_norm_" in str(w.message)]
