@@ -22,12 +22,24 @@ const uint8_t* bytes_of(std::string_view s) { return reinterpret_cast<const uint
 // Views of the str/bytes items of a list, taken with the GIL held. The returned tuple holds a
 // reference to every item, so the views stay valid while the GIL is released even if another
 // thread changes the list meanwhile; keep it alive as long as the views.
-std::vector<std::string_view> text_views(const py::list& texts, const char* fn, py::tuple& keep) {
+// With `temps`, a non-ASCII str is encoded into a temporary bytes object kept there, instead of
+// into the UTF-8 copy that Python caches inside the str for the rest of its life: a text read
+// once (training) should not double its memory. (ASCII strs are their own UTF-8: no copy.)
+std::vector<std::string_view> text_views(const py::list& texts, const char* fn, py::tuple& keep,
+                                         std::vector<py::object>* temps = nullptr) {
   keep = py::reinterpret_steal<py::tuple>(PySequence_Tuple(texts.ptr()));
   if (!keep) throw py::error_already_set();
   std::vector<std::string_view> views;
   views.reserve(keep.size());
   for (size_t i = 0; i < keep.size(); ++i) {
+    PyObject* o = keep[i].ptr();
+    if (temps && PyUnicode_Check(o) && !PyUnicode_IS_ASCII(o)) {
+      PyObject* b = PyUnicode_AsUTF8String(o);  // UnicodeEncodeError for lone surrogates, as arg_text
+      if (!b) throw py::error_already_set();
+      temps->push_back(py::reinterpret_steal<py::object>(b));
+      views.emplace_back(PyBytes_AS_STRING(b), static_cast<size_t>(PyBytes_GET_SIZE(b)));
+      continue;
+    }
     const std::string name = "texts[" + std::to_string(i) + "]";
     views.push_back(arg_text(keep[i], fn, name.c_str()));
   }
@@ -38,6 +50,19 @@ py::list require_list(py::handle obj, const char* fn, const char* name) {
   FE_CHECK(PyList_Check(obj.ptr()), TypeError, fn, ": argument '", name, "' must be a list, got ",
            std::string(py::str(py::type::handle_of(obj).attr("__name__"))));
   return py::reinterpret_borrow<py::list>(obj);
+}
+
+// (left, right, new id, count) rows.
+py::array_t<int64_t> merges_array(const std::vector<Merge>& merges) {
+  py::array_t<int64_t> out({static_cast<py::ssize_t>(merges.size()), py::ssize_t{4}});
+  auto r = out.mutable_unchecked<2>();
+  for (size_t i = 0; i < merges.size(); ++i) {
+    r(i, 0) = merges[i].left;
+    r(i, 1) = merges[i].right;
+    r(i, 2) = merges[i].id;
+    r(i, 3) = merges[i].count;
+  }
+  return out;
 }
 
 }  // namespace
@@ -64,22 +89,18 @@ void bind_bpe(py::module_& m) {
       .def("add_texts", [](WordCounts& self, py::handle texts, Progress* progress) {
         const py::list list = require_list(texts, "add_texts", "texts");
         py::tuple keep;
-        const auto views = text_views(list, "add_texts", keep);
-        // One buffer + offsets, so the counting threads never touch Python objects.
-        std::vector<int64_t> offsets{0};
-        size_t total = 0;
-        for (const auto& v : views) offsets.push_back(static_cast<int64_t>(total += v.size()));
-        std::string buffer;
-        buffer.reserve(total);
-        for (const auto& v : views) buffer.append(v);
+        std::vector<py::object> temps;
+        const auto views = text_views(list, "add_texts", keep, &temps);
+        // The counting threads read the texts' bytes in place (str's UTF-8, bytes' buffer), kept
+        // alive and unchanged by `keep`; they never touch a Python object.
         // Count into a private table without the GIL; merge with it held, and only on success,
         // so a concurrent call on `self` never races and a cancelled call adds nothing.
         WordCounts local(self.pattern());
         {
           py::gil_scoped_release release;
-          local.add_texts(buffer.data(), offsets.data(), static_cast<int64_t>(views.size()), progress);
+          local.add_views(views.data(), static_cast<int64_t>(views.size()), progress);
         }
-        self.merge(local);
+        self.merge(std::move(local));
       }, py::arg("texts"), py::arg("progress") = nullptr, "Count the pieces of each str/bytes in a list.")
       .def("add_file", [](WordCounts& self, const std::string& path, Progress* progress) {
         WordCounts local(self.pattern());
@@ -87,12 +108,12 @@ void bind_bpe(py::module_& m) {
           py::gil_scoped_release release;
           local.add_file(path, progress);
         }
-        self.merge(local);
+        self.merge(std::move(local));
       }, py::arg("path"), py::arg("progress") = nullptr, "Count a file, each line on its own.")
       .def("add", [](WordCounts& self, py::handle piece, py::handle count) {
         self.add_piece(arg_text(piece, "WordCounts.add", "piece"), arg_int64(count, "WordCounts.add", "count", 0));
       }, py::arg("piece"), py::arg("count"))
-      .def("merge", &WordCounts::merge, py::arg("other"))
+      .def("merge", [](WordCounts& self, const WordCounts& other) { self.merge(other); }, py::arg("other"))
       .def("__len__", [](const WordCounts& self) { return self.table().size(); })
       .def("items", [](const WordCounts& self) {
         // Sorted by piece, so the order (and everything downstream) is deterministic.
@@ -117,9 +138,8 @@ void bind_bpe(py::module_& m) {
     const ArrayArg c = arg_array(counts, fn, "counts", py::dtype::of<int64_t>(), 1, false);
     FE_CHECK(static_cast<size_t>(c.shape[0]) == list.size(), ValueError, fn, ": 'words' has ", list.size(),
              " entries but 'counts' has ", c.shape[0]);
-    std::vector<std::string> w;
-    w.reserve(list.size());
-    for (size_t i = 0; i < list.size(); ++i) w.emplace_back(arg_text(list[i], fn, "words[i]"));
+    py::tuple keep;  // the words are read in place while the GIL is released
+    const std::vector<std::string_view> w = text_views(list, fn, keep);
     std::vector<int64_t> cv(list.size());
     for (size_t i = 0; i < cv.size(); ++i)
       cv[i] = *reinterpret_cast<const int64_t*>(static_cast<const char*>(c.data) + i * c.strides[0]);
@@ -130,17 +150,38 @@ void bind_bpe(py::module_& m) {
       py::gil_scoped_release release;
       merges = train_bpe(w, cv, nm, mf, progress);
     }
-    py::array_t<int64_t> out({static_cast<py::ssize_t>(merges.size()), py::ssize_t{4}});
-    auto r = out.mutable_unchecked<2>();
-    for (size_t i = 0; i < merges.size(); ++i) {
-      r(i, 0) = merges[i].left;
-      r(i, 1) = merges[i].right;
-      r(i, 2) = merges[i].id;
-      r(i, 3) = merges[i].count;
-    }
-    return out;
+    return merges_array(merges);
   }, py::arg("words"), py::arg("counts"), py::arg("num_merges"), py::arg("min_frequency") = 1,
      py::arg("progress") = nullptr, "Merges as an int64 array of rows (left, right, new id, count).");
+
+  m.def("bpe_train_counts", [](WordCounts& counts, py::handle num_merges, py::handle min_frequency,
+                               Progress* progress) {
+    constexpr const char* fn = "bpe_train_counts";
+    const int64_t nm = arg_int64(num_merges, fn, "num_merges", 0, int64_t{1} << 31);
+    const int64_t mf = arg_int64(min_frequency, fn, "min_frequency", 1);
+    // The table moves out of `counts` (left empty), so nothing can change it while the GIL is
+    // released; its pieces are read in place, sorted (the order WordCounts.items() gives).
+    WordCounts wc(counts.pattern());
+    wc.merge(std::move(counts));
+    std::vector<const std::pair<const std::string, int64_t>*> rows;
+    rows.reserve(wc.table().size());
+    for (const auto& kv : wc.table()) rows.push_back(&kv);
+    std::sort(rows.begin(), rows.end(), [](auto* a, auto* b) { return a->first < b->first; });
+    std::vector<std::string_view> w(rows.size());
+    std::vector<int64_t> cv(rows.size());
+    for (size_t i = 0; i < rows.size(); ++i) {
+      w[i] = rows[i]->first;
+      cv[i] = rows[i]->second;
+    }
+    rows = {};
+    std::vector<Merge> merges;
+    {
+      py::gil_scoped_release release;
+      merges = train_bpe(w, cv, nm, mf, progress);
+    }
+    return merges_array(merges);
+  }, py::arg("word_counts"), py::arg("num_merges"), py::arg("min_frequency") = 1, py::arg("progress") = nullptr,
+     "bpe_train on a WordCounts, which it empties: its pieces are read in place (no Python list of them).");
 
   py::class_<Encoder>(m, "BpeEncoder")
       .def(py::init([](py::handle vocab, py::handle rules, const std::string& pattern) {

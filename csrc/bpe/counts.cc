@@ -104,6 +104,13 @@ void WordCounts::add_texts(const char* data, const int64_t* offsets, int64_t n, 
   }, table_, progress);
 }
 
+void WordCounts::add_views(const std::string_view* texts, int64_t n, Progress* progress) {
+  FE_CHECK(n >= 0, ValueError, "add_views: n must be >= 0");
+  count_parallel(pattern_, n, [&](int64_t i) {
+    return std::pair<const uint8_t*, size_t>(reinterpret_cast<const uint8_t*>(texts[i].data()), texts[i].size());
+  }, table_, progress);
+}
+
 void WordCounts::add_file(const std::string& path, Progress* progress) {
   std::ifstream f(path, std::ios::binary);
   FE_CHECK(f.good(), RuntimeError, "cannot open '", path, "' for reading");
@@ -127,6 +134,14 @@ void WordCounts::add_piece(std::string_view piece, int64_t count) {
 void WordCounts::merge(const WordCounts& other) {
   FE_CHECK(other.pattern_ == pattern_, ValueError, "cannot merge word counts made with different patterns");
   merge_into(table_, other.table_);
+}
+
+void WordCounts::merge(WordCounts&& other) {
+  FE_CHECK(other.pattern_ == pattern_, ValueError, "cannot merge word counts made with different patterns");
+  if (table_.empty())
+    table_.swap(other.table_);
+  else
+    merge_into(table_, other.table_);
 }
 
 }  // namespace fe::bpe

@@ -105,7 +105,7 @@ uint32_t merge_word(uint32_t* ids, uint32_t n, uint32_t a, uint32_t b, uint32_t 
 
 }  // namespace
 
-std::vector<Merge> train_bpe(const std::vector<std::string>& words, const std::vector<int64_t>& counts,
+std::vector<Merge> train_bpe(const std::vector<std::string_view>& words, const std::vector<int64_t>& counts,
                              int64_t num_merges, int64_t min_frequency, Progress* progress) {
   FE_CHECK(words.size() == counts.size(), ValueError, "train_bpe: ", words.size(), " words but ", counts.size(),
            " counts");

@@ -17,6 +17,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/progress.h"
@@ -30,7 +31,7 @@ struct Merge {
 };
 
 // words[i] occurs counts[i] times (counts >= 0). progress->total is set to num_merges.
-std::vector<Merge> train_bpe(const std::vector<std::string>& words, const std::vector<int64_t>& counts,
+std::vector<Merge> train_bpe(const std::vector<std::string_view>& words, const std::vector<int64_t>& counts,
                              int64_t num_merges, int64_t min_frequency, Progress* progress = nullptr);
 
 }  // namespace fe::bpe

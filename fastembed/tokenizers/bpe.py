@@ -91,8 +91,7 @@ class BPETokenizer:
         word_counts = count_words(texts, files=files, counts=counts, pattern=pattern, progress=progress)
         if len(word_counts) == 0:
             raise ValueError("no training text: texts, files and counts are all empty")
-        pieces, freqs = word_counts.items()
-        merges = run_native(lambda p: _C.bpe_train(pieces, freqs, num_merges, min_frequency, p),
+        merges = run_native(lambda p: _C.bpe_train_counts(word_counts, num_merges, min_frequency, p),
                             desc="BPE merges", unit="merges", show=progress)
         vocab = [bytes([b]) for b in range(256)]
         for left, right, _, _ in merges:

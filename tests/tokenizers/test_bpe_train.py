@@ -74,6 +74,23 @@ def test_texts_files_and_counts_train_the_same(tmp_path, small_corpus):
     assert np.array_equal(a.rules, b.rules) and np.array_equal(a.rules, c.rules)
 
 
+def test_training_on_counts_in_place_equals_training_on_their_items(small_corpus):
+    wc = count_words(small_corpus, progress=False)
+    pieces, counts = wc.items()
+    want = _C.bpe_train(pieces, counts, 150, 2)
+    got = _C.bpe_train_counts(wc, 150, 2)
+    assert np.array_equal(got, want)
+    assert len(wc) == 0                      # the table moved into training
+
+
+def test_non_ascii_texts_count_as_their_utf8(small_corpus):
+    texts = ["naïve café ", "naïve ", "über alles ", "日本語 日本語 "]
+    from_str = count_words(texts, progress=False).items()
+    from_bytes = count_words([t.encode("utf-8") for t in texts], progress=False).items()
+    assert from_str[0] == from_bytes[0] and np.array_equal(from_str[1], from_bytes[1])
+    assert b" caf\xc3\xa9" in from_str[0]
+
+
 def test_counts_merge_like_a_map_reduce(small_corpus):
     half = len(small_corpus) // 2
     left, right = count_words(small_corpus[:half], progress=False), count_words(small_corpus[half:], progress=False)
