@@ -52,6 +52,16 @@ py::list require_list(py::handle obj, const char* fn, const char* name) {
   return py::reinterpret_borrow<py::list>(obj);
 }
 
+// The entries of a WordCounts sorted by piece, so the order (and everything downstream) is
+// deterministic.
+std::vector<const std::pair<const std::string, int64_t>*> sorted_rows(const WordCounts& wc) {
+  std::vector<const std::pair<const std::string, int64_t>*> rows;
+  rows.reserve(wc.table().size());
+  for (const auto& kv : wc.table()) rows.push_back(&kv);
+  std::sort(rows.begin(), rows.end(), [](auto* a, auto* b) { return a->first < b->first; });
+  return rows;
+}
+
 // (left, right, new id, count) rows.
 py::array_t<int64_t> merges_array(const std::vector<Merge>& merges) {
   py::array_t<int64_t> out({static_cast<py::ssize_t>(merges.size()), py::ssize_t{4}});
@@ -116,11 +126,7 @@ void bind_bpe(py::module_& m) {
       .def("merge", [](WordCounts& self, const WordCounts& other) { self.merge(other); }, py::arg("other"))
       .def("__len__", [](const WordCounts& self) { return self.table().size(); })
       .def("items", [](const WordCounts& self) {
-        // Sorted by piece, so the order (and everything downstream) is deterministic.
-        std::vector<const std::pair<const std::string, int64_t>*> rows;
-        rows.reserve(self.table().size());
-        for (const auto& kv : self.table()) rows.push_back(&kv);
-        std::sort(rows.begin(), rows.end(), [](auto* a, auto* b) { return a->first < b->first; });
+        const auto rows = sorted_rows(self);
         py::list pieces;
         std::vector<int64_t> counts;
         counts.reserve(rows.size());
@@ -163,10 +169,7 @@ void bind_bpe(py::module_& m) {
     // released; its pieces are read in place, sorted (the order WordCounts.items() gives).
     WordCounts wc(counts.pattern());
     wc.merge(std::move(counts));
-    std::vector<const std::pair<const std::string, int64_t>*> rows;
-    rows.reserve(wc.table().size());
-    for (const auto& kv : wc.table()) rows.push_back(&kv);
-    std::sort(rows.begin(), rows.end(), [](auto* a, auto* b) { return a->first < b->first; });
+    auto rows = sorted_rows(wc);
     std::vector<std::string_view> w(rows.size());
     std::vector<int64_t> cv(rows.size());
     for (size_t i = 0; i < rows.size(); ++i) {

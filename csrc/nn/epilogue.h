@@ -11,8 +11,10 @@
 // Here the product is computed without its bias (a plain matmul) and one pass does the rest.
 //
 // GELU is the exact one, x·Φ(x) = x/2·(1 + erf(x/√2)), not the tanh approximation; erf is a
-// rational approximation with |error| < 7e-8 (epilogue_cpu.cc), so the result is as close to the
-// float64 GELU as PyTorch's own float32 kernel (A&S 7.1.26 with an exp) and about twice as fast.
+// rational approximation with |error| < 7e-8 in exact arithmetic (epilogue_cpu.cc). In float32
+// the result is within 1.5e-6 of the float64 GELU (largest near |x| = 5.7, where it is ~3e-7 of
+// |x|), against 3.7e-7 for PyTorch's own kernel (A&S 7.1.26 with an exp), and it runs about 1.7×
+// faster than that kernel.
 // LayerNorm is two passes over the row (mean, then the centred variance), biased variance as in
 // PyTorch.
 //

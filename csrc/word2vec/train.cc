@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cmath>
 #include <limits>
+#include <utility>
 #include <vector>
 
 #include "common/error.h"
@@ -212,11 +213,16 @@ struct Worker {
     for (int32_t c : ctx) axpy(1.0f, e, p.syn0 + c * D, D);
   }
 
+  // Positions [lo, hi) around i: a window shrunk to a random width in [1, window], as word2vec.c.
+  std::pair<int64_t, int64_t> window(int64_t i, int64_t n) {
+    const int64_t win = p.window - static_cast<int64_t>(rng.below(static_cast<uint64_t>(p.window)));
+    return {std::max<int64_t>(0, i - win), std::min<int64_t>(n, i + win + 1)};
+  }
+
   void sentence(const int32_t* w, int64_t n) {
     if (p.sg && !p.shared_negatives) {
       for (int64_t i = 0; i < n; ++i) {
-        const int64_t win = p.window - static_cast<int64_t>(rng.below(static_cast<uint64_t>(p.window)));  // [1, window]
-        const int64_t lo = std::max<int64_t>(0, i - win), hi = std::min<int64_t>(n, i + win + 1);
+        const auto [lo, hi] = window(i, n);
         for (int64_t j = lo; j < hi; ++j) {
           if (j == i) continue;
           if (j + 1 < hi) prefetch_row(p.syn0 + w[j + 1] * p.D);
@@ -233,8 +239,7 @@ struct Worker {
     drawn.resize(static_cast<size_t>(n * K));
     for (int64_t x = 0; x < n * K; ++x) drawn[static_cast<size_t>(x)] = sampler->sample(rng.next());
     for (int64_t i = 0; i < n; ++i) {
-      const int64_t win = p.window - static_cast<int64_t>(rng.below(static_cast<uint64_t>(p.window)));  // [1, window]
-      const int64_t lo = std::max<int64_t>(0, i - win), hi = std::min<int64_t>(n, i + win + 1);
+      const auto [lo, hi] = window(i, n);
       if (i + 1 < n) {
         for (int64_t d = 0; d < K; ++d) prefetch_row(p.syn1neg + drawn[static_cast<size_t>((i + 1) * K + d)] * p.D);
         prefetch_row(p.syn1neg + w[i + 1] * p.D);

@@ -46,6 +46,14 @@ def _matrix(y: Tensor, name: str) -> Tensor:
     return y.reshape(-1, y.shape[-1]) if y.dim() != 2 else y
 
 
+def _in_place(y: Tensor) -> Tensor:
+    """``y`` as the (rows, C) matrix the kernel writes, sharing y's memory."""
+    m = _matrix(y, "y")
+    if m.data_ptr() != y.data_ptr() or (y.dim() != 2 and not y.is_contiguous()):
+        raise ValueError("y must be contiguous (it is updated in place)")
+    return m
+
+
 def _vector(v: Tensor, name: str) -> object:
     if not isinstance(v, Tensor) or v.device.type != "cpu" or v.dtype != torch.float32:
         raise TypeError(f"{name} must be a float32 CPU tensor")
@@ -54,9 +62,7 @@ def _vector(v: Tensor, name: str) -> object:
 
 def bias_gelu_(y: Tensor, bias: Tensor) -> Tensor:
     """``y = GELU(y + bias)`` in place and return ``y`` (..., C); ``bias`` (C,)."""
-    m = _matrix(y, "y")
-    if m.data_ptr() != y.data_ptr() or (y.dim() != 2 and not y.is_contiguous()):
-        raise ValueError("y must be contiguous (it is updated in place)")
+    m = _in_place(y)
     _C.bias_gelu_(m.detach().numpy(), _vector(bias, "bias"))
     return y
 
@@ -65,9 +71,7 @@ def bias_residual_layer_norm_(y: Tensor, bias: Tensor, residual: Tensor, weight:
                               eps: float) -> Tensor:
     """``y = LayerNorm(y + bias + residual)`` (affine ``weight``, ``ln_bias``, over the last axis)
     in place and return ``y``. ``y`` and ``residual`` (..., C) of one shape, the rest (C,)."""
-    m = _matrix(y, "y")
-    if m.data_ptr() != y.data_ptr() or (y.dim() != 2 and not y.is_contiguous()):
-        raise ValueError("y must be contiguous (it is updated in place)")
+    m = _in_place(y)
     if not isinstance(residual, Tensor) or residual.shape != y.shape:
         raise ValueError(f"residual must be a tensor of y's shape {tuple(y.shape)}, got "
                          f"{tuple(residual.shape) if isinstance(residual, Tensor) else type(residual).__name__}")
