@@ -166,17 +166,18 @@ void bind_bpe(py::module_& m) {
     const int64_t nm = arg_int64(num_merges, fn, "num_merges", 0, int64_t{1} << 31);
     const int64_t mf = arg_int64(min_frequency, fn, "min_frequency", 1);
     // The table moves out of `counts` (left empty), so nothing can change it while the GIL is
-    // released; its pieces are read in place, sorted (the order WordCounts.items() gives).
+    // released; its pieces are read in place, in the table's order (the merges do not depend on
+    // the order of the words: counts are sums, ties go to the smaller pair).
     WordCounts wc(counts.pattern());
     wc.merge(std::move(counts));
-    auto rows = sorted_rows(wc);
-    std::vector<std::string_view> w(rows.size());
-    std::vector<int64_t> cv(rows.size());
-    for (size_t i = 0; i < rows.size(); ++i) {
-      w[i] = rows[i]->first;
-      cv[i] = rows[i]->second;
+    std::vector<std::string_view> w;
+    std::vector<int64_t> cv;
+    w.reserve(wc.table().size());
+    cv.reserve(wc.table().size());
+    for (const auto& [piece, n] : wc.table()) {
+      w.push_back(piece);
+      cv.push_back(n);
     }
-    rows = {};
     std::vector<Merge> merges;
     {
       py::gil_scoped_release release;
