@@ -2,6 +2,8 @@
 // fastembed/tokenizers/bpe.py; these are its mechanical bindings.
 #include <pybind11/stl.h>
 
+#include <memory>
+
 #include "bindings/args.h"
 #include "bpe/counts.h"
 #include "bpe/encoder.h"
@@ -54,11 +56,11 @@ py::list require_list(py::handle obj, const char* fn, const char* name) {
 
 // The entries of a WordCounts sorted by piece, so the order (and everything downstream) is
 // deterministic.
-std::vector<const std::pair<const std::string, int64_t>*> sorted_rows(const WordCounts& wc) {
-  std::vector<const std::pair<const std::string, int64_t>*> rows;
+std::vector<std::pair<std::string_view, int64_t>> sorted_rows(const WordCounts& wc) {
+  std::vector<std::pair<std::string_view, int64_t>> rows;
   rows.reserve(wc.table().size());
-  for (const auto& kv : wc.table()) rows.push_back(&kv);
-  std::sort(rows.begin(), rows.end(), [](auto* a, auto* b) { return a->first < b->first; });
+  wc.table().for_each([&](std::string_view piece, int64_t n) { rows.emplace_back(piece, n); });
+  std::sort(rows.begin(), rows.end());
   return rows;
 }
 
@@ -130,9 +132,9 @@ void bind_bpe(py::module_& m) {
         py::list pieces;
         std::vector<int64_t> counts;
         counts.reserve(rows.size());
-        for (const auto* kv : rows) {
-          pieces.append(py::bytes(kv->first));
-          counts.push_back(kv->second);
+        for (const auto& [piece, n] : rows) {
+          pieces.append(py::bytes(piece.data(), piece.size()));
+          counts.push_back(n);
         }
         return py::make_tuple(pieces, vector_to_array(std::move(counts)));
       }, "(pieces: list[bytes] sorted, counts: int64 array)");
@@ -166,22 +168,21 @@ void bind_bpe(py::module_& m) {
     const int64_t nm = arg_int64(num_merges, fn, "num_merges", 0, int64_t{1} << 31);
     const int64_t mf = arg_int64(min_frequency, fn, "min_frequency", 1);
     // The table moves out of `counts` (left empty), so nothing can change it while the GIL is
-    // released; its pieces are read in place, in the table's order (the merges do not depend on
-    // the order of the words: counts are sums, ties go to the smaller pair).
-    WordCounts wc(counts.pattern());
-    wc.merge(std::move(counts));
-    std::vector<std::string_view> w;
-    std::vector<int64_t> cv;
-    w.reserve(wc.table().size());
-    cv.reserve(wc.table().size());
-    for (const auto& [piece, n] : wc.table()) {
-      w.push_back(piece);
-      cv.push_back(n);
-    }
+    // released. Its pieces are copied into the trainer's words, in the table's order (merges do
+    // not depend on the order: counts are sums, ties go to the smaller pair), and the table is
+    // freed before training starts.
+    auto wc = std::make_unique<WordCounts>(counts.pattern());
+    wc->merge(std::move(counts));
     std::vector<Merge> merges;
     {
       py::gil_scoped_release release;
-      merges = train_bpe(w, cv, nm, mf, progress);
+      TrainingWords words;
+      size_t bytes = 0;
+      wc->table().for_each([&](std::string_view piece, int64_t) { bytes += piece.size(); });
+      words.reserve(wc->table().size(), bytes);
+      wc->table().for_each([&](std::string_view piece, int64_t n) { words.add(piece, n); });
+      wc.reset();
+      merges = train_bpe(std::move(words), nm, mf, progress);
     }
     return merges_array(merges);
   }, py::arg("word_counts"), py::arg("num_merges"), py::arg("min_frequency") = 1, py::arg("progress") = nullptr,

@@ -6,93 +6,65 @@
 
 #include "bpe/hash.h"
 #include "common/error.h"
+#include "common/page_alloc.h"
 #include "common/parallel.h"
 
 namespace fe::bpe {
 namespace {
 
-using Table = std::unordered_map<std::string, int64_t>;
-
-// A counting table for one thread's hot loop: pieces are copied once into an arena and found
-// again through open addressing on a 64-bit hash (no allocation per piece, no pointer chasing).
-class PieceCounter {
- public:
-  PieceCounter() { slots_.assign(1 << 14, Slot{}); }
-  void add(const uint8_t* s, size_t n) {
-    const uint64_t h = hash_bytes(s, n) | 1;  // 0 marks an empty slot
-    const size_t mask = slots_.size() - 1;
-    for (size_t i = h & mask;; i = (i + 1) & mask) {
-      Slot& slot = slots_[i];
-      if (slot.hash == 0) {
-        slot = Slot{h, arena_.size(), static_cast<uint32_t>(n), 1};
-        arena_.insert(arena_.end(), s, s + n);
-        if (2 * ++size_ > slots_.size()) grow();
-        return;
-      }
-      if (slot.hash == h && slot.length == n && std::memcmp(arena_.data() + slot.offset, s, n) == 0) {
-        ++slot.count;
-        return;
-      }
-    }
-  }
-  void merge_into(Table& into) const {
-    if (into.empty()) into.reserve(size_);
-    for (const Slot& slot : slots_) {
-      if (slot.hash == 0) continue;
-      int64_t& total = into[std::string(reinterpret_cast<const char*>(arena_.data() + slot.offset), slot.length)];
-      FE_CHECK(!__builtin_add_overflow(total, slot.count, &total), ValueError, "word count overflows int64");
-    }
-  }
-
- private:
-  struct Slot {
-    uint64_t hash = 0;
-    uint64_t offset = 0;
-    uint32_t length = 0;
-    int64_t count = 0;
-  };
-  void grow() {
-    std::vector<Slot> old(slots_.size() * 2, Slot{});
-    old.swap(slots_);
-    const size_t mask = slots_.size() - 1;
-    for (const Slot& slot : old) {
-      if (slot.hash == 0) continue;
-      size_t i = slot.hash & mask;
-      while (slots_[i].hash != 0) i = (i + 1) & mask;
-      slots_[i] = slot;
-    }
-  }
-  std::vector<Slot> slots_;
-  std::vector<uint8_t> arena_;
-  size_t size_ = 0;
-};
-
-void merge_into(Table& into, const Table& from) {
-  if (into.empty() && from.size() > 0) into.reserve(from.size());
-  for (const auto& [piece, count] : from) {
-    int64_t& total = into[piece];
-    FE_CHECK(!__builtin_add_overflow(total, count, &total), ValueError, "word count overflows int64");
-  }
-}
-
 // Counts texts [0, n) given by begin(i)/end(i) over all threads, then merges into `table`.
 template <class Span>
-void count_parallel(Pattern pattern, int64_t n, Span span, Table& table, Progress* progress) {
+void count_parallel(Pattern pattern, int64_t n, Span span, PieceTable& table, Progress* progress) {
   std::mutex mu;
   // Small chunks so threads share the load when text lengths vary; progress per chunk.
   parallel_for(0, n, 1, [&](int64_t lo, int64_t hi) {
-    PieceCounter local;
+    PieceTable local;
     for (int64_t i = lo; i < hi; ++i) {
       const auto [s, len] = span(i);
       pretokenize(pattern, s, len, [&](size_t b, size_t e) { local.add(s + b, e - b); });
       if ((i & 1023) == 1023) progress_step(progress, 1024);
     }
     std::lock_guard<std::mutex> lock(mu);
-    local.merge_into(table);
+    if (table.empty())
+      std::swap(table, local);
+    else
+      table.merge(local);
   });
 }
 
 }  // namespace
+
+uint64_t PieceTable::hash_of(const uint8_t* s, size_t n) { return hash_bytes(s, n) | 1; }
+
+void PieceTable::add_hashed(uint64_t h, const uint8_t* s, size_t n, int64_t count) {
+  const size_t mask = slots_.size() - 1;
+  for (size_t i = h & mask;; i = (i + 1) & mask) {
+    Slot& slot = slots_[i];
+    if (slot.hash == 0) {
+      FE_CHECK(n < (size_t{1} << 32), ValueError, "a piece of ", n, " bytes (at most 2^32 - 1)");
+      slot = Slot{h, arena_.size(), static_cast<uint32_t>(n), count};
+      arena_.insert(arena_.end(), s, s + n);
+      if (2 * ++size_ > slots_.size()) grow();
+      return;
+    }
+    if (slot.hash == h && slot.length == n && std::memcmp(arena_.data() + slot.offset, s, n) == 0) {
+      FE_CHECK(!__builtin_add_overflow(slot.count, count, &slot.count), ValueError, "word count overflows int64");
+      return;
+    }
+  }
+}
+
+void PieceTable::grow() {
+  big_vector<Slot> old(slots_.size() * 2, Slot{});
+  old.swap(slots_);
+  const size_t mask = slots_.size() - 1;
+  for (const Slot& slot : old) {
+    if (slot.hash == 0) continue;
+    size_t i = slot.hash & mask;
+    while (slots_[i].hash != 0) i = (i + 1) & mask;
+    slots_[i] = slot;
+  }
+}
 
 void WordCounts::add_texts(const char* data, const int64_t* offsets, int64_t n, Progress* progress) {
   FE_CHECK(n >= 0, ValueError, "add_texts: n must be >= 0");
@@ -127,21 +99,20 @@ void WordCounts::add_file(const std::string& path, Progress* progress) {
 void WordCounts::add_piece(std::string_view piece, int64_t count) {
   FE_CHECK(count >= 0, ValueError, "word counts must be >= 0, got ", count, " for a piece of ", piece.size(), " bytes");
   if (count == 0) return;
-  int64_t& total = table_[std::string(piece)];
-  FE_CHECK(!__builtin_add_overflow(total, count, &total), ValueError, "word count overflows int64");
+  table_.add(reinterpret_cast<const uint8_t*>(piece.data()), piece.size(), count);
 }
 
 void WordCounts::merge(const WordCounts& other) {
   FE_CHECK(other.pattern_ == pattern_, ValueError, "cannot merge word counts made with different patterns");
-  merge_into(table_, other.table_);
+  table_.merge(other.table_);
 }
 
 void WordCounts::merge(WordCounts&& other) {
   FE_CHECK(other.pattern_ == pattern_, ValueError, "cannot merge word counts made with different patterns");
   if (table_.empty())
-    table_.swap(other.table_);
+    std::swap(table_, other.table_);
   else
-    merge_into(table_, other.table_);
+    table_.merge(other.table_);
 }
 
 }  // namespace fe::bpe

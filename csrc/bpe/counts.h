@@ -9,13 +9,50 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "bpe/pretokenize.h"
+#include "common/page_alloc.h"
 #include "common/progress.h"
 
 namespace fe::bpe {
+
+// Piece -> count: the pieces' bytes copied once into an arena, found again by open addressing on
+// a 64-bit hash (no allocation per piece, no pointer chasing; its big buffers are mapped pages, so
+// they go back to the system when the table is dropped).
+class PieceTable {
+ public:
+  PieceTable() { slots_.assign(1 << 10, Slot{}); }
+  // Adds `count` (>= 0) to the piece s[0, n); ValueError if its total would overflow int64.
+  void add(const uint8_t* s, size_t n, int64_t count = 1) { add_hashed(hash_of(s, n), s, n, count); }
+  void merge(const PieceTable& other) {
+    for (const Slot& slot : other.slots_)
+      if (slot.hash != 0) add_hashed(slot.hash, other.arena_.data() + slot.offset, slot.length, slot.count);
+  }
+  size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  // f(std::string_view piece, int64_t count) for every piece, in table order.
+  template <class F>
+  void for_each(F&& f) const {
+    for (const Slot& slot : slots_)
+      if (slot.hash != 0)
+        f(std::string_view(reinterpret_cast<const char*>(arena_.data() + slot.offset), slot.length), slot.count);
+  }
+
+ private:
+  struct Slot {
+    uint64_t hash = 0;  // 0: empty
+    uint64_t offset = 0;
+    uint32_t length = 0;
+    int64_t count = 0;
+  };
+  static uint64_t hash_of(const uint8_t* s, size_t n);
+  void add_hashed(uint64_t h, const uint8_t* s, size_t n, int64_t count);
+  void grow();
+  big_vector<Slot> slots_;
+  big_vector<uint8_t> arena_;
+  size_t size_ = 0;
+};
 
 class WordCounts {
  public:
@@ -35,12 +72,12 @@ class WordCounts {
   // Like merge; when this table is empty it takes other's table instead of copying it.
   void merge(WordCounts&& other);
 
-  const std::unordered_map<std::string, int64_t>& table() const { return table_; }
+  const PieceTable& table() const { return table_; }
   Pattern pattern() const { return pattern_; }
 
  private:
   Pattern pattern_;
-  std::unordered_map<std::string, int64_t> table_;
+  PieceTable table_;
 };
 
 }  // namespace fe::bpe

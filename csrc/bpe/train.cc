@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <queue>
+#include <utility>
 #include <vector>
 
 #include "bpe/hash.h"
@@ -22,9 +23,12 @@ struct HeapEntry {
   bool operator<(const HeapEntry& o) const { return count != o.count ? count < o.count : pair > o.pair; }
 };
 
-// Pair -> (count, index of its word list), open addressing with linear probing. A count that
-// drops to 0 stays as a zero entry (the heap skips it), so there is no deletion. Key, count and
-// list index share one slot, so the merge loop's update of a pair is one probe into one cache line.
+// Pair -> (count, its word list), open addressing with linear probing. Key, count and list share
+// one slot, so the merge loop's update of a pair is one probe into one cache line.
+//
+// No deletion while merging: a count that drops to 0 stays (the heap skips it). Such a pair is
+// dead for good (a merge only creates pairs with its new token, so an old pair never comes
+// back), and growing the table leaves dead pairs behind instead of copying them.
 class PairTable {
  public:
   static constexpr Pair kEmpty = ~Pair{0};  // ids < 2^31, so no real pair is ~0
@@ -35,18 +39,26 @@ class PairTable {
     uint32_t list;
   };
   explicit PairTable(size_t n) { rehash(table_capacity(n)); }
+  // The pair's count (0 for a pair never seen or dropped as dead).
   const Slot* find(Pair p) const {
     for (size_t i = mix64(p) & mask_;; i = (i + 1) & mask_) {
       if (slots_[i].key == p) return &slots_[i];
       if (slots_[i].key == kEmpty) return nullptr;
     }
   }
-  Slot& operator[](Pair p) {  // inserts {p, 0, kNoList}; the reference lives until the next insert
+  int64_t count(Pair p) const {
+    const Slot* s = find(p);
+    return s ? s->count : 0;
+  }
+  // Finds or inserts {p, 0, kNoList}. The reference lives until the next insertion.
+  Slot& operator[](Pair p) {
     for (size_t i = mix64(p) & mask_;; i = (i + 1) & mask_) {
       if (slots_[i].key == p) return slots_[i];
       if (slots_[i].key == kEmpty) {
         if (2 * (size_ + 1) > slots_.size()) {
-          rehash(slots_.size() * 2);
+          size_t live = 0;
+          for (const Slot& s : slots_) live += s.key != kEmpty && s.count != 0;
+          rehash(table_capacity(live + live / 2));  // load <= 1/3 after: room for as many again
           return (*this)[p];
         }
         ++size_;
@@ -55,73 +67,53 @@ class PairTable {
       }
     }
   }
-  template <class F>
-  void for_each(F&& f) const {
-    for (const Slot& s : slots_)
-      if (s.key != kEmpty && s.count != 0) f(s.key, s.count);
-  }
 
  private:
   void rehash(size_t capacity) {
-    std::vector<Slot> slots(capacity, Slot{kEmpty, 0, kNoList});
+    big_vector<Slot> slots(capacity, Slot{kEmpty, 0, kNoList});
     const size_t mask = capacity - 1;
+    size_ = 0;
     for (const Slot& s : slots_) {
-      if (s.key == kEmpty) continue;
+      if (s.key == kEmpty || s.count == 0) continue;
       size_t i = mix64(s.key) & mask;
       while (slots[i].key != kEmpty) i = (i + 1) & mask;
       slots[i] = s;
+      ++size_;
     }
     slots_.swap(slots);
     mask_ = mask;
   }
-  std::vector<Slot> slots_;
+  big_vector<Slot> slots_;
   size_t size_ = 0, mask_ = 0;
 };
 
-// One entry per distinct word: where its ids start, its current length and its count, together,
-// so a visit to a word costs one cache miss for the entry and one for its ids.
-struct Word {
-  uint64_t start;
-  int64_t count;
-  uint32_t length;
-};
-
-// All words' token ids live back to back in one array (a word only ever shrinks, in place), so
-// the merge loop, which visits affected words in index order, walks memory forwards.
-struct Corpus {
-  std::vector<uint32_t> ids;
-  std::vector<Word> words;
-  uint32_t* word(const Word& w) { return ids.data() + w.start; }
-  size_t size() const { return words.size(); }
-};
-
-// For each pair, the words it occurs in (ascending word index; entries may be stale: a word that
-// lost the pair to an earlier merge). Pairs of two bytes, the only pairs before the first merge,
-// have fixed lists built in one pass (CSR: offsets into one array, list id = 256 * left + right);
-// a pair made by a merge always contains the new token, so it never is a byte pair, and its list
-// grows in a vector of its own as merges create it (list id = 65536 + index).
-struct WordLists {
-  static constexpr uint32_t kBytePairs = 65536;
-  std::vector<uint32_t> offset;  // byte pair l: words [offset[l], offset[l + 1])
-  std::vector<uint32_t> byte_words;
-  std::vector<std::vector<uint32_t>> grown;
-  uint32_t add_grown() {
-    grown.emplace_back();
-    return kBytePairs + static_cast<uint32_t>(grown.size() - 1);
+// For each pair, the words it occurs in: ascending word indices, each once, possibly stale (a
+// word that lost the pair to an earlier merge). All lists live back to back in one pool.
+//
+// A list is complete when written: byte pairs, the only pairs before the first merge, get theirs
+// in one pass over the words, and a pair made by a merge contains that merge's new token, so all
+// the words it will ever occur in are known when that merge ends (no later merge can make the
+// new token adjacent to anything it was not adjacent to). So no list ever grows after the fact.
+class WordLists {
+ public:
+  // A new list of the given words (ascending, distinct); returns its id.
+  uint32_t add(const uint32_t* words, size_t n) {
+    FE_CHECK(refs_.size() < PairTable::kNoList, RuntimeError, "train_bpe: too many pairs");
+    refs_.push_back({pool_.size(), static_cast<uint32_t>(n)});
+    pool_.insert(pool_.end(), words, words + n);
+    return static_cast<uint32_t>(refs_.size() - 1);
   }
-  // The words of list `l`, sorted and without repeats; the list is released.
-  void take(uint32_t l, std::vector<uint32_t>& out) {
-    out.clear();
-    if (l < kBytePairs) {
-      out.assign(byte_words.begin() + offset[l], byte_words.begin() + offset[l + 1]);
-      return;
-    }
-    std::vector<uint32_t>& g = grown[l - kBytePairs];
-    out.swap(g);
-    std::vector<uint32_t>().swap(g);
-    std::sort(out.begin(), out.end());
-    out.erase(std::unique(out.begin(), out.end()), out.end());
-  }
+  const uint32_t* begin(uint32_t list) const { return pool_.data() + refs_[list].offset; }
+  size_t size(uint32_t list) const { return refs_[list].length; }
+  void reserve(size_t entries) { pool_.reserve(entries); }
+
+ private:
+  struct Ref {
+    uint64_t offset;
+    uint32_t length;
+  };
+  big_vector<uint32_t> pool_;
+  big_vector<Ref> refs_;
 };
 
 // Replaces the non-overlapping occurrences of (a, b) in ids[0, n), left to right, by `id`.
@@ -141,88 +133,102 @@ uint32_t merge_word(uint32_t* ids, uint32_t n, uint32_t a, uint32_t b, uint32_t 
 
 }  // namespace
 
+void TrainingWords::reserve(size_t n, size_t bytes) {
+  words_.reserve(n);
+  ids_.reserve(bytes);
+}
+
+void TrainingWords::add(std::string_view word, int64_t count) {
+  FE_CHECK(count >= 0, ValueError, "train_bpe: counts must be >= 0, got ", count);
+  // Every pair count is at most sum(count * (length - 1)); keep that sum inside int64.
+  const int64_t len = static_cast<int64_t>(word.size());
+  int64_t pairs = 0;
+  FE_CHECK(!__builtin_mul_overflow(count, len > 0 ? len - 1 : 0, &pairs) &&
+               !__builtin_add_overflow(pair_bound_, pairs, &pair_bound_),
+           ValueError, "train_bpe: word counts are too large (pair counts would overflow int64)");
+  if (count == 0 || word.size() < 2) return;  // no pairs to count
+  FE_CHECK(word.size() < (size_t{1} << 32), ValueError, "train_bpe: a word of ", word.size(), " bytes");
+  FE_CHECK(words_.size() < (size_t{1} << 32) - 1, ValueError, "train_bpe: more than 2^32 - 1 distinct words");
+  words_.push_back({ids_.size(), count, static_cast<uint32_t>(word.size())});
+  const auto* bytes = reinterpret_cast<const uint8_t*>(word.data());
+  ids_.insert(ids_.end(), bytes, bytes + word.size());
+}
+
 std::vector<Merge> train_bpe(const std::vector<std::string_view>& words, const std::vector<int64_t>& counts,
                              int64_t num_merges, int64_t min_frequency, Progress* progress) {
   FE_CHECK(words.size() == counts.size(), ValueError, "train_bpe: ", words.size(), " words but ", counts.size(),
            " counts");
+  TrainingWords tw;
+  size_t bytes = 0;
+  for (const std::string_view w : words) bytes += w.size();
+  tw.reserve(words.size(), bytes);
+  for (size_t i = 0; i < words.size(); ++i) tw.add(words[i], counts[i]);
+  return train_bpe(std::move(tw), num_merges, min_frequency, progress);
+}
+
+std::vector<Merge> train_bpe(TrainingWords corpus, int64_t num_merges, int64_t min_frequency, Progress* progress) {
   FE_CHECK(num_merges >= 0, ValueError, "train_bpe: num_merges must be >= 0, got ", num_merges);
   FE_CHECK(num_merges <= (int64_t{1} << 31), ValueError, "train_bpe: num_merges too large: ", num_merges);
   min_frequency = std::max<int64_t>(min_frequency, 1);
   if (progress) progress->total.store(num_merges);
+  big_vector<uint32_t>& ids = corpus.ids_;
+  auto& words = corpus.words_;
+  const uint32_t nwords = static_cast<uint32_t>(words.size());
 
-  Corpus corpus;
-  // Every pair count is at most sum(count * (length - 1)); keep that sum inside int64.
-  int64_t bound = 0;
-  for (size_t i = 0; i < words.size(); ++i) {
-    FE_CHECK(counts[i] >= 0, ValueError, "train_bpe: counts must be >= 0, got ", counts[i]);
-    int64_t pairs = 0;
-    const int64_t len = static_cast<int64_t>(words[i].size());
-    FE_CHECK(!__builtin_mul_overflow(counts[i], len > 0 ? len - 1 : 0, &pairs) &&
-                 !__builtin_add_overflow(bound, pairs, &bound),
-             ValueError, "train_bpe: word counts are too large (pair counts would overflow int64)");
-    if (counts[i] == 0 || words[i].size() < 2) continue;  // no pairs to count
-    FE_CHECK(words[i].size() < (size_t{1} << 32), ValueError, "train_bpe: a word of ", words[i].size(), " bytes");
-    corpus.words.push_back({corpus.ids.size(), counts[i], static_cast<uint32_t>(words[i].size())});
-    corpus.ids.insert(corpus.ids.end(), reinterpret_cast<const uint8_t*>(words[i].data()),
-                      reinterpret_cast<const uint8_t*>(words[i].data()) + words[i].size());
-  }
-  FE_CHECK(corpus.size() < (size_t{1} << 32), ValueError, "train_bpe: more than 2^32 distinct words");
-
-  // Byte-pair counts and word lists, in two passes over the words (sizes, then entries).
+  // Byte pairs (l = 256 * left + right): counts and word lists, in two passes over the words
+  // (list sizes, then entries).
+  constexpr uint32_t kBytePairs = 65536;
   WordLists lists;
-  std::vector<int64_t> byte_count(WordLists::kBytePairs, 0);
-  lists.offset.assign(WordLists::kBytePairs + 1, 0);
-  {
-    std::vector<uint32_t> last(WordLists::kBytePairs, ~uint32_t{0});  // the last word counted per pair
-    for (uint32_t wi = 0; wi < corpus.size(); ++wi) {
-      const Word& w = corpus.words[wi];
-      const uint32_t* ids = corpus.word(w);
-      for (uint32_t j = 0; j + 1 < w.length; ++j) {
-        const uint32_t l = ids[j] << 8 | ids[j + 1];
-        byte_count[l] += w.count;
-        if (last[l] != wi) {
-          last[l] = wi;
-          ++lists.offset[l + 1];
-        }
-      }
-    }
-    for (uint32_t l = 0; l < WordLists::kBytePairs; ++l) lists.offset[l + 1] += lists.offset[l];
-    lists.byte_words.resize(lists.offset.back());
-    std::vector<uint32_t> fill(lists.offset.begin(), lists.offset.end() - 1);
-    std::fill(last.begin(), last.end(), ~uint32_t{0});
-    for (uint32_t wi = 0; wi < corpus.size(); ++wi) {
-      const Word& w = corpus.words[wi];
-      const uint32_t* ids = corpus.word(w);
-      for (uint32_t j = 0; j + 1 < w.length; ++j) {
-        const uint32_t l = ids[j] << 8 | ids[j + 1];
-        if (last[l] != wi) {
-          last[l] = wi;
-          lists.byte_words[fill[l]++] = wi;
-        }
-      }
-    }
-  }
   PairTable table(1 << 16);
-  std::priority_queue<HeapEntry> heap;
-  for (uint32_t l = 0; l < WordLists::kBytePairs; ++l) {
-    if (byte_count[l] == 0) continue;
-    const Pair p = make_pair(l >> 8, l & 0xFF);
-    PairTable::Slot& s = table[p];
-    s.count = byte_count[l];
-    s.list = l;
-    heap.push({s.count, p});
+  std::priority_queue<HeapEntry, big_vector<HeapEntry>> heap;
+  {
+    big_vector<int64_t> count(kBytePairs, 0);
+    big_vector<uint32_t> offset(kBytePairs + 1, 0), last(kBytePairs, ~uint32_t{0});
+    for (uint32_t wi = 0; wi < nwords; ++wi) {
+      const uint32_t* w = ids.data() + words[wi].start;
+      for (uint32_t j = 0; j + 1 < words[wi].length; ++j) {
+        const uint32_t l = w[j] << 8 | w[j + 1];
+        count[l] += words[wi].count;
+        if (last[l] != wi) {
+          last[l] = wi;
+          ++offset[l + 1];
+        }
+      }
+    }
+    for (uint32_t l = 0; l < kBytePairs; ++l) offset[l + 1] += offset[l];
+    big_vector<uint32_t> entries(offset.back());
+    std::fill(last.begin(), last.end(), ~uint32_t{0});
+    for (uint32_t wi = 0; wi < nwords; ++wi) {
+      const uint32_t* w = ids.data() + words[wi].start;
+      for (uint32_t j = 0; j + 1 < words[wi].length; ++j) {
+        const uint32_t l = w[j] << 8 | w[j + 1];
+        if (last[l] != wi) {
+          last[l] = wi;
+          entries[offset[l]++] = wi;  // offset[l] ends at the start of list l + 1
+        }
+      }
+    }
+    lists.reserve(entries.size() + entries.size() / 2);  // merges add lists about half as long
+    for (uint32_t l = 0, begin = 0; l < kBytePairs; begin = offset[l++]) {
+      if (count[l] == 0) continue;
+      const Pair p = make_pair(l >> 8, l & 0xFF);
+      PairTable::Slot& s = table[p];
+      s.count = count[l];
+      s.list = lists.add(entries.data() + begin, offset[l] - begin);
+      heap.push({s.count, p});
+    }
   }
-  std::vector<int64_t>().swap(byte_count);
 
   std::vector<Merge> merges;
   merges.reserve(static_cast<size_t>(num_merges));
-  std::vector<Pair> before, after, grown;
-  std::vector<uint32_t> affected;
+  std::vector<Pair> before, after;
+  big_vector<std::pair<Pair, uint32_t>> made;  // (new pair, word) of this merge
+  big_vector<uint32_t> affected, list;
   while (static_cast<int64_t>(merges.size()) < num_merges && !heap.empty()) {
     const HeapEntry top = heap.top();
     heap.pop();
     const PairTable::Slot* slot = table.find(top.pair);
-    const int64_t current = slot->count;
+    const int64_t current = slot ? slot->count : 0;
     if (current != top.count) {  // stale entry: re-queue with the true count
       if (current > 0) heap.push({current, top.pair});
       continue;
@@ -233,25 +239,25 @@ std::vector<Merge> train_bpe(const std::vector<std::string_view>& words, const s
     const uint32_t id = 256 + static_cast<uint32_t>(merges.size());
     merges.push_back({a, b, id, current});
 
-    lists.take(slot->list, affected);
-    grown.clear();
+    affected.assign(lists.begin(slot->list), lists.begin(slot->list) + lists.size(slot->list));
+    made.clear();
     const size_t na = affected.size();
     for (size_t k = 0; k < na; ++k) {
       // The visits jump around memory: fetch entries 8 words ahead and ids 4 words ahead (their
       // entries arrived 4 visits ago).
-      if (k + 8 < na) __builtin_prefetch(&corpus.words[affected[k + 8]]);
-      if (k + 4 < na) __builtin_prefetch(corpus.word(corpus.words[affected[k + 4]]));
+      if (k + 8 < na) __builtin_prefetch(&words[affected[k + 8]]);
+      if (k + 4 < na) __builtin_prefetch(ids.data() + words[affected[k + 4]].start);
       const uint32_t wi = affected[k];
-      Word& w = corpus.words[wi];
-      uint32_t* ids = corpus.word(w);
+      auto& w = words[wi];
+      uint32_t* wids = ids.data() + w.start;
       const uint32_t n = w.length;
       before.clear();
-      for (uint32_t j = 0; j + 1 < n; ++j) before.push_back(make_pair(ids[j], ids[j + 1]));
-      const uint32_t m = merge_word(ids, n, a, b, id);
+      for (uint32_t j = 0; j + 1 < n; ++j) before.push_back(make_pair(wids[j], wids[j + 1]));
+      const uint32_t m = merge_word(wids, n, a, b, id);
       if (m == n) continue;  // stale list entry
       w.length = m;
       after.clear();
-      for (uint32_t j = 0; j + 1 < m; ++j) after.push_back(make_pair(ids[j], ids[j + 1]));
+      for (uint32_t j = 0; j + 1 < m; ++j) after.push_back(make_pair(wids[j], wids[j + 1]));
       // Touch only the pairs whose multiplicity changed: walk the two sorted lists together.
       std::sort(before.begin(), before.end());
       std::sort(after.begin(), after.end());
@@ -261,27 +267,25 @@ std::vector<Merge> train_bpe(const std::vector<std::string_view>& words, const s
           table[before[x++]].count -= w.count;
         } else if (x == before.size() || after[y] < before[x]) {
           const Pair p = after[y++];
-          PairTable::Slot& s = table[p];
-          s.count += w.count;
-          if (left_of(p) == id || right_of(p) == id) {
-            if (s.list == PairTable::kNoList) s.list = lists.add_grown();
-            std::vector<uint32_t>& list = lists.grown[s.list - WordLists::kBytePairs];
-            if (list.empty() || list.back() != wi) list.push_back(wi);
-            grown.push_back(p);
-          }
+          table[p].count += w.count;
+          if (left_of(p) == id || right_of(p) == id) made.push_back({p, wi});
         } else {  // the same pair in both: unchanged
           ++x;
           ++y;
         }
       }
     }
-    // Only pairs with the new token can have grown; the others only shrank and their heap
-    // entries are corrected lazily when popped.
-    std::sort(grown.begin(), grown.end());
-    grown.erase(std::unique(grown.begin(), grown.end()), grown.end());
-    for (const Pair p : grown) {
-      const int64_t c = table.find(p)->count;
-      if (c > 0) heap.push({c, p});
+    // The new token's pairs: their word lists are complete now, and only they can have grown
+    // (the others only shrank; their heap entries are corrected lazily when popped).
+    std::sort(made.begin(), made.end());  // by pair, then word
+    for (size_t i = 0; i < made.size();) {
+      const Pair p = made[i].first;
+      list.clear();
+      for (; i < made.size() && made[i].first == p; ++i)
+        if (list.empty() || list.back() != made[i].second) list.push_back(made[i].second);
+      PairTable::Slot& s = table[p];
+      s.list = lists.add(list.data(), list.size());
+      if (s.count > 0) heap.push({s.count, p});
     }
     progress_step(progress);
   }

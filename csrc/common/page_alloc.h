@@ -1,0 +1,67 @@
+// An allocator for big working buffers (hash tables, pools, heaps that live for one call):
+// blocks of 1 MiB or more are mapped straight from the kernel and unmapped when freed, smaller
+// ones come from the C++ heap as usual.
+//
+// Why: glibc serves a large block from its heap once a block of that size has been freed (its
+// mmap threshold rises, up to 32 MiB), and a heap that grew rarely shrinks back. A trainer
+// whose vectors double several times then keeps every outgrown copy in the process's resident
+// memory after freeing it. Mapped blocks go back at once, so resident memory follows what is
+// live. Only for a few big buffers per call: each block costs a system call and fresh pages.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <new>
+#include <vector>
+
+#if defined(__unix__) || defined(__APPLE__)
+#include <sys/mman.h>
+#define FE_PAGE_ALLOC_MMAP 1
+#endif
+
+namespace fe {
+
+template <class T>
+struct PageAllocator {
+  using value_type = T;
+  static constexpr size_t kMapBytes = size_t{1} << 20;
+
+  PageAllocator() = default;
+  template <class U>
+  PageAllocator(const PageAllocator<U>&) {}
+
+  T* allocate(size_t n) {
+#ifdef FE_PAGE_ALLOC_MMAP
+    if (n >= kMapBytes / sizeof(T)) {
+      if (n > static_cast<size_t>(-1) / sizeof(T)) throw std::bad_array_new_length();
+      void* p = mmap(nullptr, n * sizeof(T), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+      if (p == MAP_FAILED) throw std::bad_alloc();
+      return static_cast<T*>(p);
+    }
+#endif
+    return std::allocator<T>().allocate(n);
+  }
+  void deallocate(T* p, size_t n) {
+#ifdef FE_PAGE_ALLOC_MMAP
+    if (n >= kMapBytes / sizeof(T)) {
+      munmap(p, n * sizeof(T));
+      return;
+    }
+#endif
+    std::allocator<T>().deallocate(p, n);
+  }
+  template <class U>
+  bool operator==(const PageAllocator<U>&) const {
+    return true;
+  }
+  template <class U>
+  bool operator!=(const PageAllocator<U>&) const {
+    return false;
+  }
+};
+
+// A vector whose big buffers are mapped pages (see above).
+template <class T>
+using big_vector = std::vector<T, PageAllocator<T>>;
+
+}  // namespace fe
