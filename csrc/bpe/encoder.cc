@@ -40,17 +40,7 @@ Encoder::Encoder(std::vector<std::string> vocab, const std::vector<MergeRule>& r
     FE_CHECK(rules_.insert((uint64_t{r.left} << 32) | r.right, (uint64_t{r.rank} << 32) | r.id), ValueError,
              "duplicate merge rule for the pair (", r.left, ", ", r.right, ")");
   }
-  // Monotone ranks (see merge_buckets): every rule's rank exceeds the ranks that made its parts.
-  {
-    std::vector<int64_t> made(V, -1);  // highest rank of a rule producing each token
-    for (const MergeRule& r : rules) made[r.id] = std::max<int64_t>(made[r.id], r.rank);
-    monotone_ = true;
-    for (const MergeRule& r : rules) {
-      max_rank_ = std::max(max_rank_, r.rank);
-      if (static_cast<int64_t>(r.rank) <= made[r.left] || static_cast<int64_t>(r.rank) <= made[r.right])
-        monotone_ = false;
-    }
-  }
+  for (const MergeRule& r : rules) max_rank_ = std::max(max_rank_, r.rank);
   // The whole-piece shortcut, only for tokens that BPE-encode to themselves.
   whole_.reset(&vocab_, V);
   std::vector<uint32_t> out;
@@ -149,39 +139,64 @@ void Encoder::merge_buckets(const uint8_t* s, size_t n, std::vector<uint32_t>& o
   std::vector<uint32_t> pos, link;
   pos.reserve(n);
   link.reserve(n);
-  uint32_t lo = max_rank_ + 1;  // lowest rank with a pending entry (never below the current one)
+  // A pair made while rank `current` is being merged normally ranks higher (always, when the
+  // rules are monotone: trained BPE, GPT-2's merges file) and waits in its bucket. One that ranks
+  // at or below `current` (possible with every split of a tiktoken file as a rule) goes to a
+  // heap of (rank, position) entries that are merged first, in the order the heap path uses.
+  uint32_t current = 0;
+  bool started = false;
+  std::priority_queue<uint64_t, std::vector<uint64_t>, std::greater<uint64_t>> urgent;
+  uint32_t lo = max_rank_ + 1;  // lowest rank with a pending entry
   auto push = [&](uint32_t l) {
     const uint32_t r = next[l];
     if (r >= n) return;
     if (const uint64_t* rr = rule(id[l], id[r])) {
       const uint32_t rank = static_cast<uint32_t>(*rr >> 32);
+      if (started && rank <= current) {
+        urgent.push(uint64_t{rank} << 32 | l);
+        return;
+      }
       pos.push_back(l);
       link.push_back(head[rank]);
       head[rank] = static_cast<uint32_t>(pos.size() - 1);
       lo = std::min(lo, rank);
     }
   };
+  auto apply = [&](uint32_t l, uint32_t rank) {  // merges the pair at l if it still has this rank
+    if (!alive[l] || next[l] >= n) return;
+    const uint64_t* rr = rule(id[l], id[next[l]]);
+    if (!rr || static_cast<uint32_t>(*rr >> 32) != rank) return;  // stale: the pair changed
+    const uint32_t r = next[l];
+    id[l] = static_cast<uint32_t>(*rr);
+    alive[r] = 0;
+    next[l] = next[r];
+    if (next[r] < n) prev[next[r]] = l;
+    if (l > 0) push(prev[l]);
+    push(l);
+  };
+  auto merge_urgent_before = [&](uint64_t key) {  // heap entries ordered before (rank, position)
+    while (!urgent.empty() && urgent.top() < key) {
+      const uint64_t e = urgent.top();
+      urgent.pop();
+      apply(static_cast<uint32_t>(e), static_cast<uint32_t>(e >> 32));
+    }
+  };
   for (uint32_t i = 0; i + 1 < n; ++i) push(i);
+  started = true;
   std::vector<uint32_t> batch;
   for (uint32_t rank = lo; rank <= max_rank_; ++rank) {
     if (head[rank] == kNil) continue;
+    current = rank;
     batch.clear();
     for (uint32_t e = head[rank]; e != kNil; e = link[e]) batch.push_back(pos[e]);
     head[rank] = kNil;
     std::reverse(batch.begin(), batch.end());  // push order: increasing positions within a pass
     if (!std::is_sorted(batch.begin(), batch.end())) std::sort(batch.begin(), batch.end());
     for (const uint32_t l : batch) {  // leftmost first, as the heap orders equal ranks
-      if (!alive[l] || next[l] >= n) continue;
-      const uint64_t* rr = rule(id[l], id[next[l]]);
-      if (!rr || static_cast<uint32_t>(*rr >> 32) != rank) continue;  // stale: the pair changed
-      const uint32_t r = next[l];
-      id[l] = static_cast<uint32_t>(*rr);
-      alive[r] = 0;
-      next[l] = next[r];
-      if (next[r] < n) prev[next[r]] = l;
-      if (l > 0) push(prev[l]);  // new pairs rank above `rank` (monotone_), so land in later buckets
-      push(l);
+      merge_urgent_before(uint64_t{rank} << 32 | l);
+      apply(l, rank);
     }
+    merge_urgent_before(~uint64_t{0});
   }
   for (uint32_t i = 0; i < n; i = next[i]) out.push_back(id[i]);
 }
@@ -200,7 +215,7 @@ void Encoder::encode_piece(const uint8_t* s, size_t n, std::vector<uint32_t>& ou
     FE_CHECK(n < (size_t{1} << 32), ValueError, "encode: a single piece of ", n,
              " bytes (no spaces for 4 GiB) is longer than the encoder supports");
     // Buckets cost O(max rank) to set up; a heap costs O(n log n): buckets for long pieces.
-    if (monotone_ && n >= std::max<size_t>(1024, max_rank_ / 16))
+    if (n >= std::max<size_t>(1024, max_rank_ / 16))
       merge_buckets(s, n, out);
     else
       merge_large(s, n, out);

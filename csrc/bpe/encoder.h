@@ -64,8 +64,8 @@ class Encoder {
   size_t merge_small(uint32_t* parts, size_t m) const;
   void merge_large(const uint8_t* s, size_t n, std::vector<uint32_t>& out) const;
   // The same merges in O(n + max rank) (plus sorting within a rank, linear on runs of one byte):
-  // a bucket per rank instead of a heap. Valid when every pair that contains a merged token has
-  // a higher rank than the merge that made it (`monotone_`), which holds for trained BPE.
+  // a bucket per rank instead of a heap. Pairs that rank at or below the rank being merged when
+  // they appear (never, with monotone rules such as trained BPE's) go through a small heap.
   void merge_buckets(const uint8_t* s, size_t n, std::vector<uint32_t>& out) const;
   // (rank, id) of the rule for (a, b), or nullptr.
   const uint64_t* rule(uint32_t a, uint32_t b) const { return rules_.find((uint64_t{a} << 32) | b); }
@@ -77,7 +77,6 @@ class Encoder {
   BytesToId any_;     // token bytes -> id, every token (for token_id lookups)
   Pattern pattern_;
   uint32_t max_rank_ = 0;
-  bool monotone_ = false;
 };
 
 }  // namespace fe::bpe

@@ -175,3 +175,20 @@ def test_tiktoken_export_round_trip(trained, small_corpus, tmp_path):
         assert enc.encode_ordinary(line) == trained.encode(line).tolist()
     back = BPETokenizer.from_tiktoken(path, special_tokens=trained.special_tokens)
     assert all(np.array_equal(back.encode(line), trained.encode(line)) for line in small_corpus[:300])
+
+
+def test_long_pieces_with_non_monotone_ranks_equal_reference(tmp_path):
+    # A tiktoken file whose ranks are not monotone: "abc" ranks below "ab" and "bc", so the pair
+    # (ab, c) appears after merges of higher rank and must be merged before them (the bucket
+    # path's heap); 3000-byte pieces are long enough for the bucket path.
+    import base64
+
+    tokens = [bytes([b]) for b in range(256)] + [b"abc", b"ab", b"bc", b"ca", b"abca", b"cab", b"bcab", b"aa"]
+    path = tmp_path / "toy.tiktoken"
+    path.write_text("".join(f"{base64.b64encode(t).decode()} {i}\n" for i, t in enumerate(tokens)))
+    tok = BPETokenizer.from_tiktoken(path)
+    rules, bt = ref_rules(tok), byte_tokens(tok)
+    rng = random.Random(1)
+    for alphabet in ("abc", "ab", "abcd", "a"):
+        text = "".join(rng.choice(alphabet) for _ in range(3000))
+        assert tok.encode_ordinary(text).tolist() == ref.encode(text, bt, rules)
