@@ -29,6 +29,7 @@
 #include <immintrin.h>
 #endif
 
+#include "attention/pack.h"
 #include "attention/params.h"
 #include "attention/tile_gemm.h"
 #include "attention/vec_math.h"
@@ -42,6 +43,8 @@ namespace {
 using attention_detail::exp_affine;
 using attention_detail::exp_inplace;
 using attention_detail::exp_sub_accumulate;
+using attention_detail::pack_rows;
+using attention_detail::pack_transposed;
 using attention_detail::Simd;
 using attention_detail::tile_gemm;
 
@@ -146,23 +149,12 @@ void dropout_row(const AttentionParams& p, int64_t b, int64_t h, int64_t i, int6
 
 template <class T>
 struct Scratch {
-  std::vector<T> kt, vt, s, dp, keep, acc, acc2, stat;
+  std::vector<T> kt, vt, kc, qc, doc, s, dp, keep, acc, acc2, stat;
 };
 template <class T>
 Scratch<T>& thread_scratch() {
   thread_local Scratch<T> s;
   return s;
-}
-
-// Packs rows [j0, j0 + jn) of a (T, D) slice (row stride ld) transposed into out (D × ldo),
-// zero-filling columns [jn, ldo).
-template <class T>
-void pack_transposed(const T* src, int64_t ld, int64_t jn, int64_t D, T* out, int64_t ldo) {
-  for (int64_t d = 0; d < D; ++d) {
-    T* o = out + d * ldo;
-    for (int64_t j = 0; j < jn; ++j) o[j] = src[j * ld + d];
-    for (int64_t j = jn; j < ldo; ++j) o[j] = T(0);
-  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -195,9 +187,8 @@ void forward_block(const AttentionParams& p, int64_t b, int64_t h, int64_t qb) {
   T* sum = stat + ld;      // running sum of exp(score - max)
   T* base = stat + 2 * ld; // the new maximum, 0 where still -inf (so exp never sees -inf - -inf)
   T* corr = stat + 3 * ld; // exp(old max - new max)
-  pack_transposed(q, p.q_s.t, nq, D, qt, ld);
-  const T scale = static_cast<T>(p.scale);
-  for (int64_t x = 0; x < D * ld; ++x) qt[x] *= scale;
+  T* vc = scratch(sc.kc, kBK * D);  // this key block's V rows, contiguous (pack.h says why)
+  pack_transposed(q, p.q_s.t, nq, D, qt, ld, static_cast<T>(p.scale));
   std::fill(acc, acc + nq * D, T(0));
   std::fill(mx, mx + ld, neg_inf);
   std::fill(sum, sum + ld, T(0));
@@ -247,7 +238,8 @@ void forward_block(const AttentionParams& p, int64_t b, int64_t h, int64_t qb) {
         for (int64_t j = 0; j < jn; ++j) st[j * ld + i] *= keep[j];
       }
     }
-    tile_gemm<T, true>(nq, D, jn, st, 1, ld, v + j0 * p.v_s.t, p.v_s.t, acc, D);  // acc += P·V
+    pack_rows(v + j0 * p.v_s.t, p.v_s.t, jn, D, vc);
+    tile_gemm<T, true>(nq, D, jn, st, 1, ld, vc, D, acc, D);  // acc += P·V
   }
   for (int64_t i = 0; i < nq; ++i) {
     T* o = out + i * p.out_s.t;
@@ -303,6 +295,9 @@ void backward_range(const AttentionParams& p, int64_t b, int64_t h, int64_t kb0,
   T* vt = scratch(sc.vt, D * ldk);
   T* s = scratch(sc.s, kBQ * ldk);
   T* dp = scratch(sc.dp, kBQ * ldk);
+  T* kc = scratch(sc.kc, kBK * D);
+  T* qc = scratch(sc.qc, kBQ * D);
+  T* doc = scratch(sc.doc, kBQ * D);
   T* keep = scratch(sc.keep, kBQ * ldk);
   const int64_t nrows = r1 - r0;
   T* dq_acc = want_dq ? scratch(sc.acc, nrows * D) : nullptr;
@@ -326,14 +321,15 @@ void backward_range(const AttentionParams& p, int64_t b, int64_t h, int64_t kb0,
     const int64_t first = std::max(r0, mask.first_row(j0));
     if (jn > 0 && first < r1) {
       const int64_t ld = round_up_nr<T>(jn);
-      pack_transposed(k + j0 * p.k_s.t, p.k_s.t, jn, D, kt, ld);
-      pack_transposed(v + j0 * p.v_s.t, p.v_s.t, jn, D, vt, ld);
+      pack_transposed(k + j0 * p.k_s.t, p.k_s.t, jn, D, kt, ld, T(1));
+      pack_transposed(v + j0 * p.v_s.t, p.v_s.t, jn, D, vt, ld, T(1));
+      if (want_dq) pack_rows(k + j0 * p.k_s.t, p.k_s.t, jn, D, kc);
       // Query blocks aligned to r0 (so dQ rows map to dq_acc), starting at the first that sees j0.
       for (int64_t i0 = r0 + (first - r0) / kBQ * kBQ; i0 < r1; i0 += kBQ) {
         const int64_t nq = std::min(kBQ, r1 - i0);
-        const T* qi = q + i0 * p.q_s.t;
-        const T* doi = dout + i0 * p.dout_s.t;
-        tile_gemm<T, false>(nq, ld, D, qi, p.q_s.t, 1, kt, ld, s, ld);
+        pack_rows(q + i0 * p.q_s.t, p.q_s.t, nq, D, qc);  // contiguous (pack.h says why)
+        pack_rows(dout + i0 * p.dout_s.t, p.dout_s.t, nq, D, doc);
+        tile_gemm<T, false>(nq, ld, D, qc, D, 1, kt, ld, s, ld);
         for (int64_t r = 0; r < nq; ++r) {
           T* sr = s + r * ld;
           const T l = lse[i0 + r];
@@ -354,12 +350,12 @@ void backward_range(const AttentionParams& p, int64_t b, int64_t h, int64_t kb0,
           if (dropout) {  // dV += (P ∘ keep)ᵀ · dO; dp holds P ∘ keep for the moment
             for (int64_t r = 0; r < nq; ++r)
               for (int64_t j = 0; j < jn; ++j) dp[r * ld + j] = s[r * ld + j] * keep[r * ld + j];
-            tile_gemm<T, true>(jn, D, nq, dp, 1, ld, doi, p.dout_s.t, dv_acc, D);
+            tile_gemm<T, true>(jn, D, nq, dp, 1, ld, doc, D, dv_acc, D);
           } else {
-            tile_gemm<T, true>(jn, D, nq, s, 1, ld, doi, p.dout_s.t, dv_acc, D);
+            tile_gemm<T, true>(jn, D, nq, s, 1, ld, doc, D, dv_acc, D);
           }
         }
-        tile_gemm<T, false>(nq, ld, D, doi, p.dout_s.t, 1, vt, ld, dp, ld);  // dP_drop = dO · Vᵀ
+        tile_gemm<T, false>(nq, ld, D, doc, D, 1, vt, ld, dp, ld);  // dP_drop = dO · Vᵀ
         for (int64_t r = 0; r < nq; ++r) {  // dS (scaled), in s
           T* sr = s + r * ld;
           const T* dpr = dp + r * ld;
@@ -372,8 +368,8 @@ void backward_range(const AttentionParams& p, int64_t b, int64_t h, int64_t kb0,
           }
         }
         if (want_dq)
-          tile_gemm<T, true>(nq, D, jn, s, ld, 1, k + j0 * p.k_s.t, p.k_s.t, dq_acc + (i0 - r0) * D, D);
-        if (want_dkdv) tile_gemm<T, true>(jn, D, nq, s, 1, ld, qi, p.q_s.t, dk_acc, D);
+          tile_gemm<T, true>(nq, D, jn, s, ld, 1, kc, D, dq_acc + (i0 - r0) * D, D);
+        if (want_dkdv) tile_gemm<T, true>(jn, D, nq, s, 1, ld, qc, D, dk_acc, D);
       }
     }
     if (want_dkdv) {
