@@ -120,8 +120,7 @@ struct Worker {
         loss += nll(s == 0 ? f[s] : -f[s], t);
         g[s] = grad_scale(f[s], label, t) * alpha;
       }
-      vec::add_combination(e, g, rows, k, D);
-      for (int s = 0; s < k; ++s) axpy(g[s], v, rows[s], D);
+      vec::combine_and_update(e, v, g, rows, k, D);
       pairs += k;
       return;
     }
@@ -201,12 +200,11 @@ struct Worker {
     const int64_t D = p.D, m = static_cast<int64_t>(ctx.size());
     float* h = neu1.data();
     float* e = neu1e.data();
-    std::fill(h, h + D, 0.0f);
     std::fill(e, e + D, 0.0f);
-    for (int32_t c : ctx) axpy(1.0f, p.syn0 + c * D, h, D);
+    in_rows.resize(static_cast<size_t>(m));
+    for (int64_t r = 0; r < m; ++r) in_rows[r] = p.syn0 + ctx[r] * D;
     const float inv = 1.0f / static_cast<float>(m);
-    if (p.cbow_mean)
-      for (int64_t i = 0; i < D; ++i) h[i] *= inv;
+    vec::sum_rows(h, in_rows.data(), m, p.cbow_mean ? inv : 1.0f, D);
     score_and_update(h, centre, negatives, e);
     if (!p.cbow_mean)  // gensim: spread the error of a sum over its terms
       for (int64_t i = 0; i < D; ++i) e[i] *= inv;

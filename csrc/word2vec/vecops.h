@@ -81,4 +81,43 @@ inline void add_combination(float* y, const float* g, const float* const* rows, 
   }
 }
 
+// e += Σ_s g[s] · rows[s] (the rows as they were), then rows[s] += g[s] · v, in one pass over the
+// rows (k <= kMaxRows; e, v and the rows must not overlap).
+inline void combine_and_update(float* e, const float* v, const float* g, float* const* rows, int k, int64_t n) {
+  int64_t i = 0;
+  for (; i + W <= n; i += W) {
+    V8 acc = load(e + i);
+    const V8 x = load(v + i);
+    for (int s = 0; s < k; ++s) {
+      const V8 r = load(rows[s] + i);
+      acc += g[s] * r;
+      store(rows[s] + i, r + g[s] * x);
+    }
+    store(e + i, acc);
+  }
+  for (; i < n; ++i) {
+    float t = e[i];
+    for (int s = 0; s < k; ++s) {
+      t += g[s] * rows[s][i];
+      rows[s][i] += g[s] * v[i];
+    }
+    e[i] = t;
+  }
+}
+
+// y = scale · Σ_s rows[s] for s < k (any k >= 1), the sum kept in registers per chunk.
+inline void sum_rows(float* y, const float* const* rows, int64_t k, float scale, int64_t n) {
+  int64_t i = 0;
+  for (; i + W <= n; i += W) {
+    V8 acc = load(rows[0] + i);
+    for (int64_t s = 1; s < k; ++s) acc += load(rows[s] + i);
+    store(y + i, acc * scale);
+  }
+  for (; i < n; ++i) {
+    float t = rows[0][i];
+    for (int64_t s = 1; s < k; ++s) t += rows[s][i];
+    y[i] = t * scale;
+  }
+}
+
 }  // namespace fe::w2v::vec
