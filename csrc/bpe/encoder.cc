@@ -126,19 +126,17 @@ void Encoder::merge_large(const uint8_t* s, size_t n, std::vector<uint32_t>& out
 }
 
 void Encoder::merge_buckets(const uint8_t* s, size_t n, std::vector<uint32_t>& out) const {
-  constexpr uint32_t kNil = std::numeric_limits<uint32_t>::max();
-  std::vector<uint32_t> id(n), next(n), prev(n);
-  std::vector<uint8_t> alive(n, 1);
-  for (size_t i = 0; i < n; ++i) {
-    id[i] = byte_token_[s[i]];
-    next[i] = static_cast<uint32_t>(i + 1);
-    prev[i] = static_cast<uint32_t>(i - 1);
-  }
-  // Bucket r: a singly linked list (most recent first) of left positions of pairs of rank r.
-  std::vector<uint32_t> head(size_t{max_rank_} + 1, kNil);
-  std::vector<uint32_t> pos, link;
-  pos.reserve(n);
-  link.reserve(n);
+  // One node per starting byte, its fields together: a merge at a random position (the usual
+  // case in a long piece of mixed letters) then costs one cache miss, not one per array.
+  struct Node {
+    uint32_t id, next, prev;  // id kDead: merged into its left neighbour
+  };
+  constexpr uint32_t kDead = std::numeric_limits<uint32_t>::max();
+  std::vector<Node> node(n);
+  for (size_t i = 0; i < n; ++i) node[i] = {byte_token_[s[i]], static_cast<uint32_t>(i + 1), static_cast<uint32_t>(i - 1)};
+  // bucket[r]: left positions of pairs of rank r, in the order they were found (increasing
+  // positions within one pass). A vector per rank, so a rank's positions are read in sequence.
+  std::vector<std::vector<uint32_t>> bucket(size_t{max_rank_} + 1);
   // A pair made while rank `current` is being merged normally ranks higher (always, when the
   // rules are monotone: trained BPE, GPT-2's merges file) and waits in its bucket. One that ranks
   // at or below `current` (possible with every split of a tiktoken file as a rule) goes to a
@@ -148,30 +146,29 @@ void Encoder::merge_buckets(const uint8_t* s, size_t n, std::vector<uint32_t>& o
   std::priority_queue<uint64_t, std::vector<uint64_t>, std::greater<uint64_t>> urgent;
   uint32_t lo = max_rank_ + 1;  // lowest rank with a pending entry
   auto push = [&](uint32_t l) {
-    const uint32_t r = next[l];
+    const uint32_t r = node[l].next;
     if (r >= n) return;
-    if (const uint64_t* rr = rule(id[l], id[r])) {
+    if (const uint64_t* rr = rule(node[l].id, node[r].id)) {
       const uint32_t rank = static_cast<uint32_t>(*rr >> 32);
       if (started && rank <= current) {
         urgent.push(uint64_t{rank} << 32 | l);
         return;
       }
-      pos.push_back(l);
-      link.push_back(head[rank]);
-      head[rank] = static_cast<uint32_t>(pos.size() - 1);
+      bucket[rank].push_back(l);
       lo = std::min(lo, rank);
     }
   };
   auto apply = [&](uint32_t l, uint32_t rank) {  // merges the pair at l if it still has this rank
-    if (!alive[l] || next[l] >= n) return;
-    const uint64_t* rr = rule(id[l], id[next[l]]);
+    Node& a = node[l];
+    if (a.id == kDead || a.next >= n) return;
+    Node& b = node[a.next];
+    const uint64_t* rr = rule(a.id, b.id);
     if (!rr || static_cast<uint32_t>(*rr >> 32) != rank) return;  // stale: the pair changed
-    const uint32_t r = next[l];
-    id[l] = static_cast<uint32_t>(*rr);
-    alive[r] = 0;
-    next[l] = next[r];
-    if (next[r] < n) prev[next[r]] = l;
-    if (l > 0) push(prev[l]);
+    a.id = static_cast<uint32_t>(*rr);
+    b.id = kDead;
+    a.next = b.next;
+    if (b.next < n) node[b.next].prev = l;
+    if (l > 0) push(a.prev);
     push(l);
   };
   auto merge_urgent_before = [&](uint64_t key) {  // heap entries ordered before (rank, position)
@@ -185,12 +182,10 @@ void Encoder::merge_buckets(const uint8_t* s, size_t n, std::vector<uint32_t>& o
   started = true;
   std::vector<uint32_t> batch;
   for (uint32_t rank = lo; rank <= max_rank_; ++rank) {
-    if (head[rank] == kNil) continue;
+    if (bucket[rank].empty()) continue;
     current = rank;
-    batch.clear();
-    for (uint32_t e = head[rank]; e != kNil; e = link[e]) batch.push_back(pos[e]);
-    head[rank] = kNil;
-    std::reverse(batch.begin(), batch.end());  // push order: increasing positions within a pass
+    batch.swap(bucket[rank]);
+    std::vector<uint32_t>().swap(bucket[rank]);  // frees the previous rank's positions
     if (!std::is_sorted(batch.begin(), batch.end())) std::sort(batch.begin(), batch.end());
     for (const uint32_t l : batch) {  // leftmost first, as the heap orders equal ranks
       merge_urgent_before(uint64_t{rank} << 32 | l);
@@ -198,7 +193,7 @@ void Encoder::merge_buckets(const uint8_t* s, size_t n, std::vector<uint32_t>& o
     }
     merge_urgent_before(~uint64_t{0});
   }
-  for (uint32_t i = 0; i < n; i = next[i]) out.push_back(id[i]);
+  for (uint32_t i = 0; i < n; i = node[i].next) out.push_back(node[i].id);
 }
 
 void Encoder::encode_piece(const uint8_t* s, size_t n, std::vector<uint32_t>& out) const {
