@@ -4,11 +4,12 @@
 // Forward: one task per (batch, head, block of kBQ query rows). The task packs its Qᵀ once; for
 // each block of kBK keys it computes the score tile Sᵀ = K·Qᵀ, updates the running maximum
 // and sum (online softmax: Milakov & Gimelshein 2018), applies dropout to the probabilities and
-// accumulates P·V; at the end it divides by the row sum and stores lse = max + log(sum). Key
-// blocks past the causal horizon of the whole query block or past key_lengths[b] are never
-// visited; masking inside a block is per element.
+// accumulates P·V (V's rows copied contiguous first: pack.h); at the end it divides by the row
+// sum and stores lse = max + log(sum). Key blocks past the causal horizon of the whole query
+// block or past key_lengths[b] are never visited; masking inside a block is per element.
 //
-// Backward: for each key block (Kᵀ and Vᵀ packed once) and each query block that sees it:
+// Backward: for each key block (Kᵀ, Vᵀ and K packed once) and each query block that sees it (its
+// Q and dO rows copied contiguous):
 //   P = exp(scale·Q·Kᵀ − lse), dV += P_dropᵀ·dO, dP = dO·Vᵀ, dS = P ∘ (dP ∘ keep/(1−p) − Δ),
 //   dQ += scale·dS·K, dK += scale·dSᵀ·Q,   Δ_i = Σ_d dO_id·O_id.
 // With enough (batch, head) pairs for every thread, one task owns a (b, h) and does all of it

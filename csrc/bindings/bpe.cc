@@ -186,7 +186,7 @@ void bind_bpe(py::module_& m) {
     }
     return merges_array(merges);
   }, py::arg("word_counts"), py::arg("num_merges"), py::arg("min_frequency") = 1, py::arg("progress") = nullptr,
-     "bpe_train on a WordCounts, which it empties: its pieces are read in place (no Python list of them).");
+     "bpe_train on a WordCounts, which it empties (its pieces never become a Python list).");
 
   py::class_<Encoder>(m, "BpeEncoder")
       .def(py::init([](py::handle vocab, py::handle rules, const std::string& pattern) {
