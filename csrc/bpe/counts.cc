@@ -25,10 +25,7 @@ void count_parallel(Pattern pattern, int64_t n, Span span, PieceTable& table, Pr
       if ((i & 1023) == 1023) progress_step(progress, 1024);
     }
     std::lock_guard<std::mutex> lock(mu);
-    if (table.empty())
-      std::swap(table, local);
-    else
-      table.merge(local);
+    table.merge(std::move(local));
   });
 }
 
@@ -109,10 +106,7 @@ void WordCounts::merge(const WordCounts& other) {
 
 void WordCounts::merge(WordCounts&& other) {
   FE_CHECK(other.pattern_ == pattern_, ValueError, "cannot merge word counts made with different patterns");
-  if (table_.empty())
-    std::swap(table_, other.table_);
-  else
-    table_.merge(other.table_);
+  table_.merge(std::move(other.table_));
 }
 
 }  // namespace fe::bpe

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "bpe/pretokenize.h"
@@ -28,6 +29,13 @@ class PieceTable {
   void merge(const PieceTable& other) {
     for (const Slot& slot : other.slots_)
       if (slot.hash != 0) add_hashed(slot.hash, other.arena_.data() + slot.offset, slot.length, slot.count);
+  }
+  // Like merge; an empty table takes other's buffers instead of copying them.
+  void merge(PieceTable&& other) {
+    if (empty())
+      std::swap(*this, other);
+    else
+      merge(other);
   }
   size_t size() const { return size_; }
   bool empty() const { return size_ == 0; }

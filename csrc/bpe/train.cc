@@ -39,16 +39,12 @@ class PairTable {
     uint32_t list;
   };
   explicit PairTable(size_t n) { rehash(table_capacity(n)); }
-  // The pair's count (0 for a pair never seen or dropped as dead).
+  // The pair's slot, or null for a pair never seen or dropped as dead (count 0).
   const Slot* find(Pair p) const {
     for (size_t i = mix64(p) & mask_;; i = (i + 1) & mask_) {
       if (slots_[i].key == p) return &slots_[i];
       if (slots_[i].key == kEmpty) return nullptr;
     }
-  }
-  int64_t count(Pair p) const {
-    const Slot* s = find(p);
-    return s ? s->count : 0;
   }
   // Finds or inserts {p, 0, kNoList}. The reference lives until the next insertion.
   Slot& operator[](Pair p) {

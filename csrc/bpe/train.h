@@ -43,7 +43,6 @@ class TrainingWords {
   void reserve(size_t n, size_t bytes);
   // Adds a word seen `count` times (count >= 0; words with no pairs are dropped).
   void add(std::string_view word, int64_t count);
-  size_t size() const { return words_.size(); }
 
  private:
   friend std::vector<Merge> train_bpe(TrainingWords words, int64_t num_merges, int64_t min_frequency,

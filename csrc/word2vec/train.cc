@@ -208,7 +208,7 @@ struct Worker {
     score_and_update(h, centre, negatives, e);
     if (!p.cbow_mean)  // gensim: spread the error of a sum over its terms
       for (int64_t i = 0; i < D; ++i) e[i] *= inv;
-    for (int32_t c : ctx) axpy(1.0f, e, p.syn0 + c * D, D);
+    for (float* row : in_rows) axpy(1.0f, e, row, D);
   }
 
   // Positions [lo, hi) around i: a window shrunk to a random width in [1, window], as word2vec.c.
