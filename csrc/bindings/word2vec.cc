@@ -136,8 +136,8 @@ void bind_word2vec(py::module_& m) {
     check(centre);
     for (int64_t i = 0; i < ca.shape[0]; ++i) check(c[i]);
     for (int64_t i = 0; i < na.shape[0]; ++i) check(n[i]);
-    const int m = mode == "sg" ? 0 : mode == "sg_shared" ? 1 : mode == "cbow" ? 2 : -1;
-    FE_CHECK(m >= 0, ValueError, fn, ": mode must be 'sg', 'sg_shared' or 'cbow'");
+    const int m = mode == "sg" ? 0 : mode == "cbow" ? 1 : -1;
+    FE_CHECK(m >= 0, ValueError, fn, ": mode must be 'sg' or 'cbow'");
     return w2v::train_step_for_testing(p, m, centre, c, ca.shape[0], n, na.shape[0], alpha);
   }, py::arg("syn0"), py::arg("syn1neg"), py::arg("mode"), py::arg("centre"), py::arg("contexts"),
      py::arg("negatives"), py::arg("alpha"), py::arg("cbow_mean") = true,

@@ -66,10 +66,9 @@ struct Worker {
   float alpha = 0.0f;
   double loss = 0.0;
   int64_t pairs = 0;
-  std::vector<float> neu1, neu1e, grads, gcol;
-  std::vector<float*> in_rows, out_rows;
-  std::vector<int32_t> ctx, outs, negs, drawn;
-  std::vector<float> labels;
+  std::vector<float> neu1, neu1e;
+  std::vector<float*> in_rows;
+  std::vector<int32_t> ctx, negs, drawn;
 
   Worker(const TrainParams& p_, const AliasSampler* s, uint64_t stream) : p(p_), sampler(s), rng(stream) {
     neu1.resize(static_cast<size_t>(p.D));
@@ -90,6 +89,13 @@ struct Worker {
   }
   void prefetch_row(const float* row) const {
     for (int64_t i = 0; i < p.D; i += 16) __builtin_prefetch(row + i, 1, 3);
+  }
+
+  // negs = the K draws at `draws` that differ from the centre (word2vec.c skips a draw equal to it).
+  void take_negatives(int32_t centre, const int32_t* draws) {
+    negs.clear();
+    for (int64_t d = 0; d < p.negative; ++d)
+      if (draws[d] != centre) negs.push_back(draws[d]);
   }
 
   // True when no target repeats: then every score can come from the old vectors at once, which
@@ -147,54 +153,6 @@ struct Worker {
     axpy(1.0f, e, v, D);
   }
 
-  // All context words of one centre against one shared draw of negatives (pWord2Vec).
-  void sg_shared(int32_t centre, const std::vector<int32_t>& negatives) {
-    const int64_t D = p.D, m = static_cast<int64_t>(ctx.size());
-    outs.assign(1, centre);
-    labels.assign(1, 1.0f);
-    for (int32_t target : negatives) {
-      outs.push_back(target);
-      labels.push_back(0.0f);
-    }
-    const int64_t k = static_cast<int64_t>(outs.size());
-    grads.resize(static_cast<size_t>(m * k + k * D));
-    float* G = grads.data();  // (m, k) gradient scales
-    float* dout = G + m * k;  // (k, D) output deltas
-    out_rows.resize(static_cast<size_t>(k));
-    in_rows.resize(static_cast<size_t>(m));
-    for (int64_t s = 0; s < k; ++s) out_rows[s] = p.syn1neg + outs[s] * D;
-    for (int64_t r = 0; r < m; ++r) in_rows[r] = p.syn0 + ctx[r] * D;
-    // Scores and gradient scales from the old vectors.
-    for (int64_t r = 0; r < m; ++r) {
-      float* f = G + r * k;
-      for (int64_t s0 = 0; s0 < k; s0 += vec::kMaxRows)
-        vec::dots(in_rows[r], out_rows.data() + s0, static_cast<int>(std::min<int64_t>(vec::kMaxRows, k - s0)), D,
-                  f + s0);
-      for (int64_t s = 0; s < k; ++s) {
-        loss += nll(labels[s] > 0 ? f[s] : -f[s], t);
-        f[s] = grad_scale(f[s], labels[s], t) * alpha;
-      }
-    }
-    pairs += m * k;
-    // Output deltas from the old inputs: dout[s] = Σ_r G[r][s] · in_r.
-    gcol.resize(static_cast<size_t>(m));
-    for (int64_t s = 0; s < k; ++s) {
-      float* ds = dout + s * D;
-      std::fill(ds, ds + D, 0.0f);
-      for (int64_t r0 = 0; r0 < m; r0 += vec::kMaxRows) {
-        const int n = static_cast<int>(std::min<int64_t>(vec::kMaxRows, m - r0));
-        for (int r = 0; r < n; ++r) gcol[r] = G[(r0 + r) * k + s];
-        vec::add_combination(ds, gcol.data(), in_rows.data() + r0, n, D);
-      }
-    }
-    // Inputs move by Σ_s G[r][s] · out_s (old outputs), then the outputs by their deltas.
-    for (int64_t r = 0; r < m; ++r)
-      for (int64_t s0 = 0; s0 < k; s0 += vec::kMaxRows)
-        vec::add_combination(in_rows[r], G + r * k + s0, out_rows.data() + s0,
-                             static_cast<int>(std::min<int64_t>(vec::kMaxRows, k - s0)), D);
-    for (int64_t s = 0; s < k; ++s) axpy(1.0f, dout + s * D, out_rows[s], D);
-  }
-
   // CBOW: mean (or sum) of the context inputs predicts the centre.
   void cbow(int32_t centre, const std::vector<int32_t>& negatives) {
     const int64_t D = p.D, m = static_cast<int64_t>(ctx.size());
@@ -229,33 +187,35 @@ struct Worker {
       }
       return;
     }
-    // One draw of negatives per centre. The whole sentence's draws are made first: each is a load
-    // from a random bucket of the alias table (larger than L2), and a loop of independent draws
-    // lets those misses overlap instead of stalling one word at a time. Then, while word i
+    // Shared negatives: one draw for the context words before the centre and one for those after
+    // (skip-gram); CBOW: one draw per centre. The whole sentence's draws are made first: each is
+    // a load from a random bucket of the alias table (larger than L2), and a loop of independent
+    // draws lets those misses overlap instead of stalling one word at a time. Then, while word i
     // trains, the output rows that word i + 1 will touch are prefetched.
-    const int64_t K = p.negative;
-    drawn.resize(static_cast<size_t>(n * K));
-    for (int64_t x = 0; x < n * K; ++x) drawn[static_cast<size_t>(x)] = sampler->sample(rng.next());
+    const int64_t K = p.negative, per = p.sg ? 2 * K : K;
+    drawn.resize(static_cast<size_t>(n * per));
+    for (int64_t x = 0; x < n * per; ++x) drawn[static_cast<size_t>(x)] = sampler->sample(rng.next());
     for (int64_t i = 0; i < n; ++i) {
       const auto [lo, hi] = window(i, n);
       if (i + 1 < n) {
-        for (int64_t d = 0; d < K; ++d) prefetch_row(p.syn1neg + drawn[static_cast<size_t>((i + 1) * K + d)] * p.D);
+        for (int64_t d = 0; d < per; ++d)
+          prefetch_row(p.syn1neg + drawn[static_cast<size_t>((i + 1) * per + d)] * p.D);
         prefetch_row(p.syn1neg + w[i + 1] * p.D);
         prefetch_row(p.syn0 + w[std::min<int64_t>(n - 1, i + 1 + p.window)] * p.D);
       }
-      negs.clear();
-      for (int64_t d = 0; d < K; ++d) {  // a draw equal to the centre is dropped (word2vec.c skips it)
-        const int32_t target = drawn[static_cast<size_t>(i * K + d)];
-        if (target != w[i]) negs.push_back(target);
+      const int32_t* draws = drawn.data() + i * per;
+      if (p.sg) {  // word2vec.c's loop over the window; the pairs of each side share one draw
+        take_negatives(w[i], draws);
+        for (int64_t j = lo; j < i; ++j) sg_pair(w[i], w[j], negs);
+        take_negatives(w[i], draws + K);
+        for (int64_t j = i + 1; j < hi; ++j) sg_pair(w[i], w[j], negs);
+        continue;
       }
+      take_negatives(w[i], draws);
       ctx.clear();
       for (int64_t j = lo; j < hi; ++j)
         if (j != i) ctx.push_back(w[j]);
-      if (ctx.empty()) continue;
-      if (p.sg)
-        sg_shared(w[i], negs);
-      else
-        cbow(w[i], negs);
+      if (!ctx.empty()) cbow(w[i], negs);
     }
   }
 };
@@ -370,8 +330,6 @@ double train_step_for_testing(const TrainParams& p, int mode, int32_t centre, co
   w.ctx.assign(contexts, contexts + n_contexts);
   if (mode == 0)
     for (int64_t j = 0; j < n_contexts; ++j) w.sg_pair(centre, contexts[j], negs);
-  else if (mode == 1)
-    w.sg_shared(centre, negs);
   else
     w.cbow(centre, negs);
   return w.loss;

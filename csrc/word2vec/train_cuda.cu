@@ -1,5 +1,5 @@
-// word2vec on CUDA: skip-gram (per-pair negatives, or pWord2Vec's shared negatives) and CBOW with
-// negative sampling (Mikolov et al. 2013; Ji et al. 2016 for the shared-negative batches), Hogwild
+// word2vec on CUDA: skip-gram (per-pair negatives, or one draw shared by a window as in pWord2Vec)
+// and CBOW with negative sampling (Mikolov et al. 2013; Ji et al. 2016 for shared negatives), Hogwild
 // across warps (Recht et al. 2011). The semantics are the CPU trainer's (train.h / train.cc); the
 // design is in train_cuda.h.
 //
@@ -14,8 +14,8 @@
 // Per centre kp (its own Philox subsequence kp + 1 of the epoch key; element 0 shrinks the
 // window, elements 2n+2 and 2n+3 form the 64 bits of negative draw n):
 //   skip-gram, per pair:  context t draws negatives t·negative + [0, negative);
-//   skip-gram, shared:    negatives [0, negative), scores of all (context, output) pairs from the
-//                         old vectors, then the inputs move by G·U and the outputs by Gᵀ·V_in;
+//   skip-gram, shared:    negatives [0, negative) for the context words before the centre,
+//                         [negative, 2·negative) for those after (the pairs still in turn);
 //   CBOW:                 negatives [0, negative) against the window's mean (or sum).
 // A draw equal to the centre is dropped, as on the CPU. Lane l owns vector elements l, l+32, ...
 // of every row the warp touches, so a warp's own reads after its writes need no barrier; scores
@@ -72,7 +72,7 @@ struct Args {
   uint64_t key;  // the epoch's Philox key
   int64_t warps; // warps in the grid; warp w trains centres [w·K/warps, (w+1)·K/warps)
   // Per-warp workspace in shared memory, in 4-byte words from the warp's base.
-  int64_t ws_words, off_e, off_h, off_g, off_dout, off_ctx, off_outs;
+  int64_t ws_words, off_e, off_h, off_ctx, off_outs;
   double* loss;
   unsigned long long* pairs;
 };
@@ -186,12 +186,19 @@ __global__ void kept_off_kernel(const int64_t* offsets, int64_t S, const int64_t
     kept_off[s] = pos[offsets[s]];
 }
 
-// Skip-gram, fresh negatives per (centre, context) pair: word2vec.c's inner loop.
-__device__ __forceinline__ void sg_pairs(const Args& a, int32_t centre, const int32_t* ctx, int64_t m, uint64_t sub, float alpha,
-                         float* e, int32_t* outs, int lane, double& loss, unsigned long long& pairs) {
+// Skip-gram: word2vec.c's inner loop over the window's (context, centre) pairs, with fresh
+// negatives per pair or (shared) one draw for the `left` context words before the centre and one
+// for those after it.
+__device__ __forceinline__ void sg_pairs(const Args& a, int32_t centre, const int32_t* ctx, int64_t m, int64_t left,
+                         uint64_t sub, float alpha, bool shared, float* e, int32_t* outs, int lane, double& loss,
+                         unsigned long long& pairs) {
   const int64_t D = a.D;
+  int k = 0;
   for (int64_t t = 0; t < m; ++t) {
-    const int k = draw_outputs(a, sub, static_cast<uint64_t>(t * a.negative), centre, outs, lane);
+    if (!shared)
+      k = draw_outputs(a, sub, static_cast<uint64_t>(t * a.negative), centre, outs, lane);
+    else if (t == 0 || t == left)
+      k = draw_outputs(a, sub, t < left ? 0 : static_cast<uint64_t>(a.negative), centre, outs, lane);
     float* v = a.syn0 + static_cast<int64_t>(ctx[t]) * D;
     for (int64_t i = lane; i < D; i += kWarp) e[i] = 0.0f;
     for (int s = 0; s < k; ++s) {
@@ -210,41 +217,6 @@ __device__ __forceinline__ void sg_pairs(const Args& a, int32_t centre, const in
     }
     for (int64_t i = lane; i < D; i += kWarp) v[i] += e[i];
     pairs += static_cast<unsigned long long>(k);
-  }
-}
-
-// Skip-gram, one draw of negatives shared by the window (pWord2Vec): every score from the old
-// vectors, then inputs += G·U_old, outputs += Gᵀ·V_old (the CPU's sg_shared).
-__device__ __forceinline__ void sg_shared(const Args& a, int32_t centre, const int32_t* ctx, int64_t m, uint64_t sub, float alpha,
-                          float* G, float* dout, int32_t* outs, int lane, double& loss, unsigned long long& pairs) {
-  const int64_t D = a.D;
-  const int k = draw_outputs(a, sub, 0, centre, outs, lane);
-  for (int64_t r = 0; r < m; ++r) {
-    const float* v = a.syn0 + static_cast<int64_t>(ctx[r]) * D;
-    for (int s = 0; s < k; ++s) {
-      const float f = warp_dot(v, a.syn1neg + static_cast<int64_t>(outs[s]) * D, D, lane);
-      if (lane == 0) {
-        loss += nll(s == 0 ? f : -f, a.log_sigmoid);
-        G[r * k + s] = grad_scale(f, s == 0 ? 1.0f : 0.0f, a.sigmoid) * alpha;
-      }
-    }
-  }
-  __syncwarp();  // G is read by every lane
-  pairs += static_cast<unsigned long long>(m) * static_cast<unsigned long long>(k);
-  // Element i is owned by one lane, so it can read old values, then write, without barriers.
-  for (int64_t i = lane; i < D; i += kWarp) {
-    float* dcol = dout + lane;  // dout[s * 32 + lane]: this lane's output deltas for element i
-    for (int s = 0; s < k; ++s) {
-      float acc = 0.0f;
-      for (int64_t r = 0; r < m; ++r) acc += G[r * k + s] * a.syn0[static_cast<int64_t>(ctx[r]) * D + i];
-      dcol[s * kWarp] = acc;
-    }
-    for (int64_t r = 0; r < m; ++r) {
-      float acc = 0.0f;
-      for (int s = 0; s < k; ++s) acc += G[r * k + s] * a.syn1neg[static_cast<int64_t>(outs[s]) * D + i];
-      a.syn0[static_cast<int64_t>(ctx[r]) * D + i] += acc;
-    }
-    for (int s = 0; s < k; ++s) a.syn1neg[static_cast<int64_t>(outs[s]) * D + i] += dcol[s * kWarp];
   }
 }
 
@@ -296,8 +268,6 @@ __global__ void __launch_bounds__(kThreads, 2) train_kernel(const Args a) {
   float* ws = smem + warp_in_block * a.ws_words;
   float* e = ws + a.off_e;
   float* h = ws + a.off_h;
-  float* G = ws + a.off_g;
-  float* dout = ws + a.off_dout;
   int32_t* ctx = reinterpret_cast<int32_t*>(ws + a.off_ctx);
   int32_t* outs = reinterpret_cast<int32_t*>(ws + a.off_outs);
 
@@ -333,10 +303,8 @@ __global__ void __launch_bounds__(kThreads, 2) train_kernel(const Args a) {
     __syncwarp();
     const int32_t centre = a.kept_ids[kp];
     const float alpha = centre_alpha(a, a.kept_orig[kp]);
-    if (a.mode == kSgPairs)
-      sg_pairs(a, centre, ctx, m, sub, alpha, e, outs, lane, loss, pairs);
-    else if (a.mode == kSgShared)
-      sg_shared(a, centre, ctx, m, sub, alpha, G, dout, outs, lane, loss, pairs);
+    if (a.mode != kCbow)
+      sg_pairs(a, centre, ctx, m, kp - lo, sub, alpha, a.mode == kSgShared, e, outs, lane, loss, pairs);
     else
       cbow(a, centre, ctx, m, sub, alpha, h, e, outs, lane, loss, pairs);
   }
@@ -523,8 +491,8 @@ void Word2VecCuda::train_epoch(TrainParams& p, void* stream) {
 
   Args a{};
   a.mode = p.sg ? (p.shared_negatives ? kSgShared : kSgPairs) : kCbow;  // CBOW ignores shared_negatives, as train.cc
-  // Per-warp workspace (4-byte words): context ids always; e (pairs, CBOW); h (CBOW);
-  // G (m × k) and this lane's output deltas (k × 32) (shared negatives); the outputs.
+  // Per-warp workspace (4-byte words): context ids, the outputs, e (the input's gradient), and
+  // h (CBOW's window vector).
   const int64_t mmax = 2 * p.window, kmax = p.negative + 1;
   int64_t words = 0;
   auto take = [&words](int64_t n) {
@@ -534,10 +502,8 @@ void Word2VecCuda::train_epoch(TrainParams& p, void* stream) {
   };
   a.off_ctx = take(mmax);
   a.off_outs = take(kmax);
-  a.off_e = take(a.mode != kSgShared ? D_ : 0);
+  a.off_e = take(D_);
   a.off_h = take(a.mode == kCbow ? D_ : 0);
-  a.off_g = take(a.mode == kSgShared ? mmax * kmax : 0);
-  a.off_dout = take(a.mode == kSgShared ? kWarp * kmax : 0);
   a.ws_words = words;
   const int64_t warp_bytes = words * 4;
   int max_smem = 0, sms = 0;

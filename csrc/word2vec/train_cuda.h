@@ -14,9 +14,8 @@
 //   take contiguous chunks of the kept stream, so concurrent updates are far apart in the corpus
 //   (Hogwild across warps: plain global-memory adds, races accepted, as on the CPU).
 // - Each warp keeps its window in shared memory: context ids (2·window), outputs (negative + 1),
-//   and per mode e and h (D each) or G ((2·window) × (negative + 1)) and output deltas
-//   (32 × (negative + 1)); up to 8 warps per block, fewer when that does not fit (a ValueError
-//   when even one warp does not).
+//   e (D) and, for CBOW, h (D); up to 8 warps per block, fewer when that does not fit (a
+//   ValueError when even one warp does not).
 // - Randomness is Philox (common/rng.h) keyed by (seed, epoch) with one subsequence per kept
 //   position, so the draws do not depend on the launch shape. The update order between warps
 //   does, so runs are not bitwise repeatable.

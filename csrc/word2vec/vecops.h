@@ -66,21 +66,6 @@ inline void dots(const float* a, const float* const* rows, int k, int64_t n, flo
   }
 }
 
-// y += Σ_s g[s] · rows[s]   (k <= kMaxRows)
-inline void add_combination(float* y, const float* g, const float* const* rows, int k, int64_t n) {
-  int64_t i = 0;
-  for (; i + W <= n; i += W) {
-    V8 acc = load(y + i);
-    for (int s = 0; s < k; ++s) acc += g[s] * load(rows[s] + i);
-    store(y + i, acc);
-  }
-  for (; i < n; ++i) {
-    float t = y[i];
-    for (int s = 0; s < k; ++s) t += g[s] * rows[s][i];
-    y[i] = t;
-  }
-}
-
 // e += Σ_s g[s] · rows[s] (the rows as they were), then rows[s] += g[s] · v, in one pass over the
 // rows (k <= kMaxRows; e, v and the rows must not overlap).
 inline void combine_and_update(float* e, const float* v, const float* g, float* const* rows, int k, int64_t n) {

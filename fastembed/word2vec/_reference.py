@@ -36,8 +36,9 @@ def nll(x: float) -> float:
 
 def sg_step(syn0: np.ndarray, syn1neg: np.ndarray, centre: int, contexts: list[int], negatives: list[int],
             alpha: float) -> float:
-    """Skip-gram: each context word's input vector against the centre's output vector and the
-    negatives (fresh per pair in the trainer; here the given ones for every pair)."""
+    """Skip-gram: each context word's input vector in turn against the centre's output vector and
+    the given negatives (the trainer's shared negatives; with per-pair negatives it draws fresh
+    ones for each context word)."""
     loss = 0.0
     for c in contexts:
         v = syn0[c].astype(np.float64)
@@ -50,25 +51,6 @@ def sg_step(syn0: np.ndarray, syn1neg: np.ndarray, centre: int, contexts: list[i
             e += g * u
             syn1neg[target] = (u + g * v).astype(np.float32)
         syn0[c] = (v + e).astype(np.float32)
-    return loss
-
-
-def sg_shared_step(syn0: np.ndarray, syn1neg: np.ndarray, centre: int, contexts: list[int], negatives: list[int],
-                   alpha: float) -> float:
-    """Skip-gram with one set of negatives shared by all contexts (pWord2Vec): gradients from the
-    old vectors, applied together."""
-    outs = [centre] + list(negatives)
-    labels = np.array([1.0] + [0.0] * len(negatives))
-    V_in = syn0[contexts].astype(np.float64)
-    U = syn1neg[outs].astype(np.float64)
-    F = V_in @ U.T
-    G = np.array([[grad_scale(f, lab) for f, lab in zip(row, labels)] for row in F]) * alpha
-    loss = sum(nll(f if lab else -f) for row in F for f, lab in zip(row, labels))
-    d_in, d_out = G @ U, G.T @ V_in
-    for r, c in enumerate(contexts):
-        syn0[c] = (syn0[c] + d_in[r]).astype(np.float32)
-    for s, o in enumerate(outs):
-        syn1neg[o] = (syn1neg[o] + d_out[s]).astype(np.float32)
     return loss
 
 
