@@ -3,11 +3,12 @@ script, same corpus (``words.txt`` from the shared data's make_corpus.py, about 
 1000-word lines), same settings: 100 dimensions, window 5, 5 negatives, sample 1e-3, min_count
 5, 5 epochs, the same number of threads.
 
-fastembed's skip-gram shares one draw of negatives per window (its default); "per-pair-neg" is
-the word2vec.c / gensim scheme. Throughput is corpus words (all of them, as gensim counts) ×
-epochs per wall second of training (and per CPU second in the
-note; vocabulary building is not timed), the mean over seeds; quality is analogy accuracy on Google's questions-words (3CosAdd and 3CosMul,
-restricted to the 30,000 most frequent words, with coverage) and Spearman correlation on
+fastembed's skip-gram shares negatives within a window (its default: one draw per side of the
+centre); "per-pair-neg" is the word2vec.c / gensim scheme. Throughput is corpus words (all of
+them, as gensim counts) × epochs per wall second of training (and per CPU second in the note;
+vocabulary building is not timed), the mean over seeds; quality is analogy accuracy on Google's
+questions-words (3CosAdd and 3CosMul, restricted to the 30,000 most frequent words, with
+coverage) and Spearman correlation on
 WordSim-353 and SimLex-999, all computed by fastembed's evaluation code for both models.
 
 **gensim's learning-rate schedule.** In ``corpus_file`` mode each gensim worker trains its own

@@ -37,9 +37,10 @@ class Word2Vec:
     (frequent-word subsampling threshold, 0 disables), ``min_count`` and ``max_vocab_size``
     (keep the most frequent), ``epochs``, ``alpha`` falling linearly to ``min_alpha`` over all
     epochs, ``workers`` (Hogwild shares; default :func:`fastembed.get_num_threads`), ``seed``,
-    ``cbow_mean``. Skip-gram shares one draw of negatives across a centre word's window by default
-    (``shared_negatives``, pWord2Vec's batched update): about 1.5× faster than fresh negatives
-    per (centre, context) pair, with the same quality in ``python -m benchmarks word2vec``;
+    ``cbow_mean``. Skip-gram shares negatives within a window by default (``shared_negatives``, as
+    in pWord2Vec: one draw for the context words before the centre, one for those after, the pairs
+    still trained in turn): about 1.5× faster than fresh negatives per (centre, context) pair,
+    with gensim's analogy and similarity scores in ``python -m benchmarks word2vec``;
     ``shared_negatives=False`` gives word2vec.c's and gensim's per-pair draws.
 
     ``callbacks``: callables ``f(model, epoch, loss)`` or objects with ``on_epoch_end(model)``
