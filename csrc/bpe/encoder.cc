@@ -6,6 +6,7 @@
 #include <queue>
 
 #include "common/error.h"
+#include "common/page_alloc.h"
 #include "common/parallel.h"
 
 namespace fe::bpe {
@@ -132,7 +133,7 @@ void Encoder::merge_buckets(const uint8_t* s, size_t n, std::vector<uint32_t>& o
     uint32_t id, next, prev;  // id kDead: merged into its left neighbour
   };
   constexpr uint32_t kDead = std::numeric_limits<uint32_t>::max();
-  std::vector<Node> node(n);
+  big_vector<Node> node(n);
   for (size_t i = 0; i < n; ++i) node[i] = {byte_token_[s[i]], static_cast<uint32_t>(i + 1), static_cast<uint32_t>(i - 1)};
   // bucket[r]: left positions of pairs of rank r, in the order they were found (increasing
   // positions within one pass). A vector per rank, so a rank's positions are read in sequence.

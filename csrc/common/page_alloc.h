@@ -25,6 +25,7 @@ template <class T>
 struct PageAllocator {
   using value_type = T;
   static constexpr size_t kMapBytes = size_t{1} << 20;
+  static constexpr size_t kHugeBytes = size_t{8} << 20;
 
   PageAllocator() = default;
   template <class U>
@@ -36,6 +37,9 @@ struct PageAllocator {
       if (n > static_cast<size_t>(-1) / sizeof(T)) throw std::bad_array_new_length();
       void* p = mmap(nullptr, n * sizeof(T), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
       if (p == MAP_FAILED) throw std::bad_alloc();
+#ifdef MADV_HUGEPAGE
+      if (n * sizeof(T) >= kHugeBytes) madvise(p, n * sizeof(T), MADV_HUGEPAGE);  // a hint; errors are harmless
+#endif
       return static_cast<T*>(p);
     }
 #endif
