@@ -16,6 +16,7 @@ sub-words by greedy longest-match-first in the native core (csrc/bpe/wordpiece.h
 from __future__ import annotations
 
 import os
+import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -72,6 +73,14 @@ def _kind(c: str) -> int:
             k = _WORD
         _KIND[c] = k
     return k
+
+
+# ASCII text, the common case, in two C-level passes with the same result: normalize deletes the
+# control characters (keeping tab, newline and carriage return as white space), then a word is a
+# run of letters and digits and every other printable non-space character (all of them are BERT
+# punctuation) is a word of its own.
+_ASCII_CONTROLS = dict.fromkeys([*range(0, 9), 11, 12, *range(14, 32), 127])
+_ASCII_WORDS = re.compile(r"[A-Za-z0-9]+|[!-/:-@\[-`{-~]")
 
 
 class WordPieceTokenizer:
@@ -188,6 +197,14 @@ class WordPieceTokenizer:
 
     def pre_tokenize(self, text: str) -> list[str]:
         """Normalized words: split on white space, each punctuation character a word of its own."""
+        if isinstance(text, str) and text.isascii():
+            text = text.translate(_ASCII_CONTROLS)
+            return _ASCII_WORDS.findall(text.lower() if self.lowercase else text)
+        return self._pre_tokenize_any(text)
+
+    def _pre_tokenize_any(self, text: str) -> list[str]:
+        """:meth:`pre_tokenize` character by character, for any text (the tests hold the ASCII
+        shortcut to it)."""
         words: list[str] = []
         for chunk in self.normalize(text).split():
             start = 0

@@ -27,6 +27,20 @@ def test_greedy_longest_match_first():
     assert tok.tokenize("x東a") == ["[UNK]", "東", "a"]  # CJK characters are words of their own
 
 
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=st.characters(max_codepoint=127), max_size=60), st.booleans())
+def test_ascii_shortcut_equals_the_general_path(text, lowercase):
+    """ASCII text takes a regex shortcut; it must give the character-by-character words."""
+    tok = WordPieceTokenizer(TOY, lowercase=lowercase)
+    assert tok.pre_tokenize(text) == tok._pre_tokenize_any(text)
+
+
+def test_ascii_shortcut_on_every_character():
+    tok = WordPieceTokenizer(TOY)
+    text = "".join(f"a{chr(o)}b " for o in range(128))  # each ASCII character between two letters
+    assert tok.pre_tokenize(text) == tok._pre_tokenize_any(text)
+
+
 def test_pairs_have_segment_ids():
     tok = WordPieceTokenizer(TOY)
     ids, types = tok.encode_with_types("un", "a")
