@@ -246,17 +246,20 @@ void Encoder::encode_ordinary_parallel(const uint8_t* s, size_t n, std::vector<u
   std::vector<size_t> cut{0};
   for (size_t c = 1; c < chunks; ++c) cut.push_back(std::max(cut.back(), safe_cut(std::max<size_t>(1, n * c / chunks))));
   cut.push_back(n);
+  // The first chunk appends to `out` itself, so only the others are copied after the parallel
+  // part (that copy runs on one thread, and its first touch of fresh pages is not cheap).
   std::vector<std::vector<uint32_t>> parts(chunks);
   parallel_for(0, static_cast<int64_t>(chunks), 1, [&](int64_t lo, int64_t hi) {
     for (int64_t c = lo; c < hi; ++c) {
-      parts[c].reserve((cut[c + 1] - cut[c]) / 3 + 8);
-      encode_ordinary(s + cut[c], cut[c + 1] - cut[c], parts[c]);
+      std::vector<uint32_t>& dst = c == 0 ? out : parts[c];
+      if (c > 0) dst.reserve((cut[c + 1] - cut[c]) / 3 + 8);
+      encode_ordinary(s + cut[c], cut[c + 1] - cut[c], dst);
     }
   });
   size_t total = out.size();
   for (const auto& part : parts) total += part.size();
   out.reserve(total);
-  for (const auto& part : parts) out.insert(out.end(), part.begin(), part.end());
+  for (size_t c = 1; c < chunks; ++c) out.insert(out.end(), parts[c].begin(), parts[c].end());
 }
 
 namespace {
