@@ -133,11 +133,11 @@ void Encoder::merge_buckets(const uint8_t* s, size_t n, std::vector<uint32_t>& o
     uint32_t id, next, prev;  // id kDead: merged into its left neighbour
   };
   constexpr uint32_t kDead = std::numeric_limits<uint32_t>::max();
-  big_vector<Node> node(n);
+  huge_vector<Node> node(n);
   for (size_t i = 0; i < n; ++i) node[i] = {byte_token_[s[i]], static_cast<uint32_t>(i + 1), static_cast<uint32_t>(i - 1)};
   // bucket[r]: left positions of pairs of rank r, in the order they were found (increasing
   // positions within one pass). A vector per rank, so a rank's positions are read in sequence.
-  std::vector<std::vector<uint32_t>> bucket(size_t{max_rank_} + 1);
+  std::vector<huge_vector<uint32_t>> bucket(size_t{max_rank_} + 1);
   // A pair made while rank `current` is being merged normally ranks higher (always, when the
   // rules are monotone: trained BPE, GPT-2's merges file) and waits in its bucket. One that ranks
   // at or below `current` (possible with every split of a tiktoken file as a rule) goes to a
@@ -181,12 +181,12 @@ void Encoder::merge_buckets(const uint8_t* s, size_t n, std::vector<uint32_t>& o
   };
   for (uint32_t i = 0; i + 1 < n; ++i) push(i);
   started = true;
-  std::vector<uint32_t> batch;
+  huge_vector<uint32_t> batch;
   for (uint32_t rank = lo; rank <= max_rank_; ++rank) {
     if (bucket[rank].empty()) continue;
     current = rank;
     batch.swap(bucket[rank]);
-    std::vector<uint32_t>().swap(bucket[rank]);  // frees the previous rank's positions
+    huge_vector<uint32_t>().swap(bucket[rank]);  // frees the previous rank's positions
     if (!std::is_sorted(batch.begin(), batch.end())) std::sort(batch.begin(), batch.end());
     for (const uint32_t l : batch) {  // leftmost first, as the heap orders equal ranks
       merge_urgent_before(uint64_t{rank} << 32 | l);

@@ -7,6 +7,9 @@
 // whose vectors double several times then keeps every outgrown copy in the process's resident
 // memory after freeing it. Mapped blocks go back at once, so resident memory follows what is
 // live. Only for a few big buffers per call: each block costs a system call and fresh pages.
+// Blocks of 8 MiB or more also get the transparent-huge-page hint (MADV_HUGEPAGE), so the kernel
+// can back them with 2 MiB pages: one page fault instead of 512 (a fault costs microseconds on a
+// VM, and a 10 MB BPE piece touches ~150 MB of fresh working memory).
 #pragma once
 
 #include <cstddef>
@@ -21,15 +24,19 @@
 
 namespace fe {
 
-template <class T>
+template <class T, size_t MapBytes = size_t{1} << 20>
 struct PageAllocator {
   using value_type = T;
-  static constexpr size_t kMapBytes = size_t{1} << 20;
+  static constexpr size_t kMapBytes = MapBytes;
   static constexpr size_t kHugeBytes = size_t{8} << 20;
+  template <class U>
+  struct rebind {
+    using other = PageAllocator<U, MapBytes>;
+  };
 
   PageAllocator() = default;
   template <class U>
-  PageAllocator(const PageAllocator<U>&) {}
+  PageAllocator(const PageAllocator<U, MapBytes>&) {}
 
   T* allocate(size_t n) {
 #ifdef FE_PAGE_ALLOC_MMAP
@@ -55,11 +62,11 @@ struct PageAllocator {
     std::allocator<T>().deallocate(p, n);
   }
   template <class U>
-  bool operator==(const PageAllocator<U>&) const {
+  bool operator==(const PageAllocator<U, MapBytes>&) const {
     return true;
   }
   template <class U>
-  bool operator!=(const PageAllocator<U>&) const {
+  bool operator!=(const PageAllocator<U, MapBytes>&) const {
     return false;
   }
 };
@@ -67,5 +74,12 @@ struct PageAllocator {
 // A vector whose big buffers are mapped pages (see above).
 template <class T>
 using big_vector = std::vector<T, PageAllocator<T>>;
+
+// A vector that maps only buffers of 8 MiB or more, always with the huge-page hint: for buffers
+// made afresh on every call (an encoder's working arrays), where glibc's reuse of freed heap
+// memory is worth keeping for the smaller sizes and 2 MiB pages save most page faults of the big
+// ones.
+template <class T>
+using huge_vector = std::vector<T, PageAllocator<T, (size_t{8} << 20)>>;
 
 }  // namespace fe
