@@ -22,6 +22,14 @@ Encoder::Encoder(std::vector<std::string> vocab, const std::vector<MergeRule>& r
            V);
   any_.reset(&vocab_, V);
   for (uint32_t id = 0; id < V; ++id) any_.insert(id);
+  spans_.resize(V);
+  for (uint32_t id = 0; id < V; ++id) {
+    FE_CHECK(blob_.size() + vocab_[id].size() < (size_t{1} << 32), ValueError,
+             "BPE vocabulary holds more than 4 GiB of token bytes");
+    spans_[id] = {static_cast<uint32_t>(blob_.size()), static_cast<uint32_t>(vocab_[id].size())};
+    blob_ += vocab_[id];
+  }
+  blob_.append(16, '\0');
   for (int b = 0; b < 256; ++b) {
     const uint8_t byte = static_cast<uint8_t>(b);
     byte_token_[b] = any_.find(&byte, 1);
@@ -270,24 +278,30 @@ namespace {
 }  // namespace
 
 size_t Encoder::decoded_size(const uint32_t* ids, size_t n) const {
+  const size_t V = spans_.size();
   size_t bytes = 0;
   for (size_t i = 0; i < n; ++i) {
     const uint32_t id = ids[i];
-    if (id >= vocab_.size() || vocab_[id].empty()) bad_id(id, i, vocab_.size());
-    bytes += vocab_[id].size();
+    if (id >= V || spans_[id].length == 0) bad_id(id, i, V);
+    bytes += spans_[id].length;
   }
   return bytes;
 }
 
 void Encoder::decode_into(const uint32_t* ids, size_t n, char* out, size_t capacity) const {
+  const size_t V = spans_.size();
+  const char* blob = blob_.data();
   size_t pos = 0;
   for (size_t i = 0; i < n; ++i) {
     const uint32_t id = ids[i];
-    if (id >= vocab_.size() || vocab_[id].empty()) bad_id(id, i, vocab_.size());
-    const std::string& t = vocab_[id];
-    FE_CHECK(pos + t.size() <= capacity, RuntimeError, "decode: the ids changed while being decoded");
-    std::memcpy(out + pos, t.data(), t.size());
-    pos += t.size();
+    if (id >= V || spans_[id].length == 0) bad_id(id, i, V);
+    const Span t = spans_[id];
+    FE_CHECK(pos + t.length <= capacity, RuntimeError, "decode: the ids changed while being decoded");
+    if (t.length <= 16 && pos + 16 <= capacity)
+      std::memcpy(out + pos, blob + t.offset, 16);  // the bytes past the token are overwritten next
+    else
+      std::memcpy(out + pos, blob + t.offset, t.length);
+    pos += t.length;
   }
   FE_CHECK(pos == capacity, RuntimeError, "decode: the ids changed while being decoded");
 }

@@ -71,6 +71,14 @@ class Encoder {
   const uint64_t* rule(uint32_t a, uint32_t b) const { return rules_.find((uint64_t{a} << 32) | b); }
 
   std::vector<std::string> vocab_;
+  // Decoding table: token id -> (offset, length) of its bytes in blob_ (length 0: unused id).
+  // Every token's bytes in one string, padded with 16 zero bytes, so decoding reads a small
+  // table (8 bytes per id) and copies short tokens with one fixed 16-byte move.
+  struct Span {
+    uint32_t offset, length;
+  };
+  std::vector<Span> spans_;
+  std::string blob_;
   uint32_t byte_token_[256];
   U64Map rules_;      // (left << 32 | right) -> (rank << 32 | id)
   BytesToId whole_;   // token bytes -> id, only for tokens that encode to themselves
