@@ -8,8 +8,8 @@ centre); "per-pair-neg" is the word2vec.c / gensim scheme. Throughput is corpus 
 them, as gensim counts) × epochs per wall second of training (and per CPU second in the note;
 vocabulary building is not timed), the mean over seeds; quality is analogy accuracy on Google's
 questions-words (3CosAdd and 3CosMul, restricted to the 30,000 most frequent words, with
-coverage) and Spearman correlation on
-WordSim-353 and SimLex-999, all computed by fastembed's evaluation code for both models.
+coverage) and Spearman correlation on WordSim-353 and SimLex-999, all computed by fastembed's
+evaluation code for both models.
 
 **gensim's learning-rate schedule.** In ``corpus_file`` mode each gensim worker trains its own
 part of the file and decays alpha by *its own* progress against the count it is given for the
