@@ -7,11 +7,12 @@ kept in :data:`CUDA_STATUS` and every CUDA entry point raises with that reason.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.metadata
 import platform
 import sys
-from typing import Any
+from typing import Any, Iterator
 
 from ._version import __version__
 
@@ -55,8 +56,24 @@ def set_num_threads(n: int) -> None:
 
 
 def get_num_threads() -> int:
-    """Threads fastembed's native parallel loops use now."""
+    """Threads fastembed's native parallel loops started on the calling thread use now."""
     return _C.get_num_threads()
+
+
+@contextlib.contextmanager
+def local_num_threads(n: int) -> Iterator[None]:
+    """Within the block, native loops started on *this* thread use ``n`` threads (``n >= 1``),
+    whatever the process-wide count; other threads are not affected. For a worker thread that
+    runs its own share of a job beside others (:class:`fastembed.Embedder` runs one batch per
+    worker). The previous override comes back on exit."""
+    before = _C.local_num_threads()
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"local_num_threads: n must be an int >= 1, got {n!r}")
+    _C.set_local_num_threads(n)
+    try:
+        yield
+    finally:
+        _C.set_local_num_threads(before)
 
 
 # --------------------------------------------------------------------------------------------

@@ -19,7 +19,9 @@ How ``encode`` spends its time, and what it saves compared with sentence-transfo
   batching (the fused attention skips padded keys, mean pooling reads real tokens only);
 - fastembed's BERT projects q, k and v with one matmul and reads them in place; attention takes
   a (B, T) key mask, never an expanded (B, 1, T, T) one;
-- the tanh pooler of the checkpoint is not part of a sentence embedding and is not computed.
+- the tanh pooler of the checkpoint is not part of a sentence embedding and is not computed;
+- on the CPU, whole batches run side by side on worker threads, one core each, instead of one
+  batch at a time split across the cores inside every operator (:mod:`fastembed._workers`).
 
 Texts longer than ``max_length`` tokens are truncated to it (``[CLS]``, the first pieces,
 ``[SEP]``), never silently: ``last_report`` (or ``return_report=True``) lists them, and each call
@@ -34,6 +36,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional, Union
@@ -47,6 +50,7 @@ torch = require_torch("fastembed.embedder")
 import torch.nn.functional as F  # noqa: E402
 
 from ._progress import ProgressBar  # noqa: E402
+from ._workers import plan_workers, run_in_workers  # noqa: E402
 from .features import (TruncationWarning, _positive_int, check_texts, encode_texts, length_buckets,  # noqa: E402
                        pad_batch, pool, warn_truncated)
 
@@ -130,11 +134,17 @@ class Embedder:
     and [SEP] included) default to what the directory's sentence-transformers files say, else
     "mean", True and the model's ``max_position``. ``threads`` sets both torch's and fastembed's
     thread counts (process-wide). ``device``: "cpu" or a CUDA device.
+
+    On the CPU, ``encode`` runs several batches side by side, ``workers`` of them (default: one
+    per thread of torch's count, at most 8), each worker with its share of the threads; small
+    batches use the cores better this way than split inside each operator. ``workers=1`` runs
+    the batches one after another, each with all the threads. The vectors do not depend on it
+    (beyond float32 rounding in the matrix products).
     """
 
     def __init__(self, model_dir: PathLike, *, pooling: Optional[str] = None, normalize: Optional[bool] = None,
                  max_length: Optional[int] = None, batch_size: int = 32, threads: Optional[int] = None,
-                 device: Any = "cpu") -> None:
+                 workers: Optional[int] = None, device: Any = "cpu") -> None:
         from .models.hf import load_bert, load_wordpiece
 
         path = Path(model_dir)
@@ -145,6 +155,7 @@ class Embedder:
         self.normalize = bool(st["normalize"] is not False if normalize is None else normalize)  # no modules.json: on
         self.batch_size = _positive_int(batch_size, "batch_size")
         threads = None if threads is None else _positive_int(threads, "threads")
+        self.workers = None if workers is None else _positive_int(workers, "workers")
         self.model = load_bert(path, attn_impl="fused", hidden_dropout=0.0, attention_dropout=0.0).eval()
         self.model.pooler = None                                # tanh(W·h[CLS]): not part of the embedding
         cfg = self.model.config
@@ -181,17 +192,36 @@ class Embedder:
         self.last_report = report
         warn_truncated(report.truncated, len(texts), self.max_length, "Embedder.last_report.truncated", stacklevel=2)
         out = np.empty((len(texts), self.dim), dtype=np.float32)
-        with ProgressBar(len(texts), desc="embed", unit="texts", show=progress) as bar, torch.inference_mode():
-            for chunk in length_buckets(np.minimum(counts, self.max_length), bs):
-                x, mask, padded = pad_batch([ids[i] for i in chunk], self.tokenizer.pad_id)
-                x, mask = x.to(self.device), mask.to(self.device)
-                h = self.model(x, attention_mask=mask if padded else None).last_hidden_state    # (b, T, C)
-                v = pool(h, mask, self.pooling)                                                 # (b, C)
-                if self.normalize:
-                    v = F.normalize(v, p=2.0, dim=-1)
-                out[chunk] = v.float().cpu().numpy()
-                bar.update(len(chunk))
+        chunks = length_buckets(np.minimum(counts, self.max_length), bs)
+        workers, threads_each = self._plan(len(chunks))
+        with ProgressBar(len(texts), desc="embed", unit="texts", show=progress) as bar:
+            lock = threading.Lock()
+
+            def embed(chunk: np.ndarray) -> None:
+                with torch.inference_mode():
+                    x, mask, padded = pad_batch([ids[i] for i in chunk], self.tokenizer.pad_id)
+                    x, mask = x.to(self.device), mask.to(self.device)
+                    h = self.model(x, attention_mask=mask if padded else None).last_hidden_state    # (b, T, C)
+                    v = pool(h, mask, self.pooling)                                                 # (b, C)
+                    if self.normalize:
+                        v = F.normalize(v, p=2.0, dim=-1)
+                    out[chunk] = v.float().cpu().numpy()
+                with lock:
+                    bar.update(len(chunk))
+
+            if workers == 1:
+                for chunk in chunks:
+                    embed(chunk)
+            else:
+                run_in_workers(chunks, embed, workers=workers, threads_each=threads_each)
         return (out, report) if return_report else out
+
+    def _plan(self, batches: int) -> tuple[int, int]:
+        """(worker threads, threads each) for ``batches`` batches: on the CPU, by default one
+        batch per core side by side (see :mod:`fastembed._workers`); on a GPU one stream of batches."""
+        if self.device.type != "cpu":
+            return 1, 1
+        return plan_workers(torch.get_num_threads(), batches, self.workers)
 
     def __repr__(self) -> str:
         return (f"Embedder({str(self.path)!r}, dim={self.dim}, pooling={self.pooling!r}, normalize={self.normalize}, "

@@ -139,9 +139,33 @@ def test_bad_input(tiny_dir):
     with pytest.raises(ValueError, match="batch_size"):
         e.encode(["cat"], batch_size=0)
     for kw, what in (({"max_length": 1}, "max_length"), ({"max_length": 65}, "max_length"),
-                     ({"pooling": "max"}, "pooling"), ({"threads": 0}, "threads")):
+                     ({"pooling": "max"}, "pooling"), ({"threads": 0}, "threads"), ({"workers": 0}, "workers")):
         with pytest.raises(ValueError, match=what):
             Embedder(tiny_dir, **kw)
+
+
+def test_batches_side_by_side_give_the_same_vectors(tiny_dir, restore_threads):
+    """Worker threads (one batch each) and one batch at a time agree, in input order, and the
+    caller's thread counts come back unchanged."""
+    torch_before, ours_before = torch.get_num_threads(), fastembed.get_num_threads()
+    texts = TEXTS * 5
+    one = Embedder(tiny_dir, workers=1).encode(texts, batch_size=2)
+    for workers in (2, 3):
+        e = Embedder(tiny_dir, workers=workers)
+        assert e._plan(len(texts))[0] == workers
+        np.testing.assert_allclose(e.encode(texts, batch_size=2), one, rtol=0, atol=2e-6)
+    assert (torch.get_num_threads(), fastembed.get_num_threads()) == (torch_before, ours_before)
+
+
+def test_an_error_in_a_worker_reaches_the_caller(tiny_dir):
+    e = Embedder(tiny_dir, workers=2)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the model failed")
+
+    e.model.forward = broken
+    with pytest.raises(RuntimeError, match="the model failed"):
+        e.encode(TEXTS, batch_size=2)
 
 
 def test_threads_and_progress(tiny_dir, restore_threads, capsys):

@@ -38,6 +38,10 @@ void bind_common(py::module_& m) {
   m.def("set_num_threads", [](py::handle n) {
     set_num_threads(static_cast<int>(arg_int64(n, "set_num_threads", "n", 1, 1 << 20)));
   }, py::arg("n"), "Set the process-wide thread count of native parallel loops (n >= 1).");
+  m.def("set_local_num_threads", [](py::handle n) {
+    set_local_num_threads(static_cast<int>(arg_int64(n, "set_local_num_threads", "n", 0, 1 << 20)));
+  }, py::arg("n"), "Override the thread count of native loops started on the calling thread (0 clears it).");
+  m.def("local_num_threads", &local_num_threads, "The calling thread's override of the thread count (0: none).");
   m.def("default_num_threads", &default_num_threads, "OpenMP's default thread count at start-up.");
   py::class_<Progress>(m, "Progress", "Progress and cancellation of a long native call (see common/progress.h).")
       .def(py::init<>())

@@ -33,6 +33,8 @@ struct ForkGuard {
 };
 const ForkGuard g_fork_guard;
 
+thread_local int t_local_threads = 0;  // 0: no override on this thread
+
 std::atomic<int>& threads_setting() {
   static std::atomic<int> n{query_default_threads()};
   return n;
@@ -48,6 +50,7 @@ int default_num_threads() {
 int num_threads() {
   if (g_forked_child.load(std::memory_order_relaxed)) return 1;
 #ifdef _OPENMP
+  if (t_local_threads > 0) return t_local_threads;
   return threads_setting().load(std::memory_order_relaxed);
 #else
   return 1;
@@ -58,6 +61,13 @@ void set_num_threads(int n) {
   FE_CHECK(n >= 1, ValueError, "set_num_threads: n must be >= 1, got ", n);
   threads_setting().store(n);
 }
+
+void set_local_num_threads(int n) {
+  FE_CHECK(n >= 0, ValueError, "set_local_num_threads: n must be >= 0 (0 clears the override), got ", n);
+  t_local_threads = n;
+}
+
+int local_num_threads() { return t_local_threads; }
 
 bool in_forked_child() { return g_forked_child.load(); }
 

@@ -4,7 +4,8 @@
 // - All native parallelism goes through fe::parallel_for, so thread count, fork safety and
 //   exception handling live in one place.
 // - The thread count starts at OpenMP's default (which honours OMP_NUM_THREADS) and is changed
-//   with fe::set_num_threads (Python: fastembed.set_num_threads). It is process-wide.
+//   with fe::set_num_threads (Python: fastembed.set_num_threads). It is process-wide, unless the
+//   calling thread overrides it for itself (fe::set_local_num_threads).
 // - GNU libgomp deadlocks when a forked child enters a parallel region after the parent used one
 //   (its thread pool does not survive fork). A pthread_atfork handler marks the child, and every
 //   parallel_for in a forked child runs serially. Results never depend on the thread count.
@@ -28,6 +29,12 @@ namespace fe {
 int num_threads();
 // Sets the process-wide thread count; n must be >= 1 (fe::ValueError otherwise).
 void set_num_threads(int n);
+// Overrides the count for loops started on the calling thread only: n >= 1 sets it, 0 clears it
+// (the process-wide count applies again). For a thread that does its own share of a job beside
+// others, e.g. one batch per worker thread, each loop then running on that thread alone.
+void set_local_num_threads(int n);
+// The calling thread's override (0 when none).
+int local_num_threads();
 // The most threads OpenMP would give us at start-up (OMP_NUM_THREADS, else the core count).
 int default_num_threads();
 // True in a child created by fork() after this module was loaded.

@@ -54,3 +54,35 @@ def test_omp_num_threads_sets_the_default():
     env = dict(os.environ, OMP_NUM_THREADS="3")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["3", "3"]
+
+
+@pytest.mark.skipif(not OPENMP, reason="built without OpenMP")
+def test_a_thread_can_override_the_count_for_itself(restore_threads):
+    import threading
+
+    fastembed.set_num_threads(3)
+    seen = {}
+
+    def worker():
+        with _native.local_num_threads(1):
+            seen["inside"] = fastembed.get_num_threads(), testing.parallel_sum(1_000_001, 1)[1]
+            with _native.local_num_threads(2):
+                seen["nested"] = fastembed.get_num_threads()
+            seen["restored"] = fastembed.get_num_threads()
+        seen["after"] = fastembed.get_num_threads()
+
+    with _native.local_num_threads(2):
+        t = threading.Thread(target=worker)
+        t.start()
+        t.join()
+        assert fastembed.get_num_threads() == 2                  # this thread's own override
+    assert seen == {"inside": (1, 1), "nested": 2, "restored": 1, "after": 3}
+    assert fastembed.get_num_threads() == 3                      # the process-wide count is untouched
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, True])
+def test_bad_local_thread_counts_are_rejected(bad):
+    with pytest.raises(ValueError, match="local_num_threads: n must be an int >= 1"):
+        with _native.local_num_threads(bad):
+            pass
+    assert _native._C.local_num_threads() == 0
