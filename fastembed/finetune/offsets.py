@@ -9,7 +9,8 @@ rebuild it in two steps.
    same rules the tokenizer's ``pre_tokenize`` uses (white space separates words; every punctuation mark and CJK ideograph
    is a word of its own; control characters vanish without separating anything) and records
    each word's ``(start, end)``. ``tokenizer.pre_tokenize(text)`` and the normalized
-   ``text[start:end]`` give the same words (a test checks this on random text).
+   ``text[start:end]`` give the same words (a test checks this on random text), up to Greek's
+   final sigma, which lower-cases by context; the pieces come from the words in context.
 2. :func:`token_offsets` encodes those words with ``encode_words``, which says which word each
    piece came from. A piece covers its whole word, refined to the piece's own characters when
    the normalized word is as long as the original one (true for ASCII, where normalizing only
@@ -42,7 +43,12 @@ def token_offsets(tokenizer: Any, text: str) -> tuple[np.ndarray, np.ndarray]:
     the ``[start, end)`` characters of ``text`` each covers."""
     spans = word_spans(tokenizer, text)
     words = [text[s:e] for s, e in spans]
-    ids, owner = tokenizer.encode_words(words)
+    # Lower-casing is not always word by word: a capital sigma that ends a word becomes 'ς', and
+    # a '.' between it and a letter does not end the word for that rule ("A.Σ" -> "a", ".", "ς",
+    # but "Σ" alone -> "σ"). So the pieces come from the words of the whole text, which line up
+    # with the spans one to one unless a span normalizes to nothing (then word by word).
+    in_context = tokenizer.pre_tokenize(text)
+    ids, owner = tokenizer.encode_words(in_context if len(in_context) == len(words) else words)
     ids = ids.astype(np.int64)
     owner = owner.astype(np.int64)
     offsets = np.array([spans[w] for w in owner], dtype=np.int64).reshape(-1, 2)
