@@ -1,12 +1,14 @@
-"""fastembed.ops.linear (the packed inference product of csrc/nn/linear.h) on torch tensors: against
-float64, its weight cache and its errors (tests/native/test_linear_packed.py has the numpy level)."""
+"""The packed inference product (csrc/nn/linear.h) against float64 PyTorch, its weight cache, and
+its errors."""
 
 import gc
 
+import numpy as np
 import pytest
 import torch
 
 import fastembed
+from fastembed._native import _C
 from fastembed.ops import linear as packed
 
 
@@ -41,6 +43,16 @@ def test_leading_axes_and_empty_sizes():
         assert packed.linear(torch.zeros(0, 10), w).shape == (0, 20)
         assert torch.equal(packed.linear(torch.zeros(4, 0), torch.zeros(3, 0), b[:3]), b[:3].expand(4, 3))
         assert torch.equal(packed.linear(torch.zeros(4, 0), torch.zeros(3, 0)), torch.zeros(4, 3))
+
+
+def test_strided_rows_in_and_out():
+    """x and y are read and written through their row strides; y's other columns stay as they were."""
+    base_x, w, b = rand(9, 50), rand(20, 30, seed=1), rand(20, seed=2)
+    x = base_x.numpy()[:, 7:37]                               # 30 columns, rows 50 apart
+    out = np.full((9, 45), 7.0, np.float32)
+    _C.linear_packed(x, _C.pack_linear_weight(w.numpy()), 20, b.numpy(), out[:, 5:25])
+    assert_matches_float64(torch.from_numpy(out[:, 5:25].copy()), base_x[:, 7:37], w, b)
+    assert (out[:, :5] == 7).all() and (out[:, 25:] == 7).all()
 
 
 def test_results_do_not_depend_on_the_thread_count(restore_threads):
@@ -103,3 +115,14 @@ def test_bad_arguments_are_named():
             packed.linear([[1.0, 2.0, 3.0]], w)
     with pytest.raises(RuntimeError, match="no backward"):
         packed.linear(rand(2, 3).requires_grad_(), w)
+    pk = _C.pack_linear_weight(w.numpy())
+    x, y = np.zeros((2, 3), np.float32), np.zeros((2, 4), np.float32)
+    with pytest.raises(ValueError, match="'packed' must be the contiguous packed form of an \\(5, 3\\) weight"):
+        _C.linear_packed(x, pk, 5, None, np.zeros((2, 5), np.float32))
+    with pytest.raises(ValueError, match=r"'y' must have shape \(2, 4\)"):
+        _C.linear_packed(x, pk, 4, None, np.zeros((3, 4), np.float32))
+    with pytest.raises(TypeError, match="'x' must have dtype float32"):
+        _C.linear_packed(x.astype(np.float64), pk, 4, None, y)
+    buf = np.zeros((2, 8), np.float32)
+    with pytest.raises(ValueError, match="'y' must not overlap 'x'"):
+        _C.linear_packed(buf[:, :3], pk, 4, None, buf[:, 2:6])
