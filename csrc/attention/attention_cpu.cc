@@ -32,7 +32,7 @@
 
 #include "attention/pack.h"
 #include "attention/params.h"
-#include "common/tile_gemm.h"
+#include "attention/tile_gemm.h"
 #include "attention/vec_math.h"
 #include "common/error.h"
 #include "common/parallel.h"

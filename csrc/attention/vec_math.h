@@ -7,15 +7,11 @@
 #include <cmath>
 #include <cstdint>
 
-#include "common/tile_gemm.h"
+#include "attention/tile_gemm.h"
 
 namespace fe::attention_detail {
 
 using simd::exp_vec;
-using simd::loadv;
-using simd::Simd;
-using simd::storev;
-using tile::tile_gemm;
 
 // x[i] = exp(x[i]) for i in [0, n).
 inline void exp_inplace(float* x, int64_t n) {

@@ -1,6 +1,5 @@
-// Small dense products on tiles that live in L1/L2: C (M×N) (+)= A (M×K) · B (K×N), for the CPU
-// attention kernel (M, N, K up to a few hundred) and, one register tile at a time, for the packed
-// inference product of nn/linear.h.
+// Small dense products for the CPU attention kernel: C (M×N) (+)= A (M×K) · B (K×N) on tiles that
+// live in L1/L2 (M, N, K up to a few hundred).
 //
 // A is read element by element through two strides (a[i·ars + k·acs]), so the same kernel takes
 // A or Aᵀ (Pᵀ·dO and dSᵀ·Q in the backward need the transpose of a tile stored row-major). B rows
@@ -20,7 +19,7 @@
 
 #include "common/simd.h"
 
-namespace fe::tile {
+namespace fe::attention_detail {
 
 using simd::loadv;
 using simd::Simd;
@@ -94,4 +93,4 @@ void tile_gemm(int64_t M, int64_t N, int64_t K, const T* a, int64_t ars, int64_t
   }
 }
 
-}  // namespace fe::tile
+}  // namespace fe::attention_detail

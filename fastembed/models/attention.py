@@ -15,7 +15,6 @@ from torch import nn
 
 from ..ops import attention as fused_attention
 from ..ops._reference import attention_reference, visible_mask
-from ..ops.linear import linear
 
 
 class SelfAttention(nn.Module):
@@ -27,18 +26,14 @@ class SelfAttention(nn.Module):
         self.dropout, self.impl = dropout, impl
 
     def forward(self, x: torch.Tensor, *, causal: bool = False, key_padding_mask: Optional[torch.Tensor] = None,
-                past: Optional[tuple[torch.Tensor, torch.Tensor]] = None, project: bool = True,
-                packed: bool = False) -> tuple[torch.Tensor, Any]:
+                past: Optional[tuple[torch.Tensor, torch.Tensor]] = None, project: bool = True) -> tuple[torch.Tensor, Any]:
         """x (B, T, C) -> (B, T, C). ``key_padding_mask`` (B, Tk) bool, True = padded key (Tk counts
         the ``past`` keys too). ``past`` = (k, v) of earlier positions, each (B, Tpast, H, D); the
         second return value is the (k, v) to cache, or None when ``past`` is None. With
         ``project=False`` the output projection is left to the caller: the result is the heads'
-        outputs side by side (BERT's inference path fuses that projection's epilogue). With
-        ``packed=True`` q, k and v come from the packed inference product
-        (:func:`fastembed.ops.linear.linear`: CPU, float32, no autograd)."""
+        outputs side by side (BERT's inference path fuses that projection's epilogue)."""
         B, T, C = x.shape
-        qkv = linear(x, self.qkv.weight, self.qkv.bias) if packed else self.qkv(x)
-        qkv = qkv.view(B, T, 3, self.num_heads, self.head_dim)
+        qkv = self.qkv(x).view(B, T, 3, self.num_heads, self.head_dim)
         q, k, v = qkv.unbind(2)                                  # (B, T, H, D) views, stride 3·C on T
         present = None
         if past is not None:

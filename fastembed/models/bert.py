@@ -20,7 +20,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..ops import epilogue
-from ..ops.linear import linear
 from .attention import SelfAttention
 from .config import BertConfig
 from .loss import linear_cross_entropy
@@ -59,17 +58,16 @@ class BertLayer(nn.Module):
         return self.ffn_norm(h + self.drop(self.down(F.gelu(self.up(h)))))
 
     def _forward_inference(self, h: torch.Tensor, key_padding_mask: Optional[torch.Tensor]) -> torch.Tensor:
-        """``forward`` in eval mode without autograd, on the CPU in float32: the products run
-        against weights packed once (:mod:`fastembed.ops.linear`), those followed by an epilogue
-        without their bias, and one native pass applies bias + GELU or bias + residual +
-        LayerNorm (:mod:`fastembed.ops.epilogue`), instead of PyTorch's two or three passes."""
+        """``forward`` in eval mode without autograd, on the CPU in float32: each product runs
+        without its bias and one native pass applies bias + GELU or bias + residual + LayerNorm
+        (:mod:`fastembed.ops.epilogue`), instead of PyTorch's two or three passes."""
         B, T, C = h.shape
-        y, _ = self.attn(h, key_padding_mask=key_padding_mask, project=False, packed=True)
-        a = linear(y.view(B * T, C), self.attn.out.weight)
+        y, _ = self.attn(h, key_padding_mask=key_padding_mask, project=False)
+        a = torch.mm(y.view(B * T, C), self.attn.out.weight.t())
         epilogue.bias_residual_layer_norm_(a, self.attn.out.bias, h.reshape(B * T, C), self.attn_norm.weight,
                                            self.attn_norm.bias, self.attn_norm.eps)
-        u = epilogue.bias_gelu_(linear(a, self.up.weight), self.up.bias)
-        d = linear(u, self.down.weight)
+        u = epilogue.bias_gelu_(torch.mm(a, self.up.weight.t()), self.up.bias)
+        d = torch.mm(u, self.down.weight.t())
         epilogue.bias_residual_layer_norm_(d, self.down.bias, a, self.ffn_norm.weight, self.ffn_norm.bias,
                                            self.ffn_norm.eps)
         return d.view(B, T, C)
