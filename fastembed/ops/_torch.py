@@ -3,7 +3,8 @@
 under ``torch.compile`` and passes ``torch.library.opcheck``.
 
 CPU tensors go to the C++ kernel through zero-copy numpy views, CUDA tensors to ``_C_cuda`` on
-the current stream. Dropout randomness is a (2,) int64 CPU tensor ``[seed, offset]`` drawn from
+the current stream. Plain eager calls skip the dispatcher (:class:`_EagerAttention`, the same
+kernels and saved tensors); anything that traces goes through the registered op. Dropout randomness is a (2,) int64 CPU tensor ``[seed, offset]`` drawn from
 torch's generator by :func:`attention` (so ``torch.manual_seed`` makes runs repeatable and a
 compiled graph draws a fresh seed each call) and saved for the backward, which regenerates the
 same mask.
@@ -48,9 +49,8 @@ def _ptr(x: Optional[Tensor]) -> int:
     return 0 if x is None else x.data_ptr()
 
 
-@torch.library.custom_op("fastembed::attention_fwd", mutates_args=())
-def attention_fwd(q: Tensor, k: Tensor, v: Tensor, key_lengths: Optional[Tensor], key_padding_mask: Optional[Tensor],
-                  causal: bool, scale: float, dropout_p: float, rng: Optional[Tensor]) -> tuple[Tensor, Tensor]:
+def _forward(q: Tensor, k: Tensor, v: Tensor, key_lengths: Optional[Tensor], key_padding_mask: Optional[Tensor],
+             causal: bool, scale: float, dropout_p: float, rng: Optional[Tensor]) -> tuple[Tensor, Tensor]:
     """(B, Tq, H, D) q and (B, Tk, H, D) k, v (any strides, contiguous D) -> out (B, Tq, H, D), lse (B, H, Tq)."""
     B, Tq, H, D = q.shape
     out = torch.empty((B, Tq, H, D), dtype=q.dtype, device=q.device)
@@ -71,16 +71,22 @@ def attention_fwd(q: Tensor, k: Tensor, v: Tensor, key_lengths: Optional[Tensor]
     return out, lse
 
 
+@torch.library.custom_op("fastembed::attention_fwd", mutates_args=())
+def attention_fwd(q: Tensor, k: Tensor, v: Tensor, key_lengths: Optional[Tensor], key_padding_mask: Optional[Tensor],
+                  causal: bool, scale: float, dropout_p: float, rng: Optional[Tensor]) -> tuple[Tensor, Tensor]:
+    """The forward as a registered op (what ``torch.compile`` and ``opcheck`` see): :func:`_forward`."""
+    return _forward(q, k, v, key_lengths, key_padding_mask, causal, scale, dropout_p, rng)
+
+
 @attention_fwd.register_fake
 def _(q, k, v, key_lengths, key_padding_mask, causal, scale, dropout_p, rng):
     B, Tq, H, D = q.shape
     return q.new_empty((B, Tq, H, D)), q.new_empty((B, H, Tq), dtype=_lse_dtype(q))
 
 
-@torch.library.custom_op("fastembed::attention_bwd", mutates_args=())
-def attention_bwd(dout: Tensor, q: Tensor, k: Tensor, v: Tensor, out: Tensor, lse: Tensor,
-                  key_lengths: Optional[Tensor], key_padding_mask: Optional[Tensor], causal: bool, scale: float,
-                  dropout_p: float, rng: Optional[Tensor]) -> tuple[Tensor, Tensor, Tensor]:
+def _backward_kernel(dout: Tensor, q: Tensor, k: Tensor, v: Tensor, out: Tensor, lse: Tensor,
+                     key_lengths: Optional[Tensor], key_padding_mask: Optional[Tensor], causal: bool, scale: float,
+                     dropout_p: float, rng: Optional[Tensor]) -> tuple[Tensor, Tensor, Tensor]:
     """Gradients (dq, dk, dv), each contiguous (B, T, H, D)."""
     dq = torch.empty(q.shape, dtype=q.dtype, device=q.device)
     dk = torch.empty(k.shape, dtype=k.dtype, device=k.device)
@@ -106,6 +112,14 @@ def attention_bwd(dout: Tensor, q: Tensor, k: Tensor, v: Tensor, out: Tensor, ls
     return dq, dk, dv
 
 
+@torch.library.custom_op("fastembed::attention_bwd", mutates_args=())
+def attention_bwd(dout: Tensor, q: Tensor, k: Tensor, v: Tensor, out: Tensor, lse: Tensor,
+                  key_lengths: Optional[Tensor], key_padding_mask: Optional[Tensor], causal: bool, scale: float,
+                  dropout_p: float, rng: Optional[Tensor]) -> tuple[Tensor, Tensor, Tensor]:
+    """The backward as a registered op: :func:`_backward_kernel`."""
+    return _backward_kernel(dout, q, k, v, out, lse, key_lengths, key_padding_mask, causal, scale, dropout_p, rng)
+
+
 @attention_bwd.register_fake
 def _(dout, q, k, v, out, lse, key_lengths, key_padding_mask, causal, scale, dropout_p, rng):
     return q.new_empty(q.shape), k.new_empty(k.shape), v.new_empty(v.shape)
@@ -118,16 +132,64 @@ def _setup_context(ctx, inputs, output):
     ctx.causal, ctx.scale, ctx.dropout_p = causal, scale, dropout_p
 
 
-def _backward(ctx, dout, dlse):
+def _gradients(ctx, dout, kernel):
+    """(dq, dk, dv, None × 6) from what :func:`_setup_context` saved, by ``kernel`` (the
+    registered backward op, or its body on the eager path)."""
     q, k, v, out, lse, key_lengths, key_padding_mask, rng = ctx.saved_tensors
     if dout.stride(-1) != 1:
         dout = dout.contiguous()
-    dq, dk, dv = attention_bwd(dout, q, k, v, out, lse, key_lengths, key_padding_mask, ctx.causal, ctx.scale,
-                               ctx.dropout_p, rng)
+    dq, dk, dv = kernel(dout, q, k, v, out, lse, key_lengths, key_padding_mask, ctx.causal, ctx.scale,
+                        ctx.dropout_p, rng)
     return dq, dk, dv, None, None, None, None, None, None
 
 
+def _backward(ctx, dout, dlse):
+    return _gradients(ctx, dout, attention_bwd)
+
+
 attention_fwd.register_autograd(_backward, setup_context=_setup_context)
+
+
+class _EagerAttention(torch.autograd.Function):
+    """The same forward and backward as the registered op, without the dispatcher.
+
+    A call through ``torch.library.custom_op`` costs about 80 µs of Python dispatch on top of the
+    kernel (measured against a direct call of the same kernel), which dominates short sequences:
+    one decoding step of a KV-cache generation calls attention once per layer. Plain eager calls
+    take this path; tracing (``torch.compile``, fake tensors, tensor subclasses, dispatch modes)
+    takes the registered op, which is what :func:`_traced` decides.
+    """
+
+    @staticmethod
+    def forward(ctx, q, k, v, key_lengths, key_padding_mask, causal, scale, dropout_p, rng):
+        out, lse = _forward(q, k, v, key_lengths, key_padding_mask, causal, scale, dropout_p, rng)
+        ctx.mark_non_differentiable(lse)
+        _setup_context(ctx, (q, k, v, key_lengths, key_padding_mask, causal, scale, dropout_p, rng), (out, lse))
+        return out, lse
+
+    @staticmethod
+    def backward(ctx, dout, dlse):
+        return _gradients(ctx, dout, _backward_kernel)
+
+
+# The private hooks _traced reads (present in every torch this package supports; if a future
+# torch drops one, every call takes the registered op, which is always correct).
+_EAGER_HOOKS = all(hasattr(m, n) for m, n in ((torch._C, "_is_torch_function_mode_enabled"),
+                                             (torch._C, "_len_torch_dispatch_stack"),
+                                             (getattr(torch._C, "_functorch", None), "is_functorch_wrapped_tensor")))
+
+
+def _traced(*tensors: Optional[Tensor]) -> bool:
+    """True when the call must go through the registered op: under ``torch.compile``, with a
+    torch-function or dispatch mode active (fake tensors, ``make_fx``, ``FlopCounterMode``), or
+    with a tensor that is not a plain ``torch.Tensor`` (subclasses, functorch wrappers)."""
+    if not _EAGER_HOOKS or torch.compiler.is_compiling() or torch._C._is_torch_function_mode_enabled() \
+            or torch._C._len_torch_dispatch_stack() > 0:
+        return True
+    for x in tensors:
+        if x is not None and (type(x) is not Tensor or torch._C._functorch.is_functorch_wrapped_tensor(x)):
+            return True
+    return False
 
 
 def attention(q: Tensor, k: Tensor, v: Tensor, *, causal: bool = False, key_padding_mask: Optional[Tensor] = None,
@@ -182,5 +244,11 @@ def attention(q: Tensor, k: Tensor, v: Tensor, *, causal: bool = False, key_padd
         else:
             rng = torch.randint(0, 2**62, (2,), dtype=torch.int64)
             rng[1] = 0
-    out, _ = attention_fwd(q, k, v, lengths, key_padding_mask, bool(causal), s, p, rng)
+    args = (q, k, v, lengths, key_padding_mask, bool(causal), s, p, rng)
+    if _traced(q, k, v, lengths, key_padding_mask):
+        out, _ = attention_fwd(*args)
+    elif torch.is_grad_enabled() and (q.requires_grad or k.requires_grad or v.requires_grad):
+        out, _ = _EagerAttention.apply(*args)
+    else:
+        out, _ = _forward(*args)
     return out.transpose(1, 2) if layout == "bhtd" else out

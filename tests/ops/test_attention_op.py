@@ -57,6 +57,48 @@ def test_torch_compile_matches_eager():
     torch.testing.assert_close(gc, ge)
 
 
+@pytest.mark.parametrize("dropout,padding", [(False, False), (True, True)])
+def test_eager_path_equals_the_registered_op(dropout, padding):
+    """attention() in plain eager mode runs the kernels without the dispatcher; its output and
+    gradients are bit-for-bit those of the registered op with its registered autograd."""
+    q, k, v, lengths, kpm, causal, scale, p, _ = sample_args(dropout, padding)
+    dout = torch.randn(q.shape, generator=torch.Generator().manual_seed(5))
+    got = attention(q, k, v, causal=causal, lengths=lengths, key_padding_mask=kpm, dropout_p=p, scale=scale,
+                    dropout_seed=123)
+    got_grads = torch.autograd.grad(got, (q, k, v), dout)
+    rng = torch.tensor([123, 0]) if dropout else None
+    want, _ = torch.ops.fastembed.attention_fwd.default(q, k, v, lengths, kpm, causal, scale, p, rng)
+    want_grads = torch.autograd.grad(want, (q, k, v), dout)
+    assert torch.equal(got, want)
+    for a, b in zip(got_grads, want_grads):
+        assert torch.equal(a, b)
+    with torch.no_grad():  # no autograd record: the bare forward
+        assert torch.equal(attention(q, k, v, causal=causal, lengths=lengths, key_padding_mask=kpm, dropout_p=p,
+                                     scale=scale, dropout_seed=123), want)
+
+
+def test_tracing_takes_the_registered_op(monkeypatch):
+    """Fake tensors (and any dispatch mode or tensor subclass) go through the registered op and its
+    fake implementation; plain tensors do not touch it."""
+    from torch._subclasses.fake_tensor import FakeTensorMode
+
+    calls = []
+    registered = op.attention_fwd
+
+    def counting(*args):
+        calls.append(1)
+        return registered(*args)
+
+    monkeypatch.setattr(op, "attention_fwd", counting)
+    q = torch.randn(2, 5, 3, 8)
+    attention(q, q, q)
+    assert calls == []
+    with FakeTensorMode() as mode:
+        fq = mode.from_tensor(q)
+        out = attention(fq, fq, fq, causal=True)
+    assert calls == [1] and out.shape == (2, 5, 3, 8)
+
+
 @pytest.mark.slow
 def test_no_score_matrix_in_memory():
     """B=1, H=8, T=16384, D=64: a stored fp32 score matrix would take 8.6 GB; peak RSS growth of a
