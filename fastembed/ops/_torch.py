@@ -3,11 +3,12 @@
 under ``torch.compile`` and passes ``torch.library.opcheck``.
 
 CPU tensors go to the C++ kernel through zero-copy numpy views, CUDA tensors to ``_C_cuda`` on
-the current stream. Plain eager calls skip the dispatcher (:class:`_EagerAttention`, the same
-kernels and saved tensors); anything that traces goes through the registered op. Dropout randomness is a (2,) int64 CPU tensor ``[seed, offset]`` drawn from
-torch's generator by :func:`attention` (so ``torch.manual_seed`` makes runs repeatable and a
-compiled graph draws a fresh seed each call) and saved for the backward, which regenerates the
-same mask.
+the current stream. Plain eager calls skip the dispatcher (:class:`_EagerAttention`: the same
+kernels and saved tensors); anything that traces goes through the registered op.
+
+Dropout randomness is a (2,) int64 CPU tensor ``[seed, offset]`` drawn from torch's generator by
+:func:`attention` (so ``torch.manual_seed`` makes runs repeatable and a compiled graph draws a
+fresh seed each call) and saved for the backward, which regenerates the same mask.
 """
 
 from __future__ import annotations
