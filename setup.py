@@ -3,6 +3,9 @@
 fastembed._C       C++17 core + pybind11 bindings: always built.
 fastembed._C_cuda  CUDA kernels + bindings: built when nvcc is found. It links the CUDA runtime
                    statically and no libtorch, so it works beside any PyTorch build.
+fastembed._C_cuda_emu  The same .cu sources and bindings built with the host compiler against the
+                   CUDA emulator (csrc/cuda_emu): host pointers in place of device pointers, so
+                   the CUDA kernels run and are tested on any machine. Built whenever _C is.
 
 Build switches (environment variables; see csrc/README.md for the policies behind them):
 
@@ -18,6 +21,7 @@ Build switches (environment variables; see csrc/README.md for the policies behin
                               preloaded (see README.md, "Sanitizers").
   FASTEMBED_FORCE_CUDA=1      Fail the build if the CUDA module cannot be built.
   FASTEMBED_SKIP_CUDA=1       Do not build the CUDA module even if nvcc is found.
+  FASTEMBED_SKIP_CUDA_EMU=1   Do not build the emulated CUDA module (also skipped by FASTEMBED_SANITIZE).
   FASTEMBED_CUDA_ARCHS=80;90  Compute capabilities to compile for (default 80;90: A100, H100/H200;
                               PTX for the highest is embedded too, so newer GPUs JIT it).
   CUDA_HOME                   CUDA toolkit root (default: found from nvcc, else /usr/local/cuda).
@@ -42,8 +46,9 @@ from setuptools.command.build_ext import build_ext
 ROOT = Path(__file__).resolve().parent
 CSRC = ROOT / "csrc"
 
-# fastembed._C: every C++ source in csrc/ except the CUDA module's own bindings.
+# fastembed._C: every C++ source in csrc/ except the CUDA module's own bindings and the emulator.
 CUDA_ONLY_CXX = {"bindings/cuda_module.cc"}
+EMU_DIR = CSRC / "cuda_emu"
 # fastembed._C_cuda: its bindings, the shared binding helpers, the core files its kernels call,
 # and every .cu file.
 CUDA_CXX = ["bindings/cuda_module.cc", "bindings/errors.cc", "bindings/args.cc", "blas/axpy_check.cc",
@@ -60,7 +65,8 @@ def rel(paths):
 
 
 def cpu_sources() -> list[str]:
-    return rel(p for p in CSRC.rglob("*.cc") if str(p.relative_to(CSRC)) not in CUDA_ONLY_CXX)
+    return rel(p for p in CSRC.rglob("*.cc")
+               if str(p.relative_to(CSRC)) not in CUDA_ONLY_CXX and EMU_DIR not in p.parents)
 
 
 def cuda_sources() -> tuple[list[str], list[str]]:
@@ -199,7 +205,32 @@ class BuildExt(build_ext):
     def build_extension(self, ext):
         if ext.name == "fastembed._C_cuda":
             self.compile_cuda(ext)
+        if ext.name == "fastembed._C_cuda_emu":
+            # Own object directory: it compiles some of _C_cuda's sources with other flags.
+            temp = self.build_temp
+            self.build_temp = os.path.join(temp, "emu")
+            try:
+                self.prepare_emulated(ext)
+                super().build_extension(ext)
+            finally:
+                self.build_temp = temp
+            return
         super().build_extension(ext)
+
+    def prepare_emulated(self, ext):
+        """Writes the emulator's translation of every .cu file (csrc/cuda_emu/rewrite.py) into
+        the build directory and adds them to the extension's sources."""
+        rewrite = load_rewrite()
+        out_dir = Path(self.build_temp) / "src"
+        generated = []
+        for src in ext.cu_sources:
+            out = out_dir / (src.removeprefix("csrc/").replace("/", "_").removesuffix(".cu") + ".cc")
+            text = rewrite((ROOT / src).read_text(), src)
+            out.parent.mkdir(parents=True, exist_ok=True)
+            if not out.exists() or out.read_text() != text:  # keep the mtime when nothing changed
+                out.write_text(text)
+            generated.append(str(out))
+        ext.sources = ext.sources + generated
 
     def compile_cuda(self, ext):
         nvcc, home, archs = ext.nvcc, ext.cuda_home, ext.archs
@@ -228,6 +259,32 @@ class BuildExt(build_ext):
         ext.libraries += ["cudart_static", "dl", "rt", "pthread"]
 
 
+def load_rewrite():
+    """csrc/cuda_emu/rewrite.py's rewrite(): the emulator's build step for .cu sources."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("fastembed_cuda_emu_rewrite", EMU_DIR / "rewrite.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.rewrite
+
+
+# Flags of the emulated module on top of the common ones: no FMA contraction (so __fadd_rn and
+# __fmul_rn round as written), no type-based aliasing (kernels read float tiles as float4), and
+# CUDA's `#pragma unroll` is not a GCC pragma.
+EMU_FLAGS = ["-ffp-contract=off", "-fno-strict-aliasing", "-Wno-unknown-pragmas", "-pthread"]
+
+
+def emulated_extension(include: list[str], depends: list[str]) -> Extension:
+    cxx, cu = cuda_sources()
+    emu = rel(p for p in EMU_DIR.glob("*.cc") if p.name != "race_check.cc")
+    ext = Extension("fastembed._C_cuda_emu", cxx + emu, include_dirs=[str(EMU_DIR / "include")] + include,
+                    depends=depends, define_macros=[("FE_CUDA_EMU", "1")], extra_compile_args=list(EMU_FLAGS),
+                    extra_link_args=["-pthread"], language="c++")
+    ext.cu_sources = cu
+    return ext
+
+
 def extensions() -> list[Extension]:
     include = [str(CSRC), pybind11.get_include()]
     # Headers and generated tables: a change to any of them rebuilds the extension.
@@ -235,6 +292,8 @@ def extensions() -> list[Extension]:
     exts = [Extension("fastembed._C", cpu_sources(), include_dirs=include, depends=depends, language="c++")]
 
     sanitize = env_flag("FASTEMBED_SANITIZE")
+    if not sanitize and not env_flag("FASTEMBED_SKIP_CUDA_EMU"):
+        exts.append(emulated_extension(include, depends))
     force, skip = env_flag("FASTEMBED_FORCE_CUDA"), env_flag("FASTEMBED_SKIP_CUDA")
     nvcc = find_nvcc()
     if skip or (sanitize and not force):

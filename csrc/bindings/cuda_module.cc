@@ -2,6 +2,10 @@
 // strides and a stream handle (an int, e.g. torch.cuda.current_stream().cuda_stream) and links
 // no libtorch, so it works with any PyTorch (or CuPy) build. Launches are asynchronous on the
 // given stream; pointers are checked to be device memory on the current device.
+//
+// Built a second time as fastembed._C_cuda_emu (FE_CUDA_EMU): the same kernels and bindings on the
+// CUDA emulator (csrc/cuda_emu), where "device pointers" are host pointers (numpy or CPU tensor
+// data) and are not checked beyond being non-null; everything else, errors included, is the same.
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
@@ -22,6 +26,13 @@
 
 #ifndef FE_CUDA_ARCHS
 #define FE_CUDA_ARCHS ""
+#endif
+#if defined(FE_CUDA_EMU)
+#define FE_CUDA_MODULE _C_cuda_emu
+#define FE_CUDA_MODULE_DOC "fastembed native core (CUDA kernels on the CPU emulator). Use the fastembed package."
+#else
+#define FE_CUDA_MODULE _C_cuda
+#define FE_CUDA_MODULE_DOC "fastembed native core (CUDA). Use the fastembed package, not this module directly."
 #endif
 #ifndef FE_NVCC_FLAGS
 #define FE_NVCC_FLAGS ""
@@ -47,6 +58,9 @@ void* arg_device_ptr(py::handle obj, const char* fn, const char* name, bool allo
     FE_CHECK(allow_null, ValueError, fn, ": argument '", name, "' is a null pointer");
     return p;
   }
+#if defined(FE_CUDA_EMU)
+  return p;  // the emulator's device memory is host memory
+#endif
   cudaPointerAttributes attr{};
   const cudaError_t err = cudaPointerGetAttributes(&attr, p);
   if (err != cudaSuccess) (void)cudaGetLastError();
@@ -141,7 +155,8 @@ ArrayArg contiguous_array(py::handle obj, const char* fn, const char* name, cons
 
 // word2vec on the GPU (word2vec/train_cuda.h): numpy arrays in, uploaded once; one call per epoch.
 void bind_word2vec_cuda(py::module_& m) {
-  py::class_<w2v::Word2VecCuda>(m, "Word2VecCuda",
+  // module_local: _C_cuda and _C_cuda_emu both bind this C++ class and may be loaded together.
+  py::class_<w2v::Word2VecCuda>(m, "Word2VecCuda", py::module_local(),
                                 "word2vec weights and corpus on the current CUDA device: train_epoch() per epoch, "
                                 "download() to copy the weights back (see csrc/word2vec/train_cuda.h).")
       .def(py::init([](py::handle syn0, py::handle syn1neg, py::handle ids, py::handle offsets, py::handle counts) {
@@ -228,6 +243,11 @@ void bind_all(py::module_& m) {
         devices.append(std::string(prop.name) + " (sm_" + std::to_string(prop.major) + std::to_string(prop.minor) + ")");
     }
     d["devices"] = devices;
+#if defined(FE_CUDA_EMU)
+    d["emulated"] = true;
+#else
+    d["emulated"] = false;
+#endif
     return d;
   });
 
@@ -332,8 +352,8 @@ void bind_all(py::module_& m) {
 }  // namespace
 }  // namespace fe::bindings
 
-PYBIND11_MODULE(_C_cuda, m) {
-  m.doc() = "fastembed native core (CUDA). Use the fastembed package, not this module directly.";
+PYBIND11_MODULE(FE_CUDA_MODULE, m) {
+  m.doc() = FE_CUDA_MODULE_DOC;
   fe::bindings::register_error_translator();
   fe::bindings::bind_all(m);
 }

@@ -20,6 +20,14 @@
 // surface at the next synchronizing call).
 #define FE_CUDA_CHECK_LAUNCH() FE_CUDA_CHECK(cudaGetLastError())
 
+// Memory whose unsynchronized updates are intended (Hogwild): declared to ThreadSanitizer in the
+// emulated build (csrc/cuda_emu), so that exactly these races are not reported; nothing on a GPU.
+#if defined(FE_CUDA_EMU)
+#define FE_CUDA_BENIGN_RACE(ptr, bytes, why) ::fe_emu::benign_race(ptr, bytes, why)
+#else
+#define FE_CUDA_BENIGN_RACE(ptr, bytes, why) ((void)0)
+#endif
+
 namespace fe {
 // Grid size for n items at `threads` per block, capped so the kernel grid-strides past it.
 inline unsigned int cuda_blocks(int64_t n, int threads, int64_t cap = 65535LL * 8) {

@@ -408,6 +408,9 @@ Word2VecCuda::Word2VecCuda(const float* syn0, const float* syn1neg, int64_t V, i
     const size_t mat = static_cast<size_t>(V) * static_cast<size_t>(D) * sizeof(float);
     syn0_ = device_alloc<float>(V * D);
     syn1neg_ = device_alloc<float>(V * D);
+    // Hogwild (Recht et al. 2011): warps update shared embedding rows without locks, by design.
+    FE_CUDA_BENIGN_RACE(syn0_, mat, "word2vec syn0: Hogwild row updates");
+    FE_CUDA_BENIGN_RACE(syn1neg_, mat, "word2vec syn1neg: Hogwild row updates");
     ids_ = device_alloc<int32_t>(N_);
     offsets_ = device_alloc<int64_t>(S_ + 1);
     kept_pos_ = device_alloc<int64_t>(N_ + 1);
