@@ -3,6 +3,9 @@
 ``fastembed._C`` (the CPU core) must load: without it nothing works, and the error says how to
 build it. ``fastembed._C_cuda`` is optional: when it is missing or cannot load, the reason is
 kept in :data:`CUDA_STATUS` and every CUDA entry point raises with that reason.
+``fastembed._C_cuda_emu`` is the same CUDA kernels and bindings built against the CPU emulator
+(csrc/cuda_emu), taking host pointers; the tests run the CUDA kernels through it where there is
+no GPU. Nothing in the library uses it; its state is :data:`CUDA_EMU_STATUS`.
 """
 
 from __future__ import annotations
@@ -40,6 +43,20 @@ except ModuleNotFoundError as e:
                        "FASTEMBED_SANITIZE was set); rebuild with CUDA on PATH or FASTEMBED_FORCE_CUDA=1")
 except ImportError as e:  # e.g. an undefined symbol or a missing shared library
     CUDA_STATUS = f"built but failed to load: {e}"
+
+_C_cuda_emu: Any = None
+CUDA_EMU_STATUS: str
+try:
+    _C_cuda_emu = importlib.import_module(f"{__package__}._C_cuda_emu")
+    CUDA_EMU_STATUS = "built"
+except ModuleNotFoundError as e:
+    if e.name != f"{__package__}._C_cuda_emu":
+        CUDA_EMU_STATUS = f"built but failed to load: {e}"
+    else:
+        CUDA_EMU_STATUS = ("not built (FASTEMBED_SKIP_CUDA_EMU or FASTEMBED_SANITIZE was set, or the tree was "
+                           "built before the emulator existed); rebuild with `pip install -e .`")
+except ImportError as e:
+    CUDA_EMU_STATUS = f"built but failed to load: {e}"
 
 
 # --------------------------------------------------------------------------------------------
@@ -84,6 +101,11 @@ def cuda_is_built() -> bool:
     return _C_cuda is not None
 
 
+def cuda_emu_is_built() -> bool:
+    """True when the emulated CUDA module (fastembed._C_cuda_emu) loaded."""
+    return _C_cuda_emu is not None
+
+
 def cuda_device_count() -> int:
     return _C_cuda.device_count() if _C_cuda is not None else 0
 
@@ -119,8 +141,9 @@ def build_info() -> dict[str, Any]:
     ``sanitizers``, ``openmp``, ``openmp_version``, ``simd`` (widest vector ISA compiled in),
     ``simd_features``, ``cpu_simd_features``, ``threads``, ``default_threads``, ``forked_child``,
     ``cuda`` (a dict: ``built``, ``status``, and when built ``runtime_version``, ``archs``,
-    ``driver_version``, ``gpus``, ``gpu_visible``), ``torch`` (installed version or None; torch
-    is not imported).
+    ``driver_version``, ``gpus``, ``gpu_visible``; ``emulator``: a dict ``built``, ``status`` for
+    the emulated CUDA module the tests use without a GPU), ``torch`` (installed version or None;
+    torch is not imported).
     """
     info: dict[str, Any] = {"version": __version__, "python": platform.python_version(),
                             "platform": platform.platform()}
@@ -134,6 +157,7 @@ def build_info() -> dict[str, Any]:
         rt = c["cuda_runtime_version"]
         cuda.update(runtime_version=f"{rt // 1000}.{rt % 1000 // 10}", archs=c["archs"],
                     driver_version=c["driver_version"], gpus=c["devices"], gpu_visible=bool(c["devices"]))
+    cuda["emulator"] = {"built": _C_cuda_emu is not None, "status": CUDA_EMU_STATUS}
     info["cuda"] = cuda
     info["torch"] = _dist_version("torch")
     return info

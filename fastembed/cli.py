@@ -49,6 +49,9 @@ def format_info(info: dict) -> str:
         cuda_line = f"built (CUDA {cuda['runtime_version']}, archs {cuda['archs']}); GPUs: {gpus}"
     else:
         cuda_line = cuda["status"]
+    emu = cuda["emulator"]
+    emu_line = ("built (fastembed._C_cuda_emu: the CUDA kernels on the CPU, for tests without a GPU)"
+                if emu["built"] else emu["status"])
     omp = f"on (OpenMP {info['openmp_version']})" if info["openmp"] else "off (loops run on one thread)"
     rows = [
         ("fastembed", info["version"]),
@@ -61,6 +64,7 @@ def format_info(info: dict) -> str:
         ("threads", f"{info['threads']} (default {info['default_threads']})"),
         ("sanitizers", info["sanitizers"] or "none"),
         ("CUDA", cuda_line),
+        ("CUDA emulator", emu_line),
         ("torch", info["torch"] or "not installed (needed for models and training: pip install 'fastembed[torch]')"),
     ]
     width = max(len(k) for k, _ in rows)

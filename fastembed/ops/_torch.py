@@ -50,6 +50,39 @@ def _ptr(x: Optional[Tensor]) -> int:
     return 0 if x is None else x.data_ptr()
 
 
+def _cuda_common(q: Tensor, k: Tensor, v: Tensor, out: Tensor, lse: Tensor, key_lengths: Optional[Tensor],
+                 key_padding_mask: Optional[Tensor], causal: bool, scale: float, dropout_p: float, seed: int,
+                 offset: int, stream: int) -> dict[str, Any]:
+    B, Tq, H, D = q.shape
+    return dict(q=q.data_ptr(), k=k.data_ptr(), v=v.data_ptr(), out=out.data_ptr(), lse=lse.data_ptr(), B=B, H=H,
+                Tq=Tq, Tk=k.shape[1], D=D, q_strides=_strides(q), k_strides=_strides(k), v_strides=_strides(v),
+                out_strides=_strides(out), dtype=_CUDA_DTYPES[q.dtype], causal=causal, scale=scale,
+                dropout_p=dropout_p, seed=seed, offset=offset, key_lengths=_ptr(key_lengths),
+                key_padding=_ptr(key_padding_mask),
+                key_padding_sb=0 if key_padding_mask is None else key_padding_mask.stride(0), stream=stream)
+
+
+def cuda_attention_forward(cu: Any, q: Tensor, k: Tensor, v: Tensor, out: Tensor, lse: Tensor,
+                           key_lengths: Optional[Tensor], key_padding_mask: Optional[Tensor], causal: bool,
+                           scale: float, dropout_p: float, seed: int, offset: int, stream: int) -> None:
+    """The CUDA module ``cu``'s forward on (B, T, H, D) views: writes ``out`` and ``lse``. ``cu`` is
+    ``_C_cuda`` with CUDA tensors, or the emulated ``_C_cuda_emu`` with CPU tensors (the tests)."""
+    cu.attention_forward(**_cuda_common(q, k, v, out, lse, key_lengths, key_padding_mask, causal, scale, dropout_p,
+                                        seed, offset, stream))
+
+
+def cuda_attention_backward(cu: Any, dout: Tensor, q: Tensor, k: Tensor, v: Tensor, out: Tensor, lse: Tensor,
+                            dq: Tensor, dk: Tensor, dv: Tensor, key_lengths: Optional[Tensor],
+                            key_padding_mask: Optional[Tensor], causal: bool, scale: float, dropout_p: float,
+                            seed: int, offset: int, stream: int) -> None:
+    """The CUDA module ``cu``'s backward: overwrites ``dq``, ``dk``, ``dv`` (see :func:`cuda_attention_forward`)."""
+    cu.attention_backward(dout=dout.data_ptr(), dq=dq.data_ptr(), dk=dk.data_ptr(), dv=dv.data_ptr(),
+                          dout_strides=_strides(dout), dq_strides=_strides(dq), dk_strides=_strides(dk),
+                          dv_strides=_strides(dv),
+                          **_cuda_common(q, k, v, out, lse, key_lengths, key_padding_mask, causal, scale, dropout_p,
+                                         seed, offset, stream))
+
+
 def _forward(q: Tensor, k: Tensor, v: Tensor, key_lengths: Optional[Tensor], key_padding_mask: Optional[Tensor],
              causal: bool, scale: float, dropout_p: float, rng: Optional[Tensor]) -> tuple[Tensor, Tensor]:
     """(B, Tq, H, D) q and (B, Tk, H, D) k, v (any strides, contiguous D) -> out (B, Tq, H, D), lse (B, H, Tq)."""
@@ -61,14 +94,9 @@ def _forward(q: Tensor, k: Tensor, v: Tensor, key_lengths: Optional[Tensor], key
         _C.attention_forward(_np(q), _np(k), _np(v), out.numpy(), lse.numpy(), causal, scale, dropout_p, seed,
                              offset, _np(key_lengths), _np(key_padding_mask))
     else:
-        cu = require_cuda("fastembed.ops.attention on CUDA tensors")
-        cu.attention_forward(q=q.data_ptr(), k=k.data_ptr(), v=v.data_ptr(), out=out.data_ptr(), lse=lse.data_ptr(),
-                             B=B, H=H, Tq=Tq, Tk=k.shape[1], D=D, q_strides=_strides(q), k_strides=_strides(k),
-                             v_strides=_strides(v), out_strides=_strides(out), dtype=_CUDA_DTYPES[q.dtype],
-                             causal=causal, scale=scale, dropout_p=dropout_p, seed=seed, offset=offset,
-                             key_lengths=_ptr(key_lengths), key_padding=_ptr(key_padding_mask),
-                             key_padding_sb=0 if key_padding_mask is None else key_padding_mask.stride(0),
-                             stream=torch.cuda.current_stream(q.device).cuda_stream)
+        cuda_attention_forward(require_cuda("fastembed.ops.attention on CUDA tensors"), q, k, v, out, lse,
+                               key_lengths, key_padding_mask, causal, scale, dropout_p, seed, offset,
+                               torch.cuda.current_stream(q.device).cuda_stream)
     return out, lse
 
 
@@ -98,18 +126,9 @@ def _backward_kernel(dout: Tensor, q: Tensor, k: Tensor, v: Tensor, out: Tensor,
                               dv.numpy(), causal, scale, dropout_p, seed, offset, _np(key_lengths),
                               _np(key_padding_mask))
     else:
-        B, Tq, H, D = q.shape
-        cu = require_cuda("fastembed.ops.attention on CUDA tensors")
-        cu.attention_backward(dout=dout.data_ptr(), q=q.data_ptr(), k=k.data_ptr(), v=v.data_ptr(),
-                              out=out.data_ptr(), lse=lse.data_ptr(), dq=dq.data_ptr(), dk=dk.data_ptr(),
-                              dv=dv.data_ptr(), B=B, H=H, Tq=Tq, Tk=k.shape[1], D=D,
-                              dout_strides=_strides(dout), q_strides=_strides(q), k_strides=_strides(k),
-                              v_strides=_strides(v), out_strides=_strides(out), dq_strides=_strides(dq),
-                              dk_strides=_strides(dk), dv_strides=_strides(dv), dtype=_CUDA_DTYPES[q.dtype],
-                              causal=causal, scale=scale, dropout_p=dropout_p, seed=seed, offset=offset,
-                              key_lengths=_ptr(key_lengths), key_padding=_ptr(key_padding_mask),
-                              key_padding_sb=0 if key_padding_mask is None else key_padding_mask.stride(0),
-                              stream=torch.cuda.current_stream(q.device).cuda_stream)
+        cuda_attention_backward(require_cuda("fastembed.ops.attention on CUDA tensors"), dout, q, k, v, out, lse, dq,
+                                dk, dv, key_lengths, key_padding_mask, causal, scale, dropout_p, seed, offset,
+                                torch.cuda.current_stream(q.device).cuda_stream)
     return dq, dk, dv
 
 

@@ -1,4 +1,6 @@
-"""CUDA twins against their CPU kernels (needs a GPU; skipped without one)."""
+"""axpy and the Philox fills of the CUDA module against their CPU twins, on every backend
+(tests/cuda/conftest.py: a GPU, or the emulator). The library's routing of CUDA tensors and its
+device-pointer checks need a real GPU (marker cuda)."""
 
 from __future__ import annotations
 
@@ -7,50 +9,41 @@ import pytest
 
 from fastembed import _native
 
-pytestmark = pytest.mark.cuda
-
-
-@pytest.fixture(scope="module")
-def torch():
-    return pytest.importorskip("torch")
-
-
-def stream(torch) -> int:
-    return torch.cuda.current_stream().cuda_stream
+torch = pytest.importorskip("torch")
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize("n", [1, 1000, 3_000_017])
-def test_axpy_matches_cpu(torch, dtype, n):
+@pytest.mark.parametrize("n", [1, 1000, 300_017])
+def test_axpy_matches_cpu(gpu, dtype, n):
     rng = np.random.default_rng(n)
     x = rng.standard_normal(n).astype(dtype)
     y = rng.standard_normal(n).astype(dtype)
-    xd, yd = torch.from_numpy(x).cuda(), torch.from_numpy(y).cuda()
+    xd, yd = torch.from_numpy(x).to(gpu.device), torch.from_numpy(y.copy()).to(gpu.device)
     _native.axpy(0.7, x, y)
-    _native.axpy(0.7, xd, yd)
-    torch.cuda.synchronize()
+    gpu.module.axpy(0.7, n, xd.data_ptr(), 1, yd.data_ptr(), 1, dtype, gpu.stream())
+    gpu.sync()
     # FMA contraction on the GPU may differ from the CPU in the last bit.
     tol = 1e-6 if dtype == "float32" else 1e-14
     np.testing.assert_allclose(yd.cpu().numpy(), y, rtol=tol, atol=tol)
 
 
-def test_axpy_strided(torch):
-    x = torch.arange(20, dtype=torch.float32, device="cuda")
-    y = torch.zeros(30, dtype=torch.float32, device="cuda")
-    _native.axpy(2.0, x[::2], y[::3])
-    torch.cuda.synchronize()
+def test_axpy_strided(gpu):
+    x = torch.arange(20, dtype=torch.float32, device=gpu.device)
+    y = torch.zeros(30, dtype=torch.float32, device=gpu.device)
+    gpu.module.axpy(2.0, 10, x.data_ptr(), 2, y.data_ptr(), 3, "float32", gpu.stream())
+    gpu.sync()
     want = torch.zeros(30)
     want[::3] = 2.0 * torch.arange(0, 20, 2, dtype=torch.float32)
     assert torch.equal(y.cpu(), want)
 
 
-@pytest.mark.parametrize("offset,n", [(0, 4), (1, 3), (3, 1001), (7, 1_000_003), (2**40 + 1, 4097)])
+@pytest.mark.parametrize("offset,n", [(0, 4), (1, 3), (3, 1001), (7, 300_003), (2**40 + 1, 4097)])
 @pytest.mark.parametrize("kind", ["u32", "uniform"])
-def test_philox_bits_equal_cpu(torch, offset, n, kind):
+def test_philox_bits_equal_cpu(gpu, offset, n, kind):
     dtype = torch.int32 if kind == "u32" else torch.float32
-    out = torch.empty(n, dtype=dtype, device="cuda")
-    _native._C_cuda.philox_fill(1234, 5, offset, n, out.data_ptr(), kind, stream(torch))
-    torch.cuda.synchronize()
+    out = torch.empty(n, dtype=dtype, device=gpu.device)
+    gpu.module.philox_fill(1234, 5, offset, n, out.data_ptr(), kind, gpu.stream())
+    gpu.sync()
     if kind == "u32":
         cpu = _native.philox_u32(1234, n, subsequence=5, offset=offset)
         np.testing.assert_array_equal(out.cpu().numpy().view(np.uint32), cpu)
@@ -59,20 +52,43 @@ def test_philox_bits_equal_cpu(torch, offset, n, kind):
         np.testing.assert_array_equal(out.cpu().numpy(), cpu)
 
 
-def test_host_pointer_is_rejected(torch):
+def test_bad_arguments_are_rejected(gpu):
+    dev = torch.zeros(4, device=gpu.device)
+    with pytest.raises(TypeError, match="argument 'dtype'"):
+        gpu.module.axpy(1.0, 4, dev.data_ptr(), 1, dev.data_ptr(), 1, "int8", gpu.stream())
+    with pytest.raises(ValueError, match="argument 'x' is a null pointer"):
+        gpu.module.axpy(1.0, 4, 0, 1, dev.data_ptr(), 1, "float32", gpu.stream())
+    with pytest.raises(ValueError, match="argument 'n'"):
+        gpu.module.axpy(1.0, -1, dev.data_ptr(), 1, dev.data_ptr(), 1, "float32", gpu.stream())
+    with pytest.raises(ValueError, match="argument 'kind' must be 'u32' or 'uniform'"):
+        gpu.module.philox_fill(1, 0, 0, 4, dev.data_ptr(), "normal", gpu.stream())
+    with pytest.raises(ValueError, match="argument 'out' is a null pointer"):
+        gpu.module.philox_fill(1, 0, 0, 4, 0, "u32", gpu.stream())
+
+
+def test_build_info_says_which_module(gpu):
+    info = gpu.module.build_info()
+    assert info["emulated"] is gpu.emulated
+    if gpu.emulated:
+        assert gpu.module.device_count() == 1 and info["devices"] == ["fastembed CUDA emulator (sm_90)"]
+    assert _native.build_info()["cuda"]["emulator"]["built"] == _native.cuda_emu_is_built()
+
+
+@pytest.mark.cuda
+def test_host_pointer_is_rejected():
     host = np.zeros(4, dtype=np.float32)
     dev = torch.zeros(4, device="cuda")
     with pytest.raises(ValueError, match="argument 'y' .* is not CUDA device memory"):
-        _native._C_cuda.axpy(1.0, 4, dev.data_ptr(), 1, host.ctypes.data, 1, "float32", stream(torch))
+        _native._C_cuda.axpy(1.0, 4, dev.data_ptr(), 1, host.ctypes.data, 1, "float32",
+                             torch.cuda.current_stream().cuda_stream)
 
 
-def test_bad_dtype_name_is_rejected(torch):
-    dev = torch.zeros(4, device="cuda")
-    with pytest.raises(TypeError, match="argument 'dtype'"):
-        _native._C_cuda.axpy(1.0, 4, dev.data_ptr(), 1, dev.data_ptr(), 1, "int8", stream(torch))
-
-
-def test_mismatched_tensors_are_rejected(torch):
+@pytest.mark.cuda
+def test_cuda_tensors_route_to_the_cuda_kernel():
+    x = torch.arange(5, dtype=torch.float32, device="cuda")
+    y = torch.ones(5, dtype=torch.float32, device="cuda")
+    _native.axpy(2.0, x, y)
+    assert torch.equal(y.cpu(), 1 + 2 * torch.arange(5, dtype=torch.float32))
     with pytest.raises(TypeError, match="float32 or float64"):
         _native.axpy(1.0, torch.zeros(4, device="cuda", dtype=torch.float16),
                      torch.zeros(4, device="cuda", dtype=torch.float16))

@@ -1,30 +1,36 @@
 """word2vec on CUDA (csrc/word2vec/train_cuda.cu) through Word2Vec(device="cuda") and the raw
-_C_cuda.Word2VecCuda class: training works (falling loss, sensible neighbours, close to the CPU's
-loss), subsampling keeps what the CPU rule keeps, and bad arguments raise clear errors."""
+Word2VecCuda class, on every backend (tests/cuda/conftest.py: a GPU, or the emulator): training
+works (falling loss, sensible neighbours, loss and pair counts close to the CPU trainer's, which
+shares the sampling rules), subsampling keeps what the CPU rule keeps, and bad arguments raise
+clear errors.
+
+Launch shape: the trainer gives each warp at least 1024 consecutive centres and packs 8 warps per
+block, so the toy corpus (400 sentences, 3,600 words) runs 4 warps in one block (the block's other
+4 warps return at once) and BIG (950 sentences, 8,550 words) runs 9 warps: a full block of 8 and a
+second block, as on a real corpus."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from fastembed import _native
 from fastembed.word2vec import Word2Vec
 from fastembed.word2vec._reference import keep_probability
 
 from ..word2vec.test_model import toy_corpus
 
-pytestmark = pytest.mark.cuda
+BIG = 950  # sentences: 9 warps (see above)
 
 
-def fit(device, **kw):
+def fit(device, sentences=400, **kw):
     args = dict(vector_size=24, window=3, min_count=1, epochs=8, workers=1, seed=3, sample=0, progress=False)
     args.update(kw)
-    return Word2Vec(toy_corpus(), device=device, **args)
+    return Word2Vec(toy_corpus(sentences), device=device, **args)
 
 
 @pytest.mark.parametrize("sg,shared", [(1, True), (1, False), (0, False)])
-def test_loss_falls_and_neighbours_make_sense(sg, shared):
-    model = fit("cuda", sg=sg, shared_negatives=shared, epochs=12)
+def test_loss_falls_and_neighbours_make_sense(w2v_device, sg, shared):
+    model = fit(w2v_device, sg=sg, shared_negatives=shared, epochs=12)
     losses = model.epoch_losses
     assert len(losses) == 12 and all(np.isfinite(losses))
     assert losses[-1] < 0.95 * losses[0]  # the CPU trainer gets 0.85 (skip-gram), 0.65 (CBOW)
@@ -35,18 +41,18 @@ def test_loss_falls_and_neighbours_make_sense(sg, shared):
 
 
 @pytest.mark.parametrize("sg,shared", [(1, True), (1, False), (0, False)])
-def test_loss_is_close_to_the_cpu_trainer(sg, shared):
+def test_loss_is_close_to_the_cpu_trainer(w2v_device, sg, shared):
     # Same semantics, different random streams and update order: the mean loss per pair of the
     # last epoch should agree closely, and so should the pair counts (windows are random).
-    gpu = fit("cuda", sg=sg, shared_negatives=shared)
-    cpu = fit("cpu", sg=sg, shared_negatives=shared)
+    gpu = fit(w2v_device, BIG, sg=sg, shared_negatives=shared, epochs=4)
+    cpu = fit("cpu", BIG, sg=sg, shared_negatives=shared, epochs=4)
     g, c = gpu.epoch_stats[-1], cpu.epoch_stats[-1]
     assert abs(g["mean_loss"] - c["mean_loss"]) < 0.1 * c["mean_loss"] + 0.02, (g["mean_loss"], c["mean_loss"])
     assert abs(g["pairs"] - c["pairs"]) < 0.1 * c["pairs"]
 
 
-def test_vectors_have_the_model_shapes_and_change():
-    model = fit("cuda", epochs=1)
+def test_vectors_have_the_model_shapes_and_change(w2v_device):
+    model = fit(w2v_device, epochs=1)
     V = len(model.wv.index_to_key)
     assert model.wv.vectors.shape == (V, 24) and model.wv.vectors.dtype == np.float32
     assert model.syn1neg.shape == (V, 24) and model.syn1neg.dtype == np.float32
@@ -58,24 +64,24 @@ def test_vectors_have_the_model_shapes_and_change():
     assert model.wv.vectors is view and not np.array_equal(view, before)
 
 
-def test_callbacks_see_each_epochs_vectors():
+def test_callbacks_see_each_epochs_vectors(w2v_device):
     seen = []
-    fit("cuda", epochs=3, callbacks=[lambda m, e, loss: seen.append(m.wv.vectors.copy())])
+    fit(w2v_device, epochs=3, callbacks=[lambda m, e, loss: seen.append(m.wv.vectors.copy())])
     assert len(seen) == 3
     assert not np.array_equal(seen[0], seen[1]) and not np.array_equal(seen[1], seen[2])
 
 
 @pytest.mark.parametrize("sg", [1, 0])
-def test_without_subsampling_every_word_is_trained(sg):
-    model = fit("cuda", sg=sg, epochs=1, sample=0)
+def test_without_subsampling_every_word_is_trained(w2v_device, sg):
+    model = fit(w2v_device, BIG, sg=sg, epochs=1, sample=0)
     stats = model.epoch_stats[0]
-    assert stats["trained_words"] == model.corpus_words == 400 * 9
+    assert stats["trained_words"] == model.corpus_words == BIG * 9
     assert stats["pairs"] > 0
 
 
-def test_subsampling_keeps_what_the_cpu_rule_keeps():
+def test_subsampling_keeps_what_the_cpu_rule_keeps(w2v_device):
     corpus = toy_corpus(2000, seed=1)
-    model = Word2Vec(corpus, vector_size=8, min_count=1, epochs=3, sample=1e-2, seed=5, device="cuda",
+    model = Word2Vec(corpus, vector_size=8, min_count=1, epochs=3, sample=1e-2, seed=5, device=w2v_device,
                      progress=False)
     p = keep_probability(model.wv.counts, 1e-2)
     mean = float((model.wv.counts * p).sum())
@@ -86,10 +92,10 @@ def test_subsampling_keeps_what_the_cpu_rule_keeps():
     assert len(set(kept)) > 1  # each epoch draws afresh
 
 
-def test_corpus_file_and_offsets(tmp_path):
+def test_corpus_file_and_offsets(w2v_device, tmp_path):
     path = tmp_path / "corpus.txt"
     path.write_text("\n".join(" ".join(s) for s in toy_corpus()) + "\n\n")
-    model = Word2Vec(corpus_file=path, vector_size=16, min_count=1, epochs=4, sample=0, device="cuda",
+    model = Word2Vec(corpus_file=path, vector_size=16, min_count=1, epochs=4, sample=0, device=w2v_device,
                      progress=False)
     assert model.epoch_stats[0]["trained_words"] == model.corpus_words
     assert model.epoch_losses[-1] < model.epoch_losses[0]
@@ -112,9 +118,9 @@ EPOCH = dict(sg=True, cbow_mean=True, shared_negatives=True, window=2, negative=
              alpha=0.025, min_alpha=1e-4, ns_exponent=0.75, seed=1)
 
 
-def test_raw_train_and_download():
+def test_raw_train_and_download(gpu):
     syn0, syn1, ids, offsets, counts = raw_inputs()
-    t = _native._C_cuda.Word2VecCuda(syn0, syn1, ids, offsets, counts)
+    t = gpu.module.Word2VecCuda(syn0, syn1, ids, offsets, counts)
     assert (t.vocab_size, t.vector_size, t.corpus_words) == (6, 4, 20)
     res = t.train_epoch(**EPOCH)
     assert set(res) == {"loss", "trained_words", "pairs"}
@@ -124,8 +130,8 @@ def test_raw_train_and_download():
     assert not np.array_equal(out0, syn0) and np.abs(out1).sum() > 0
 
 
-def test_raw_bad_arguments():
-    C = _native._C_cuda
+def test_raw_bad_arguments(gpu):
+    C = gpu.module
     syn0, syn1, ids, offsets, counts = raw_inputs()
     with pytest.raises(TypeError, match="'syn0' must have dtype float32"):
         C.Word2VecCuda(syn0.astype(np.float64), syn1, ids, offsets, counts)
