@@ -70,7 +70,8 @@ def cpu_sources() -> list[str]:
 
 
 def cuda_sources() -> tuple[list[str], list[str]]:
-    return sorted(f"csrc/{p}" for p in CUDA_CXX), rel(CSRC.rglob("*.cu"))
+    """The CUDA module's C++ and .cu sources (the emulator's own kernels are not among them)."""
+    return sorted(f"csrc/{p}" for p in CUDA_CXX), rel(p for p in CSRC.rglob("*.cu") if EMU_DIR not in p.parents)
 
 
 try:
@@ -281,7 +282,7 @@ def emulated_extension(include: list[str], depends: list[str]) -> Extension:
     ext = Extension("fastembed._C_cuda_emu", cxx + emu, include_dirs=[str(EMU_DIR / "include")] + include,
                     depends=depends, define_macros=[("FE_CUDA_EMU", "1")], extra_compile_args=list(EMU_FLAGS),
                     extra_link_args=["-pthread"], language="c++")
-    ext.cu_sources = cu
+    ext.cu_sources = cu + rel(EMU_DIR.glob("*.cu"))  # + the emulator's selftest kernels
     return ext
 
 

@@ -23,6 +23,9 @@
 #include "cuda/cuda_check.h"
 #include "rng/rng.h"
 #include "word2vec/train_cuda.h"
+#if defined(FE_CUDA_EMU)
+#include "cuda_emu/selftest.h"
+#endif
 
 #ifndef FE_CUDA_ARCHS
 #define FE_CUDA_ARCHS ""
@@ -225,6 +228,28 @@ void bind_word2vec_cuda(py::module_& m) {
       .def_property_readonly("corpus_words", &w2v::Word2VecCuda::corpus_words);
 }
 
+#if defined(FE_CUDA_EMU)
+// The emulator's own checks (tests/cuda/test_emulator.py): its semantics, and its fp16 / bf16
+// conversions against numpy's and torch's.
+void bind_emulator(py::module_& m) {
+  m.def("_selftest_names", &fe_emu::selftest_names);
+  m.def("_selftest", [](const std::string& name) {
+    py::gil_scoped_release release;
+    return fe_emu::selftest(name);
+  }, py::arg("name"), "Runs an emulator check kernel; returns what it wrote (RuntimeError when its launch fails).");
+  auto convert = [](void (*fn)(const float*, int64_t, uint16_t*), const char* name) {
+    return [fn, name](py::handle x) {
+      const ArrayArg a = contiguous_array(x, name, "x", py::dtype::of<float>(), 1, false);
+      py::array_t<uint16_t> out(a.shape[0]);
+      fn(static_cast<const float*>(a.data), a.shape[0], out.mutable_data());
+      return out;
+    };
+  };
+  m.def("_float_to_half_bits", convert(&fe_emu::float_to_half_bits, "_float_to_half_bits"), py::arg("x"));
+  m.def("_float_to_bfloat16_bits", convert(&fe_emu::float_to_bfloat16_bits, "_float_to_bfloat16_bits"), py::arg("x"));
+}
+#endif
+
 void bind_all(py::module_& m) {
   m.def("device_count", &device_count, "Number of visible CUDA devices (0 without a driver).");
 
@@ -347,6 +372,9 @@ void bind_all(py::module_& m) {
      "forward's out and lse (regenerating its dropout mask from seed and offset).");
 
   bind_word2vec_cuda(m);
+#if defined(FE_CUDA_EMU)
+  bind_emulator(m);
+#endif
 }
 
 }  // namespace

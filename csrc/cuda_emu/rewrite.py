@@ -26,7 +26,8 @@ from pathlib import Path
 # A kernel name with at most two levels of template arguments, <<<, the configuration, >>>, and the
 # opening parenthesis of the arguments (and the closing one when there are none).
 _LAUNCH = re.compile(r"([A-Za-z_][\w:]*(?:<(?:[^<>;{}]|<[^<>;{}]*>)*>)?)\s*<<<(.*?)>>>\s*\((\s*\))?", re.S)
-_EXTERN_SHARED = re.compile(r"extern\s+__shared__\s+(?:__align__\(\s*\d+\s*\)\s+)?([\w:]+)\s+(\w+)\s*\[\s*\]\s*;")
+_EXTERN_SHARED = re.compile(
+    r"extern\s+__shared__\s+(?:__align__\(\s*\d+\s*\)\s+)?([\w:][\w:\s]*?)\s+(\w+)\s*\[\s*\]\s*;")
 _COMMENT = re.compile(r"//[^\n]*|/\*.*?\*/", re.S)
 
 
