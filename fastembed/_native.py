@@ -28,35 +28,27 @@ except ImportError as e:  # pragma: no cover - exercised only on a broken instal
         "on another machine with -march=native, rebuild here or build with FASTEMBED_PORTABLE=1."
     ) from e
 
-_C_cuda: Any = None
-CUDA_STATUS: str
-try:
-    # import_module, not `from . import`: a missing file must read as "not built", and `from`
-    # turns every failure into a generic "cannot import name".
-    _C_cuda = importlib.import_module(f"{__package__}._C_cuda")
-    CUDA_STATUS = "built"
-except ModuleNotFoundError as e:
-    if e.name != f"{__package__}._C_cuda":
-        CUDA_STATUS = f"built but failed to load: {e}"
-    else:
-        CUDA_STATUS = ("not built: nvcc was not found when fastembed was built (or FASTEMBED_SKIP_CUDA / "
-                       "FASTEMBED_SANITIZE was set); rebuild with CUDA on PATH or FASTEMBED_FORCE_CUDA=1")
-except ImportError as e:  # e.g. an undefined symbol or a missing shared library
-    CUDA_STATUS = f"built but failed to load: {e}"
 
-_C_cuda_emu: Any = None
-CUDA_EMU_STATUS: str
-try:
-    _C_cuda_emu = importlib.import_module(f"{__package__}._C_cuda_emu")
-    CUDA_EMU_STATUS = "built"
-except ModuleNotFoundError as e:
-    if e.name != f"{__package__}._C_cuda_emu":
-        CUDA_EMU_STATUS = f"built but failed to load: {e}"
-    else:
-        CUDA_EMU_STATUS = ("not built (FASTEMBED_SKIP_CUDA_EMU or FASTEMBED_SANITIZE was set, or the tree was "
-                           "built before the emulator existed); rebuild with `pip install -e .`")
-except ImportError as e:
-    CUDA_EMU_STATUS = f"built but failed to load: {e}"
+def _optional_module(name: str, not_built: str) -> tuple[Any, str]:
+    """(module, "built") or (None, why not) for an optional extension of this package."""
+    try:
+        # import_module, not `from . import`: a missing file must read as "not built", and `from`
+        # turns every failure into a generic "cannot import name".
+        return importlib.import_module(f"{__package__}.{name}"), "built"
+    except ModuleNotFoundError as e:
+        if e.name != f"{__package__}.{name}":
+            return None, f"built but failed to load: {e}"
+        return None, not_built
+    except ImportError as e:  # e.g. an undefined symbol or a missing shared library
+        return None, f"built but failed to load: {e}"
+
+
+_C_cuda, CUDA_STATUS = _optional_module(
+    "_C_cuda", "not built: nvcc was not found when fastembed was built (or FASTEMBED_SKIP_CUDA / "
+    "FASTEMBED_SANITIZE was set); rebuild with CUDA on PATH or FASTEMBED_FORCE_CUDA=1")
+_C_cuda_emu, CUDA_EMU_STATUS = _optional_module(
+    "_C_cuda_emu", "not built (FASTEMBED_SKIP_CUDA_EMU or FASTEMBED_SANITIZE was set, or the tree was built "
+    "before the emulator existed); rebuild with `pip install -e .`")
 
 
 # --------------------------------------------------------------------------------------------

@@ -66,7 +66,28 @@ def test_bad_arguments_are_rejected(gpu):
         gpu.module.philox_fill(1, 0, 0, 4, 0, "u32", gpu.stream())
 
 
+# Every public function of the CUDA module and the tests that run it on both backends. A new
+# binding fails test_every_binding_is_tested until it is added here with its tests.
+BINDINGS = {
+    "axpy": "test_axpy_*",
+    "philox_fill": "test_philox_bits_equal_cpu",
+    "attention_forward": "tests/cuda/test_attention_cuda.py",
+    "attention_backward": "tests/cuda/test_attention_cuda.py",
+    "Word2VecCuda": "tests/cuda/test_word2vec_cuda.py",
+    "build_info": "test_build_info_says_which_module",
+    "device_count": "test_build_info_says_which_module",
+    "synchronize": "test_build_info_says_which_module",
+}
+
+
+def test_every_binding_is_tested(gpu):
+    public = {name for name in dir(gpu.module) if not name.startswith("_")}
+    assert public == set(BINDINGS)
+
+
 def test_build_info_says_which_module(gpu):
+    gpu.module.synchronize()
+    assert gpu.module.device_count() >= 1
     info = gpu.module.build_info()
     assert info["emulated"] is gpu.emulated
     if gpu.emulated:
