@@ -241,7 +241,9 @@ bool Scheduler::run_block(const BlockJob& job, uint3 idx, std::string& error) {
   warp_gone_.assign(static_cast<size_t>(nwarps), 0u);
   if (nthreads_ % kWarpSize != 0)  // lanes past the block size count as returned
     warp_gone_.back() = ~((1u << (nthreads_ % kWarpSize)) - 1u);
-  warp_tags_.assign(static_cast<size_t>(nwarps), 0);
+  warp_tags_.assign(2 * static_cast<size_t>(nwarps), 0);
+  warp_syncs_.assign(static_cast<size_t>(nwarps), 0u);
+  block_syncs_ = 0;
   ready_.assign(static_cast<size_t>(nthreads_), 0);
   head_ = tail_ = queued_ = 0;
   const unsigned bx = job.block.x, by = job.block.y;
@@ -261,7 +263,7 @@ bool Scheduler::run_block(const BlockJob& job, uint3 idx, std::string& error) {
   failed_ = false;
   error_.clear();
 
-  FE_TSAN(__tsan_release(&block_barrier_tag_));  // the junk fill and block setup, for every fiber
+  FE_TSAN(__tsan_release(&start_tag_));  // the junk fill and block setup, for every fiber
   Fiber* first = fibers_[static_cast<size_t>(pop_ready())].get();
   first->state = State::kRunning;
   switch_from(main_.get(), first, /*sync=*/true);
@@ -282,7 +284,7 @@ bool Scheduler::run_block(const BlockJob& job, uint3 idx, std::string& error) {
 }
 
 void Scheduler::fiber_body() {
-  FE_TSAN(__tsan_acquire(&block_barrier_tag_));
+  FE_TSAN(__tsan_acquire(&start_tag_));
   job_->body(job_->ctx);
   fiber_exit();
 }
@@ -311,11 +313,17 @@ void Scheduler::release_block_barrier(int self) {
     }
   }
   at_block_barrier_ = 0;
+  ++block_syncs_;
 }
 
 void Scheduler::sync_block() {
   Fiber* f = running_;
-  FE_TSAN(__tsan_release(&block_barrier_tag_));
+  // This barrier's sync object: consecutive barriers alternate between two, so a thread that has
+  // passed this barrier and released at the next one adds no order between the threads still
+  // resuming from this one (no thread can be two barriers ahead of another).
+  char* tag = &block_tags_[block_syncs_ & 1u];
+  (void)tag;
+  FE_TSAN(__tsan_release(tag));
   f->state = State::kBlockBarrier;
   if (++at_block_barrier_ == live_) {
     release_block_barrier(f->index);
@@ -323,7 +331,7 @@ void Scheduler::sync_block() {
   } else {
     block_current();
   }
-  FE_TSAN(__tsan_acquire(&block_barrier_tag_));
+  FE_TSAN(__tsan_acquire(tag));
 }
 
 uint64_t Scheduler::warp_collective(WarpOp op, unsigned mask, uint64_t value, int arg, int width, const char* what) {
@@ -364,14 +372,19 @@ uint64_t Scheduler::warp_collective(WarpOp op, unsigned mask, uint64_t value, in
   f->arg = arg;
   f->width = width;
   f->what = what;
-  FE_TSAN(__tsan_release(&warp_tags_[w]));
+  // Only __syncwarp orders memory between lanes: shuffles and votes exchange values, not memory
+  // (CUDA's memory model), so under TSan they add no happens-before. Sync objects alternate as
+  // for __syncthreads.
+  char* tag = op == WarpOp::kSync ? &warp_tags_[2 * w + (warp_syncs_[w] & 1u)] : nullptr;
+  (void)tag;
+  FE_TSAN(if (tag) __tsan_release(tag));
   f->state = State::kWarp;
   warp_waiting_[w] |= 1u << f->lane;
   if (try_complete_warp(f->warp, mask, f->index))
     f->state = State::kRunning;
   else
     block_current();
-  FE_TSAN(__tsan_acquire(&warp_tags_[w]));
+  FE_TSAN(if (tag) __tsan_acquire(tag));
   return f->result;
 }
 
@@ -425,6 +438,7 @@ bool Scheduler::try_complete_warp(int warp, unsigned mask, int self) {
     }
   }
   warp_waiting_[w] &= ~waiting;
+  if (op == WarpOp::kSync) ++warp_syncs_[w];
   for (unsigned rest = waiting; rest != 0; rest &= rest - 1) {
     const int l = __builtin_ctz(rest);
     if (base + l == self) continue;

@@ -10,8 +10,9 @@
 //                    another at __syncwarp): the block fails with a description of who waits where.
 //
 // Under ThreadSanitizer (FE_EMU_TSAN) every fiber is a TSan fiber, switches between fibers carry no
-// happens-before, and barriers add exactly the edges CUDA promises: so a missing __syncthreads
-// or __syncwarp between a write and a read of shared memory shows up as a data race.
+// happens-before, and barriers add exactly the edges CUDA promises (__syncthreads and __syncwarp;
+// shuffles and votes none): so a missing __syncthreads or __syncwarp between a write and a read of
+// shared memory shows up as a data race, also where a shuffle sits between them.
 #pragma once
 
 #include <cstddef>
@@ -83,9 +84,13 @@ class Scheduler {
   bool failed_ = false;
   std::string error_;
   Fiber* running_ = nullptr;
-  // Addresses whose TSan sync clocks stand for the barriers.
-  char block_barrier_tag_ = 0, done_tag_ = 0;
-  std::vector<char> warp_tags_;
+  // Addresses whose TSan sync clocks stand for the barriers: block setup, fibers' ends, two per
+  // barrier kind (alternating), counted by completed barriers.
+  char start_tag_ = 0, done_tag_ = 0;
+  char block_tags_[2] = {0, 0};
+  std::vector<char> warp_tags_;  // 2 per warp
+  unsigned block_syncs_ = 0;
+  std::vector<unsigned> warp_syncs_;
 };
 
 }  // namespace fe_emu
