@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from fastembed._native import _C
 from fastembed.word2vec import Word2Vec
 from fastembed.word2vec._reference import keep_probability
 
@@ -181,3 +182,37 @@ def test_raw_bad_arguments(gpu):
         t.download(np.empty((6, 4), np.float64), np.empty((6, 4), np.float32))
     # Still usable after the errors.
     assert t.train_epoch(**EPOCH)["trained_words"] == 20
+
+
+# ----------------------------------------------------------------------- no randomness left
+
+
+@pytest.mark.parametrize("sg,shared", [(1, True), (1, False), (0, False)])
+def test_trajectory_equals_the_cpu_trainer_where_nothing_is_random(gpu, sg, shared):
+    # One word, window 1, no subsampling, a constant learning rate: every negative draw equals
+    # the centre and is dropped, every window is the neighbours, so the CPU trainer (one worker)
+    # and the GPU trainer (600 centres: one warp) make the same updates in the same order. Only
+    # the summation order of the dot products differs. D = 100 spans the 32 lanes unevenly.
+    V, D = 1, 100
+    rng = np.random.default_rng(4)
+    syn0 = (rng.standard_normal((V, D)) * 0.05).astype(np.float32)
+    syn1 = (rng.standard_normal((V, D)) * 0.05).astype(np.float32)
+    ids = np.zeros(600, dtype=np.int32)
+    offsets = np.arange(0, 601, 6, dtype=np.int64)  # 100 sentences of 6 words
+    counts = np.array([600], dtype=np.int64)
+    settings = dict(sg=bool(sg), cbow_mean=True, shared_negatives=shared, window=1, negative=5, epochs=1, epoch=0,
+                    sample=0.0, alpha=0.025, min_alpha=0.025, ns_exponent=0.75, seed=1)
+
+    cpu0, cpu1 = syn0.copy(), syn1.copy()
+    want = _C.w2v_train_epoch(cpu0, cpu1, ids, offsets, counts, *settings.values(), 1, None)
+    trainer = gpu.module.Word2VecCuda(syn0, syn1, ids, offsets, counts)
+    got = trainer.train_epoch(**settings)
+    gpu0, gpu1 = np.empty_like(syn0), np.empty_like(syn1)
+    trainer.download(gpu0, gpu1)
+
+    assert got["pairs"] == want["pairs"] == (1000 if sg else 600)
+    assert got["trained_words"] == want["trained_words"] == 600
+    assert abs(got["loss"] - want["loss"]) <= 1e-4 * want["loss"], (got["loss"], want["loss"])
+    assert not np.allclose(cpu0, syn0, atol=1e-3)  # training moved the vectors
+    np.testing.assert_allclose(gpu0, cpu0, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(gpu1, cpu1, rtol=1e-4, atol=1e-6)
