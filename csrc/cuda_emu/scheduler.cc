@@ -269,6 +269,9 @@ bool Scheduler::run_block(const BlockJob& job, uint3 idx, std::string& error) {
   switch_from(main_.get(), first, /*sync=*/true);
   // Back on the CPU thread's own stack: every fiber has returned, or the block is stuck.
   FE_TSAN(__tsan_acquire(&done_tag_));
+  // A block that failed or deadlocked leaves fibers that never return: what each did before it
+  // last stopped is ordered before the next block's use of the same memory.
+  FE_TSAN(if (failed_ || live_ > 0) __tsan_acquire(&abandon_tag_));
   tls_block = nullptr;
   tls_fiber = nullptr;
   running_ = nullptr;
@@ -291,6 +294,7 @@ void Scheduler::fiber_body() {
 
 void Scheduler::block_current() {
   Fiber* self = running_;
+  FE_TSAN(__tsan_release(&abandon_tag_));  // read only if the block fails (run_block)
   const int next = pop_ready();
   Fiber* to = next >= 0 ? fibers_[static_cast<size_t>(next)].get() : main_.get();
   if (next >= 0) to->state = State::kRunning;
@@ -298,6 +302,7 @@ void Scheduler::block_current() {
 }
 
 void Scheduler::fail(std::string message) {
+  FE_TSAN(__tsan_release(&abandon_tag_));
   failed_ = true;
   error_ = std::move(message);
   switch_from(running_, main_.get(), false);  // this fiber is abandoned: it never runs again

@@ -85,8 +85,9 @@ class Scheduler {
   std::string error_;
   Fiber* running_ = nullptr;
   // Addresses whose TSan sync clocks stand for the barriers: block setup, fibers' ends, two per
-  // barrier kind (alternating), counted by completed barriers.
-  char start_tag_ = 0, done_tag_ = 0;
+  // barrier kind (alternating), counted by completed barriers; abandon_tag_ gathers every stop of
+  // every fiber, for after a failed block.
+  char start_tag_ = 0, done_tag_ = 0, abandon_tag_ = 0;
   char block_tags_[2] = {0, 0};
   std::vector<char> warp_tags_;  // 2 per warp
   unsigned block_syncs_ = 0;
