@@ -358,7 +358,7 @@ cudaError_t occupancy(int* blocks, const void* func, int threads, size_t smem) {
 
 cudaError_t launch_grid(const LaunchSite& site, dim3 grid, dim3 block, size_t smem, void (*body)(const void*),
                         const void* ctx) {
-  const std::string where = std::string(site.name) + " (launched at " + site.file + ":" + std::to_string(site.line) + ")";
+  const std::string where = std::string(site.name) + " at " + site.file + ":" + std::to_string(site.line);
   const uint64_t threads = uint64_t{block.x} * block.y * block.z;
   if (threads == 0 || threads > kMaxThreadsPerBlock || block.x > 1024 || block.y > 1024 || block.z > 64)
     return record(cudaErrorInvalidConfiguration, "launch of " + where + ": block (" + std::to_string(block.x) + ", " +
@@ -378,7 +378,7 @@ cudaError_t launch_grid(const LaunchSite& site, dim3 grid, dim3 block, size_t sm
   job.block = BlockJob{body, ctx, grid, block, smem};
   job.total = uint64_t{grid.x} * grid.y * grid.z;
   pool().run(job);
-  if (job.failed) return record(cudaErrorLaunchFailure, "kernel " + where + " failed in " + job.error);
+  if (job.failed) return record(cudaErrorLaunchFailure, "launch of " + where + " failed in " + job.error);
   return cudaSuccess;
 }
 
