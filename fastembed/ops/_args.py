@@ -28,14 +28,21 @@ def check_shapes(q_shape: tuple, k_shape: tuple, v_shape: tuple) -> tuple[int, i
     return B, Tq, Tk, H, D
 
 
+def _real(x: Any, name: str) -> float:
+    """A number as float. Strings and bools are refused: float("0.1") would take a string."""
+    if not isinstance(x, (str, bytes, bool)):
+        try:
+            return float(x)
+        except (TypeError, ValueError):
+            pass
+    raise TypeError(f"attention: {name} must be a number, got {type(x).__name__} {x!r}")
+
+
 def check_scalars(dropout_p: Any, scale: Any, D: int) -> tuple[float, float]:
-    try:
-        p = float(dropout_p)
-    except (TypeError, ValueError):
-        raise TypeError(f"attention: dropout_p must be a number, got {type(dropout_p).__name__}") from None
+    p = _real(dropout_p, "dropout_p")
     if not 0.0 <= p < 1.0:
         raise ValueError(f"attention: dropout_p must be in [0, 1), got {dropout_p}")
-    s = D ** -0.5 if scale is None else float(scale)
+    s = D ** -0.5 if scale is None else _real(scale, "scale")
     if not math.isfinite(s):
         raise ValueError(f"attention: scale must be finite, got {scale}")
     return p, s

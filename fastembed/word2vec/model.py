@@ -76,8 +76,14 @@ class Word2Vec:
         self.workers = get_num_threads() if workers is None else positive_int("workers", workers)
         if not (isinstance(sample, (int, float)) and sample >= 0):
             raise ValueError(f"Word2Vec: sample must be >= 0, got {sample!r}")
-        if not (alpha > 0 and min_alpha >= 0 and math.isfinite(alpha)):
-            raise ValueError(f"Word2Vec: alpha must be > 0 and min_alpha >= 0, got {alpha!r}, {min_alpha!r}")
+        if not (alpha > 0 and min_alpha >= 0 and math.isfinite(alpha) and math.isfinite(min_alpha)):
+            raise ValueError(f"Word2Vec: alpha must be > 0 and min_alpha >= 0, both finite, got {alpha!r}, "
+                             f"{min_alpha!r}")
+        if isinstance(ns_exponent, bool) or not isinstance(ns_exponent, (int, float, np.number)) \
+                or not math.isfinite(ns_exponent):
+            raise ValueError(f"Word2Vec: ns_exponent must be a finite number, got {ns_exponent!r}")
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**64:
+            raise ValueError(f"Word2Vec: seed must be an integer in [0, 2**64), got {seed!r}")
         if sg not in (0, 1):
             raise ValueError(f"Word2Vec: sg must be 1 (skip-gram) or 0 (CBOW), got {sg!r}")
         if shared_negatives and not sg:

@@ -121,3 +121,12 @@ def test_no_score_matrix_in_memory():
     mem = json.loads(res.stdout.strip().splitlines()[-1])
     growth = mem["peak"] - mem["before"]
     assert growth < 600, f"peak RSS grew by {growth:.0f} MB during attention at T=16384"
+
+
+@pytest.mark.parametrize("kw", [dict(dropout_p="0.1"), dict(dropout_p=True), dict(scale="0.5"), dict(scale=None,
+                                                                                                       dropout_p=b"0")])
+def test_scalars_must_be_numbers(kw):
+    # float("0.1") takes a string: it used to pass as dropout 0.1.
+    q = torch.randn(1, 4, 2, 8)
+    with pytest.raises(TypeError, match="must be a number"):
+        attention(q, q, q, **kw)

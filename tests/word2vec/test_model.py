@@ -226,3 +226,18 @@ def test_command_line(tmp_path, capsys):
     assert main(["word2vec", "analogy", "-v", str(out), "man", "king", "woman"]) == 0
     assert "man : king :: woman :" in capsys.readouterr().out
     assert main(["word2vec", "neighbours", "-v", str(out), "zebra"]) == 1  # KeyError -> message, status 1
+
+
+@pytest.mark.parametrize("kw,match", [
+    (dict(ns_exponent=float("nan")), "ns_exponent must be a finite number"),
+    (dict(ns_exponent="0.75"), "ns_exponent must be a finite number"),
+    (dict(seed=-1), r"seed must be an integer in \[0, 2\*\*64\)"),
+    (dict(seed=2**64), r"seed must be an integer in \[0, 2\*\*64\)"),
+    (dict(seed=1.5), "seed must be an integer"),
+    (dict(min_alpha=float("inf")), "both finite"),
+])
+def test_bad_settings_are_refused_up_front(kw, match):
+    # Before: nan gave "every word count is 0", -1 a bare "expected non-negative integer", and an
+    # infinite min_alpha trained an epoch into NaN.
+    with pytest.raises(ValueError, match=match):
+        Word2Vec(toy_corpus(20), vector_size=8, min_count=1, epochs=1, progress=False, **kw)
