@@ -12,8 +12,10 @@
     fastembed finetune --task ...     fine-tune an encoder: classify | pair | qa | ner, frozen or end to end
     fastembed generate --model ...    continue prompts with a GPT model directory
     fastembed embed --model ...       embed lines of text into a .npy file (sentence embeddings)
- Bad input (a missing file, a tokenizer without a
-token the model needs, ...) prints one line and exits with status 1.
+
+Bad input (a missing file, a tokenizer without a token the model needs, ...) prints one line and
+exits with status 1; Ctrl-C stops the work (native threads included), prints one line and exits
+with 130, leaving no half-written output; a closed pipe (``... | head``) ends the command quietly.
 """
 
 from __future__ import annotations
@@ -156,13 +158,39 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 0
     try:
-        return args.func(args)
+        status = args.func(args)
+        sys.stdout.flush()  # inside the try: a reader that went away shows up here, not at exit
+        return status
+    except KeyboardInterrupt:  # Ctrl-C: native work has stopped and no output file was half-written
+        if os.environ.get("FASTEMBED_DEBUG"):
+            raise
+        end_bar = "\n" if sys.stderr.isatty() else ""   # a progress bar may own the current line
+        print(f"{end_bar}fastembed {args.command}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:  # `fastembed tokenizer encode ... | head`: the reader has gone, stop quietly
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
     except (OSError, ValueError, TypeError, KeyError) as e:  # bad input: a message, not a traceback
         if os.environ.get("FASTEMBED_DEBUG"):
             raise
         msg = e.args[0] if isinstance(e, KeyError) and e.args else e
         print(f"fastembed {args.command}: error: {msg}", file=sys.stderr)
         return 1
+
+
+EXIT_INTERRUPTED = 130   # 128 + SIGINT, as shells report a command stopped by Ctrl-C
+EXIT_BROKEN_PIPE = 141   # 128 + SIGPIPE, what `cmd | head` gives for Unix tools that die of SIGPIPE
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush of what is still buffered does
+    not fail again ("Exception ignored ... BrokenPipeError") after the reader closed the pipe."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass
 
 
 if __name__ == "__main__":
