@@ -77,7 +77,14 @@ struct RowMask {
     padding = p.key_padding ? p.key_padding + b * p.key_padding_sb : nullptr;
     if (padding)  // trailing padded keys are skipped like lengths (whole blocks of them unvisited)
       while (kend > 0 && padding[kend - 1]) --kend;
+    first_key = 0;
+    if (padding)
+      while (first_key < kend && padding[first_key]) ++first_key;
   }
+  int64_t first_key;  // the first key that is not padding (kend when there is none)
+  // Query row i sees at least one key. A row that sees none gives zeros; a row that sees keys
+  // whose scores are all -inf (or NaN) gives NaN, as softmax does: the two must not be confused.
+  bool sees_any(int64_t i) const { return first_key < end(i); }
   // Keys [0, end(i)) may be visible to query row i.
   int64_t end(int64_t i) const { return p.causal ? std::min(kend, attention_causal_end(i, p.Tq, p.Tk)) : kend; }
   // First query row that may see key j (rows before it are cut off by the causal mask).
@@ -146,6 +153,13 @@ void dropout_row(const AttentionParams& p, int64_t b, int64_t h, int64_t i, int6
     for (int w = static_cast<int>(g & 3); w < 4 && j < n; ++w, ++j)
       keep[j] = u32x4_get(r, w) >= threshold ? inv : T(0);
   }
+}
+
+template <class T>
+bool all_finite(const T* x, int64_t n) {
+  bool ok = true;
+  for (int64_t i = 0; i < n; ++i) ok &= std::isfinite(x[i]);
+  return ok;
 }
 
 template <class T>
@@ -240,14 +254,34 @@ void forward_block(const AttentionParams& p, int64_t b, int64_t h, int64_t qb) {
       }
     }
     pack_rows(v + j0 * p.v_s.t, p.v_s.t, jn, D, vc);
-    tile_gemm<T, true>(nq, D, jn, st, 1, ld, vc, D, acc, D);  // acc += P·V
+    // A masked key does not exist for the queries it is hidden from. Its P is exactly 0, but
+    // 0·NaN = NaN: a padded key's V row is zeroed here, and a block that hides finite-or-not V
+    // rows from some queries (the causal diagonal) takes the slow path when any of them is not
+    // finite, so a NaN or inf in a masked value never reaches an output.
+    if (mask.padding)
+      for (int64_t j = 0; j < jn; ++j)
+        if (mask.padding[j0 + j]) std::fill(vc + j * D, vc + (j + 1) * D, T(0));
+    const int64_t hidden_from = p.causal ? std::clamp<int64_t>(i0 + off + 1 - j0, 0, jn) : jn;  // keys [hidden_from, jn) are hidden from row i0
+    if (hidden_from < jn && !all_finite(vc + hidden_from * D, (jn - hidden_from) * D)) {
+      for (int64_t i = 0; i < nq; ++i) {
+        T* ai = acc + i * D;
+        const int64_t visible_end = std::clamp<int64_t>(i0 + i + off + 1 - j0, 0, jn);
+        for (int64_t j = 0; j < visible_end; ++j) {
+          const T pij = st[j * ld + i];
+          const T* vj = vc + j * D;
+          for (int64_t d = 0; d < D; ++d) ai[d] += pij * vj[d];
+        }
+      }
+    } else {
+      tile_gemm<T, true>(nq, D, jn, st, 1, ld, vc, D, acc, D);  // acc += P·V
+    }
   }
   for (int64_t i = 0; i < nq; ++i) {
     T* o = out + i * p.out_s.t;
     const T* ai = acc + i * D;
-    if (sum[i] > T(0)) {
+    if (mask.sees_any(i0 + i)) {  // sum is 0 when every visible score is -inf, NaN after a NaN score: both give NaN
       const T inv = T(1) / sum[i];
-      for (int64_t d = 0; d < D; ++d) o[d] = ai[d] * inv;
+      for (int64_t d = 0; d < D; ++d) o[d] = sum[i] > T(0) ? ai[d] * inv : std::numeric_limits<T>::quiet_NaN();
       lse[i] = mx[i] + std::log(sum[i]);
     } else {
       std::fill(o, o + D, T(0));
@@ -361,12 +395,19 @@ void backward_range(const AttentionParams& p, int64_t b, int64_t h, int64_t kb0,
           T* sr = s + r * ld;
           const T* dpr = dp + r * ld;
           const T dl = delta[i0 + r - r0];
+          // Only visible keys: a masked key's dP reads its V row, and 0·NaN would carry a NaN or
+          // inf in a masked value into dQ and dK (the forward pass never lets it reach an output).
+          const int64_t vis = std::clamp<int64_t>(mask.end(i0 + r) - j0, 0, jn);
           if (dropout) {
             const T* kr = keep + r * ld;
-            for (int64_t j = 0; j < jn; ++j) sr[j] = scale * sr[j] * (dpr[j] * kr[j] - dl);
+            for (int64_t j = 0; j < vis; ++j) sr[j] = scale * sr[j] * (dpr[j] * kr[j] - dl);
           } else {
-            for (int64_t j = 0; j < jn; ++j) sr[j] = scale * sr[j] * (dpr[j] - dl);
+            for (int64_t j = 0; j < vis; ++j) sr[j] = scale * sr[j] * (dpr[j] - dl);
           }
+          std::fill(sr + vis, sr + jn, T(0));
+          if (mask.padding)
+            for (int64_t j = 0; j < vis; ++j)
+              if (mask.padding[j0 + j]) sr[j] = T(0);
         }
         if (want_dq)
           tile_gemm<T, true>(nq, D, jn, s, ld, 1, kc, D, dq_acc + (i0 - r0) * D, D);

@@ -193,6 +193,22 @@ __device__ __forceinline__ void load_rows(float* __restrict__ dst, int rows, con
   }
 }
 
+// load_rows for V: rows of keys no query may see (past klen, or marked padded) are loaded as
+// zeros, so that their P = 0 cannot meet a NaN or inf there (0·NaN = NaN).
+template <class T, int kD, int LD>
+__device__ __forceinline__ void load_value_rows(float* __restrict__ dst, int rows, const T* __restrict__ base,
+                                                int64_t row0, int64_t klen, int64_t stride_t, int D,
+                                                const Args& a, int64_t b) {
+  for (int e = threadIdx.x; e < rows * kD; e += kThreads) {
+    const int r = e / kD, d = e % kD;
+    const int64_t t = row0 + r;
+    float x = 0.f;
+    if (t < klen && d < D && (a.key_padding == nullptr || a.key_padding[b * a.key_padding_sb + t] == 0))
+      x = to_f32<T>(base[t * stride_t + d]);
+    dst[r * LD + d] = x;
+  }
+}
+
 // ok[c] = 1 iff key k0 + c exists, is below key_lengths[b] (klen) and is not marked padded.
 __device__ __forceinline__ void load_key_flags(uint8_t* __restrict__ ok, int n, const Args& a, int64_t b,
                                                int64_t k0, int64_t klen) {
@@ -269,6 +285,28 @@ __device__ __forceinline__ void mm_pb(const float* __restrict__ P, const float* 
 #pragma unroll
         for (int j = 0; j < DN; ++j) acc[i][j] = fmaf(pk, bv[j], acc[i][j]);
       }
+    }
+  }
+}
+
+// mm_pb for a tile on the causal diagonal: terms of keys hidden from a row are skipped, not
+// added as 0·V (a NaN or inf in such a value must not reach the row). Rows are q0 + ty + 8i,
+// keys k0 + n; key j is visible to row i iff j - i <= Tk - Tq.
+template <int RM, int DN, int BN, int LDP, int LD>
+__device__ __forceinline__ void mm_pb_causal(const float* __restrict__ P, const float* __restrict__ B,
+                                             float (&acc)[RM][DN], int ty, int tx, int64_t q0, int64_t k0,
+                                             int64_t off) {
+  for (int n = 0; n < BN; ++n) {
+    float bv[DN];
+#pragma unroll
+    for (int j = 0; j < DN; ++j) bv[j] = B[n * LD + tx + kTX * j];
+#pragma unroll
+    for (int i = 0; i < RM; ++i) {
+      const int r = ty + kTY * i;
+      if (k0 + n - (q0 + r) > off) continue;
+      const float pk = P[r * LDP + n];
+#pragma unroll
+      for (int j = 0; j < DN; ++j) acc[i][j] = fmaf(pk, bv[j], acc[i][j]);
     }
   }
 }
@@ -353,10 +391,12 @@ __global__ void __launch_bounds__(kThreads) attention_fwd_kernel(const Args a) {
 
   float acc[RM][DN];
   float m[RM], l[RM];  // running max (base-2 scaled scores) and sum of exp2(s - m)
+  float seen[RM];      // 1 once this lane met a key its row sees (a row that sees none gives zeros)
 #pragma unroll
   for (int i = 0; i < RM; ++i) {
     m[i] = -INFINITY;
     l[i] = 0.f;
+    seen[i] = 0.f;
 #pragma unroll
     for (int j = 0; j < DN; ++j) acc[i][j] = 0.f;
   }
@@ -364,7 +404,7 @@ __global__ void __launch_bounds__(kThreads) attention_fwd_kernel(const Args a) {
   for (int64_t kv0 = 0; kv0 < kv_end; kv0 += BN) {
     __syncthreads();  // the previous step is done with sK, sV, sZ, sOk
     load_rows<T, kD, LD>(sK, BN, kp, kv0, a.Tk, a.k_s.t, a.D);
-    load_rows<T, kD, LD>(sV, BN, vp, kv0, a.Tk, a.v_s.t, a.D);
+    load_value_rows<T, kD, LD>(sV, BN, vp, kv0, klen, a.v_s.t, a.D, a, b);
     load_key_flags(sOk, BN, a, b, kv0, klen);
     if (a.dropout) fill_dropout(sZ, BM, BN, a, bh, q0, kv0);
     __syncthreads();
@@ -382,6 +422,7 @@ __global__ void __launch_bounds__(kThreads) attention_fwd_kernel(const Args a) {
         const int c = tx + kTX * j;
         const bool vis = sOk[c] && causal_ok(a, row, kv0 + c);
         s[i][j] = vis ? s[i][j] * a.scale_log2 : -INFINITY;
+        seen[i] = vis ? 1.f : seen[i];
         mx = fmaxf(mx, s[i][j]);
       }
       mx = half_warp_max(mx);
@@ -404,22 +445,30 @@ __global__ void __launch_bounds__(kThreads) attention_fwd_kernel(const Args a) {
       for (int j = 0; j < DN; ++j) acc[i][j] *= alpha;
     }
     __syncwarp();  // sP rows of this half-warp are written
-    mm_pb<RM, DN, BN, LDP, LD>(sP, sV, acc, ty, tx);
+    if (a.causal && kv0 + BN - 1 - q0 > a.Tk - a.Tq)  // some key of the tile is hidden from some row
+      mm_pb_causal<RM, DN, BN, LDP, LD>(sP, sV, acc, ty, tx, q0, kv0, a.Tk - a.Tq);
+    else
+      mm_pb<RM, DN, BN, LDP, LD>(sP, sV, acc, ty, tx);
   }
 
+#pragma unroll
+  for (int i = 0; i < RM; ++i) seen[i] = half_warp_max(seen[i]);  // every lane, before any leaves the loop below
   T* op = head_ptr_mut<T>(a.out, a.out_s, b, h);
 #pragma unroll
   for (int i = 0; i < RM; ++i) {
     const int64_t row = q0 + ty + kTY * i;
     if (row >= a.Tq) continue;
-    const float inv = l[i] > 0.f ? 1.f / l[i] : 0.f;  // a row that sees no key: out = 0
+    // A row that sees no key: out = 0, lse = -inf. One that sees keys whose scores are all -inf
+    // (l = 0) or meets a NaN score (l = NaN) gives NaN, as softmax does, so divergence shows.
+    const bool any = seen[i] > 0.f;
+    const float inv = l[i] > 0.f ? 1.f / l[i] : (any ? NAN : 0.f);
     T* orow = op + row * a.out_s.t;
 #pragma unroll
     for (int j = 0; j < DN; ++j) {
       const int d = tx + kTX * j;
-      if (d < a.D) orow[d] = from_f32<T>(acc[i][j] * inv);
+      if (d < a.D) orow[d] = from_f32<T>(any ? acc[i][j] * inv : 0.f);
     }
-    if (tx == 0) a.lse[bh * a.Tq + row] = l[i] > 0.f ? (m[i] + log2f(l[i])) * kLn2 : -INFINITY;
+    if (tx == 0) a.lse[bh * a.Tq + row] = any ? (m[i] + log2f(l[i])) * kLn2 : -INFINITY;
   }
 }
 
@@ -456,7 +505,8 @@ __device__ __forceinline__ GradPair grad_elem(const Args& a, bool vis, float s, 
   const float p = vis ? exp2f(s * a.scale_log2 - lse2) : 0.f;
   const float pd = keep ? p * a.keep_scale : 0.f;
   const float dp = keep ? dpd * a.keep_scale : 0.f;
-  return GradPair{pd, p * (dp - delta)};
+  // A hidden key's dS is 0, not 0·(dP − Δ): dP reads its V row, which may hold a NaN or inf.
+  return GradPair{pd, vis ? p * (dp - delta) : 0.f};
 }
 
 // ---------------------------------------------------------------------------------------------

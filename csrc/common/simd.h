@@ -4,7 +4,9 @@
 //
 // exp_vec (float): Cephes' expf scheme: x = n·ln2 + r with |r| <= ln2/2 (ln2 split in two for an
 // exact product), exp(r) by a degree-6 polynomial, 2^n built in the exponent bits. Relative error
-// below 2e-7 on [-87, 88]; larger inputs are clamped to 88, smaller ones (and -inf) give 0.
+// below 2e-7 on [-87, 88]; smaller inputs (and -inf) give 0, inputs in (88, 88.72] are clamped
+// to 88, larger ones (past expf's overflow point) give +inf, and NaN gives NaN (attention relies
+// on the last two to propagate non-finite scores instead of hiding them).
 #pragma once
 
 #include <cstdint>
@@ -41,6 +43,9 @@ inline Simd<float>::V exp_vec(Simd<float>::V x) {
   typedef int32_t VI __attribute__((vector_size(32)));
   const V lo = V{} - 87.0f, hi = V{} + 88.0f;
   const VI masked = x < lo;  // lanes -> 0 (includes -inf)
+  const VI nan = x != x;
+  const VI overflow = x > 88.72283935546875f;  // expf's largest finite input is 88.7228...
+  const V in = x;
   x = x < lo ? lo : x;
   x = x > hi ? hi : x;
   // n = round(x / ln2): add and subtract 1.5·2^23 (round to nearest, exact for |n| < 2^22).
@@ -58,7 +63,8 @@ inline Simd<float>::V exp_vec(Simd<float>::V x) {
   const VI ni = __builtin_convertvector(n, VI);
   const V pow2n = (V)((ni + 127) << 23);
   const V y = p * pow2n;
-  return masked ? V{} : y;
+  const V big = V{} + __builtin_huge_valf();
+  return masked ? V{} : (nan ? in : (overflow ? big : y));
 }
 
 }  // namespace fe::simd

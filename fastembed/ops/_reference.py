@@ -31,7 +31,12 @@ def attention_reference(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, *, ca
                         dropout_p: float = 0.0, scale: float | None = None, layout: str = "bthd") -> torch.Tensor:
     """softmax(scale·QKᵀ + mask)·V in the dtype given. ``dropout_mask`` (B, H, Tq, Tk) bool keep-mask
     (e.g. :func:`fastembed.ops.dropout_mask`) applies dropout with survivors scaled by 1/(1-p).
-    Rows with no visible key give zeros."""
+    Rows with no visible key give zeros.
+
+    Non-finite inputs: a NaN or inf in q, or in a key or value a row sees, reaches that row as in
+    plain softmax math (a row whose visible scores are all -inf gives NaN). A masked key does not
+    exist for the rows it is hidden from: neither its K nor its V reaches them, whatever they hold
+    (``p @ v`` would let 0·NaN through, as SDPA's math path does; fused kernels skip masked blocks)."""
     if layout == "bthd":
         q, k, v = (x.transpose(1, 2) for x in (q, k, v))
     elif layout != "bhtd":
@@ -47,7 +52,11 @@ def attention_reference(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, *, ca
     p = torch.softmax(s, dim=-1) * vis
     if dropout_mask is not None:
         p = p * dropout_mask.to(p.device) / (1.0 - dropout_p)
-    out = p @ v
+    if bool(torch.isfinite(v).all()):
+        out = p @ v
+    else:  # the visible keys' values only (B·H·Tq·Tk·D memory: fine for the small tests that get here)
+        seen = torch.where(vis[..., None], v[:, :, None, :, :], 0.0)   # (B, H, Tq, Tk, D); where first: no NaN gradients
+        out = (p[..., None] * seen).sum(-2)
     return out.transpose(1, 2) if layout == "bthd" else out
 
 
