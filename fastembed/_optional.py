@@ -4,6 +4,7 @@ is missing and how to install it. ``import fastembed`` itself needs only numpy."
 from __future__ import annotations
 
 import importlib
+import os
 from types import ModuleType
 
 # module name -> (pip extra that provides it, what to tell people)
@@ -25,4 +26,23 @@ def require(module: str, feature: str) -> ModuleType:
 
 def require_torch(feature: str) -> ModuleType:
     """PyTorch for a torch-only feature (models, training, fine-tuning, the attention op)."""
-    return require("torch", feature)
+    torch = require("torch", feature)
+    _make_torch_fork_safe(torch)
+    return torch
+
+
+_fork_handler_installed = False
+
+
+def _make_torch_fork_safe(torch: ModuleType) -> None:
+    """A child forked after the parent ran a parallel torch op hangs in its first parallel op:
+    GNU OpenMP's thread pool (which torch's CPU wheels use) does not survive fork, and the child
+    waits for threads it does not have. In the child, torch is set to one thread before anything
+    else runs, so its ops never enter the dead pool (what torch's own DataLoader workers do).
+    fastembed's native code guards itself the same way (csrc/common/parallel.h). Spawn and
+    forkserver start fresh processes and need none of this."""
+    global _fork_handler_installed
+    if _fork_handler_installed or not hasattr(os, "register_at_fork"):
+        return
+    os.register_at_fork(after_in_child=lambda: torch.set_num_threads(1))
+    _fork_handler_installed = True
