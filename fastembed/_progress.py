@@ -19,6 +19,7 @@ import time
 from typing import Any, Callable, TypeVar
 
 from ._native import _C
+from ._threads import wait_through_interrupts
 
 T = TypeVar("T")
 
@@ -49,11 +50,7 @@ def run_native(fn: Callable[[Any], T], *, desc: str, unit: str, show: bool | Non
     """Call ``fn(progress)`` in a worker thread; draw a bar while it runs; Ctrl-C cancels it.
 
     On KeyboardInterrupt the native work is told to stop, and this call returns (re-raising the
-    interrupt) only once the worker has left native code: a thread still inside ``fn`` when the
-    interpreter shuts down is killed while it holds C++ frames, and the process aborts. Completion
-    is a :class:`threading.Event` the worker sets, not ``Thread.join``: on CPython 3.11 a join that
-    a signal interrupts can mark a thread that is still running as stopped, and the next join
-    returns at once.
+    interrupt) only once the worker has left native code (see :mod:`fastembed._threads`).
     """
     progress = _C.Progress()
     box: dict[str, Any] = {}
@@ -75,7 +72,7 @@ def run_native(fn: Callable[[Any], T], *, desc: str, unit: str, show: bool | Non
             bar.update_to(progress.done, progress.total)
     except KeyboardInterrupt:
         progress.cancel()
-        _wait_through_interrupts(finished)
+        wait_through_interrupts([finished])
         raise
     finally:
         bar.done, bar.total = int(progress.done), int(progress.total)
@@ -83,17 +80,6 @@ def run_native(fn: Callable[[Any], T], *, desc: str, unit: str, show: bool | Non
     if "error" in box:
         raise box["error"]
     return box["result"]
-
-
-def _wait_through_interrupts(finished: threading.Event) -> None:
-    """Wait for a cancelled native call to return; further Ctrl-C presses cannot cut this short
-    (the native loop checks for cancellation every few milliseconds)."""
-    while True:
-        try:
-            if finished.wait(0.05):
-                return
-        except KeyboardInterrupt:
-            continue
 
 
 class ProgressBar:

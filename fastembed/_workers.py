@@ -17,6 +17,7 @@ import threading
 from typing import Any, Callable, Iterable
 
 from ._native import local_num_threads
+from ._threads import wait_through_interrupts
 
 __all__ = ["plan_workers", "run_in_workers"]
 
@@ -38,7 +39,10 @@ def run_in_workers(items: Iterable[Any], fn: Callable[[Any], None], *, workers: 
     they free up, each thread with torch's and fastembed's thread counts set to ``threads_each``.
     ``fn`` runs on a worker thread: thread-local state such as ``torch.inference_mode`` must be
     entered inside it. The first exception stops the handing out of items and is raised here
-    once every worker has returned; so is an interrupt of the waiting caller."""
+    once every worker has returned; so is an interrupt of the waiting caller, re-raised once
+    every worker has finished its item (a worker still inside torch or fastembed when the
+    interpreter exits would abort the process). Completion is an Event per worker, not
+    ``Thread.join``, for the reason :func:`fastembed._threads.wait_through_interrupts` gives."""
     import torch
 
     todo = iter(items)
@@ -61,15 +65,24 @@ def run_in_workers(items: Iterable[Any], fn: Callable[[Any], None], *, workers: 
                     errors.append(e)
                 stop.set()
 
-    pool = [threading.Thread(target=work, name=f"fastembed-worker-{i}", daemon=True) for i in range(workers)]
+    done = [threading.Event() for _ in range(workers)]
+
+    def run(i: int) -> None:
+        try:
+            work()
+        finally:
+            done[i].set()
+
+    pool = [threading.Thread(target=run, args=(i,), name=f"fastembed-worker-{i}", daemon=True) for i in range(workers)]
     for t in pool:
         t.start()
     try:
-        for t in pool:
-            t.join()
-    finally:
-        stop.set()                               # an interrupted caller: the workers finish their item and end
-        for t in pool:
-            t.join()
+        for d in done:
+            while not d.wait(0.1):
+                pass
+    except KeyboardInterrupt:
+        stop.set()                               # the workers finish their item and end
+        wait_through_interrupts(done)
+        raise
     if errors:
         raise errors[0]

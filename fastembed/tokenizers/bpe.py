@@ -37,6 +37,7 @@ FORMAT = "fastembed-bpe"
 FORMAT_VERSION = 1
 PATTERNS = ("gpt2", "cl100k")
 _BATCH_BYTES = 8 << 20  # texts are handed to the native counter in batches of about this size
+BATCH_CHUNK = 4096     # texts per native call of encode_batch (each call runs on all threads)
 
 SpecialSet = Union[Literal["all"], Collection[str]]
 
@@ -151,7 +152,9 @@ class BPETokenizer:
 
     def encode_batch(self, texts: Iterable[str | bytes], *, allowed_special: SpecialSet = (),
                      disallowed_special: SpecialSet = "all") -> list[np.ndarray]:
-        """:meth:`encode` of each text, on all native threads (see fastembed.set_num_threads)."""
+        """:meth:`encode` of each text, on all native threads (see fastembed.set_num_threads).
+        Texts go to the native encoder :data:`BATCH_CHUNK` at a time, so Ctrl-C stops a huge
+        batch within a chunk's time instead of at its end."""
         texts = list(texts)
         allowed, disallowed = self._special_sets(allowed_special, disallowed_special)
         disallowed_bytes = [d.encode("utf-8") for d in disallowed]
@@ -161,10 +164,14 @@ class BPETokenizer:
                     for t in texts]
         if self._custom is not None:
             return [self._encode_native(t) for t in texts]
-        try:
-            return self._enc.encode_ordinary_batch(texts)
-        except UnicodeEncodeError:
-            return self._enc.encode_ordinary_batch([_utf8(t) for t in texts])
+        out: list[np.ndarray] = []
+        for i in range(0, len(texts), BATCH_CHUNK):  # between chunks, Ctrl-C gets through
+            chunk = texts[i:i + BATCH_CHUNK]
+            try:
+                out += self._enc.encode_ordinary_batch(chunk)
+            except UnicodeEncodeError:
+                out += self._enc.encode_ordinary_batch([_utf8(t) for t in chunk])
+        return out
 
     def pre_tokenize(self, text: str | bytes) -> list[bytes]:
         """``text`` split into the pieces that BPE merges within (special tokens are not split
