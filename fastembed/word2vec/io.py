@@ -17,11 +17,23 @@ NATIVE_FORMAT = "fastembed-keyedvectors"
 NATIVE_VERSION = 1
 
 
+# Words are split on ASCII whitespace by the corpus reader, word2vec.c and gensim's loaders, so only
+# those bytes break the format (U+00A0 or \x1c in a word are fine, though str.isspace() says space).
+_FORMAT_SPACE = frozenset(" \t\n\r\v\f")
+
+
 def _key_text(key: Any) -> str:
     s = str(key)
-    if not s or any(ch.isspace() for ch in s):
-        raise ValueError(f"word2vec format: word {key!r} is empty or contains whitespace, which the format cannot hold")
+    if not s or not _FORMAT_SPACE.isdisjoint(s):
+        raise ValueError(f"word2vec format: word {_short(s)} is empty or contains whitespace (space, tab, newline), "
+                         "which the format cannot hold")
     return s
+
+
+def _short(value: Any, n: int = 60) -> str:
+    """repr() cut to about n characters: a message must not carry a whole corrupt row."""
+    r = repr(value)
+    return r if len(r) <= n else r[: n - 5] + "...'"
 
 
 def save_word2vec_format(kv: Any, path: str | os.PathLike, *, binary: bool = False) -> None:
