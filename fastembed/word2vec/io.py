@@ -133,11 +133,28 @@ def load_word2vec_format(cls: Any, path: str | os.PathLike, *, binary: bool = Fa
     return cls(keys, vectors)
 
 
+def _looks_like_text(data: bytes, pos: int, D: int) -> bool:
+    # Read as binary, a text file gives garbage that is mostly finite (ASCII bytes make floats
+    # like 1e-10 or 3e21). Its first row, a word and D numbers, cannot be 4 * D raw float bytes.
+    end = data.find(b"\n", pos, pos + 64 + 64 * D)
+    parts = data[pos:end].split() if end > 0 else []
+    if len(parts) != D + 1:
+        return False
+    try:
+        [float(x) for x in parts[1:]]
+    except ValueError:
+        return False
+    return True
+
+
 def _read_binary(data: bytes, pos: int, path: Any, V: int, n: int, D: int, encoding: str,
                  errors: str) -> tuple[list[str], np.ndarray]:
     # A row is a word of one byte or more, a space and 4 * D bytes: the file holds at most `fits`
     # rows, so a header claiming more allocates no more than that and fails in the loop below.
     width = 4 * D
+    if _looks_like_text(data, pos, D):
+        raise ValueError(f"{path}: line 2 is a word and {D} numbers in text: this is the text word2vec format, "
+                         "not binary (load it with binary=False)")
     fits = (len(data) - pos) // (width + 2)
     keys: list[str] = []
     vectors = np.empty((min(n, fits), D), dtype=np.float32)

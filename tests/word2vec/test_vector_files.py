@@ -138,3 +138,20 @@ def test_native_format_refuses_nan_and_damaged_headers(tmp_path):
     out.write_text(json.dumps(header))
     with pytest.raises(ValueError, match="damaged header"):  # before: KeyError 'vectors'
         KeyedVectors.load(out)
+
+
+def test_text_file_loaded_as_binary_is_recognised(tmp_path):
+    # Before: loaded as garbage floats made of ASCII bytes (some 1e20 and more).
+    f = tmp_path / "v.txt"
+    small_kv(3, 4).save_word2vec_format(f)
+    with pytest.raises(ValueError, match="this is the text word2vec format, not binary"):
+        load(f, binary=True)
+
+
+def test_large_finite_values_do_not_poison_similarity():
+    # Before: the float32 sum of squares overflowed above 1.8e19, norms became inf and the
+    # scores NaN (here: a RuntimeWarning, which the test settings make an error).
+    kv = KeyedVectors(["a", "b", "c"], np.array([[3e19, 4e19], [1.0, 1.0], [-1.0, 0.5]], dtype=np.float32))
+    scores = dict(kv.most_similar("a", topn=2))
+    assert np.isfinite(list(scores.values())).all()
+    assert scores["b"] == pytest.approx((3 + 4) / 5 / np.sqrt(2), rel=1e-6)
