@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from typing import Any
 
@@ -9,8 +10,14 @@ import numpy as np
 
 
 def _read_lines(path: str | os.PathLike) -> list[str]:
-    with open(path, encoding="utf-8", errors="replace") as f:
-        return f.read().splitlines()
+    with open(path, "rb") as f:
+        data = f.read()
+    try:
+        return data.decode("utf-8").splitlines()
+    except UnicodeDecodeError as e:  # replacing the bytes would quietly turn words into misses
+        line = data.count(b"\n", 0, e.start) + 1
+        raise ValueError(f"{path}:{line}: not UTF-8 text (byte 0x{data[e.start]:02X} at offset {e.start}); "
+                         "convert it first, e.g. iconv -f cp1252 -t utf-8") from None
 
 
 def evaluate_analogies(kv: Any, path: str | os.PathLike, *, restrict_vocab: int = 30000, case_insensitive: bool = True,
@@ -36,7 +43,7 @@ def evaluate_analogies(kv: Any, path: str | os.PathLike, *, restrict_vocab: int 
             continue
         words = line.split()
         if len(words) != 4:
-            raise ValueError(f"{path}:{lineno}: an analogy line needs 4 words, got {len(words)}: {line!r}")
+            raise ValueError(f"{path}:{lineno}: an analogy line needs 4 words, got {len(words)}: {line[:80]!r}")
         s = sections.setdefault(section, {"correct": 0, "seen": 0, "total": 0})
         s["total"] += 1
         if case_insensitive:
@@ -46,6 +53,8 @@ def evaluate_analogies(kv: Any, path: str | os.PathLike, *, restrict_vocab: int 
             continue
         s["seen"] += 1
         questions.append((section, *ids))  # type: ignore[arg-type]
+    if not sections:
+        raise ValueError(f"{path}: no analogy questions (expected ': section' lines and 'a b c d' lines)")
     unit = kv.unit_vectors()[:limit]
     for start in range(0, len(questions), batch):
         chunk = questions[start:start + batch]
@@ -116,7 +125,9 @@ def evaluate_similarity(kv: Any, path: str | os.PathLike, *, case_insensitive: b
         except (IndexError, ValueError):
             if not ours and total == 0:
                 continue  # a header line
-            raise ValueError(f"{path}:{lineno}: expected 'word1 word2 score', got {line!r}") from None
+            raise ValueError(f"{path}:{lineno}: expected 'word1 word2 score', got {line[:80]!r}") from None
+        if not math.isfinite(score):
+            raise ValueError(f"{path}:{lineno}: the score {parts[2]!r} is not a finite number")
         total += 1
         if case_insensitive:
             w1, w2 = w1.lower(), w2.lower()
