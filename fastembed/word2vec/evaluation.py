@@ -8,6 +8,8 @@ from typing import Any
 
 import numpy as np
 
+SCORE_BUDGET_BYTES = 256 << 20  # the analogy scores held at once
+
 
 def _read_lines(path: str | os.PathLike) -> list[str]:
     with open(path, "rb") as f:
@@ -56,6 +58,9 @@ def evaluate_analogies(kv: Any, path: str | os.PathLike, *, restrict_vocab: int 
     if not sections:
         raise ValueError(f"{path}: no analogy questions (expected ': section' lines and 'a b c d' lines)")
     unit = kv.unit_vectors()[:limit]
+    # A batch holds a few (batch, limit) float32 score matrices (3CosMul: five), so a large
+    # restrict_vocab shrinks the batch: 512 x 3M words would be 30 GB.
+    batch = max(1, min(batch, SCORE_BUDGET_BYTES // (5 * 4 * max(limit, 1))))
     for start in range(0, len(questions), batch):
         chunk = questions[start:start + batch]
         a, b, c, d = (np.array([q[j] for q in chunk]) for j in range(1, 5))

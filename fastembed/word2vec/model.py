@@ -233,6 +233,8 @@ class Word2Vec:
         """Train ``epochs`` (default: the constructor's) epochs on the corpus given to build_vocab."""
         if self._ids is None or self.syn1neg is None:
             raise RuntimeError("Word2Vec.train: call build_vocab first (or pass sentences / corpus_file)")
+        if epochs is not None and (isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 1):
+            raise ValueError(f"Word2Vec.train: epochs must be an integer >= 1, got {epochs!r}")
         epochs = self.epochs if epochs is None else int(epochs)
         if self.device == "cpu":
             self._check_worker_memory()
