@@ -42,13 +42,15 @@ void bind_word2vec(py::module_& m) {
     {
       py::gil_scoped_release release;
       const std::string data = w2v::read_file(path);
+      w2v::check_utf8(data, path);  // before training, not at save time (or never, for a text file)
       t = w2v::count_words(data, progress);
     }
     py::list words;
     for (const auto& w : t.words) words.append(word_to_str(w));
     return py::make_tuple(words, vector_to_array(std::move(t.counts)), t.total_words, t.lines);
   }, py::arg("path"), py::arg("progress") = nullptr,
-     "Counts the whitespace-separated words of a file: (words by count desc, counts, total words, lines).");
+     "Counts the whitespace-separated words of a UTF-8 file (ValueError naming the first bad byte otherwise):\n"
+     "(words by count desc, counts, total words, lines).");
 
   m.def("w2v_encode_file", [](const std::string& path, const std::vector<std::string>& vocab, Progress* progress) {
     std::vector<int32_t> ids;

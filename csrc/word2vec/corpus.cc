@@ -2,12 +2,14 @@
 #include "word2vec/corpus.h"
 
 #include <algorithm>
+#include <cstring>
 #include <fstream>
 #include <iterator>
 #include <string_view>
 #include <unordered_map>
 
 #include "bpe/hash.h"
+#include "bpe/unicode.h"
 #include "common/error.h"
 #include "common/parallel.h"
 
@@ -50,7 +52,52 @@ void scan(const std::string& data, size_t lo, size_t hi, Word&& word, LineEnd&& 
 
 constexpr int64_t kShardsPerThread = 4;
 
+// Offset of the first byte of data[lo, hi) that is not well-formed UTF-8, or npos. Text is mostly
+// ASCII, so 8 bytes at a time are checked for a high bit before decoding anything.
+size_t first_invalid_utf8(const std::string& data, size_t lo, size_t hi) {
+  const auto* p = reinterpret_cast<const uint8_t*>(data.data());
+  size_t i = lo;
+  while (i < hi) {
+    if (i + 8 <= hi) {
+      uint64_t block;
+      std::memcpy(&block, p + i, 8);
+      if ((block & 0x8080808080808080ull) == 0) {
+        i += 8;
+        continue;
+      }
+    }
+    if (p[i] < 0x80) {
+      ++i;
+      continue;
+    }
+    uint32_t cp;
+    const int len = bpe::utf8_decode(p + i, hi - i, &cp);
+    if (cp == bpe::kInvalidCodePoint) return i;
+    i += static_cast<size_t>(len);
+  }
+  return std::string::npos;
+}
+
 }  // namespace
+
+void check_utf8(const std::string& data, const std::string& path) {
+  // Shards end just after a '\n', which is never inside a multi-byte sequence, so each shard is
+  // checked on its own; the first bad byte is the smallest shard's.
+  const int64_t nshards = std::max<int64_t>(1, num_threads() * kShardsPerThread);
+  const std::vector<size_t> cuts = line_shards(data, nshards);
+  std::vector<size_t> bad(static_cast<size_t>(nshards));
+  parallel_for(0, nshards, 1, [&](int64_t lo, int64_t hi) {
+    for (int64_t s = lo; s < hi; ++s) bad[static_cast<size_t>(s)] = first_invalid_utf8(data, cuts[s], cuts[s + 1]);
+  });
+  const size_t first = *std::min_element(bad.begin(), bad.end());
+  if (first == std::string::npos) return;
+  const auto line = 1 + std::count(data.begin(), data.begin() + static_cast<std::ptrdiff_t>(first), '\n');
+  static const char* hex = "0123456789ABCDEF";
+  const auto byte = static_cast<uint8_t>(data[first]);
+  FE_FAIL(ValueError, "'", path, "' is not UTF-8 text: byte 0x", hex[byte >> 4], hex[byte & 15], " at offset ", first,
+          " (line ", line, ") is not valid UTF-8; a binary file, or text in another encoding? Convert it first, "
+          "e.g. iconv -f cp1252 -t utf-8 '", path, "' > '", path, ".utf8'");
+}
 
 std::string read_file(const std::string& path) {
   std::ifstream f(path, std::ios::binary);

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import math
 import os
 from typing import Any
 
 import numpy as np
 
+SCORE_BUDGET_BYTES = 256 << 20  # the analogy scores held at once
+
 
 def _read_lines(path: str | os.PathLike) -> list[str]:
-    with open(path, encoding="utf-8", errors="replace") as f:
-        return f.read().splitlines()
+    with open(path, "rb") as f:
+        data = f.read()
+    try:
+        return data.decode("utf-8").splitlines()
+    except UnicodeDecodeError as e:  # replacing the bytes would quietly turn words into misses
+        line = data.count(b"\n", 0, e.start) + 1
+        raise ValueError(f"{path}:{line}: not UTF-8 text (byte 0x{data[e.start]:02X} at offset {e.start}); "
+                         "convert it first, e.g. iconv -f cp1252 -t utf-8") from None
 
 
 def evaluate_analogies(kv: Any, path: str | os.PathLike, *, restrict_vocab: int = 30000, case_insensitive: bool = True,
@@ -36,7 +45,7 @@ def evaluate_analogies(kv: Any, path: str | os.PathLike, *, restrict_vocab: int 
             continue
         words = line.split()
         if len(words) != 4:
-            raise ValueError(f"{path}:{lineno}: an analogy line needs 4 words, got {len(words)}: {line!r}")
+            raise ValueError(f"{path}:{lineno}: an analogy line needs 4 words, got {len(words)}: {line[:80]!r}")
         s = sections.setdefault(section, {"correct": 0, "seen": 0, "total": 0})
         s["total"] += 1
         if case_insensitive:
@@ -46,7 +55,12 @@ def evaluate_analogies(kv: Any, path: str | os.PathLike, *, restrict_vocab: int 
             continue
         s["seen"] += 1
         questions.append((section, *ids))  # type: ignore[arg-type]
+    if not sections:
+        raise ValueError(f"{path}: no analogy questions (expected ': section' lines and 'a b c d' lines)")
     unit = kv.unit_vectors()[:limit]
+    # A batch holds a few (batch, limit) float32 score matrices (3CosMul: five), so a large
+    # restrict_vocab shrinks the batch: 512 x 3M words would be 30 GB.
+    batch = max(1, min(batch, SCORE_BUDGET_BYTES // (5 * 4 * max(limit, 1))))
     for start in range(0, len(questions), batch):
         chunk = questions[start:start + batch]
         a, b, c, d = (np.array([q[j] for q in chunk]) for j in range(1, 5))
@@ -116,7 +130,9 @@ def evaluate_similarity(kv: Any, path: str | os.PathLike, *, case_insensitive: b
         except (IndexError, ValueError):
             if not ours and total == 0:
                 continue  # a header line
-            raise ValueError(f"{path}:{lineno}: expected 'word1 word2 score', got {line!r}") from None
+            raise ValueError(f"{path}:{lineno}: expected 'word1 word2 score', got {line[:80]!r}") from None
+        if not math.isfinite(score):
+            raise ValueError(f"{path}:{lineno}: the score {parts[2]!r} is not a finite number")
         total += 1
         if case_insensitive:
             w1, w2 = w1.lower(), w2.lower()

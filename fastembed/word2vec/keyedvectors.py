@@ -81,8 +81,11 @@ class KeyedVectors:
         return self.vectors / self._norms[:, None]
 
     def fill_norms(self) -> None:
-        n = np.linalg.norm(self.vectors, axis=1)
-        self._norms = np.where(n > 0, n, 1.0).astype(np.float32)
+        # Squares summed in float64 (einsum casts in buffered chunks, no float64 copy of the matrix):
+        # in float32 a value above 1.8e19 overflowed the sum, and the word's scores became NaN.
+        n = np.sqrt(np.einsum("ij,ij->i", self.vectors, self.vectors, dtype=np.float64))
+        with np.errstate(over="ignore"):  # a length beyond float32 (values near 3e38) is inf: a zero unit vector
+            self._norms = np.where(n > 0, n, 1.0).astype(np.float32)
 
     # ----------------------------------------------------------------------------- similarity
 

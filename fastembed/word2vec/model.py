@@ -11,6 +11,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
+from .._memory import check_allocation, format_bytes
 from .._native import _C, get_num_threads, require_cuda
 from .._progress import run_native
 from .keyedvectors import KeyedVectors
@@ -123,13 +124,21 @@ class Word2Vec:
             raise ValueError("build_vocab: give exactly one of sentences or corpus_file")
         if corpus_file is not None:
             path = os.fspath(corpus_file)
+            if os.path.isdir(path):
+                raise IsADirectoryError(f"Word2Vec: corpus_file {path!r} is a directory, expected a text file "
+                                        "(one sentence per line)")
             if not os.path.isfile(path):
                 raise FileNotFoundError(f"Word2Vec: corpus_file {path!r} does not exist")
+            # The native passes hold the whole file in memory.
+            check_allocation(os.path.getsize(path), f"Word2Vec: reading corpus_file {path!r} whole")
             words, counts, total, _ = run_native(lambda p: _C.w2v_count_file(path, p), desc="word2vec: counting",
                                                  unit="B", show=self.progress)
             keys, counts = self._trim(words, counts, total)
             self.corpus_total_words = int(total)
             vocab = [k.encode("utf-8", "surrogateescape") for k in keys]
+            n_ids = int(counts.sum())  # encoding holds the file, each shard's ids and the merged ids
+            check_allocation(os.path.getsize(path) + 2 * 12 * n_ids, f"Word2Vec: encoding corpus_file {path!r} "
+                             f"({n_ids:,} words in the vocabulary)")
             ids, offsets = run_native(lambda p: _C.w2v_encode_file(path, vocab, p), desc="word2vec: encoding",
                                       unit="B", show=self.progress)
         else:
@@ -149,7 +158,19 @@ class Word2Vec:
         if len(keep) == 0:
             raise ValueError(f"Word2Vec: no word occurs min_count={self.min_count} times or more "
                              f"({len(keys)} distinct words, the most frequent {int(np.max(counts))} times)")
-        return [keys[i] for i in keep], np.ascontiguousarray(np.asarray(counts)[keep], dtype=np.int64)
+        kept_counts = np.ascontiguousarray(np.asarray(counts)[keep], dtype=np.int64)
+        self._check_memory(len(keep), int(kept_counts.sum()))
+        return [keys[i] for i in keep], kept_counts
+
+    def _check_memory(self, V: int, n_ids: int) -> None:
+        # Called once the vocabulary is known, before the corpus is encoded or a matrix allocated:
+        # vector_size=10**9 was an OOM kill, not an error.
+        matrices = 2 * V * self.vector_size * 4       # wv.vectors and syn1neg, float32
+        corpus = 4 * n_ids + 8 * (n_ids + 1)           # int32 ids, int64 sentence offsets (at most one per id)
+        check_allocation(matrices + corpus,
+                         f"Word2Vec: vector_size={self.vector_size} x {V:,} words (two float32 matrices, "
+                         f"{format_bytes(matrices)}) plus the corpus ids ({format_bytes(corpus)})",
+                         hint="lower vector_size, or shrink the vocabulary with min_count or max_vocab_size")
 
     def _from_sentences(self, sentences: Iterable[Any]) -> tuple[list[Any], np.ndarray, np.ndarray, np.ndarray]:
         if isinstance(sentences, (str, bytes)):
@@ -182,10 +203,29 @@ class Word2Vec:
                 offsets.append(len(ids_list))
         return keys, counts, np.array(ids_list, dtype=np.int32), np.array(offsets, dtype=np.int64)
 
+    def _check_worker_memory(self) -> None:
+        # Each CPU thread draws the negatives of a whole sentence up front (shared negatives:
+        # `negative` per side of each word), so negative=10**9 or a corpus that is one giant line
+        # asks for sentence length x draws x 4 bytes per thread.
+        assert self._offsets is not None
+        lengths = np.diff(self._offsets)
+        longest = int(lengths.max()) if len(lengths) else 0
+        threads = max(1, min(self.workers, get_num_threads(), len(lengths)))
+        draws = (2 if self.sg else 1) * self.negative if self.shared_negatives else 0
+        per_thread = 4 * longest * (1 + draws) + 4 * self.negative + 8 * self.vector_size
+        check_allocation(threads * per_thread,
+                         f"Word2Vec: negative={self.negative} on sentences of up to {longest:,} words "
+                         f"({threads} threads, each drawing the negatives of a whole sentence)",
+                         hint="lower negative, or split the corpus into shorter lines")
+
     def _init_vectors(self, V: int) -> np.ndarray:
-        # gensim 4's initialisation: uniform in [-1, 1) / vector_size (word2vec.c uses half that)
-        rng = np.random.default_rng(self.seed)
-        return ((rng.random((V, self.vector_size), dtype=np.float32) * 2.0 - 1.0) / self.vector_size).astype(np.float32)
+        # gensim 4's initialisation: uniform in [-1, 1) / vector_size (word2vec.c uses half that).
+        # In place, so the peak is one matrix, as _check_memory counts.
+        v = np.random.default_rng(self.seed).random((V, self.vector_size), dtype=np.float32)
+        v *= 2.0
+        v -= 1.0
+        v /= self.vector_size
+        return v
 
     # ------------------------------------------------------------------------------- training
 
@@ -193,7 +233,11 @@ class Word2Vec:
         """Train ``epochs`` (default: the constructor's) epochs on the corpus given to build_vocab."""
         if self._ids is None or self.syn1neg is None:
             raise RuntimeError("Word2Vec.train: call build_vocab first (or pass sentences / corpus_file)")
+        if epochs is not None and (isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 1):
+            raise ValueError(f"Word2Vec.train: epochs must be an integer >= 1, got {epochs!r}")
         epochs = self.epochs if epochs is None else int(epochs)
+        if self.device == "cpu":
+            self._check_worker_memory()
         # The GPU trainer holds its own copy of the weights and corpus for this call; the vectors
         # come back after every epoch, so callbacks see them.
         gpu = None
