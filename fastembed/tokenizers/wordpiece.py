@@ -19,14 +19,15 @@ import os
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 
 import numpy as np
 
 from .._native import _C
 from ..io import atomic_write_text
+from ._files import read_text
 
 SPECIALS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
+VOCAB_TXT = "a BERT vocab.txt (UTF-8, one vocabulary entry per line)"
 MAX_CHARS_PER_WORD = 100  # longer words become [UNK] (BERT's max_input_chars_per_word)
 
 # CJK Unified Ideographs blocks that BERT splits into single characters.
@@ -106,13 +107,18 @@ class WordPieceTokenizer:
 
     @classmethod
     def from_vocab(cls, path: str | os.PathLike, **kwargs) -> "WordPieceTokenizer":
-        """Read a BERT ``vocab.txt`` (one entry per line, line i is id i)."""
-        lines = Path(path).read_text(encoding="utf-8").split("\n")
+        """Read a BERT ``vocab.txt`` (one entry per line, line i is id i). ValueError naming the
+        file when it is not UTF-8 or lacks a special token; FileNotFoundError / IsADirectoryError
+        for a path that is not a file."""
+        lines = read_text(path, VOCAB_TXT).split("\n")
         if lines and lines[-1] == "":
             lines.pop()
         if not lines:
-            raise ValueError(f"{path} is empty; expected one vocabulary entry per line")
-        return cls([ln.rstrip("\r") for ln in lines], **kwargs)
+            raise ValueError(f"{path} is empty; expected {VOCAB_TXT}")
+        try:
+            return cls([ln.rstrip("\r") for ln in lines], **kwargs)
+        except ValueError as e:
+            raise ValueError(f"{path}: {e}") from None
 
     @classmethod
     def train(cls, texts: Iterable[str] | None = None, *, files: Iterable[str | os.PathLike] = (), vocab_size: int,
