@@ -20,7 +20,7 @@ def address_space_bytes() -> int:
 
 def cap_address_space(extra: int) -> None:
     """Let this process grow by at most ``extra`` bytes of address space from here on."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
     limit = address_space_bytes() + extra
     if hard != resource.RLIM_INFINITY:
         limit = min(limit, hard)

@@ -10,7 +10,8 @@ import sys
 import numpy as np
 import pytest
 
-from fastembed.tokenizers import BPETokenizer, _reference as ref
+from fastembed.tokenizers import BPETokenizer
+from fastembed.tokenizers import _reference as ref
 
 from ._capped import run_capped
 from .conftest import byte_tokens, ref_rules
