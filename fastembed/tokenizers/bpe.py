@@ -360,6 +360,24 @@ class BPETokenizer:
         }
         atomic_write_text(path, json.dumps(data, ensure_ascii=False))
 
+    # ------------------------------------------------------------------ pickling and copying
+
+    def __getstate__(self) -> dict[str, Any]:
+        # The native encoder cannot be pickled; what it was built from can, and builds it again
+        # (a worker process of a multiprocessing pool gets its tokenizer this way).
+        return {"vocab": [self._token_bytes(i) for i in range(self.n_vocab)], "rules": self.rules,
+                "pattern": self.pattern, "special_tokens": self.special_tokens, "trace": self.trace}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["vocab"], state["rules"], pattern=state["pattern"],  # type: ignore[misc]
+                      special_tokens=state["special_tokens"], trace=state["trace"])
+
+    def __copy__(self) -> BPETokenizer:
+        # The native encoder never changes after construction, so a shallow copy shares it.
+        new = object.__new__(type(self))
+        new.__dict__.update(self.__dict__)
+        return new
+
     def __repr__(self) -> str:
         return f"BPETokenizer(n_vocab={self.n_vocab}, pattern={self.pattern!r}, special_tokens={len(self.special_tokens)})"
 

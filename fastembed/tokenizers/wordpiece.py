@@ -103,6 +103,9 @@ class WordPieceTokenizer:
         self.unk_id, self.cls_id, self.sep_id = (self.token_to_id[t] for t in (unk_token, cls_token, sep_token))
         self.pad_id, self.mask_id = self.token_to_id[pad_token], self.token_to_id[mask_token]
         self.special_tokens = {t: self.token_to_id[t] for t in (unk_token, cls_token, sep_token, pad_token, mask_token)}
+        self.max_chars_per_word = max_chars_per_word
+        self._token_names = {"unk_token": unk_token, "cls_token": cls_token, "sep_token": sep_token,
+                             "pad_token": pad_token, "mask_token": mask_token}
         self._wp = _C.WordPiece([t.encode("utf-8") for t in self.vocab], self.unk_id, "##", max_chars_per_word)
 
     @classmethod
@@ -317,6 +320,23 @@ class WordPieceTokenizer:
                 continue
             text += tok[2:] if tok.startswith("##") else (" " + tok if text else tok)
         return text
+
+    # ------------------------------------------------------------------ pickling and copying
+
+    def __getstate__(self) -> dict:
+        # The native WordPiece cannot be pickled; the constructor's arguments can, and build it again.
+        return {"vocab": self.vocab, "lowercase": self.lowercase, "strip_accents": self.strip_accents,
+                "max_chars_per_word": self.max_chars_per_word, **self._token_names}
+
+    def __setstate__(self, state: dict) -> None:
+        state = dict(state)
+        self.__init__(state.pop("vocab"), **state)  # type: ignore[misc]
+
+    def __copy__(self) -> WordPieceTokenizer:
+        # The native table never changes after construction, so a shallow copy shares it.
+        new = object.__new__(type(self))
+        new.__dict__.update(self.__dict__)
+        return new
 
     def __repr__(self) -> str:
         return f"WordPieceTokenizer(vocab_size={self.vocab_size}, lowercase={self.lowercase})"
