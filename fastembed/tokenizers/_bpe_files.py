@@ -110,7 +110,7 @@ def read_tiktoken(path: str | os.PathLike, special_tokens: Mapping[str, int] | N
     # n distinct ranks, all below n: exactly 0..n-1.
     specials = special_tokens or {}
     specials = check_special_ids(specials, n, n + len(specials) + MAX_UNUSED_IDS if isinstance(specials, Mapping) else n,
-                                 note=f" (after the file's {n} ranked tokens, leaving at most {MAX_UNUSED_IDS} "
+                                 where=f"{path}", note=f" (after the file's {n} ranked tokens, leaving at most {MAX_UNUSED_IDS} "
                                       "ids unused)")
     vocab = [b""] * (max(specials.values(), default=n - 1) + 1)  # b"": an unused id
     for token, rank in ranks.items():

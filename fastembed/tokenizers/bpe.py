@@ -435,17 +435,20 @@ def count_words(texts: Iterable[str | bytes] | None = None, *, files: Iterable[s
 def _custom_pattern(pattern: str) -> Any:
     """None for a native pattern; a compiled `regex` pattern otherwise."""
     if not isinstance(pattern, str) or not pattern:
-        raise ValueError(f"pattern must be 'gpt2', 'cl100k' or a regular expression, got {pattern!r}")
+        raise ValueError(f"pattern must be 'gpt2', 'cl100k' or a regular expression, got {pattern!r}"[:300])
     if pattern in PATTERNS:
         return None
     try:
         import regex
     except ImportError:
         raise ImportError("custom split patterns need the `regex` module: pip install regex") from None
+    shown = repr(pattern) if len(pattern) <= 100 else repr(pattern[:100] + "...")  # it may come from a file
     try:
         return regex.compile(pattern)
     except regex.error as e:
-        raise ValueError(f"pattern {pattern!r} is not a valid regular expression: {e}") from None
+        raise ValueError(f"pattern {shown} is not a valid regular expression: {e}") from None
+    except RecursionError:  # the parser recurses once per nested group
+        raise ValueError(f"pattern {shown} is not a valid regular expression: nested too deeply") from None
 
 
 def _split_custom(custom: Any, text: str | bytes) -> list[bytes]:

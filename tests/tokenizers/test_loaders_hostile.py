@@ -237,3 +237,15 @@ def test_a_missing_file_is_refused_as_missing(tmp_path, loader):
     p = tmp_path / "missing"
     with pytest.raises(FileNotFoundError, match=re.escape("does not exist; expected ") + ".*" + re.escape(str(p))):
         LOADERS[loader](p, tmp_path)
+
+
+def test_tokenizer_json_with_a_deeply_nested_pattern_names_the_file(tmp_path):
+    # The pattern is compiled by the `regex` module, whose parser recursed out of the stack.
+    tok = BPETokenizer(BYTES, np.zeros((0, 4), np.uint32), pattern=r"\w+|\W")
+    path = tmp_path / "tok.json"
+    tok.save(path)
+    data = json.loads(path.read_text())
+    data["pattern"] = "(" * 100_000 + ")" * 100_000
+    path.write_text(json.dumps(data))
+    with raises_naming(path, r"pattern '\(\(\(.*\.\.\.' is not a valid regular expression: nested too deeply"):
+        BPETokenizer.load(path)
