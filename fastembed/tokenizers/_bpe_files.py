@@ -23,10 +23,11 @@ FORMAT_VERSION = 1
 # the vocabulary huge.
 MAX_UNUSED_IDS = 1 << 16
 
-TOKENIZER_JSON = "a fastembed tokenizer file (BPETokenizer.save)"
-TIKTOKEN = "a tiktoken rank file ('base64-token rank' per line)"
-ENCODER_JSON = "GPT-2's encoder.json (a JSON object mapping each token to its id)"
-MERGES = "GPT-2's vocab.bpe (one merge 'left right' per line)"
+# What each file is, for messages: "PATH is not a tiktoken rank file (not UTF-8 text: ...)".
+TOKENIZER_JSON = "a fastembed tokenizer file"
+TIKTOKEN = "a tiktoken rank file"
+ENCODER_JSON = "a GPT-2 encoder.json"
+MERGES = "a GPT-2 vocab.bpe merges file"
 
 
 def check_special_ids(specials: Mapping[Any, Any], lo: int, hi: int, where: str = "", note: str = "") -> dict[str, int]:
@@ -137,7 +138,7 @@ def read_gpt2(encoder_json: str | os.PathLike, vocab_bpe: str | os.PathLike, to_
             "(GPT-2's encoder.json)")
     n = len(encoder)
     if n == 0:
-        raise ValueError(f"{encoder_json} holds no tokens; expected {ENCODER_JSON}")
+        raise ValueError(f"{encoder_json} holds no tokens; expected an object mapping each token to its id")
     specials = {t: i for t, i in encoder.items() if t == "<|endoftext|>"}
     vocab: list[bytes | None] = [None] * n
     for token, i in encoder.items():

@@ -16,7 +16,7 @@ from typing import Any
 
 
 def read_bytes(path: str | os.PathLike, what: str) -> bytes:
-    """The file's bytes; ``what`` (e.g. "a tiktoken rank file") completes the path errors."""
+    """The file's bytes; ``what`` (e.g. "a tiktoken rank file") completes the messages."""
     try:
         return Path(path).read_bytes()
     except IsADirectoryError:
@@ -31,8 +31,8 @@ def read_text(path: str | os.PathLike, what: str) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as e:
-        raise ValueError(f"{path} is not UTF-8 text (byte 0x{data[e.start]:02x} at offset {e.start}); "
-                         f"expected {what}") from None
+        raise ValueError(f"{path} is not {what} (not UTF-8 text: byte 0x{data[e.start]:02x} at offset "
+                         f"{e.start})") from None
 
 
 def read_json(path: str | os.PathLike, what: str) -> Any:
@@ -41,11 +41,11 @@ def read_json(path: str | os.PathLike, what: str) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as e:
-        raise ValueError(f"{path}: invalid or truncated JSON ({e}); expected {what}") from None
+        raise ValueError(f"{path} is not {what} (invalid or truncated JSON: {e})") from None
     except RecursionError:  # "[[[[..." nested deeper than the decoder's recursion limit
-        raise ValueError(f"{path} holds JSON nested too deeply to read; expected {what}") from None
+        raise ValueError(f"{path} is not {what} (JSON nested too deeply to read)") from None
     except ValueError as e:  # e.g. an integer literal longer than Python's 4300-digit limit
-        raise ValueError(f"{path} is not readable JSON ({e}); expected {what}") from None
+        raise ValueError(f"{path} is not {what} (unreadable JSON: {e})") from None
 
 
 def check_is_file(path: str | os.PathLike, what: str) -> Path:

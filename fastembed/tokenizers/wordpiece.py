@@ -27,7 +27,7 @@ from ..io import atomic_write_text
 from ._files import read_text
 
 SPECIALS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
-VOCAB_TXT = "a BERT vocab.txt (UTF-8, one vocabulary entry per line)"
+VOCAB_TXT = "a BERT vocab.txt"
 MAX_CHARS_PER_WORD = 100  # longer words become [UNK] (BERT's max_input_chars_per_word)
 
 # CJK Unified Ideographs blocks that BERT splits into single characters.
@@ -117,7 +117,7 @@ class WordPieceTokenizer:
         if lines and lines[-1] == "":
             lines.pop()
         if not lines:
-            raise ValueError(f"{path} is empty; expected {VOCAB_TXT}")
+            raise ValueError(f"{path} is empty; expected one vocabulary entry per line")
         try:
             return cls([ln.rstrip("\r") for ln in lines], **kwargs)
         except ValueError as e:

@@ -121,7 +121,7 @@ ENC, MERGES = gpt2_texts()
 @pytest.mark.parametrize("content,expected", [
     ("[1, 2, 3]", "holds a JSON list; expected an object mapping each token to its id"),
     (ENC[: len(ENC) // 2], "invalid or truncated"),
-    (b'{"\xff\xfe": 1}', r"not UTF-8 text \(byte 0xff at offset 2\)"),
+    (b'{"\xff\xfe": 1}', r"is not a GPT-2 encoder.json \(not UTF-8 text: byte 0xff at offset 2\)"),
     ("[" * 100_000, "nested too deeply"),
     ("{}", "holds no tokens"),
     (ENC.replace('"ab": 256', '"ab": 256.0'), r"token 'ab' has id 256\.0; expected an integer id in 0\.\."),
@@ -135,7 +135,7 @@ def test_broken_encoder_json_is_a_value_error_naming_the_file(tmp_path, content,
 
 
 @pytest.mark.parametrize("content,expected", [
-    (MERGES.encode() + b"\xff \xfe\n", r"not UTF-8 text \(byte 0xff"),
+    (MERGES.encode() + b"\xff \xfe\n", "is not a GPT-2 vocab.bpe merges file .not UTF-8 text: byte 0xff"),
     (MERGES + "a b\n", "line 8: the pair 'a b' was already merged on line 2"),
     (MERGES + "a\n", "line 8 is not a merge of two known tokens"),
     (MERGES + "x y\n", "line 8 is not a merge of two known tokens"),
@@ -173,7 +173,7 @@ def test_merges_file_with_windows_line_ends_loads(tmp_path):
 
 @pytest.mark.parametrize("content,expected", [
     ("[" * 100_000, "nested too deeply"),
-    (b'{"format": "\xff"}', r"not UTF-8 text \(byte 0xff"),
+    (b'{"format": "\xff"}', "is not a fastembed tokenizer file .not UTF-8 text: byte 0xff"),
 ])
 def test_broken_tokenizer_json_is_a_value_error_naming_the_file(tmp_path, content, expected):
     path = write(tmp_path, "tok.json", content)
@@ -199,7 +199,7 @@ def test_tokenizer_with_unused_ids_saves_and_loads(tmp_path):
 
 def test_vocab_txt_not_utf8_is_a_value_error_naming_the_file(tmp_path):
     path = write(tmp_path, "vocab.txt", wordpiece_text().encode() + b"caf\xe9\n")
-    with raises_naming(path, r"not UTF-8 text \(byte 0xe9 at offset", "expected a BERT vocab.txt"):
+    with raises_naming(path, r"is not a BERT vocab.txt \(not UTF-8 text: byte 0xe9 at offset"):
         WordPieceTokenizer.from_vocab(path)
 
 
