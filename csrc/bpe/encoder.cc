@@ -36,6 +36,17 @@ Encoder::Encoder(std::vector<std::string> vocab, const std::vector<MergeRule>& r
     FE_CHECK(byte_token_[b] != BytesToId::kEmpty, ValueError, "BPE vocabulary has no token for byte 0x", std::hex, b,
              "; a byte-level vocabulary needs all 256");
   }
+  // Only the order of ranks matters, so rules_ holds each rank's position among the distinct
+  // ranks: the bucket path's table then grows with the rule table, never with a rank's value
+  // (a file may rank its rules 0, 10^9, 4 * 10^9).
+  std::vector<uint32_t> ranks;
+  ranks.reserve(rules.size());
+  for (const MergeRule& r : rules) ranks.push_back(r.rank);
+  std::sort(ranks.begin(), ranks.end());
+  ranks.erase(std::unique(ranks.begin(), ranks.end()), ranks.end());
+  auto dense = [&](uint32_t rank) {
+    return static_cast<uint32_t>(std::lower_bound(ranks.begin(), ranks.end(), rank) - ranks.begin());
+  };
   rules_.reset(rules.size());
   for (const MergeRule& r : rules) {
     FE_CHECK(r.left < V && r.right < V && r.id < V, ValueError, "merge rule (", r.left, ", ", r.right, ") -> ", r.id,
@@ -46,10 +57,10 @@ Encoder::Encoder(std::vector<std::string> vocab, const std::vector<MergeRule>& r
              ValueError, "merge rule (", r.left, ", ", r.right, ") -> ", r.id,
              ": the token's bytes are not the concatenation of the pair's");
     FE_CHECK(r.rank != kNoRank, ValueError, "merge rank ", r.rank, " is reserved");
-    FE_CHECK(rules_.insert((uint64_t{r.left} << 32) | r.right, (uint64_t{r.rank} << 32) | r.id), ValueError,
+    FE_CHECK(rules_.insert((uint64_t{r.left} << 32) | r.right, (uint64_t{dense(r.rank)} << 32) | r.id), ValueError,
              "duplicate merge rule for the pair (", r.left, ", ", r.right, ")");
   }
-  for (const MergeRule& r : rules) max_rank_ = std::max(max_rank_, r.rank);
+  max_rank_ = ranks.empty() ? 0 : static_cast<uint32_t>(ranks.size() - 1);
   // The whole-piece shortcut, only for tokens that BPE-encode to themselves.
   whole_.reset(&vocab_, V);
   std::vector<uint32_t> out;
@@ -218,7 +229,7 @@ void Encoder::encode_piece(const uint8_t* s, size_t n, std::vector<uint32_t>& ou
   if (n > kSmallPiece) {
     FE_CHECK(n < (size_t{1} << 32), ValueError, "encode: a single piece of ", n,
              " bytes (no spaces for 4 GiB) is longer than the encoder supports");
-    // Buckets cost O(max rank) to set up; a heap costs O(n log n): buckets for long pieces.
+    // Buckets cost O(distinct ranks) to set up; a heap costs O(n log n): buckets for long pieces.
     if (n >= std::max<size_t>(1024, max_rank_ / 16))
       merge_buckets(s, n, out);
     else

@@ -63,8 +63,8 @@ class Encoder {
   // Merges parts[0, m) in place (m <= 128); returns the new length.
   size_t merge_small(uint32_t* parts, size_t m) const;
   void merge_large(const uint8_t* s, size_t n, std::vector<uint32_t>& out) const;
-  // The same merges in O(n + max rank) (plus sorting within a rank, linear on runs of one byte):
-  // a bucket per rank instead of a heap. Pairs that rank at or below the rank being merged when
+  // The same merges in O(n + R) for R distinct ranks (plus sorting within a rank, linear on runs
+  // of one byte): a bucket per rank instead of a heap. Pairs that rank at or below the rank being merged when
   // they appear (never, with monotone rules such as trained BPE's) go through a small heap.
   void merge_buckets(const uint8_t* s, size_t n, std::vector<uint32_t>& out) const;
   // (rank, id) of the rule for (a, b), or nullptr.
@@ -80,11 +80,13 @@ class Encoder {
   std::vector<Span> spans_;
   std::string blob_;
   uint32_t byte_token_[256];
-  U64Map rules_;      // (left << 32 | right) -> (rank << 32 | id)
+  // (left << 32 | right) -> (rank << 32 | id), the rank renumbered 0..R-1 in the same order, so
+  // nothing sized by rank depends on how large the ranks are.
+  U64Map rules_;
   BytesToId whole_;   // token bytes -> id, only for tokens that encode to themselves
   BytesToId any_;     // token bytes -> id, every token (for token_id lookups)
   Pattern pattern_;
-  uint32_t max_rank_ = 0;
+  uint32_t max_rank_ = 0;  // R - 1 (renumbered)
 };
 
 }  // namespace fe::bpe

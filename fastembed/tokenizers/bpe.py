@@ -24,7 +24,6 @@ import base64
 import json
 import os
 from collections.abc import Iterable, Mapping
-from pathlib import Path
 from typing import Any, Collection, Literal, Union
 
 import numpy as np
@@ -32,9 +31,16 @@ import numpy as np
 from .._native import _C
 from .._progress import run_native
 from ..io import atomic_write_text
+from ._bpe_files import (
+    FORMAT,
+    FORMAT_VERSION,
+    check_special_ids,
+    read_gpt2,
+    read_tiktoken,
+    read_tokenizer_json,
+)
+from ._files import check_is_file
 
-FORMAT = "fastembed-bpe"
-FORMAT_VERSION = 1
 PATTERNS = ("gpt2", "cl100k")
 _BATCH_BYTES = 8 << 20  # texts are handed to the native counter in batches of about this size
 BATCH_CHUNK = 4096     # texts per native call of encode_batch (each call runs on all threads)
@@ -57,9 +63,9 @@ class BPETokenizer:
         self._enc = _C.BpeEncoder(list(vocab), rules, "gpt2" if self._custom else pattern)
         self.pattern = pattern
         self.rules = rules
-        self.special_tokens: dict[str, int] = dict(special_tokens or {})
+        self.special_tokens = check_special_ids(special_tokens or {}, 0, self._enc.vocab_size)
         for text, i in self.special_tokens.items():
-            if not 0 <= i < self._enc.vocab_size or self._enc.token_bytes(i) != text.encode("utf-8"):
+            if self._token_bytes(i) != text.encode("utf-8"):
                 raise ValueError(f"special token {text!r} -> {i}: the vocabulary has no such token with those bytes")
         self.trace = trace
 
@@ -213,13 +219,16 @@ class BPETokenizer:
     def decode_single_token_bytes(self, token: int) -> bytes:
         return self._enc.token_bytes(token)
 
-    def _is_gap(self, token: int) -> bool:
-        """An id with no token (tiktoken vocabularies leave some before their special tokens)."""
+    def _token_bytes(self, token: int) -> bytes:
+        """The token's bytes; b"" for an id with no token (tiktoken vocabularies leave some
+        before their special tokens)."""
         try:
-            self._enc.token_bytes(token)
-            return False
+            return self._enc.token_bytes(token)
         except ValueError:
-            return True
+            return b""
+
+    def _is_gap(self, token: int) -> bool:
+        return self._token_bytes(token) == b""
 
     def token_id(self, piece: str | bytes) -> int | None:
         """The id of the token whose bytes are exactly ``piece``, or None."""
@@ -256,7 +265,7 @@ class BPETokenizer:
             "format": FORMAT,
             "version": FORMAT_VERSION,
             "pattern": self.pattern,
-            "tokens": [base64.b64encode(self._enc.token_bytes(i)).decode("ascii") for i in range(self.n_vocab)],
+            "tokens": [base64.b64encode(self._token_bytes(i)).decode("ascii") for i in range(self.n_vocab)],
             "rules": self.rules.tolist(),
             "special_tokens": self.special_tokens,
         }
@@ -264,104 +273,43 @@ class BPETokenizer:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "BPETokenizer":
-        """Read a file written by :meth:`save`; ValueError naming the problem if it is not one."""
-        where = f"{path}"
+        """Read a file written by :meth:`save`; ValueError naming the problem if it is not one
+        (FileNotFoundError / IsADirectoryError for a path that is not a file)."""
+        f = read_tokenizer_json(path)
+        rules = np.array(f["rules"], dtype=np.int64).reshape(-1, 4)
         try:
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
-        except json.JSONDecodeError as e:
-            raise ValueError(f"{where} is not a fastembed tokenizer file (invalid or truncated JSON: {e})") from None
-        except UnicodeDecodeError:
-            raise ValueError(f"{where} is not a fastembed tokenizer file (not UTF-8 text)") from None
-        if not isinstance(data, dict) or data.get("format") != FORMAT:
-            raise ValueError(f"{where} is not a fastembed tokenizer file (no \"format\": \"{FORMAT}\")")
-        if data.get("version") != FORMAT_VERSION:
-            raise ValueError(f"{where} has format version {data.get('version')!r}; this fastembed reads {FORMAT_VERSION}")
-        for key, kind in (("pattern", str), ("tokens", list), ("rules", list), ("special_tokens", dict)):
-            if not isinstance(data.get(key), kind):
-                raise ValueError(f"{where}: field {key!r} is missing or not a {kind.__name__}")
-        try:
-            vocab = [base64.b64decode(t, validate=True) for t in data["tokens"]]
-        except (ValueError, TypeError) as e:
-            raise ValueError(f"{where}: field 'tokens' holds an entry that is not base64 ({e})") from None
-        for k, row in enumerate(data["rules"]):
-            if not (isinstance(row, list) and len(row) == 4
-                    and all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 2**32 for v in row)):
-                raise ValueError(f"{where}: rule {k} is not 4 integers in [0, 2**32): {row!r}")
-        for name, i in data["special_tokens"].items():
-            if not isinstance(i, int) or isinstance(i, bool):
-                raise ValueError(f"{where}: special token {name!r} has a non-integer id {i!r}")
-        rules = np.array(data["rules"], dtype=np.int64).reshape(-1, 4)
-        try:
-            return cls(vocab, rules.astype(np.uint32), pattern=data["pattern"], special_tokens=data["special_tokens"])
+            return cls(f["vocab"], rules.astype(np.uint32), pattern=f["pattern"], special_tokens=f["special_tokens"])
         except ValueError as e:
-            raise ValueError(f"{where}: {e}") from None
+            raise ValueError(f"{path}: {e}") from None
 
     @classmethod
     def from_gpt2_files(cls, encoder_json: str | os.PathLike, vocab_bpe: str | os.PathLike) -> "BPETokenizer":
         """GPT-2's own files: ``encoder.json`` (token -> id, bytes spelled with GPT-2's byte-to-
-        unicode table) and ``vocab.bpe`` (the merges in rank order). <|endoftext|> is special."""
+        unicode table) and ``vocab.bpe`` (the merges in rank order, after an optional
+        ``#version`` line). <|endoftext|> is special. ValueError naming the file for bad contents."""
         byte_decoder = {c: b for b, c in _gpt2_bytes_to_unicode().items()}
-        encoder = json.loads(Path(encoder_json).read_text(encoding="utf-8"))
-
-        def to_bytes(token: str) -> bytes:
-            try:
-                return bytes(byte_decoder[c] for c in token)
-            except KeyError:
-                raise ValueError(f"{encoder_json}: token {token!r} uses a character outside GPT-2's byte alphabet") from None
-
-        specials = {t: i for t, i in encoder.items() if t == "<|endoftext|>"}
-        vocab: list[bytes | None] = [None] * len(encoder)
-        for token, i in encoder.items():
-            if not isinstance(i, int) or not 0 <= i < len(encoder):
-                raise ValueError(f"{encoder_json}: id {i!r} of {token!r} is outside 0..{len(encoder) - 1}")
-            if vocab[i] is not None:
-                raise ValueError(f"{encoder_json}: id {i} is given to two tokens")
-            vocab[i] = token.encode("utf-8") if token in specials else to_bytes(token)
-        lines = Path(vocab_bpe).read_text(encoding="utf-8").split("\n")
-        rules = []
-        for rank, line in enumerate(ln for ln in lines[1:] if ln):
-            parts = line.split(" ")
-            if len(parts) != 2 or parts[0] not in encoder or parts[1] not in encoder or parts[0] + parts[1] not in encoder:
-                raise ValueError(f"{vocab_bpe}: line {rank + 2} is not a merge of two known tokens: {line!r}")
-            rules.append((encoder[parts[0]], encoder[parts[1]], rank, encoder[parts[0] + parts[1]]))
-        return cls(vocab, np.array(rules, dtype=np.uint32), pattern="gpt2", special_tokens=specials)
+        vocab, rules, specials = read_gpt2(encoder_json, vocab_bpe, byte_decoder)
+        try:
+            return cls(vocab, np.array(rules, dtype=np.uint32).reshape(-1, 4), pattern="gpt2", special_tokens=specials)
+        except ValueError as e:
+            raise ValueError(f"{encoder_json} with {vocab_bpe}: {e}") from None
 
     @classmethod
     def from_tiktoken(cls, path: str | os.PathLike, *, pattern: str = "gpt2",
                       special_tokens: Mapping[str, int] | None = None) -> "BPETokenizer":
-        """A tiktoken ``.tiktoken`` rank file (``base64(token) rank`` per line).
+        """A tiktoken ``.tiktoken`` rank file (``base64(token) rank`` per line, ranks 0..n-1).
 
         tiktoken merges any adjacent pair whose concatenation is a token, by that token's rank;
         here every such split becomes a merge rule at that rank, which encodes identically.
-        Special tokens (e.g. ``{"<|endoftext|>": 50256}``) get ids outside the ranks; ids left
-        unused between them (cl100k has some) cannot be decoded.
+        Special tokens (e.g. ``{"<|endoftext|>": 50256}``) get ids from n on; ids left unused
+        between them (cl100k has some; at most 65536) cannot be decoded. ValueError naming the
+        file and line for bad contents, or the special token for a bad id.
         """
-        ranks: dict[bytes, int] = {}
-        for lineno, line in enumerate(Path(path).read_bytes().splitlines(), 1):
-            if not line:
-                continue
-            try:
-                token, rank = line.split()
-                ranks[base64.b64decode(token, validate=True)] = int(rank)
-            except ValueError:
-                raise ValueError(f"{path}: line {lineno} is not 'base64-token rank': {line[:60]!r}") from None
-        specials = dict(special_tokens or {})
-        n = max([*ranks.values(), *specials.values()], default=-1) + 1
-        vocab: list[bytes | None] = [None] * n
-        for token, rank in ranks.items():
-            vocab[rank] = token
-        for s, i in specials.items():
-            if vocab[i] is not None:
-                raise ValueError(f"special token {s!r} -> {i} collides with a ranked token")
-            vocab[i] = s.encode("utf-8")
-        missing = [i for i in range(len(ranks)) if vocab[i] is None]
-        if missing:
-            raise ValueError(f"{path}: ranks are not 0..{len(ranks) - 1}; missing {len(missing)}, e.g. {missing[:5]}")
-        vocab = [b"" if t is None else t for t in vocab]  # unused ids between the ranks and the specials
-        rules = [(ranks[t[:k]], ranks[t[k:]], rank, rank)
-                 for t, rank in ranks.items() if len(t) > 1
-                 for k in range(1, len(t)) if t[:k] in ranks and t[k:] in ranks]
-        return cls(vocab, np.array(rules, dtype=np.uint32).reshape(-1, 4), pattern=pattern, special_tokens=specials)
+        vocab, rules, specials = read_tiktoken(path, special_tokens)
+        try:
+            return cls(vocab, np.array(rules, dtype=np.uint32).reshape(-1, 4), pattern=pattern, special_tokens=specials)
+        except ValueError as e:
+            raise ValueError(f"{path}: {e}") from None
 
     def to_tiktoken(self, path: str | os.PathLike) -> None:
         """Write a tiktoken ``.tiktoken`` rank file (``base64(token) id`` per line; special tokens
@@ -419,6 +367,24 @@ class BPETokenizer:
         }
         atomic_write_text(path, json.dumps(data, ensure_ascii=False))
 
+    # ------------------------------------------------------------------ pickling and copying
+
+    def __getstate__(self) -> dict[str, Any]:
+        # The native encoder cannot be pickled; what it was built from can, and builds it again
+        # (a worker process of a multiprocessing pool gets its tokenizer this way).
+        return {"vocab": [self._token_bytes(i) for i in range(self.n_vocab)], "rules": self.rules,
+                "pattern": self.pattern, "special_tokens": self.special_tokens, "trace": self.trace}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["vocab"], state["rules"], pattern=state["pattern"],  # type: ignore[misc]
+                      special_tokens=state["special_tokens"], trace=state["trace"])
+
+    def __copy__(self) -> BPETokenizer:
+        # The native encoder never changes after construction, so a shallow copy shares it.
+        new = object.__new__(type(self))
+        new.__dict__.update(self.__dict__)
+        return new
+
     def __repr__(self) -> str:
         return f"BPETokenizer(n_vocab={self.n_vocab}, pattern={self.pattern!r}, special_tokens={len(self.special_tokens)})"
 
@@ -443,9 +409,7 @@ def count_words(texts: Iterable[str | bytes] | None = None, *, files: Iterable[s
         for piece, n in counts.items():
             wc.add(piece, n)
     for f in files:
-        p = Path(f)
-        if not p.is_file():
-            raise FileNotFoundError(f"training file {str(p)!r} does not exist")
+        p = check_is_file(f, "a text file to train on")
         run_native(lambda pr: wc.add_file(str(p), pr), desc=f"counting {p.name}", unit="lines", show=progress)
     if texts is not None:
         if isinstance(texts, (str, bytes)):
@@ -478,17 +442,20 @@ def count_words(texts: Iterable[str | bytes] | None = None, *, files: Iterable[s
 def _custom_pattern(pattern: str) -> Any:
     """None for a native pattern; a compiled `regex` pattern otherwise."""
     if not isinstance(pattern, str) or not pattern:
-        raise ValueError(f"pattern must be 'gpt2', 'cl100k' or a regular expression, got {pattern!r}")
+        raise ValueError(f"pattern must be 'gpt2', 'cl100k' or a regular expression, got {pattern!r}"[:300])
     if pattern in PATTERNS:
         return None
     try:
         import regex
     except ImportError:
         raise ImportError("custom split patterns need the `regex` module: pip install regex") from None
+    shown = repr(pattern) if len(pattern) <= 100 else repr(pattern[:100] + "...")  # it may come from a file
     try:
         return regex.compile(pattern)
     except regex.error as e:
-        raise ValueError(f"pattern {pattern!r} is not a valid regular expression: {e}") from None
+        raise ValueError(f"pattern {shown} is not a valid regular expression: {e}") from None
+    except RecursionError:  # the parser recurses once per nested group
+        raise ValueError(f"pattern {shown} is not a valid regular expression: nested too deeply") from None
 
 
 def _split_custom(custom: Any, text: str | bytes) -> list[bytes]:
@@ -517,9 +484,7 @@ def _count_custom(custom: Any, texts, files, counts) -> Any:
             raise TypeError(f"counts must be a mapping of piece -> count, got {type(counts).__name__}")
         counter.update({(p.encode("utf-8") if isinstance(p, str) else p): n for p, n in counts.items()})
     for f in files:
-        p = Path(f)
-        if not p.is_file():
-            raise FileNotFoundError(f"training file {str(p)!r} does not exist")
+        p = check_is_file(f, "a text file to train on")
         with open(p, "rb") as fh:
             for line in fh:
                 counter.update(_split_custom(custom, line))

@@ -19,14 +19,15 @@ import os
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 
 import numpy as np
 
 from .._native import _C
 from ..io import atomic_write_text
+from ._files import read_text
 
 SPECIALS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
+VOCAB_TXT = "a BERT vocab.txt"
 MAX_CHARS_PER_WORD = 100  # longer words become [UNK] (BERT's max_input_chars_per_word)
 
 # CJK Unified Ideographs blocks that BERT splits into single characters.
@@ -102,17 +103,25 @@ class WordPieceTokenizer:
         self.unk_id, self.cls_id, self.sep_id = (self.token_to_id[t] for t in (unk_token, cls_token, sep_token))
         self.pad_id, self.mask_id = self.token_to_id[pad_token], self.token_to_id[mask_token]
         self.special_tokens = {t: self.token_to_id[t] for t in (unk_token, cls_token, sep_token, pad_token, mask_token)}
+        self.max_chars_per_word = max_chars_per_word
+        self._token_names = {"unk_token": unk_token, "cls_token": cls_token, "sep_token": sep_token,
+                             "pad_token": pad_token, "mask_token": mask_token}
         self._wp = _C.WordPiece([t.encode("utf-8") for t in self.vocab], self.unk_id, "##", max_chars_per_word)
 
     @classmethod
     def from_vocab(cls, path: str | os.PathLike, **kwargs) -> "WordPieceTokenizer":
-        """Read a BERT ``vocab.txt`` (one entry per line, line i is id i)."""
-        lines = Path(path).read_text(encoding="utf-8").split("\n")
+        """Read a BERT ``vocab.txt`` (one entry per line, line i is id i). ValueError naming the
+        file when it is not UTF-8 or lacks a special token; FileNotFoundError / IsADirectoryError
+        for a path that is not a file."""
+        lines = read_text(path, VOCAB_TXT).split("\n")
         if lines and lines[-1] == "":
             lines.pop()
         if not lines:
             raise ValueError(f"{path} is empty; expected one vocabulary entry per line")
-        return cls([ln.rstrip("\r") for ln in lines], **kwargs)
+        try:
+            return cls([ln.rstrip("\r") for ln in lines], **kwargs)
+        except ValueError as e:
+            raise ValueError(f"{path}: {e}") from None
 
     @classmethod
     def train(cls, texts: Iterable[str] | None = None, *, files: Iterable[str | os.PathLike] = (), vocab_size: int,
@@ -311,6 +320,23 @@ class WordPieceTokenizer:
                 continue
             text += tok[2:] if tok.startswith("##") else (" " + tok if text else tok)
         return text
+
+    # ------------------------------------------------------------------ pickling and copying
+
+    def __getstate__(self) -> dict:
+        # The native WordPiece cannot be pickled; the constructor's arguments can, and build it again.
+        return {"vocab": self.vocab, "lowercase": self.lowercase, "strip_accents": self.strip_accents,
+                "max_chars_per_word": self.max_chars_per_word, **self._token_names}
+
+    def __setstate__(self, state: dict) -> None:
+        state = dict(state)
+        self.__init__(state.pop("vocab"), **state)  # type: ignore[misc]
+
+    def __copy__(self) -> WordPieceTokenizer:
+        # The native table never changes after construction, so a shallow copy shares it.
+        new = object.__new__(type(self))
+        new.__dict__.update(self.__dict__)
+        return new
 
     def __repr__(self) -> str:
         return f"WordPieceTokenizer(vocab_size={self.vocab_size}, lowercase={self.lowercase})"

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from ._files import check_is_file
 from .bpe import BPETokenizer
 
 
@@ -102,8 +103,7 @@ def train_wordpiece(cls: type, texts: Iterable[str] | None, *, files: Iterable[s
         files = [files]
     paths = [Path(f) for f in files]
     for p in paths:
-        if not p.is_file():
-            raise FileNotFoundError(f"training file {str(p)!r} does not exist")
+        check_is_file(p, "a text file to train on")
     if texts is None and not paths:
         raise ValueError("no training text: pass texts and/or files")
 
