@@ -315,7 +315,7 @@ def model_config(kind: str, config: Union[str, PathLike], *, vocab_size: int, se
             want = "bert" if kind == "bert" else "gpt2"
             if d["model_type"] != want:
                 raise ValueError(f"config file {path} is for model_type {d['model_type']!r}; {kind} needs {want!r}")
-            d = (bert_config_from_hf if kind == "bert" else gpt_config_from_hf)(d).to_dict()
+            d = (bert_config_from_hf if kind == "bert" else gpt_config_from_hf)(d, source=f"config file {path}").to_dict()
             explicit = {"max_position"}
         else:
             explicit = set(d)
