@@ -14,8 +14,8 @@ Layout under a run's ``out_dir``::
 Writing is atomic: everything goes into ``step_00002000.tmp-<pid>/``, each file is fsynced,
 the directory is renamed to ``step_00002000`` (a rename is all-or-nothing), and only then is
 ``latest`` replaced (also by a rename). A run killed at any point leaves ``latest`` naming a
-complete checkpoint; a leftover ``*.tmp-*`` directory is never read and is removed by the next
-save. Older checkpoints beyond ``keep_last`` are deleted after the new one is in place (each is
+complete checkpoint; a leftover ``*.tmp-*`` directory (or ``.latest.*.tmp`` file) is never read
+and is removed by the next save. Older checkpoints beyond ``keep_last`` are deleted after the new one is in place (each is
 first renamed to ``*.old-<pid>``, so an interrupted delete never leaves a ``step_*`` directory that
 has lost files). A write that fails (a full disk...) raises :class:`CheckpointWriteError`, one
 OSError that names the checkpoint, the directory and the reason, and leaves nothing behind.
@@ -54,6 +54,7 @@ CHECKPOINTS, LATEST = "checkpoints", "latest"
 MODEL_FILE, OPTIMIZER_FILE, STATE_FILE = "model.safetensors", "optimizer.pt", "state.json"
 _COMPLETE = re.compile(r"^step_(\d{8,})$")        # a finished checkpoint; tmp dirs never match
 _LEFTOVER = re.compile(r"^step_\d{8,}\.(tmp|old)-\d+$")
+_LATEST_LEFTOVER = re.compile(r"^\.latest\..+\.tmp$")   # fastembed.io's temp file, of a write killed by SIGKILL
 _OS_ERROR = re.compile(r"\(os error (\d+)\)")          # how safetensors (Rust) reports an OS error
 
 
@@ -213,6 +214,12 @@ def _write_error(what: str, root: Path, e: BaseException) -> CheckpointWriteErro
 def _prune(out_dir: str | os.PathLike, keep_last: Optional[int], keep: Path) -> None:
     """Delete complete checkpoints beyond the newest ``keep_last`` and leftovers of killed saves."""
     root = Path(out_dir) / CHECKPOINTS
+    for p in root.iterdir():
+        if _LATEST_LEFTOVER.match(p.name) and p.is_file():
+            try:
+                p.unlink()
+            except OSError:
+                pass
     stale = [p for p in root.iterdir() if p.is_dir() and _LEFTOVER.match(p.name)]
     if keep_last is not None and keep_last > 0:
         stale += list_checkpoints(out_dir)[:-keep_last]

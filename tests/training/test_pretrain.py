@@ -46,8 +46,11 @@ def write_corpus(path: Path, documents: int = 30, seed: int = 0) -> Path:
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory) -> dict[str, Path]:
+    return make_files(tmp_path_factory.mktemp("pretrain"))
+
+
+def make_files(d: Path) -> dict[str, Path]:
     """corpus.txt, a WordPiece vocab.txt of its words and a BPE tokenizer with <|endoftext|>."""
-    d = tmp_path_factory.mktemp("pretrain")
     corpus = write_corpus(d / "corpus.txt")
     vocab = d / "vocab.txt"
     vocab.write_text("\n".join(SPECIALS + ["."] + WORDS) + "\n", encoding="utf-8")
