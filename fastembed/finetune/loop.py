@@ -391,8 +391,12 @@ def load_finetuned(path: PathLike, device: Any = "cpu") -> tuple[FineTuneModel, 
     from ..training.checkpoint import load_checkpoint, resolve_checkpoint
 
     ckpt = resolve_checkpoint(path)
-    state = json.loads((ckpt / "state.json").read_text(encoding="utf-8"))
-    spec = state.get("finetune")
+    state_file = ckpt / "state.json"
+    try:
+        state = json.loads(state_file.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ValueError(f"{state_file} is corrupt: {e}") from None
+    spec = state.get("finetune") if isinstance(state, dict) else None
     if spec is None:
         raise ValueError(f"{ckpt} is not a fine-tuning checkpoint (its state.json has no 'finetune' entry)")
     encoder = BertModel(BertConfig.from_dict(spec["encoder_config"]))

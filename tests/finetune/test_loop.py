@@ -182,3 +182,12 @@ def test_out_dir_holding_a_run_is_refused(tiny_dir, tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith(f"fastembed finetune: error: {out} already holds a run") and err.count("\n") == 1
     assert {p: p.stat().st_mtime_ns for p in out.rglob("*")} == before        # nothing of the first run touched
+
+
+def test_load_finetuned_names_a_corrupt_state_file(tiny_dir, tmp_path):
+    ex = text_examples(TEXTS, LABELS)
+    finetune("classify", tiny_dir, ex, ex, epochs=1, batch_size=4, out_dir=tmp_path, log=quiet)
+    state = next((tmp_path / "checkpoints").glob("step_*")) / "state.json"
+    state.write_text(state.read_text()[:40])                        # truncated, as by a full disk
+    with pytest.raises(ValueError, match=r"state.json is corrupt"):
+        load_finetuned(tmp_path)
