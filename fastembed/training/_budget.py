@@ -64,8 +64,11 @@ def available_bytes(device: Any) -> int | None:
 
 
 def format_bytes(n: float) -> str:
-    """>>> format_bytes(3 * 2**30)
-    '3.0 GiB'"""
+    """``n`` bytes for a message.
+
+    >>> format_bytes(3 * 2**30), format_bytes(1536), format_bytes(12)
+    ('3.0 GiB', '1.5 KiB', '12 B')
+    """
     for unit in ("B", "KiB", "MiB", "GiB"):
         if n < 1024 or unit == "GiB":
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
