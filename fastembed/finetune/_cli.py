@@ -30,32 +30,38 @@ _NAMES = {
 
 def add_parser(sub: argparse._SubParsersAction, help: str = FINETUNE_HELP) -> argparse.ArgumentParser:
     """Add ``finetune`` to a subcommand set (``fastembed``'s); returns its parser."""
-    p = sub.add_parser("finetune", help=help, description=__doc__.splitlines()[0])
+    p = sub.add_parser("finetune", help=help, description=__doc__.splitlines()[0],
+                       epilog="Every option's default is in its help.")
     p.add_argument("--task", choices=TASK_CHOICES, required=True,
-                   help="classify: one text; pair: two texts; qa: answer spans; ner: BIO tags")
+                   help="classify: one text; pair: two texts; qa: answer spans; ner: BIO tags; required")
     p.add_argument("--data", type=Path, nargs="+", required=True, metavar="DIR_OR_FILES",
-                   help="a directory with the train and dev files, or TRAIN DEV")
+                   help="a directory with the train and dev files, or TRAIN DEV; required")
     p.add_argument("--model", type=Path, required=True, metavar="DIR",
-                   help="HuggingFace BERT directory (config.json, model.safetensors, vocab.txt)")
-    p.add_argument("--out", type=Path, required=True, metavar="DIR", help="run directory (results, best checkpoint)")
-    p.add_argument("--freeze-encoder", action="store_true", help="train the head only (encoder frozen, no dropout)")
-    p.add_argument("--epochs", type=int, default=3, help="default 3")
-    p.add_argument("--batch-size", type=int, default=32, help="default 32")
-    p.add_argument("--lr", type=float, default=None, help="peak learning rate (default 5e-5, frozen 1e-3)")
+                   help="HuggingFace BERT directory (config.json, model.safetensors, vocab.txt); required")
+    p.add_argument("--out", type=Path, required=True, metavar="DIR",
+                   help="run directory (results, best checkpoint); required, and it must not hold a run already")
+    p.add_argument("--freeze-encoder", action="store_true",
+                   help="train the head only, encoder frozen, no dropout (default: off, end to end)")
+    p.add_argument("--epochs", type=int, default=3, help="default: %(default)s")
+    p.add_argument("--batch-size", type=int, default=32, help="default: %(default)s")
+    p.add_argument("--lr", type=float, default=None, help="peak learning rate (default: 5e-5; frozen 1e-3)")
     p.add_argument("--head-lr", type=float, default=None, help="the head's peak rate (default: --lr)")
     p.add_argument("--warmup", type=float, default=0.1,
-                   help="warmup: a fraction of the steps, or a step count when >= 1 (default 0.1)")
-    p.add_argument("--max-length", type=int, default=None, help="tokens per row (default 128; qa 384)")
-    p.add_argument("--max-train", type=int, default=None, metavar="N", help="use a random N training examples")
-    p.add_argument("--max-dev", type=int, default=None, metavar="N", help="score a random N dev examples")
-    p.add_argument("--patience", type=int, default=None, help="stop after this many epochs without dev improvement")
+                   help="warmup: a fraction of the steps, or a step count when >= 1 (default: %(default)s)")
+    p.add_argument("--max-length", type=int, default=None,
+                   help="tokens per row (default: 128, qa 384, or the model's positions if fewer)")
+    p.add_argument("--max-train", type=int, default=None, metavar="N",
+                   help="use a random N training examples (default: all)")
+    p.add_argument("--max-dev", type=int, default=None, metavar="N", help="score a random N dev examples (default: all)")
+    p.add_argument("--patience", type=int, default=None,
+                   help="stop after this many epochs without dev improvement (default: never stop early)")
     p.add_argument("--layers", default="last",
                    choices=("last", "second_to_last", "sum_last_4", "concat_last_4", "embeddings", "scalar_mix"),
-                   help="encoder states the head reads (default last; fastembed.finetune.heads.LAYER_CHOICES)")
-    p.add_argument("--doc-stride", type=int, default=128, help="qa: tokens between window starts (default 128)")
-    p.add_argument("--seed", type=int, default=0)
+                   help="encoder states the head reads (default: %(default)s; fastembed.finetune.heads.LAYER_CHOICES)")
+    p.add_argument("--doc-stride", type=int, default=128, help="qa: tokens between window starts (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=0, help="head init, data order and sampling (default: %(default)s)")
     p.add_argument("--device", default=None, help="default: cuda when available, else cpu")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar (default: off, a bar on a terminal)")
     p.set_defaults(func=_finetune)
     return p
 

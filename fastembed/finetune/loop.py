@@ -23,7 +23,9 @@ One run, step by step:
    epoch (seeded) and padded per batch.
 5. After each epoch: predict the dev set, score it; when the task's metric improves, the model is
    saved atomically to ``out_dir/checkpoints/`` (only the best is kept); ``patience`` epochs
-   without improvement stop the run early.
+   without improvement stop the run early. An ``out_dir`` that already holds a run
+   (``results.json`` or checkpoints) is refused before anything is read, as ``pretrain`` refuses
+   a fresh run over checkpoints: nothing of an earlier run is overwritten.
 
 Learning rates. End to end (``freeze_encoder=False``): ``lr`` = 5e-5 by default (BERT's
 paper searched 5e-5, 3e-5, 2e-5), and the head uses ``head_lr`` = ``lr`` unless given. Frozen:
@@ -220,6 +222,17 @@ def subsample(examples: Sequence, n: Optional[int], seed: int) -> list:
     return [examples[i] for i in pick]
 
 
+def check_out_dir(out_dir: PathLike) -> None:
+    """Refuse an ``out_dir`` that holds a run already (its ``results.json`` or checkpoints)."""
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"output directory {out} is a file")
+    held = [name for name in ("results.json", "checkpoints") if (out / name).exists()]
+    if held:
+        raise ValueError(f"{out} already holds a run ({' and '.join(held)}): choose another output directory "
+                         "(--out), or delete that run first; fine-tuning does not overwrite one")
+
+
 def _stderr(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
@@ -266,6 +279,8 @@ def finetune(task: str, model_dir: Union[PathLike, tuple], train_data: Any, dev_
     if lr <= 0 or head_lr <= 0:
         raise ValueError(f"learning rates must be > 0, got lr={lr}, head_lr={head_lr}")
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    if out_dir is not None:
+        check_out_dir(out_dir)
 
     # 1-2. data
     train_all = _examples(t, train_data, "train_data")
@@ -376,8 +391,12 @@ def load_finetuned(path: PathLike, device: Any = "cpu") -> tuple[FineTuneModel, 
     from ..training.checkpoint import load_checkpoint, resolve_checkpoint
 
     ckpt = resolve_checkpoint(path)
-    state = json.loads((ckpt / "state.json").read_text(encoding="utf-8"))
-    spec = state.get("finetune")
+    state_file = ckpt / "state.json"
+    try:
+        state = json.loads(state_file.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ValueError(f"{state_file} is corrupt: {e}") from None
+    spec = state.get("finetune") if isinstance(state, dict) else None
     if spec is None:
         raise ValueError(f"{ckpt} is not a fine-tuning checkpoint (its state.json has no 'finetune' entry)")
     encoder = BertModel(BertConfig.from_dict(spec["encoder_config"]))

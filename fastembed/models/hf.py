@@ -49,7 +49,24 @@ _BERT_HEADS = {
 }
 
 
-def bert_config_from_hf(hf: dict[str, Any], **overrides: Any) -> BertConfig:
+# The fields a config.json must hold (HF names); the others have defaults.
+BERT_FIELDS = ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size")
+GPT2_FIELDS = ("vocab_size", "n_embd", "n_layer", "n_head")
+
+
+def _require(hf: dict[str, Any], fields: tuple[str, ...], what: str, source: Any) -> None:
+    """ValueError naming ``source`` and every missing field (was a bare KeyError: 'vocab_size')."""
+    if not isinstance(hf, dict):
+        raise ValueError(f"{source} must hold a JSON object of config fields, not {type(hf).__name__}")
+    missing = [f for f in fields if f not in hf]
+    if missing:
+        raise ValueError(f"{source} lacks the field{'s' if len(missing) > 1 else ''} {', '.join(missing)}; "
+                         f"a {what} config needs {', '.join(fields)}")
+
+
+def bert_config_from_hf(hf: dict[str, Any], *, source: Any = "the config", **overrides: Any) -> BertConfig:
+    """Our BertConfig from a HF BERT ``config.json`` dict; ``source`` names it in errors."""
+    _require(hf, BERT_FIELDS, "BERT", source)
     act = hf.get("hidden_act", "gelu")
     if act != "gelu":
         raise ValueError(f"hidden_act {act!r} is not supported; fastembed's BERT uses exact GELU ('gelu')")
@@ -142,8 +159,10 @@ def load_bert(path: PathLike, *, pretraining: bool = False, **overrides: Any) ->
     without a pooler (HF's ``add_pooling_layer=False``) gives a BertModel without one
     (``pooler_output`` None; fine-tuning then pools by the mean)."""
     path = Path(path)
-    cfg = bert_config_from_hf(_read_config(path), **overrides)
+    hf = _read_config(path, "bert")
+    cfg = bert_config_from_hf(hf, source=path / "config.json", **overrides)
     sd = read_weights(path)
+    _check_shapes(hf, sd, path, "bert")     # before the model is built: a wrong size must not allocate
     state = bert_state_from_hf(sd, cfg, heads=pretraining)
     model: Union[BertModel, BertForPreTraining] = (
         BertForPreTraining(cfg) if pretraining else BertModel(cfg, add_pooler="pooler.weight" in state))
@@ -174,9 +193,18 @@ def load_wordpiece(path: PathLike) -> Any:
     lower = True
     tc = path / "tokenizer_config.json"
     if tc.exists():
-        lower = bool(json.loads(tc.read_text(encoding="utf-8")).get("do_lower_case", True))
+        try:
+            settings = json.loads(tc.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise ValueError(f"{tc} is not valid JSON: {e}") from None
+        if not isinstance(settings, dict):
+            raise ValueError(f"{tc} must hold a JSON object, not {type(settings).__name__}")
+        lower = bool(settings.get("do_lower_case", True))
     vocab = path / "vocab.txt"
     if not vocab.exists():
+        if (path / "bpe.json").exists() or (path / "tokenizer.json").exists():
+            raise FileNotFoundError(f"{path} has a BPE tokenizer (bpe.json / tokenizer.json) but no vocab.txt; a BERT "
+                                    "directory needs a WordPiece vocab.txt with [CLS], [SEP], [MASK], [PAD] and [UNK]")
         raise FileNotFoundError(f"{vocab} does not exist; a BERT directory needs its vocab.txt")
     return WordPieceTokenizer.from_vocab(vocab, lowercase=lower)
 
@@ -187,7 +215,9 @@ _GPT_BLOCK = {"ln1": "ln_1", "ln2": "ln_2", "attn.qkv": "attn.c_attn", "attn.out
 _CONV1D = ("attn.c_attn", "attn.c_proj", "mlp.c_fc", "mlp.c_proj")
 
 
-def gpt_config_from_hf(hf: dict[str, Any], **overrides: Any) -> GPTConfig:
+def gpt_config_from_hf(hf: dict[str, Any], *, source: Any = "the config", **overrides: Any) -> GPTConfig:
+    """Our GPTConfig from a HF GPT-2 ``config.json`` dict; ``source`` names it in errors."""
+    _require(hf, GPT2_FIELDS, "GPT-2", source)
     act = hf.get("activation_function", "gelu_new")
     if act not in ("gelu_new", "gelu_pytorch_tanh"):
         raise ValueError(f"activation_function {act!r} is not supported; fastembed's GPT uses tanh GELU ('gelu_new')")
@@ -247,9 +277,12 @@ def gpt_from_hf_state_dict(sd: dict[str, torch.Tensor], config: GPTConfig) -> GP
 def load_gpt2(path: PathLike, **overrides: Any) -> GPT:
     """A HF GPT-2 directory (config.json + weights) as our :class:`GPT`."""
     path = Path(path)
-    cfg = gpt_config_from_hf(_read_config(path), **overrides)
+    hf = _read_config(path, "gpt2")
+    cfg = gpt_config_from_hf(hf, source=path / "config.json", **overrides)
+    sd = read_weights(path)
+    _check_shapes(hf, sd, path, "gpt2")
     model = GPT(cfg)
-    _load_exact(model, gpt_state_from_hf(read_weights(path), cfg), path)
+    _load_exact(model, gpt_state_from_hf(sd, cfg), path)
     return model
 
 
@@ -282,16 +315,66 @@ class _Taker:
             raise ValueError(f"the checkpoint lacks {what} weights: {self.missing[:5]}{more}")
 
 
-def _read_config(path: Path) -> dict[str, Any]:
+_KIND_NAMES = {"bert": ("BERT", "finetune/embed need a BERT model directory"),
+               "gpt2": ("GPT", "generate needs a GPT-2 model directory")}
+
+
+def _read_config(path: Path, want: str) -> dict[str, Any]:
+    """config.json of a model directory that should hold a ``want`` ("bert" or "gpt2") model."""
     if not path.is_dir():
         raise FileNotFoundError(f"{path} is not a directory; expected a HuggingFace model directory with config.json")
     f = path / "config.json"
     if not f.exists():
         raise FileNotFoundError(f"{f} does not exist")
     try:
-        return json.loads(f.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
+        hf = json.loads(f.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise ValueError(f"{f} is not valid JSON: {e}") from None
+    if not isinstance(hf, dict):
+        raise ValueError(f"{f} must hold a JSON object of config fields, not {type(hf).__name__}")
+    kind = hf.get("model_type")
+    if kind is not None and kind != want:
+        holds = _KIND_NAMES.get(kind, (str(kind), ""))[0]
+        raise ValueError(f"{path} holds a {holds} model (model_type {kind}); {_KIND_NAMES[want][1]}")
+    return hf
+
+
+# (HF tensor name without the model prefix, dim, config field) for the shapes a config decides
+_SHAPE_FIELDS = {
+    "bert": [("embeddings.word_embeddings.weight", 0, "vocab_size"),
+             ("embeddings.word_embeddings.weight", 1, "hidden_size"),
+             ("embeddings.position_embeddings.weight", 0, "max_position_embeddings"),
+             ("embeddings.token_type_embeddings.weight", 0, "type_vocab_size"),
+             ("encoder.layer.0.intermediate.dense.weight", 0, "intermediate_size")],
+    "gpt2": [("wte.weight", 0, "vocab_size"), ("wte.weight", 1, "n_embd"), ("wpe.weight", 0, "n_positions"),
+             ("h.0.mlp.c_fc.weight", 1, "n_inner")],
+}
+_PREFIXES = {"bert": "bert.", "gpt2": "transformer."}
+_LAYER = {"bert": (re.compile(r"^encoder\.layer\.(\d+)\."), "num_hidden_layers"),
+          "gpt2": (re.compile(r"^h\.(\d+)\."), "n_layer")}
+
+
+def _check_shapes(hf: dict[str, Any], sd: dict[str, torch.Tensor], path: Path, kind: str) -> None:
+    """Compare config.json with the weights' shapes *before* a model is built from the config: a
+    config that says vocab_size 10**12 must be refused, not allocated. ValueError names the field."""
+    prefix = _PREFIXES[kind]
+    body = {k[len(prefix):]: v for k, v in sd.items() if k.startswith(prefix)} or sd
+    source = path / "config.json"
+    for name, dim, field in _SHAPE_FIELDS[kind]:
+        value = hf.get(field)
+        if field == "n_inner" and value is None:
+            value = 4 * hf["n_embd"]
+        t = body.get(name)
+        if value is None or t is None or t.dim() <= dim:
+            continue                       # a missing tensor is reported by the loader, by name
+        if t.shape[dim] != value:
+            raise ValueError(f"{source} says {field} {value} but the weights' {name} has shape {tuple(t.shape)} "
+                             f"({t.shape[dim]} along dim {dim}): is the checkpoint from another config?")
+    pattern, field = _LAYER[kind]
+    layers = {int(m.group(1)) for k in body if (m := pattern.match(k))}
+    if layers and hf.get(field) != max(layers) + 1:
+        raise ValueError(f"{source} says {field} {hf.get(field)} but the weights hold {max(layers) + 1} layers: "
+                         "is the checkpoint from another config?")
 
 
 def read_weights(path: PathLike) -> dict[str, torch.Tensor]:

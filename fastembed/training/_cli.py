@@ -22,36 +22,48 @@ from typing import Any
 def add_parser(sub: argparse._SubParsersAction, help: str) -> None:
     """Add ``pretrain`` to the ``fastembed`` subcommands; ``help`` is its line in ``fastembed --help``
     (fastembed.cli.PRETRAIN_HELP, kept there so the list shows it without importing torch)."""
-    p = sub.add_parser("pretrain", help=help, description=__doc__.splitlines()[0])
-    p.add_argument("kind", choices=["bert", "gpt"])
+    p = sub.add_parser("pretrain", help=help, description=__doc__.splitlines()[0],
+                       epilog="Every option's default is in its help; the run's files are described in "
+                              "fastembed.training.pretrain.")
+    p.add_argument("kind", choices=["bert", "gpt"], help="bert: masked LM + next sentence; gpt: next token")
     p.add_argument("--corpus", type=Path, nargs="+", required=True, metavar="PATH",
-                   help="UTF-8 text files (BERT: one sentence per line, blank line between documents)")
+                   help="UTF-8 text files (BERT: one sentence per line, blank line between documents); required")
     p.add_argument("--tokenizer", type=Path, required=True, metavar="PATH",
-                   help="BPE .json (BPETokenizer.save), BERT vocab.txt, or a directory holding either")
-    p.add_argument("--config", default="mini", help="preset (tiny, mini, small, base) or a JSON config (default mini)")
-    p.add_argument("--steps", type=int, required=True, help="optimizer steps in the whole run")
-    p.add_argument("--out", type=Path, required=True, metavar="DIR", help="run directory")
-    p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --out")
-    p.add_argument("--batch-size", type=int, default=32, help="global batch per optimizer step (default 32)")
-    p.add_argument("--seq-len", type=int, default=128, help="BERT max_seq_len / GPT block size (default 128)")
+                   help="gpt: BPE .json (BPETokenizer.save); bert: a WordPiece vocab.txt; or a directory holding "
+                        "either; required")
+    p.add_argument("--config", default="mini",
+                   help="preset (tiny, mini, small, base) or a JSON config (default: %(default)s)")
+    p.add_argument("--steps", type=int, required=True, help="optimizer steps in the whole run; required")
+    p.add_argument("--out", type=Path, required=True, metavar="DIR",
+                   help="run directory; required (a fresh run refuses one that holds checkpoints)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue from the latest checkpoint in --out (default: off, a fresh run)")
+    p.add_argument("--batch-size", type=int, default=32,
+                   help="global batch per optimizer step, at most the training set (default: %(default)s)")
+    p.add_argument("--seq-len", type=int, default=128, help="BERT max_seq_len / GPT block size (default: %(default)s)")
     p.add_argument("--lr", type=float, default=None, help="peak learning rate (default: bert 1e-4, gpt 6e-4)")
     p.add_argument("--warmup", type=int, default=None, help="warmup steps (default: 1%% of --steps)")
     p.add_argument("--schedule", choices=["linear", "cosine", "constant"], default=None,
                    help="after warmup (default: bert linear, gpt cosine)")
-    p.add_argument("--weight-decay", type=float, default=0.01)
-    p.add_argument("--grad-accum", type=int, default=1, help="micro-batches per step on each rank")
-    p.add_argument("--bf16", action="store_true", help="bfloat16 autocast")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--eval-every", type=int, default=1000, help="steps between evaluations (also at the end)")
-    p.add_argument("--eval-batches", type=int, default=10)
-    p.add_argument("--save-every", type=int, default=1000, help="steps between checkpoints (also at the end)")
-    p.add_argument("--log-every", type=int, default=10)
-    p.add_argument("--dev-fraction", type=float, default=0.01, help="held out for evaluation (0: none)")
+    p.add_argument("--weight-decay", type=float, default=0.01, help="AdamW weight decay (default: %(default)s)")
+    p.add_argument("--grad-accum", type=int, default=1, help="micro-batches per step on each rank (default: %(default)s)")
+    p.add_argument("--bf16", action="store_true", help="bfloat16 autocast (default: off, float32)")
+    p.add_argument("--seed", type=int, default=0, help="model init, dropout and data order (default: %(default)s)")
+    p.add_argument("--eval-every", type=int, default=1000,
+                   help="steps between evaluations, also at the end (default: %(default)s)")
+    p.add_argument("--eval-batches", type=int, default=10, help="dev batches per evaluation (default: %(default)s)")
+    p.add_argument("--save-every", type=int, default=None,
+                   help="steps between checkpoints, also at the end and on Ctrl-C (default: min(1000, "
+                        "max(1, steps // 10)); 0: only at the end)")
+    p.add_argument("--log-every", type=int, default=10, help="steps between metrics rows (default: %(default)s)")
+    p.add_argument("--dev-fraction", type=float, default=0.01,
+                   help="held out for evaluation, 0: none (default: %(default)s)")
     p.add_argument("--nsp", choices=["random", "swap"], default="random",
-                   help="bert: next sentence (random) or sentence order (swap)")
-    p.add_argument("--mlm-probability", type=float, default=0.15, help="bert: share of tokens predicted")
+                   help="bert: next sentence (random) or sentence order (swap) (default: %(default)s)")
+    p.add_argument("--mlm-probability", type=float, default=0.15,
+                   help="bert: share of tokens predicted (default: %(default)s)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="set a model config field, e.g. hidden_dropout=0 (repeatable)")
+                   help="set a model config field, e.g. hidden_dropout=0 (repeatable; default: none)")
     p.add_argument("--device", default=None, help="default: cuda:LOCAL_RANK when available, else cpu")
     p.set_defaults(func=_pretrain)
 

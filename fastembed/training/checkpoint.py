@@ -14,8 +14,16 @@ Layout under a run's ``out_dir``::
 Writing is atomic: everything goes into ``step_00002000.tmp-<pid>/``, each file is fsynced,
 the directory is renamed to ``step_00002000`` (a rename is all-or-nothing), and only then is
 ``latest`` replaced (also by a rename). A run killed at any point leaves ``latest`` naming a
-complete checkpoint; a leftover ``*.tmp-*`` directory is never read and is removed by the next
-save. Older checkpoints beyond ``keep_last`` are deleted after the new one is in place.
+complete checkpoint; a leftover ``*.tmp-*`` directory (or ``.latest.*.tmp`` file) is never read
+and is removed by the next save. Older checkpoints beyond ``keep_last`` are deleted after the new one is in place (each is
+first renamed to ``*.old-<pid>``, so an interrupted delete never leaves a ``step_*`` directory that
+has lost files). A write that fails (a full disk...) raises :class:`CheckpointWriteError`, one
+OSError that names the checkpoint, the directory and the reason, and leaves nothing behind.
+
+Reading trusts ``latest`` only when it holds a plain checkpoint name (``step_NNNNNNNN``) of a
+complete checkpoint (``state.json`` and ``model.safetensors`` present) inside ``checkpoints/``;
+otherwise (a path, ``..``, a missing or incomplete step) it warns and falls back to the newest
+complete checkpoint.
 
 Loading checks before it changes anything: a config that differs from the model's is refused
 with the differing fields listed, and a file that cannot be parsed is reported by name.
@@ -29,6 +37,7 @@ import os
 import pickle
 import re
 import shutil
+import warnings
 from pathlib import Path
 from typing import Any, Optional
 
@@ -45,6 +54,21 @@ CHECKPOINTS, LATEST = "checkpoints", "latest"
 MODEL_FILE, OPTIMIZER_FILE, STATE_FILE = "model.safetensors", "optimizer.pt", "state.json"
 _COMPLETE = re.compile(r"^step_(\d{8,})$")        # a finished checkpoint; tmp dirs never match
 _LEFTOVER = re.compile(r"^step_\d{8,}\.(tmp|old)-\d+$")
+_LATEST_LEFTOVER = re.compile(r"^\.latest\..+\.tmp$")   # fastembed.io's temp file, of a write killed by SIGKILL
+_OS_ERROR = re.compile(r"\(os error (\d+)\)")          # how safetensors (Rust) reports an OS error
+
+
+class CheckpointWriteError(OSError):
+    """A checkpoint could not be written (a full disk, a lost mount...). Nothing of it is left
+    behind and ``latest`` still names the previous checkpoint; ``errno`` is the OS's when known."""
+
+    def __init__(self, message: str, errno: int | None = None) -> None:
+        super().__init__(message)
+        self.errno = errno
+
+
+class CheckpointWarning(UserWarning):
+    """``checkpoints/latest`` could not be followed; the newest complete checkpoint is used instead."""
 
 
 def checkpoint_name(step: int) -> str:
@@ -56,17 +80,44 @@ def list_checkpoints(out_dir: str | os.PathLike) -> list[Path]:
     root = Path(out_dir) / CHECKPOINTS
     if not root.is_dir():
         return []
-    found = [(int(m.group(1)), p) for p in root.iterdir() if p.is_dir() and (m := _COMPLETE.match(p.name))]
+    found = [(int(m.group(1)), p) for p in root.iterdir() if (m := _COMPLETE.match(p.name)) and _is_complete(p)]
     return [p for _, p in sorted(found)]
+
+
+def _is_complete(ckpt: Path) -> bool:
+    return ckpt.is_dir() and (ckpt / STATE_FILE).is_file() and (ckpt / MODEL_FILE).is_file()
 
 
 def latest_checkpoint(out_dir: str | os.PathLike) -> Optional[Path]:
     """The checkpoint ``latest`` names, or the newest complete one if ``latest`` is missing (a
-    run stopped between the rename and the update of ``latest``); None when there is none."""
-    pointer = Path(out_dir) / CHECKPOINTS / LATEST
-    if pointer.exists():
-        return pointer.parent / pointer.read_text(encoding="utf-8").strip()
+    run stopped between the rename and the update of ``latest``); None when there is none.
+
+    ``latest`` is followed only when it holds a checkpoint name (``step_NNNNNNNN``, no path) of a
+    complete checkpoint in ``checkpoints/``; otherwise a :class:`CheckpointWarning` says why and
+    the newest complete checkpoint is used."""
+    root = Path(out_dir) / CHECKPOINTS
+    pointer = root / LATEST
+    if not pointer.exists():
+        found = list_checkpoints(out_dir)
+        return found[-1] if found else None
+    try:
+        name = pointer.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as e:
+        problem = f"{pointer} cannot be read ({e})"
+    else:
+        if not _COMPLETE.match(name):
+            problem = (f"{CHECKPOINTS}/{LATEST} holds {name[:200]!r}, not a checkpoint name (step_NNNNNNNN) "
+                       f"inside {root}")
+        elif not (root / name).is_dir():
+            problem = f"{pointer} names {name}, which does not exist"
+        elif not _is_complete(root / name):
+            problem = f"{pointer} names {name}, which is incomplete (it lacks {STATE_FILE} or {MODEL_FILE})"
+        else:
+            return root / name
     found = list_checkpoints(out_dir)
+    fallback = f"falling back to {found[-1].name}, the newest complete checkpoint" if found else \
+        "and there is no complete checkpoint to fall back to"
+    warnings.warn(f"{problem}; {fallback}", CheckpointWarning, stacklevel=2)
     return found[-1] if found else None
 
 
@@ -104,8 +155,8 @@ def save_checkpoint(out_dir: str | os.PathLike, step: int, model: "torch.nn.Modu
     final = root / checkpoint_name(step)
     tmp = root / f"{final.name}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
     try:
+        tmp.mkdir()
         state = {"step": int(step), "model_config": config_dict(model), **(extra_state or {})}
         state.setdefault("rng", [get_rng_state()])
         save_model(model, str(tmp / MODEL_FILE), metadata={"step": str(step)})
@@ -128,23 +179,61 @@ def save_checkpoint(out_dir: str | os.PathLike, step: int, model: "torch.nn.Modu
         else:
             os.replace(tmp, final)
         _fsync(root)
-    except BaseException:  # Ctrl-C or a full disk: leave nothing half-written behind
+    except BaseException as e:  # Ctrl-C or a full disk: leave nothing half-written behind
         shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(e, (OSError, RuntimeError, SafetensorError)):
+            raise _write_error(final.name, root, e) from e
         raise
-    atomic_write_text(root / LATEST, final.name + "\n")
+    try:
+        atomic_write_text(root / LATEST, final.name + "\n")
+    except OSError as e:  # the checkpoint is whole, but latest still names the previous one
+        raise _write_error(f"{LATEST} (pointing at {final.name})", root, e) from e
     _prune(out_dir, keep_last, keep=final)
     return final
+
+
+def _write_error(what: str, root: Path, e: BaseException) -> CheckpointWriteError:
+    """One clear error for a failed write: the first OS error in the exception's chain (torch.save
+    raises a RuntimeError from its zip writer *while handling* the OSError of a full disk), or the
+    error code inside a safetensors message, or else the message itself."""
+    seen: set[int] = set()
+    err: BaseException | None = e
+    while err is not None and id(err) not in seen:
+        seen.add(id(err))
+        if isinstance(err, OSError) and err.errno is not None:
+            reason = err.strerror or os.strerror(err.errno)
+            return CheckpointWriteError(f"could not write checkpoint {what} to {root}: {reason}", err.errno)
+        err = err.__cause__ or err.__context__
+    m = _OS_ERROR.search(str(e))
+    if m:
+        code = int(m.group(1))
+        return CheckpointWriteError(f"could not write checkpoint {what} to {root}: {os.strerror(code)}", code)
+    return CheckpointWriteError(f"could not write checkpoint {what} to {root}: {e}")
 
 
 def _prune(out_dir: str | os.PathLike, keep_last: Optional[int], keep: Path) -> None:
     """Delete complete checkpoints beyond the newest ``keep_last`` and leftovers of killed saves."""
     root = Path(out_dir) / CHECKPOINTS
+    for p in root.iterdir():
+        if _LATEST_LEFTOVER.match(p.name) and p.is_file():
+            try:
+                p.unlink()
+            except OSError:
+                pass
     stale = [p for p in root.iterdir() if p.is_dir() and _LEFTOVER.match(p.name)]
     if keep_last is not None and keep_last > 0:
         stale += list_checkpoints(out_dir)[:-keep_last]
     for p in stale:
-        if p != keep:
-            shutil.rmtree(p, ignore_errors=True)
+        if p == keep:
+            continue
+        if _COMPLETE.match(p.name):  # renamed first: an interrupted delete leaves a leftover, not a broken step
+            doomed = p.with_name(f"{p.name}.old-{os.getpid()}")
+            try:
+                os.replace(p, doomed)
+            except OSError:
+                continue
+            p = doomed
+        shutil.rmtree(p, ignore_errors=True)
 
 
 def resolve_checkpoint(path: str | os.PathLike) -> Path:
@@ -159,8 +248,6 @@ def resolve_checkpoint(path: str | os.PathLike) -> Path:
     if found is None:
         raise FileNotFoundError(f"no checkpoint in {p}: expected {run / CHECKPOINTS / LATEST} or a "
                                 f"checkpoint directory holding {STATE_FILE} and {MODEL_FILE}")
-    if not found.is_dir():
-        raise FileNotFoundError(f"{run / CHECKPOINTS / LATEST} names {found.name}, which does not exist")
     return found
 
 

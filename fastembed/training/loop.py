@@ -19,12 +19,20 @@ Every ``log_every`` steps a row goes to ``metrics.jsonl`` (see :mod:`.metrics`),
 every ``save_every`` steps and at the end a checkpoint is written (:mod:`.checkpoint`).
 Resuming restores weights, AdamW moments, the step and every rank's generators, so a resumed run
 continues bit for bit where the interrupted one would have gone.
+
+Ctrl-C (KeyboardInterrupt) in a one-process run saves a checkpoint of the last finished step
+before it propagates (``save_on_interrupt``), so an interrupted run keeps its work: an interrupt
+inside step k+1's forward or backward saves step k with the generator states step k+1 started
+from (what resuming needs to redo it exactly); one that lands inside the optimizer update itself,
+where the weights are half-updated, saves nothing and says so. Under torchrun no rank saves on
+an interrupt (a rank that stopped cannot join the collective a save needs).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
+import sys
 import time
 import warnings
 from contextlib import nullcontext
@@ -63,6 +71,7 @@ class TrainConfig:
     eval_batches: int = 10
     save_every: int = 0                       # 0: save only at the end (when out_dir is set)
     keep_last: Optional[int] = 2              # checkpoints kept on disk; None keeps all
+    save_on_interrupt: bool = True            # Ctrl-C saves the last finished step first (one process only)
     out_dir: Optional[str] = None             # checkpoints/ and metrics.jsonl; None writes nothing
     progress: Optional[bool] = None           # progress bar on rank 0; None: when stderr is a terminal
 
@@ -198,9 +207,23 @@ def train(model: "torch.nn.Module", data: Any, config: TrainConfig, *, eval_data
     tokens, window_s, t0 = torch.zeros((), dtype=torch.float64, device=device), 0.0, time.monotonic()
     bar = ProgressBar(config.steps, desc="train", unit="step", initial=start,
                       show=config.progress if rank == 0 else False)
+    bar_closed = False
+    on_interrupt = config.save_on_interrupt and out_dir is not None and world == 1
+    # where an interrupt can land: (steps whose update is complete, generator states they leave,
+    # whether the optimizer is inside an update), kept up to date for the save on Ctrl-C
+    completed, saved, rng_at_completed, updating = start, start, None, False
+
+    def save(done: int, rngs: list) -> Path:
+        return save_checkpoint(out_dir, done, raw, optimizer, {
+            "train_config": dataclasses.asdict(config), "data_seed": data_seed, "world_size": world,
+            "elapsed": elapsed_before + time.monotonic() - t0, "metrics": last, "rng": rngs,
+        }, keep_last=config.keep_last)
+
     model.train()
     try:
         for step in range(start, config.steps):
+            if on_interrupt:
+                rng_at_completed = get_rng_state()   # dropout of this step has not drawn yet
             t_step, done = time.monotonic(), step + 1
             log_now = _due(done, config.log_every, config.steps)
             batch = to_device(data.get_batch(step, rank=rank, world_size=world), device)
@@ -215,7 +238,11 @@ def train(model: "torch.nn.Module", data: Any, config: TrainConfig, *, eval_data
             lr = lr_schedule(step, lr=config.lr, warmup_steps=config.warmup_steps, total_steps=config.steps,
                              kind=config.schedule, min_lr_ratio=config.min_lr_ratio)
             set_lr(optimizer, lr)
+            updating = True
             optimizer.step()
+            completed = done          # in this order: an interrupt between these lines saves nothing
+            rng_at_completed = None
+            updating = False
             optimizer.zero_grad(set_to_none=True)
             window_s += time.monotonic() - t_step
 
@@ -241,14 +268,34 @@ def train(model: "torch.nn.Module", data: Any, config: TrainConfig, *, eval_data
             if out_dir is not None and _due(done, config.save_every, config.steps):
                 rngs = all_gather_object(get_rng_state())  # every rank's dropout stream
                 if is_main():
-                    save_checkpoint(out_dir, done, raw, optimizer, {
-                        "train_config": dataclasses.asdict(config), "data_seed": data_seed, "world_size": world,
-                        "elapsed": elapsed_before + time.monotonic() - t0, "metrics": last, "rng": rngs,
-                    }, keep_last=config.keep_last)
+                    save(done, rngs)
+                saved = done
                 barrier()  # no rank runs ahead (or exits) before the checkpoint exists
             bar.update(1, **postfix)
-    finally:
+    except KeyboardInterrupt:
         bar.close()
+        bar_closed = True
+        if on_interrupt:
+            _save_on_interrupt(save, completed, saved, rng_at_completed, updating)
+        raise
+    finally:
+        if not bar_closed:
+            bar.close()
         if log is not None:
             log.close()
     return rows
+
+
+def _save_on_interrupt(save: Callable[[int, list], Path], completed: int, saved: int, rng: dict | None,
+                       updating: bool) -> None:
+    """Ctrl-C: checkpoint the ``completed`` steps unless they are saved already (see the module
+    docstring); ``rng`` is the generator state they left (None: the current one)."""
+    if updating:
+        print(f"interrupted inside the optimizer update of step {completed + 1}: the weights are half-updated, "
+              f"so no checkpoint was saved (the last one is of step {saved})", file=sys.stderr, flush=True)
+        return
+    if completed <= saved:
+        return
+    path = save(completed, [rng if rng is not None else get_rng_state()])
+    print(f"interrupted: saved checkpoint {path} (step {completed}); continue with resume", file=sys.stderr,
+          flush=True)

@@ -16,8 +16,9 @@ From Python or from the shell (``fastembed pretrain``, see :mod:`._cli`), in one
    lower-casing from its ``tokenizer_config.json``); a ``.json`` file is a BPETokenizer saved by
    ``BPETokenizer.save``; any other file is a BERT vocabulary, one entry per line (WordPiece,
    lower-cased unless it is a ``vocab.txt`` beside a ``tokenizer_config.json`` that says
-   otherwise). BERT needs [CLS], [SEP], [MASK] and [PAD]; a tokenizer without them is refused
-   with their names.
+   otherwise). BERT needs a WordPiece vocabulary with [CLS], [SEP], [MASK], [PAD] and [UNK]: a
+   BPE tokenizer is refused for BERT, since the model directory the run writes is for
+   ``fastembed finetune`` and ``embed``, which tokenize with WordPiece (vocab.txt).
 3. :func:`model_config`: a preset (tiny/mini/small/base) or a JSON file (our field names, or a
    HuggingFace ``config.json``), then ``overrides``. ``vocab_size`` is always the tokenizer's
    size, BERT's ``pad_token_id`` its [PAD], and ``max_position`` at least ``seq_len``.
@@ -28,7 +29,10 @@ From Python or from the shell (``fastembed pretrain``, see :mod:`._cli`), in one
    token stream (:class:`~fastembed.data.GPTBlocks`; blank lines separate documents, each ended
    by ``<|endoftext|>``). A tokenizer without ``<|endoftext|>`` does not stop a GPT run: the
    documents are then joined with no separator, and a warning says so. ``dev_fraction`` of the
-   instances (BERT) or the last blocks (GPT) are held out for evaluation.
+   instances (BERT) or the last blocks (GPT) are held out for evaluation. A ``batch_size``
+   larger than the training set, or a step whose estimated memory (:mod:`._budget`: weights,
+   gradients and AdamW moments, activations, BERT's logits) exceeds what the device has free,
+   is refused before the model is built.
 5. The model, from ``torch.manual_seed(seed)`` so every rank and every rerun starts alike;
    :func:`~.loop.train`; then rank 0 writes the final model to ``out_dir/model/``.
 
@@ -42,7 +46,12 @@ From Python or from the shell (``fastembed pretrain``, see :mod:`._cli`), in one
                       load_gpt2 read, plus the tokenizer: vocab.txt + tokenizer_config.json
                       (WordPiece) or bpe.json + HuggingFace tokenizer.json (BPE)
 
-**Resume** (``resume=True``) continues from ``out_dir``'s latest checkpoint, exactly where an
+**Checkpoints** come every ``save_every`` steps and at the end; the default (None) is
+``min(1000, max(1, steps // 10))``, so a short run saves about ten times. Ctrl-C saves the last
+finished step before it stops the run (:mod:`.loop`), so an interrupted run loses nothing.
+
+**Resume** (``resume=True``) continues from ``out_dir``'s latest checkpoint (the step and the
+checkpoint's path are printed), exactly where an
 interrupted run would have gone (same batches, same dropout). It is refused when the arguments
 that shape the model (kind, config, overrides, tokenizer) differ from ``run.json``'s; other
 changes are allowed: ``steps`` extends (or shortens) the run, and a changed corpus, batch or
@@ -79,7 +88,7 @@ from .loop import TrainConfig, train
 torch = require_torch("fastembed.training.pretrain")
 
 __all__ = ["pretrain", "load_tokenizer", "model_config", "build_data", "bert_documents", "save_pretrained",
-           "check_resume", "tokenizer_fingerprint"]
+           "check_resume", "check_batch", "default_save_every", "tokenizer_fingerprint"]
 
 PathLike = Union[str, os.PathLike]
 KINDS = ("bert", "gpt")
@@ -101,7 +110,7 @@ def pretrain(kind: str, *, corpus: Union[PathLike, Sequence[PathLike]], tokenize
              steps: int, config: str = "mini", batch_size: int = 32, seq_len: int = 128, lr: Optional[float] = None,
              warmup: Optional[int] = None, schedule: Optional[str] = None, weight_decay: float = 0.01,
              grad_accum: int = 1, bf16: bool = False, seed: int = 0, eval_every: int = 1000, eval_batches: int = 10,
-             save_every: int = 1000, log_every: int = 10, dev_fraction: float = 0.01, nsp: str = "random",
+             save_every: int | None = None, log_every: int = 10, dev_fraction: float = 0.01, nsp: str = "random",
              mlm_probability: float = 0.15, resume: bool = False, overrides: Optional[dict[str, Any]] = None,
              device: Optional[str] = None, progress: Optional[bool] = None, verbose: bool = True) -> dict[str, Any]:
     """Pretrain a ``kind`` ("bert" or "gpt") model on ``corpus`` and save it; return the final metrics.
@@ -112,7 +121,8 @@ def pretrain(kind: str, *, corpus: Union[PathLike, Sequence[PathLike]], tokenize
     optimizer step (over all ranks and ``grad_accum`` micro-batches); ``seq_len`` is BERT's
     max_seq_len or GPT's block size. ``lr`` and ``schedule`` default by kind (``DEFAULTS``),
     ``warmup`` to 1% of ``steps``. ``eval_every``/``save_every``/``log_every`` count optimizer
-    steps (evaluation and a checkpoint also come at the end); ``dev_fraction=0`` holds out nothing
+    steps (evaluation and a checkpoint also come at the end; ``save_every=None``: ``default_save_every(steps)``,
+    ``0``: only at the end); ``dev_fraction=0`` holds out nothing
     and skips evaluation. ``nsp`` ("random": BERT's next sentence; "swap": ALBERT's sentence
     order) and ``mlm_probability`` are BERT's and ignored for GPT. ``verbose`` prints a summary
     on rank 0.
@@ -125,6 +135,7 @@ def pretrain(kind: str, *, corpus: Union[PathLike, Sequence[PathLike]], tokenize
     lr = DEFAULTS[kind]["lr"] if lr is None else lr
     schedule = DEFAULTS[kind]["schedule"] if schedule is None else schedule
     warmup = steps // 100 if warmup is None else warmup
+    save_every = default_save_every(steps) if save_every is None else save_every
     corpus = [Path(corpus)] if isinstance(corpus, (str, os.PathLike)) else [Path(p) for p in corpus]
     _check_args(kind, corpus=corpus, steps=steps, batch_size=batch_size, seq_len=seq_len, warmup=warmup,
                 schedule=schedule, grad_accum=grad_accum, dev_fraction=dev_fraction, nsp=nsp)
@@ -134,6 +145,10 @@ def pretrain(kind: str, *, corpus: Union[PathLike, Sequence[PathLike]], tokenize
 
     # tokenizer and model config first: cheap, and enough to refuse a mismatched resume early
     tok = load_tokenizer(tokenizer)
+    if kind == "bert" and isinstance(tok, BPETokenizer):
+        raise ValueError(f"tokenizer {tokenizer} is a BPE tokenizer; BERT pretraining needs a WordPiece vocabulary "
+                         "(a vocab.txt, one token per line, with [CLS], [SEP], [MASK], [PAD] and [UNK]): fastembed "
+                         "finetune and embed read the model directory's vocab.txt and tokenize with WordPiece")
     ids = special_ids(tok) if kind == "bert" else {}
     cfg = model_config(kind, config, vocab_size=_vocab_size(tok), seq_len=seq_len, pad_id=ids.get("pad"),
                        overrides=overrides)
@@ -145,8 +160,10 @@ def pretrain(kind: str, *, corpus: Union[PathLike, Sequence[PathLike]], tokenize
             "dev_fraction": dev_fraction, "nsp": nsp, "mlm_probability": mlm_probability}
     run = {"kind": kind, "args": args, "model_config": cfg.to_dict(), "tokenizer": tokenizer_fingerprint(tok),
            "world_size": world, "fastembed": __version__}
+    resume_from = None
     if resume:
-        if latest_checkpoint(out) is None:
+        resume_from = latest_checkpoint(out)
+        if resume_from is None:
             raise FileNotFoundError(f"nothing to resume: {out} holds no checkpoint (run without --resume to start)")
         check_resume(out / RUN_FILE, run, say)
     elif latest_checkpoint(out) is not None:
@@ -156,6 +173,8 @@ def pretrain(kind: str, *, corpus: Union[PathLike, Sequence[PathLike]], tokenize
     data, dev_data, what = build_data(kind, corpus, tok, seq_len=seq_len, batch_size=batch_size, seed=seed,
                                       dev_fraction=dev_fraction, nsp=nsp, mlm_probability=mlm_probability,
                                       say=say, tokenizer_path=tokenizer)
+    check_batch(kind, cfg, data, batch_size=batch_size, seq_len=seq_len, per_micro_batch=batch_size // (world * grad_accum),
+                mlm_probability=mlm_probability, device=dev)
 
     # model
     torch.manual_seed(seed)
@@ -169,6 +188,8 @@ def pretrain(kind: str, *, corpus: Union[PathLike, Sequence[PathLike]], tokenize
     if is_main():
         out.mkdir(parents=True, exist_ok=True)
         atomic_write_text(out / RUN_FILE, json.dumps(run, indent=1) + "\n")
+    if resume_from is not None:
+        say(f"resume: from step {int(resume_from.name.split('_')[1]):,}, checkpoint {resume_from}")
 
     if dev_data is not None:   # one pass over the dev set at most: no instance counted twice
         eval_batches = min(eval_batches, max(1, int(dev_data.steps_per_epoch)))
@@ -176,7 +197,7 @@ def pretrain(kind: str, *, corpus: Union[PathLike, Sequence[PathLike]], tokenize
         steps=steps, lr=lr, weight_decay=weight_decay, warmup_steps=warmup, schedule=schedule,
         grad_accum=grad_accum, bf16=bf16, seed=seed, log_every=log_every, eval_every=eval_every,
         eval_batches=eval_batches, save_every=save_every, out_dir=str(out), progress=progress),
-        eval_data=dev_data, resume=resume)
+        eval_data=dev_data, resume=resume_from if resume_from is not None else False)
 
     model_dir = out / MODEL_DIR
     if is_main():
@@ -190,6 +211,38 @@ def pretrain(kind: str, *, corpus: Union[PathLike, Sequence[PathLike]], tokenize
 
 
 # --------------------------------------------------------------------------- pieces
+
+
+def default_save_every(steps: int) -> int:
+    """Steps between checkpoints when not given: about ten per run, at most 1000 steps apart.
+
+    >>> default_save_every(50), default_save_every(5), default_save_every(100_000)
+    (5, 1, 1000)
+    """
+    return min(1000, max(1, steps // 10))
+
+
+def check_batch(kind: str, cfg: Union[BertConfig, GPTConfig], data: Any, *, batch_size: int, seq_len: int,
+                per_micro_batch: int, mlm_probability: float = 0.15, device: Any = "cpu") -> None:
+    """Refuse a ``batch_size`` larger than the training set, and a step whose estimated memory
+    (:mod:`._budget`) exceeds what ``device`` has free; ValueError says which and by how much."""
+    from . import _budget
+
+    parts = _budget.step_bytes(kind, cfg, rows=per_micro_batch, seq_len=seq_len, mlm_probability=mlm_probability)
+    need = sum(parts.values())
+    estimate = f"about {_budget.format_bytes(need)} (" + ", ".join(
+        f"{k} {_budget.format_bytes(v)}" for k, v in parts.items()) + ")"
+    what = "sentence-pair instances" if kind == "bert" else f"sequences of {seq_len} tokens"
+    if batch_size > len(data):
+        raise ValueError(f"--batch-size {batch_size} is larger than the training set, {len(data):,} {what}: "
+                         f"every step would repeat instances; use --batch-size {len(data)} or less (a step of "
+                         f"{batch_size} would need {estimate} of memory)")
+    free = _budget.available_bytes(device if hasattr(device, "type") else torch.device(device))
+    if free is not None and need > free:
+        raise ValueError(f"--batch-size {batch_size} x --seq-len {seq_len} needs {estimate} for one step of a "
+                         f"{cfg.num_layers}-layer, {cfg.hidden_size}-wide model with {cfg.vocab_size:,} tokens, but "
+                         f"{device} has {_budget.format_bytes(free)} free: lower --batch-size (or raise "
+                         "--grad-accum), --seq-len or the model size")
 
 
 def load_tokenizer(path: PathLike) -> Tokenizer:
@@ -262,7 +315,7 @@ def model_config(kind: str, config: Union[str, PathLike], *, vocab_size: int, se
             want = "bert" if kind == "bert" else "gpt2"
             if d["model_type"] != want:
                 raise ValueError(f"config file {path} is for model_type {d['model_type']!r}; {kind} needs {want!r}")
-            d = (bert_config_from_hf if kind == "bert" else gpt_config_from_hf)(d).to_dict()
+            d = (bert_config_from_hf if kind == "bert" else gpt_config_from_hf)(d, source=f"config file {path}").to_dict()
             explicit = {"max_position"}
         else:
             explicit = set(d)

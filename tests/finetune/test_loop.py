@@ -161,3 +161,33 @@ def test_default_pooling_follows_a_sentence_transformers_config(tiny_dir, tmp_pa
     assert default_pooling(st, enc, "last") == "mean"
     (st / "1_Pooling" / "config.json").write_text(json.dumps({"pooling_mode_cls_token": True}))
     assert default_pooling(st, enc, "last") == "pooler"
+
+
+def test_out_dir_holding_a_run_is_refused(tiny_dir, tmp_path, capsys):
+    """As pretrain refuses a fresh run over checkpoints: a second run into the same --out would
+    silently replace the first one's results and best checkpoint."""
+    from fastembed.cli import main
+
+    ex = text_examples(TEXTS, LABELS)
+    out = tmp_path / "run"
+    finetune("classify", tiny_dir, ex, ex, epochs=1, batch_size=4, out_dir=out, log=quiet)
+    before = {p: p.stat().st_mtime_ns for p in out.rglob("*")}
+    with pytest.raises(ValueError, match=r"already holds a run \(results.json and checkpoints\)"):
+        finetune("classify", tiny_dir, ex, ex, epochs=1, batch_size=4, out_dir=out, log=quiet)
+    data = tmp_path / "train.tsv"
+    data.write_text("sentence\tlabel\n" + "".join(f"{t}\t{int(y == 'pos')}\n" for t, y in zip(TEXTS, LABELS)))
+    capsys.readouterr()
+    assert main(["finetune", "--task", "classify", "--data", str(data), str(data), "--model", str(tiny_dir),
+                 "--out", str(out), "--epochs", "1"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"fastembed finetune: error: {out} already holds a run") and err.count("\n") == 1
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*")} == before        # nothing of the first run touched
+
+
+def test_load_finetuned_names_a_corrupt_state_file(tiny_dir, tmp_path):
+    ex = text_examples(TEXTS, LABELS)
+    finetune("classify", tiny_dir, ex, ex, epochs=1, batch_size=4, out_dir=tmp_path, log=quiet)
+    state = next((tmp_path / "checkpoints").glob("step_*")) / "state.json"
+    state.write_text(state.read_text()[:40])                        # truncated, as by a full disk
+    with pytest.raises(ValueError, match=r"state.json is corrupt"):
+        load_finetuned(tmp_path)

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from fastembed.training import TrainConfig, evaluate, train
+from fastembed.training.checkpoint import latest_checkpoint, list_checkpoints
 from fastembed.training.loop import split_batch
 from fastembed.training.metrics import MetricsLog, read_metrics
 
@@ -123,3 +124,78 @@ def test_model_without_loss_counts_is_refused():
     model = torch.nn.Linear(2, 2)
     with pytest.raises(TypeError, match="loss_counts"):
         train(model, ToyData(), TrainConfig(steps=1))
+
+
+# --------------------------------------------------------------------------- Ctrl-C keeps the work
+
+
+class InterruptIn:
+    """Wraps a model: raises KeyboardInterrupt on forward call ``n`` *after* the forward ran (its
+    dropout has drawn from the generator), as a Ctrl-C during the backward would."""
+
+    def __init__(self, n: int) -> None:
+        self.n, self.calls = n, 0
+
+    def __call__(self, module, args, kwargs, output):
+        self.calls += 1
+        if self.calls == self.n:
+            raise KeyboardInterrupt
+        return output
+
+
+@pytest.mark.parametrize("where", ["between_steps", "inside_forward"])
+def test_interrupt_saves_the_last_finished_step_and_resumes_exactly(tmp_path, where, capsys):
+    """No periodic checkpoint before step 7 (save_every=100): Ctrl-C after 3 finished steps must
+    save step 3, and resuming from it must end where an uninterrupted run ends, bit for bit."""
+    config = {"steps": 7, "lr": 1e-2, "warmup_steps": 2, "schedule": "cosine", "log_every": 1, "save_every": 100}
+    full_model = make_model(seed=0)
+    train(full_model, ToyData(), TrainConfig(**config, out_dir=str(tmp_path / "a")))
+
+    model = make_model(seed=0)
+    data = ToyData()
+    if where == "between_steps":
+        data = StopAt(data, 3)
+    else:
+        model.register_forward_hook(InterruptIn(4), with_kwargs=True)     # inside step 4
+    with pytest.raises(KeyboardInterrupt):
+        train(model, data, TrainConfig(**config, out_dir=str(tmp_path / "b")))
+    assert latest_checkpoint(tmp_path / "b").name == "step_00000003"
+    assert "interrupted: saved checkpoint" in capsys.readouterr().err
+
+    resumed = make_model(seed=7)
+    train(resumed, ToyData(), TrainConfig(**config, out_dir=str(tmp_path / "b")), resume=True)
+    for name, w in weights(full_model).items():
+        assert torch.equal(weights(resumed)[name], w), name
+
+
+def test_interrupt_inside_the_optimizer_update_saves_nothing(tmp_path, monkeypatch, capsys):
+    from fastembed.training import loop
+
+    real = loop.make_optimizer
+
+    def interrupting_optimizer(*args, **kwargs):
+        opt = real(*args, **kwargs)
+        step, calls = opt.step, []
+
+        def half_step(*a, **k):
+            calls.append(1)
+            if len(calls) == 3:
+                raise KeyboardInterrupt
+            return step(*a, **k)
+        opt.step = half_step
+        return opt
+    monkeypatch.setattr(loop, "make_optimizer", interrupting_optimizer)
+    with pytest.raises(KeyboardInterrupt):
+        train(make_model(), ToyData(), TrainConfig(steps=5, save_every=100, out_dir=str(tmp_path)))
+    assert latest_checkpoint(tmp_path) is None
+    assert "inside the optimizer update of step 3" in capsys.readouterr().err
+
+
+def test_interrupt_does_not_save_when_turned_off_or_nothing_is_new(tmp_path):
+    with pytest.raises(KeyboardInterrupt):
+        train(make_model(), StopAt(ToyData(), 3), TrainConfig(steps=5, save_every=100, out_dir=str(tmp_path / "a"),
+                                                              save_on_interrupt=False))
+    assert latest_checkpoint(tmp_path / "a") is None
+    with pytest.raises(KeyboardInterrupt):                 # step 2 is saved already: nothing new to save
+        train(make_model(), StopAt(ToyData(), 2), TrainConfig(steps=5, save_every=2, out_dir=str(tmp_path / "b")))
+    assert [p.name for p in list_checkpoints(tmp_path / "b")] == ["step_00000002"]

@@ -7,6 +7,7 @@ runs in this process through ``fastembed.cli.main`` except the torchrun launch.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import random
@@ -45,8 +46,11 @@ def write_corpus(path: Path, documents: int = 30, seed: int = 0) -> Path:
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory) -> dict[str, Path]:
+    return make_files(tmp_path_factory.mktemp("pretrain"))
+
+
+def make_files(d: Path) -> dict[str, Path]:
     """corpus.txt, a WordPiece vocab.txt of its words and a BPE tokenizer with <|endoftext|>."""
-    d = tmp_path_factory.mktemp("pretrain")
     corpus = write_corpus(d / "corpus.txt")
     vocab = d / "vocab.txt"
     vocab.write_text("\n".join(SPECIALS + ["."] + WORDS) + "\n", encoding="utf-8")
@@ -284,3 +288,89 @@ def test_python_api_returns_the_final_metrics(files, tmp_path):
                       steps=2, batch_size=4, seq_len=16, log_every=1, dev_fraction=0, verbose=False)
     assert result["step"] == 2 and result["train"]["step"] == 2 and result["dev"] is None
     assert Path(result["model_dir"]) == tmp_path / "model"
+
+
+# --------------------------------------------------------------------------- issue 21: sharp edges
+
+
+def _full_disk(*args, **kwargs):
+    """torch.save on a full disk: the OSError, then a RuntimeError from its zip writer."""
+    try:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    except OSError:
+        raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 704 vs 598")
+
+
+def test_full_disk_during_a_checkpoint_is_one_line(files, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(torch, "save", _full_disk)
+    out = tmp_path / "run"
+    assert run("gpt", files["bpe"], files["corpus"], out, 2, "--save-every", "1") == 1
+    err = capsys.readouterr().err
+    assert err == (f"fastembed pretrain: error: could not write checkpoint step_00000001 to {out / 'checkpoints'}: "
+                   "No space left on device\n")
+    assert os.listdir(out / "checkpoints") == []                       # no tmp dir left behind
+
+
+def test_batch_larger_than_the_data_is_refused(files, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert run("gpt", files["bpe"], files["corpus"], out, 1, "--batch-size", "512") == 1
+    err = capsys.readouterr().err
+    assert "--batch-size 512 is larger than the training set" in err and "sequences of 32 tokens" in err
+    assert "of memory" in err and not (out / "checkpoints").exists()
+    assert run("bert", files["vocab"], files["corpus"], tmp_path / "bert", 1, "--batch-size", "100000") == 1
+    err = capsys.readouterr().err
+    assert "--batch-size 100000 is larger than the training set" in err and "sentence-pair instances" in err
+
+
+def test_step_that_cannot_fit_in_memory_is_refused_before_the_model_is_built(files, tmp_path, capsys, monkeypatch):
+    from fastembed.training import _budget
+
+    monkeypatch.setattr(_budget, "available_bytes", lambda device: 2**20)        # 1 MiB free
+    built = []
+    monkeypatch.setattr("fastembed.training.pretrain.GPT", lambda *a, **k: built.append(1))
+    assert run("gpt", files["bpe"], files["corpus"], tmp_path / "run", 1) == 1
+    err = capsys.readouterr().err
+    assert "--batch-size 8 x --seq-len 32 needs about" in err and "1.0 MiB free" in err and not built
+
+
+def test_bert_with_a_bpe_tokenizer_is_refused(files, tmp_path, capsys):
+    """finetune and embed read the model directory's WordPiece vocab.txt; a BPE BERT has none."""
+    bpe = tmp_path / "bert_bpe.json"
+    BPETokenizer.train(files=[files["corpus"]], vocab_size=300, special_tokens=SPECIALS, progress=False).save(bpe)
+    assert run("bert", bpe, files["corpus"], tmp_path / "run", 1) == 1
+    err = capsys.readouterr().err
+    assert "is a BPE tokenizer; BERT pretraining needs a WordPiece vocabulary" in err
+    assert "[CLS], [SEP], [MASK], [PAD] and [UNK]" in err and not (tmp_path / "run").exists()
+
+
+def test_default_save_every_follows_the_run_length_and_resume_says_where_from(files, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert run("gpt", files["bpe"], files["corpus"], out, 20) == 0
+    assert json.loads((out / "run.json").read_text())["args"]["save_every"] == 2       # 20 // 10
+    assert sorted(p.name for p in (out / "checkpoints").glob("step_*")) == ["step_00000018", "step_00000020"]
+    capsys.readouterr()
+    assert run("gpt", files["bpe"], files["corpus"], out, 22, "--resume") == 0
+    assert f"resume: from step 20, checkpoint {out / 'checkpoints' / 'step_00000020'}" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("command", ["pretrain", "finetune"])
+def test_help_shows_every_default(command, capsys):
+    import argparse
+
+    from fastembed.cli import build_parser
+
+    parser = build_parser([command])
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices[command]
+    for action in sub._actions:
+        if not action.option_strings or action.dest == "help":
+            continue
+        if action.required:
+            assert "required" in action.help, action.option_strings
+        else:
+            assert "default" in action.help, action.option_strings
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "default: 32" in text                                       # --batch-size: %(default)s filled in
+    if command == "pretrain":
+        assert "min(1000, max(1, steps // 10))" in text

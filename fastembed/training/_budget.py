@@ -1,0 +1,76 @@
+"""How much memory a pretraining step will want, estimated before anything big is allocated.
+
+A user-chosen size (``--batch-size``, ``--seq-len``, ``--set hidden_size=...``) drives the big
+allocations of a run: the parameters with their gradients and AdamW moments (4 copies), the
+activations the backward keeps (per token and layer, about 8 x hidden + 2 x intermediate floats;
+the reference attention adds its heads x seq_len scores), and BERT's vocabulary logits at the
+masked positions. The estimate is rough (within a factor of about 2, on the low side: the
+allocator, temporaries and the framework are not counted) and exists to refuse a run that
+cannot fit *before* it starts allocating, not to plan one that nearly fits.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+FLOAT = 4   # bytes: parameters, gradients, moments and activations are float32 (bf16 autocast not counted)
+
+
+def parameter_count(kind: str, cfg: Any) -> int:
+    """Parameters of a BERT (with its pretraining heads) or GPT of config ``cfg``."""
+    V, H, L, I, P = cfg.vocab_size, cfg.hidden_size, cfg.num_layers, cfg.intermediate_size, cfg.max_position
+    layer = 4 * H * H + 4 * H + 2 * H * I + I + H + 4 * H          # qkv + out, up + down, two norms
+    n = V * H + P * H + 2 * H + L * layer
+    if kind == "bert":
+        n += cfg.type_vocab_size * H + (H * H + H) + (H * H + 3 * H + V) + (2 * H + 2)   # pooler, MLM, NSP
+    return n
+
+
+def step_bytes(kind: str, cfg: Any, *, rows: int, seq_len: int, mlm_probability: float = 0.15) -> dict[str, int]:
+    """The estimate, by part: ``{"parameters": ..., "activations": ..., "logits": ...}`` in bytes,
+    for micro-batches of ``rows`` sequences of ``seq_len`` tokens."""
+    H, L, I = cfg.hidden_size, cfg.num_layers, cfg.intermediate_size
+    per_token = L * (8 * H + 2 * I) + 2 * H
+    if getattr(cfg, "attn_impl", "") == "reference":
+        per_token += L * cfg.num_heads * seq_len * 2
+    parts = {"parameters": 4 * FLOAT * parameter_count(kind, cfg),
+             "activations": FLOAT * rows * seq_len * per_token}
+    if kind == "bert":   # logits and their gradient at the masked positions only
+        parts["logits"] = 2 * FLOAT * int(rows * seq_len * mlm_probability + 1) * cfg.vocab_size
+    return parts
+
+
+def available_bytes(device: Any) -> int | None:
+    """Memory free for this process on ``device`` (a torch.device), None when it cannot be told."""
+    if getattr(device, "type", str(device)) == "cuda":
+        import torch
+
+        try:
+            return int(torch.cuda.mem_get_info(device)[0])
+        except (RuntimeError, AssertionError):
+            return None
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def format_bytes(n: float) -> str:
+    """``n`` bytes for a message.
+
+    >>> format_bytes(3 * 2**30), format_bytes(1536), format_bytes(12)
+    ('3.0 GiB', '1.5 KiB', '12 B')
+    """
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GiB"
