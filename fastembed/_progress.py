@@ -46,11 +46,17 @@ def _line(desc: str, done: int, total: int, unit: str, elapsed: float) -> str:
     return f"{desc}: {done:,} {unit} [{elapsed:.1f}s, {rate:,.0f} {unit}/s]"
 
 
-def run_native(fn: Callable[[Any], T], *, desc: str, unit: str, show: bool | None = None) -> T:
+def run_native(fn: Callable[[Any], T], *, desc: str, unit: str, show: bool | None = None,
+               bar: ProgressBar | None = None, base: int = 0) -> T:
     """Call ``fn(progress)`` in a worker thread; draw a bar while it runs; Ctrl-C cancels it.
 
     On KeyboardInterrupt the native work is told to stop, and this call returns (re-raising the
     interrupt) only once the worker has left native code (see :mod:`fastembed._threads`).
+
+    ``bar``: report into this bar instead of a new one (its count is ``base`` + the call's own,
+    and it stays open), for a job made of many native calls, such as the epochs of a training
+    run: one bar over the whole job, where a log would get no line from calls shorter than its
+    interval.
     """
     progress = _C.Progress()
     box: dict[str, Any] = {}
@@ -65,18 +71,22 @@ def run_native(fn: Callable[[Any], T], *, desc: str, unit: str, show: bool | Non
             finished.set()
 
     thread = threading.Thread(target=work, name=f"fastembed: {desc}", daemon=True)
-    bar = ProgressBar(0, desc=desc, unit=unit, show=show)
+    own = bar is None
+    if bar is None:
+        bar = ProgressBar(0, desc=desc, unit=unit, show=show)
+    total = bar.total
     thread.start()
     try:
-        while not finished.wait(0.1 if bar.show else 1.0):
-            bar.update_to(progress.done, progress.total)
+        while not finished.wait(min(bar.interval, 1.0)):
+            bar.update_to(base + progress.done, total if not own else progress.total)
     except KeyboardInterrupt:
         progress.cancel()
         wait_through_interrupts([finished])
         raise
     finally:
-        bar.done, bar.total = int(progress.done), int(progress.total)
-        bar.close()
+        if own:
+            bar.done, bar.total = int(progress.done), int(progress.total)
+            bar.close()
     if "error" in box:
         raise box["error"]
     return box["result"]

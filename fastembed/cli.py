@@ -157,6 +157,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
+    _warnings_as_lines(args.command)
     try:
         status = args.func(args)
         sys.stdout.flush()  # inside the try: a reader that went away shows up here, not at exit
@@ -180,6 +181,20 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 EXIT_INTERRUPTED = 130   # 128 + SIGINT, as shells report a command stopped by Ctrl-C
 EXIT_BROKEN_PIPE = 141   # 128 + SIGPIPE, what `cmd | head` gives for Unix tools that die of SIGPIPE
+
+
+def _warnings_as_lines(command: str) -> None:
+    """A warning on the command line is one line, ``fastembed COMMAND: warning: ...``, not
+    Python's ``file:line: Category: ...`` with the source line under it."""
+    import warnings
+
+    def show(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
+        try:
+            print(f"fastembed {command}: warning: {message}", file=sys.stderr if file is None else file)
+        except (OSError, ValueError):
+            pass
+
+    warnings.showwarning = show
 
 
 def _silence_stdout() -> None:

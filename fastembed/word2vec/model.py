@@ -13,7 +13,7 @@ import numpy as np
 
 from .._memory import check_allocation, format_bytes
 from .._native import _C, get_num_threads, require_cuda
-from .._progress import run_native
+from .._progress import ProgressBar, run_native
 from .keyedvectors import KeyedVectors
 
 
@@ -247,36 +247,44 @@ class Word2Vec:
         for cb in self.callbacks:
             if hasattr(cb, "on_train_begin"):
                 cb.on_train_begin(self)
-        for e in range(epochs):
-            t0 = time.perf_counter()
-            if gpu is None:
-                res = run_native(
-                    lambda p, e=e: _C.w2v_train_epoch(
-                        self.wv.vectors, self.syn1neg, self._ids, self._offsets, self.wv.counts, bool(self.sg),
-                        bool(self.cbow_mean), self.shared_negatives, self.window, self.negative, epochs, e,
-                        self.sample, self.alpha, self.min_alpha, self.ns_exponent, self.seed, self.workers, p),
-                    desc=f"word2vec: epoch {e + 1}/{epochs}", unit="words", show=self.progress)
-            else:
-                res = gpu.train_epoch(bool(self.sg), bool(self.cbow_mean), self.shared_negatives, self.window,
-                                      self.negative, epochs, e, self.sample, self.alpha, self.min_alpha,
-                                      self.ns_exponent, self.seed)
-                gpu.download(self.wv.vectors, self.syn1neg)
-            seconds = time.perf_counter() - t0
-            loss = float(res["loss"])
-            mean = loss / max(res["pairs"], 1)
-            if not math.isfinite(loss) or mean > DIVERGED_MEAN_LOSS:
-                raise FloatingPointError(f"Word2Vec: epoch {e + 1} has loss {loss:.4g} ({mean:.4g} per pair; a fresh "
-                                         f"model has about 0.69): training diverged (alpha={self.alpha} too large?)")
-            self.epoch_losses.append(loss)
-            self.epoch_stats.append({"epoch": len(self.epoch_losses), "loss": loss, "pairs": res["pairs"],
-                                     "mean_loss": loss / max(res["pairs"], 1), "trained_words": res["trained_words"],
-                                     "corpus_words": self.corpus_words, "seconds": seconds,
-                                     "words_per_second": self.corpus_words / seconds if seconds > 0 else float("inf")})
-            for cb in self.callbacks:
-                if hasattr(cb, "on_epoch_end"):
-                    cb.on_epoch_end(self)
-                elif callable(cb):
-                    cb(self, len(self.epoch_losses) - 1, loss)
+        # One bar over all epochs: a log gets a line every interval even when epochs are shorter.
+        bar = ProgressBar(epochs * self.corpus_words, desc=f"word2vec ({epochs} epochs)", unit="words",
+                          show=self.progress)
+        try:
+            for e in range(epochs):
+                bar.update_to(e * self.corpus_words, bar.total, epoch=f"{e + 1}/{epochs}")
+                t0 = time.perf_counter()
+                if gpu is None:
+                    res = run_native(
+                        lambda p, e=e: _C.w2v_train_epoch(
+                            self.wv.vectors, self.syn1neg, self._ids, self._offsets, self.wv.counts, bool(self.sg),
+                            bool(self.cbow_mean), self.shared_negatives, self.window, self.negative, epochs, e,
+                            self.sample, self.alpha, self.min_alpha, self.ns_exponent, self.seed, self.workers, p),
+                        desc="word2vec", unit="words", bar=bar, base=e * self.corpus_words)
+                else:
+                    res = gpu.train_epoch(bool(self.sg), bool(self.cbow_mean), self.shared_negatives, self.window,
+                                          self.negative, epochs, e, self.sample, self.alpha, self.min_alpha,
+                                          self.ns_exponent, self.seed)
+                    gpu.download(self.wv.vectors, self.syn1neg)
+                    bar.update_to((e + 1) * self.corpus_words, bar.total)
+                seconds = time.perf_counter() - t0
+                loss = float(res["loss"])
+                mean = loss / max(res["pairs"], 1)
+                if not math.isfinite(loss) or mean > DIVERGED_MEAN_LOSS:
+                    raise FloatingPointError(f"Word2Vec: epoch {e + 1} has loss {loss:.4g} ({mean:.4g} per pair; a fresh "
+                                             f"model has about 0.69): training diverged (alpha={self.alpha} too large?)")
+                self.epoch_losses.append(loss)
+                self.epoch_stats.append({"epoch": len(self.epoch_losses), "loss": loss, "pairs": res["pairs"],
+                                         "mean_loss": loss / max(res["pairs"], 1), "trained_words": res["trained_words"],
+                                         "corpus_words": self.corpus_words, "seconds": seconds,
+                                         "words_per_second": self.corpus_words / seconds if seconds > 0 else float("inf")})
+                for cb in self.callbacks:
+                    if hasattr(cb, "on_epoch_end"):
+                        cb.on_epoch_end(self)
+                    elif callable(cb):
+                        cb(self, len(self.epoch_losses) - 1, loss)
+        finally:
+            bar.close()
         self.wv.fill_norms()
         for cb in self.callbacks:
             if hasattr(cb, "on_train_end"):

@@ -3,7 +3,7 @@ temporary file left in the run directory."""
 
 from __future__ import annotations
 
-from tests.training.test_faults import _interrupt, check_interrupted
+from tests._interrupt import check_interrupted, interrupt
 
 from .conftest import WORDS
 
@@ -15,6 +15,6 @@ def test_sigint_during_finetuning_exits_130_with_one_line(tiny_dir, tmp_path):
     out = tmp_path / "run"
     argv = ["finetune", "--task", "classify", "--data", str(data), str(data), "--model", str(tiny_dir),
             "--out", str(out), "--epochs", "1000", "--batch-size", "4", "--device", "cpu"]
-    status, err = _interrupt(argv, r"/[\d,]+ steps \[", tmp_path)
+    status, err = interrupt(argv, r"/[\d,]+ steps \[")
     check_interrupted(status, err, "finetune", out)
     assert not (out / "results.json").exists()

@@ -13,11 +13,8 @@ from __future__ import annotations
 import json
 import os
 import random
-import re
-import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -29,6 +26,8 @@ from fastembed.models import GPT, GPTConfig
 from fastembed.models.hf import read_weights
 from fastembed.training import latest_checkpoint, load_checkpoint
 from fastembed.training.checkpoint import list_checkpoints
+
+from tests._interrupt import check_interrupted, interrupt
 
 from .test_pretrain import QUICK, make_files
 
@@ -128,46 +127,11 @@ def test_kill_9_inside_checkpoint_writes_then_resume_is_bitwise_the_uninterrupte
         assert not [p for p in (out / "checkpoints").iterdir() if ".tmp" in p.name or ".old-" in p.name]
 
 
-def _interrupt(argv: list[str], progress_line: str, tmp_path: Path) -> tuple[int, str]:
-    """Start ``fastembed ARGV``, send SIGINT once a progress line is on stderr; (exit status, stderr)."""
-    proc = subprocess.Popen([sys.executable, "-m", "fastembed.cli", *argv], cwd=ROOT, env=_env(),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    lines, seen = [], threading.Event()
-
-    def read() -> None:
-        for line in proc.stderr:
-            lines.append(line)
-            if re.search(progress_line, line):
-                seen.set()
-
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
-    try:
-        assert seen.wait(120), "no progress line on stderr:\n" + "".join(lines)
-        proc.send_signal(signal.SIGINT)
-        status = proc.wait(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    reader.join(10)
-    proc.stderr.close()
-    return status, "".join(lines)
-
-
-def check_interrupted(status: int, err: str, command: str, out: Path) -> None:
-    assert status == 130, err
-    assert err.splitlines()[-1] == f"fastembed {command}: interrupted", err
-    assert "Traceback" not in err and "terminate called" not in err, err
-    leftovers = [str(p) for p in out.rglob("*") if ".tmp" in p.name or ".old-" in p.name]
-    assert not leftovers, leftovers
-
-
 def test_sigint_during_pretraining_saves_the_last_step_and_exits_130(files, tmp_path):
     out = tmp_path / "run"
     argv = _pretrain_args(files, out, 100_000)
     argv[argv.index("--save-every") + 1] = "0"                           # no periodic checkpoint
-    status, err = _interrupt(argv, r"/100,000 step \[", tmp_path)
+    status, err = interrupt(argv, r"/100,000 step \[", _env())
     check_interrupted(status, err, "pretrain", out)
     ckpt = latest_checkpoint(out)
     assert ckpt is not None and f"interrupted: saved checkpoint {ckpt}" in err
