@@ -43,8 +43,8 @@ TOKENIZER_JSON = _tokenizer_json()
 class Child:
     """The loader process (tests/tokenizers/_loader_child.py): one request, one answer."""
 
-    def __init__(self) -> None:
-        self.proc = subprocess.Popen([sys.executable, "-m", "tests.tokenizers._loader_child", str(1 << 30)],
+    def __init__(self, module: str = "tests.tokenizers._loader_child") -> None:
+        self.proc = subprocess.Popen([sys.executable, "-m", module, str(1 << 30)],
                                      cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, text=True)
         self.sel = selectors.DefaultSelector()
