@@ -98,3 +98,10 @@ def test_word2vec_api_raises_keyboard_interrupt_and_the_process_goes_on(corpus, 
     status, err = interrupt([str(corpus)], r"word2vec \(1000 epochs\): ", cli_env(**THREADS), script=script)
     assert status == 0, err
     assert "caught" in err and "trained again 3" in err and "terminate called" not in err, err
+
+
+def test_demo(tmp_path):
+    pytest.importorskip("torch")
+    out = tmp_path / "demo"
+    status, err = interrupt(["demo", "--quick", "--out", str(out)], r"\[\d+\.\ds, ", cli_env(**THREADS))
+    check_interrupted(status, err, "demo", tmp_path)
