@@ -1,4 +1,4 @@
-"""File writing that never leaves half a file: write a temporary file beside the target, flush
+"""Reading JSON settings files with errors that name them, and file writing that never leaves half a file: write a temporary file beside the target, flush
 it to disk, then rename it over the target (atomic on POSIX and Windows).
 
 The file ends with the permissions a plain ``open(path, "w")`` would give it (0o666 less the
@@ -10,10 +10,12 @@ the hidden temporary file's.
 from __future__ import annotations
 
 import errno
+import json
 import os
 import stat
 import tempfile
 from pathlib import Path
+from typing import Any
 
 
 def _umask() -> int:
@@ -76,3 +78,16 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def read_json_object(path: str | os.PathLike, what: str = "a JSON object") -> dict[str, Any]:
+    """The JSON object in the UTF-8 file ``path``; ValueError naming the file when it is not valid
+    JSON or holds something other than an object (``what`` says what it should hold)."""
+    path = Path(path)
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as e:
+        raise ValueError(f"{path} is not valid JSON: {e}") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"{path} must hold {what}, not {type(value).__name__}")
+    return value

@@ -18,7 +18,7 @@ from typing import Any, Optional, Union
 
 import torch
 
-from ..io import atomic_write_bytes, atomic_write_text
+from ..io import atomic_write_bytes, atomic_write_text, read_json_object
 from .bert import BertForPreTraining, BertModel
 from .config import BertConfig, GPTConfig
 from .gpt import GPT
@@ -193,12 +193,7 @@ def load_wordpiece(path: PathLike) -> Any:
     lower = True
     tc = path / "tokenizer_config.json"
     if tc.exists():
-        try:
-            settings = json.loads(tc.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise ValueError(f"{tc} is not valid JSON: {e}") from None
-        if not isinstance(settings, dict):
-            raise ValueError(f"{tc} must hold a JSON object, not {type(settings).__name__}")
+        settings = read_json_object(tc)
         lower = bool(settings.get("do_lower_case", True))
     vocab = path / "vocab.txt"
     if not vocab.exists():
@@ -326,12 +321,7 @@ def _read_config(path: Path, want: str) -> dict[str, Any]:
     f = path / "config.json"
     if not f.exists():
         raise FileNotFoundError(f"{f} does not exist")
-    try:
-        hf = json.loads(f.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ValueError(f"{f} is not valid JSON: {e}") from None
-    if not isinstance(hf, dict):
-        raise ValueError(f"{f} must hold a JSON object of config fields, not {type(hf).__name__}")
+    hf = read_json_object(f, "a JSON object of config fields")
     kind = hf.get("model_type")
     if kind is not None and kind != want:
         holds = _KIND_NAMES.get(kind, (str(kind), ""))[0]

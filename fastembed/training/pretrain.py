@@ -77,7 +77,7 @@ from .._version import __version__
 from ..data import BertPretrainingData, GPTBlocks, eot_id, read_documents, special_ids, split_sentences
 from ..data.documents import read_text
 from ..data.instances import NSP_MODES
-from ..io import atomic_write_text
+from ..io import atomic_write_text, read_json_object
 from ..models import BertConfig, BertForPreTraining, GPT, GPTConfig
 from ..models.hf import bert_config_from_hf, gpt_config_from_hf, load_wordpiece, save_bert, save_gpt2
 from ..tokenizers import BPETokenizer, WordPieceTokenizer
@@ -305,12 +305,7 @@ def model_config(kind: str, config: Union[str, PathLike], *, vocab_size: int, se
         path = Path(config)
         if not path.is_file():
             raise ValueError(f"config {str(config)!r} is neither a preset ({', '.join(cls.PRESETS)}) nor a JSON file")
-        try:
-            d = json.loads(path.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise ValueError(f"config file {path} is not valid JSON: {e}") from None
-        if not isinstance(d, dict):
-            raise ValueError(f"config file {path} must hold a JSON object of config fields")
+        d = read_json_object(path, "a JSON object of config fields")
         if "model_type" in d:  # a HuggingFace config.json
             want = "bert" if kind == "bert" else "gpt2"
             if d["model_type"] != want:
