@@ -79,7 +79,7 @@ def run_native(fn: Callable[[Any], T], *, desc: str, unit: str, show: bool | Non
     try:
         while not finished.wait(min(bar.interval, 1.0)):
             bar.update_to(base + progress.done, total if not own else progress.total)
-    except KeyboardInterrupt:
+    except BaseException:  # Ctrl-C, or SystemExit from a signal handler: stop the native work first
         progress.cancel()
         wait_through_interrupts([finished])
         raise

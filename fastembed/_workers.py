@@ -80,7 +80,7 @@ def run_in_workers(items: Iterable[Any], fn: Callable[[Any], None], *, workers: 
         for d in done:
             while not d.wait(0.1):
                 pass
-    except KeyboardInterrupt:
+    except BaseException:                        # Ctrl-C, SystemExit from a signal handler, ...
         stop.set()                               # the workers finish their item and end
         wait_through_interrupts(done)
         raise

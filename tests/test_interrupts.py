@@ -73,7 +73,7 @@ def test_embed(tmp_path):
     out.parent.mkdir()
     argv = ["embed", "--model", str(tmp_path / "model"), "--input", str(lines), "--output", str(out),
             "--batch-size", "8"]
-    status, err = interrupt(argv, r"embed: ", cli_env(**THREADS))
+    status, err = interrupt(argv, r"^embed: ", cli_env(**THREADS))
     check_interrupted(status, err, "embed", out.parent)
     assert not out.exists()
 

@@ -358,7 +358,12 @@ void backward_range(const AttentionParams& p, int64_t b, int64_t h, int64_t kb0,
       const int64_t ld = round_up_nr<T>(jn);
       pack_transposed(k + j0 * p.k_s.t, p.k_s.t, jn, D, kt, ld, T(1));
       pack_transposed(v + j0 * p.v_s.t, p.v_s.t, jn, D, vt, ld, T(1));
-      if (want_dq) pack_rows(k + j0 * p.k_s.t, p.k_s.t, jn, D, kc);
+      if (want_dq) {
+        pack_rows(k + j0 * p.k_s.t, p.k_s.t, jn, D, kc);
+        if (mask.padding)  // dQ += dS·K: a padded key's dS is 0, but 0·NaN is not, so its K row goes
+          for (int64_t j = 0; j < jn; ++j)
+            if (mask.padding[j0 + j]) std::fill(kc + j * D, kc + (j + 1) * D, T(0));
+      }
       // Query blocks aligned to r0 (so dQ rows map to dq_acc), starting at the first that sees j0.
       for (int64_t i0 = r0 + (first - r0) / kBQ * kBQ; i0 < r1; i0 += kBQ) {
         const int64_t nq = std::min(kBQ, r1 - i0);

@@ -193,12 +193,15 @@ __device__ __forceinline__ void load_rows(float* __restrict__ dst, int rows, con
   }
 }
 
-// load_rows for V: rows of keys no query may see (past klen, or marked padded) are loaded as
+// load_rows for V (and K where dS·K is formed): rows of keys no query may see (past klen, or marked padded) are loaded as
 // zeros, so that their P = 0 cannot meet a NaN or inf there (0·NaN = NaN).
+// Returns true when this thread loaded a NaN or inf for a key >= hidden_from (keys some query of
+// the block does not see: the causal diagonal); the caller ORs that over the block.
 template <class T, int kD, int LD>
-__device__ __forceinline__ void load_value_rows(float* __restrict__ dst, int rows, const T* __restrict__ base,
+__device__ __forceinline__ bool load_value_rows(float* __restrict__ dst, int rows, const T* __restrict__ base,
                                                 int64_t row0, int64_t klen, int64_t stride_t, int D,
-                                                const Args& a, int64_t b) {
+                                                const Args& a, int64_t b, int64_t hidden_from = INT64_MAX) {
+  bool bad = false;
   for (int e = threadIdx.x; e < rows * kD; e += kThreads) {
     const int r = e / kD, d = e % kD;
     const int64_t t = row0 + r;
@@ -206,7 +209,9 @@ __device__ __forceinline__ void load_value_rows(float* __restrict__ dst, int row
     if (t < klen && d < D && (a.key_padding == nullptr || a.key_padding[b * a.key_padding_sb + t] == 0))
       x = to_f32<T>(base[t * stride_t + d]);
     dst[r * LD + d] = x;
+    bad |= t >= hidden_from && !isfinite(x);
   }
+  return bad;
 }
 
 // ok[c] = 1 iff key k0 + c exists, is below key_lengths[b] (klen) and is not marked padded.
@@ -359,7 +364,7 @@ __device__ __forceinline__ T* head_ptr_mut(void* p, const AttnStrides& s, int64_
 // Forward. Grid: (B·H·ceil(Tq/BM)); block k of a head is query rows [q0, q0 + BM).
 
 template <int kD, int BM, int BN>
-using FwdSmem = Smem<kD, BM, BN, /*two_a=*/false, /*nvec=*/0, /*nflags=*/BN>;
+using FwdSmem = Smem<kD, BM, BN, /*two_a=*/false, /*nvec=*/0, /*nflags=*/BN + 8>;  // + two int counters
 
 template <class T, int kD, int BM, int BN>
 __global__ void __launch_bounds__(kThreads) attention_fwd_kernel(const Args a) {
@@ -373,6 +378,12 @@ __global__ void __launch_bounds__(kThreads) attention_fwd_kernel(const Args a) {
   float* sP = smem + S::p;
   uint8_t* sZ = reinterpret_cast<uint8_t*>(smem + S::floats);
   uint8_t* sOk = sZ + S::zbytes;
+  // Per step parity: how many threads loaded a non-finite value hidden from some row of the block
+  // (then the step takes mm_pb_causal, which skips hidden terms; else plain mm_pb). Step k counts
+  // in sBad[k & 1]; thread 0 clears the other one after the step's second barrier, when nobody
+  // reads it any more and before anybody counts in it again.
+  int* sBad = reinterpret_cast<int*>(sOk + BN);
+  if (threadIdx.x < 2) sBad[threadIdx.x] = 0;
 
   const int tx = threadIdx.x % kTX, ty = threadIdx.x / kTX;
   const int64_t nqb = (a.Tq + BM - 1) / BM;
@@ -401,13 +412,18 @@ __global__ void __launch_bounds__(kThreads) attention_fwd_kernel(const Args a) {
     for (int j = 0; j < DN; ++j) acc[i][j] = 0.f;
   }
 
-  for (int64_t kv0 = 0; kv0 < kv_end; kv0 += BN) {
-    __syncthreads();  // the previous step is done with sK, sV, sZ, sOk
+  // keys >= hidden_from are hidden from row q0, the block's first (causal); none otherwise
+  const int64_t hidden_from = a.causal ? q0 + (a.Tk - a.Tq) + 1 : INT64_MAX;
+  for (int64_t kv0 = 0, step = 0; kv0 < kv_end; kv0 += BN, ++step) {
+    __syncthreads();  // the previous step is done with sK, sV, sZ, sOk, sBad
     load_rows<T, kD, LD>(sK, BN, kp, kv0, a.Tk, a.k_s.t, a.D);
-    load_value_rows<T, kD, LD>(sV, BN, vp, kv0, klen, a.v_s.t, a.D, a, b);
+    if (load_value_rows<T, kD, LD>(sV, BN, vp, kv0, klen, a.v_s.t, a.D, a, b, hidden_from))
+      atomicAdd(&sBad[step & 1], 1);
     load_key_flags(sOk, BN, a, b, kv0, klen);
     if (a.dropout) fill_dropout(sZ, BM, BN, a, bh, q0, kv0);
     __syncthreads();
+    const bool hidden_bad = sBad[step & 1] != 0;
+    if (threadIdx.x == 0) sBad[(step + 1) & 1] = 0;
 
     float s[RM][CN];
     mm_abt<RM, CN, kD, LD>(sQ, sK, s, ty, tx);
@@ -445,7 +461,7 @@ __global__ void __launch_bounds__(kThreads) attention_fwd_kernel(const Args a) {
       for (int j = 0; j < DN; ++j) acc[i][j] *= alpha;
     }
     __syncwarp();  // sP rows of this half-warp are written
-    if (a.causal && kv0 + BN - 1 - q0 > a.Tk - a.Tq)  // some key of the tile is hidden from some row
+    if (hidden_bad)  // a key of the tile hidden from some row holds a NaN or inf: skip hidden terms (rare)
       mm_pb_causal<RM, DN, BN, LDP, LD>(sP, sV, acc, ty, tx, q0, kv0, a.Tk - a.Tq);
     else
       mm_pb<RM, DN, BN, LDP, LD>(sP, sV, acc, ty, tx);
@@ -673,8 +689,9 @@ __global__ void __launch_bounds__(kThreads) attention_bwd_dq_kernel(const Args a
 
   for (int64_t kv0 = 0; kv0 < kv_end; kv0 += BN) {
     __syncthreads();  // the previous step is done with sK, sV, sZ, sOk
-    load_rows<T, kD, LD>(sK, BN, kp, kv0, a.Tk, a.k_s.t, a.D);
-    load_rows<T, kD, LD>(sV, BN, vp, kv0, a.Tk, a.v_s.t, a.D);
+    // Masked keys' rows as zeros: dQ += dS·K must not meet a NaN or inf there (dS is 0, 0·NaN is not).
+    load_value_rows<T, kD, LD>(sK, BN, kp, kv0, klen, a.k_s.t, a.D, a, b);
+    load_value_rows<T, kD, LD>(sV, BN, vp, kv0, klen, a.v_s.t, a.D, a, b);
     load_key_flags(sOk, BN, a, b, kv0, klen);
     if (a.dropout) fill_dropout(sZ, BM, BN, a, bh, q0, kv0);
     __syncthreads();

@@ -28,15 +28,21 @@ def visible_mask(B: int, Tq: int, Tk: int, *, causal: bool = False, key_padding_
 
 def attention_reference(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, *, causal: bool = False,
                         key_padding_mask: Any = None, lengths: Any = None, dropout_mask: Any = None,
-                        dropout_p: float = 0.0, scale: float | None = None, layout: str = "bthd") -> torch.Tensor:
+                        dropout_p: float = 0.0, scale: float | None = None, layout: str = "bthd",
+                        exact_masking: bool = False) -> torch.Tensor:
     """softmax(scale·QKᵀ + mask)·V in the dtype given. ``dropout_mask`` (B, H, Tq, Tk) bool keep-mask
     (e.g. :func:`fastembed.ops.dropout_mask`) applies dropout with survivors scaled by 1/(1-p).
     Rows with no visible key give zeros.
 
     Non-finite inputs: a NaN or inf in q, or in a key or value a row sees, reaches that row as in
-    plain softmax math (a row whose visible scores are all -inf gives NaN). A masked key does not
-    exist for the rows it is hidden from: neither its K nor its V reaches them, whatever they hold
-    (``p @ v`` would let 0·NaN through, as SDPA's math path does; fused kernels skip masked blocks)."""
+    plain softmax math (a row whose visible scores are all -inf gives NaN). A key masked by
+    ``lengths`` or ``key_padding_mask`` does not exist: its K and V rows are replaced by zeros, so
+    whatever they hold reaches neither an output nor a gradient. A key in a row's causal future
+    holds a value that later rows see: ``p @ v`` lets 0·NaN of it into the earlier rows (as SDPA's
+    math path does); ``exact_masking=True`` sums over each row's visible keys only, which is what
+    the kernels do in the forward pass (a test oracle: it syncs with the device and, when v is not
+    finite, builds a (B, H, Tq, Tk, D) tensor). In the backward pass a non-finite K or q in the
+    causal future still reaches dQ / dK through 0·NaN, in the kernels as in this reference."""
     if layout == "bthd":
         q, k, v = (x.transpose(1, 2) for x in (q, k, v))
     elif layout != "bhtd":
@@ -44,15 +50,19 @@ def attention_reference(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, *, ca
     B, _, Tq, D = q.shape
     Tk = k.shape[2]
     scale = D ** -0.5 if scale is None else scale
-    s = (q @ k.transpose(-1, -2)) * scale
     vis = visible_mask(B, Tq, Tk, causal=causal, key_padding_mask=key_padding_mask, lengths=lengths,
                        device=q.device)
+    if lengths is not None or key_padding_mask is not None:   # keys that do not exist for any row
+        exists = visible_mask(B, 1, Tk, key_padding_mask=key_padding_mask, lengths=lengths, device=q.device)
+        exists = exists[:, :, 0, :, None]                         # (B, 1, Tk, 1)
+        k, v = k.masked_fill(~exists, 0.0), v.masked_fill(~exists, 0.0)
+    s = (q @ k.transpose(-1, -2)) * scale
     any_vis = vis.any(-1, keepdim=True)
     s = s.masked_fill(~vis, float("-inf")).masked_fill(~any_vis, 0.0)  # no NaN from empty rows
     p = torch.softmax(s, dim=-1) * vis
     if dropout_mask is not None:
         p = p * dropout_mask.to(p.device) / (1.0 - dropout_p)
-    if bool(torch.isfinite(v).all()):
+    if not exact_masking or bool(torch.isfinite(v).all()):
         out = p @ v
     else:  # the visible keys' values only (B·H·Tq·Tk·D memory: fine for the small tests that get here)
         seen = torch.where(vis[..., None], v[:, :, None, :, :], 0.0)   # (B, H, Tq, Tk, D); where first: no NaN gradients

@@ -11,8 +11,10 @@ cannot fit *before* it starts allocating, not to plan one that nearly fits.
 
 from __future__ import annotations
 
-import os
 from typing import Any
+
+from .._memory import available_bytes as host_available
+from .._memory import format_bytes  # noqa: F401  (one unit style for every memory message)
 
 FLOAT = 4   # bytes: parameters, gradients, moments and activations are float32 (bf16 autocast not counted)
 
@@ -47,30 +49,9 @@ def available_bytes(device: Any) -> int | None:
         import torch
 
         try:
-            return int(torch.cuda.mem_get_info(device)[0])
+            # free on the device plus what torch's caching allocator holds but does not use
+            return int(torch.cuda.mem_get_info(device)[0]) + int(torch.cuda.memory_reserved(device)
+                                                                 - torch.cuda.memory_allocated(device))
         except (RuntimeError, AssertionError):
             return None
-    try:
-        with open("/proc/meminfo", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return None
-
-
-def format_bytes(n: float) -> str:
-    """``n`` bytes for a message.
-
-    >>> format_bytes(3 * 2**30), format_bytes(1536), format_bytes(12)
-    ('3.0 GiB', '1.5 KiB', '12 B')
-    """
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "GiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} GiB"
+    return host_available()   # MemAvailable, capped by a cgroup limit

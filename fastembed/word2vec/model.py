@@ -131,14 +131,16 @@ class Word2Vec:
                 raise FileNotFoundError(f"Word2Vec: corpus_file {path!r} does not exist")
             # The native passes hold the whole file in memory.
             check_allocation(os.path.getsize(path), f"Word2Vec: reading corpus_file {path!r} whole")
-            words, counts, total, _ = run_native(lambda p: _C.w2v_count_file(path, p), desc="word2vec: counting",
-                                                 unit="B", show=self.progress)
-            keys, counts = self._trim(words, counts, total)
+            words, counts, total, lines = run_native(lambda p: _C.w2v_count_file(path, p),
+                                                     desc="word2vec: counting", unit="B", show=self.progress)
+            keys, counts = self._trim(words, counts, total, int(lines))
             self.corpus_total_words = int(total)
             vocab = [k.encode("utf-8", "surrogateescape") for k in keys]
-            n_ids = int(counts.sum())  # encoding holds the file, each shard's ids and the merged ids
-            check_allocation(os.path.getsize(path) + 2 * 12 * n_ids, f"Word2Vec: encoding corpus_file {path!r} "
-                             f"({n_ids:,} words in the vocabulary)")
+            # Encoding holds the file, the shards' ids (reserved at a word per 6 bytes, grown if there
+            # are more), the merged int32 ids and an int64 offset per line.
+            n_ids, size = int(counts.sum()), os.path.getsize(path)
+            check_allocation(size + max(4 * size // 6, 4 * n_ids) + 4 * n_ids + 16 * (int(lines) + 1),
+                             f"Word2Vec: encoding corpus_file {path!r} ({n_ids:,} words in the vocabulary)")
             ids, offsets = run_native(lambda p: _C.w2v_encode_file(path, vocab, p), desc="word2vec: encoding",
                                       unit="B", show=self.progress)
         else:
@@ -149,7 +151,7 @@ class Word2Vec:
         self.corpus_words = int(offsets[-1] - offsets[0])  # in the vocabulary (trained on)
         self.corpus_sentences = len(offsets) - 1
 
-    def _trim(self, keys: Sequence[Any], counts: np.ndarray, total: int) -> tuple[list[Any], np.ndarray]:
+    def _trim(self, keys: Sequence[Any], counts: np.ndarray, total: int, lines: int) -> tuple[list[Any], np.ndarray]:
         if total == 0:
             raise ValueError("Word2Vec: the corpus is empty (no words)")
         keep = np.flatnonzero(np.asarray(counts) >= self.min_count)
@@ -159,14 +161,14 @@ class Word2Vec:
             raise ValueError(f"Word2Vec: no word occurs min_count={self.min_count} times or more "
                              f"({len(keys)} distinct words, the most frequent {int(np.max(counts))} times)")
         kept_counts = np.ascontiguousarray(np.asarray(counts)[keep], dtype=np.int64)
-        self._check_memory(len(keep), int(kept_counts.sum()))
+        self._check_memory(len(keep), int(kept_counts.sum()), lines)
         return [keys[i] for i in keep], kept_counts
 
-    def _check_memory(self, V: int, n_ids: int) -> None:
+    def _check_memory(self, V: int, n_ids: int, lines: int) -> None:
         # Called once the vocabulary is known, before the corpus is encoded or a matrix allocated:
         # vector_size=10**9 was an OOM kill, not an error.
         matrices = 2 * V * self.vector_size * 4       # wv.vectors and syn1neg, float32
-        corpus = 4 * n_ids + 8 * (n_ids + 1)           # int32 ids, int64 sentence offsets (at most one per id)
+        corpus = 4 * n_ids + 8 * (lines + 1)           # int32 ids, an int64 offset per sentence
         check_allocation(matrices + corpus,
                          f"Word2Vec: vector_size={self.vector_size} x {V:,} words (two float32 matrices, "
                          f"{format_bytes(matrices)}) plus the corpus ids ({format_bytes(corpus)})",
@@ -192,7 +194,7 @@ class Word2Vec:
         keys_all = sorted(counter, key=lambda k: (-counter[k], str(k)))
         counts_all = np.array([counter[k] for k in keys_all], dtype=np.int64)
         self.corpus_total_words = int(counts_all.sum())
-        keys, counts = self._trim(keys_all, counts_all, self.corpus_total_words)
+        keys, counts = self._trim(keys_all, counts_all, self.corpus_total_words, len(sents))
         index = {k: i for i, k in enumerate(keys)}
         ids_list: list[int] = []
         offsets = [0]

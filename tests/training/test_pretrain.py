@@ -330,7 +330,7 @@ def test_step_that_cannot_fit_in_memory_is_refused_before_the_model_is_built(fil
     monkeypatch.setattr("fastembed.training.pretrain.GPT", lambda *a, **k: built.append(1))
     assert run("gpt", files["bpe"], files["corpus"], tmp_path / "run", 1) == 1
     err = capsys.readouterr().err
-    assert "--batch-size 8 x --seq-len 32 needs about" in err and "1.0 MiB free" in err and not built
+    assert "--batch-size 8 x --seq-len 32 needs about" in err and "1.0 MB free" in err and not built
 
 
 def test_bert_with_a_bpe_tokenizer_is_refused(files, tmp_path, capsys):
