@@ -20,6 +20,11 @@
 //   torch.nn.MultiheadAttention convention). May be given with key_lengths (the kernels then
 //   skip blocks past the length and test the bits inside it).
 // A query row that sees no key gets out = 0 and lse = -inf, never NaN, and no gradient.
+// Non-finite inputs (fastembed/ops/_reference.py states the same): a NaN or inf in q, or in a
+// key or value a row sees, reaches that row as softmax math says (a row whose visible scores are
+// all -inf, or that meets a NaN score, gets NaN); a padded key (or one past key_lengths) reaches
+// no output and no gradient whatever its K and V hold; a value in a row's causal future never
+// reaches that row's output (a non-finite K or q there can still reach dQ / dK through 0·NaN).
 //
 // Dropout (probability dropout_p on the normalized probabilities, survivors scaled by
 // 1 / (1 - dropout_p)): element (b, h, i, j) is kept iff
