@@ -37,7 +37,17 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 def read_lines(path: Path) -> list[str]:
     """The lines of a UTF-8 file, split on "\\n" only (a "\\r" before it is dropped)."""
-    text = path.read_text(encoding="utf-8")
+    if path.is_dir():
+        raise IsADirectoryError(f"--input {path} is a directory, expected a text file (one text per line)")
+    if not path.exists():
+        raise FileNotFoundError(f"--input {path} does not exist")
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        raise ValueError(f"--input {path} is not UTF-8: byte 0x{data[e.start]:02x} at offset {e.start} (line {line}); "
+                         f"convert it first, e.g. iconv -f latin1 -t utf-8 {path} > {path}.utf8") from None
     lines = text.split("\n")
     if lines[-1] == "":
         lines.pop()

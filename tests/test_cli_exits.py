@@ -7,6 +7,8 @@ import subprocess
 import sys
 import warnings
 
+import pytest
+
 from fastembed.cli import EXIT_BROKEN_PIPE, main
 from fastembed.tokenizers import BPETokenizer
 from tests._interrupt import ROOT, cli_env
@@ -40,3 +42,13 @@ def test_a_warning_is_one_line(monkeypatch, capsys):
         assert main(["pretrain"]) == 0
     err = capsys.readouterr().err
     assert err == "fastembed pretrain: warning: the checkpoint named by latest is missing; using step_00000002\n"
+
+
+def test_embed_input_that_is_a_directory_or_not_utf8(tmp_path, capsys):
+    from fastembed._embed_cli import read_lines
+
+    with pytest.raises(IsADirectoryError, match="is a directory, expected a text file"):
+        read_lines(tmp_path)
+    (tmp_path / "latin1.txt").write_bytes("ok\ncaf\xe9\n".encode("latin-1"))
+    with pytest.raises(ValueError, match=r"not UTF-8: byte 0xe9 at offset 6 \(line 2\).*iconv"):
+        read_lines(tmp_path / "latin1.txt")
