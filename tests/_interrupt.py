@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -22,9 +23,9 @@ def cli_env(**extra: str) -> dict[str, str]:
 
 
 def interrupt(argv: list[str], progress_line: str, env: dict[str, str] | None = None,
-              script: Path | None = None) -> tuple[int, str]:
-    """Run ``fastembed ARGV`` (or ``python SCRIPT ARGV``), send SIGINT once a stderr line matches
-    ``progress_line``; (exit status, stderr)."""
+              script: Path | None = None, delay: float = 0.0) -> tuple[int, str]:
+    """Run ``fastembed ARGV`` (or ``python SCRIPT ARGV``), send SIGINT ``delay`` seconds after a
+    stderr line matches ``progress_line``; (exit status, stderr)."""
     head = [str(script)] if script is not None else ["-m", "fastembed.cli"]
     proc = subprocess.Popen([sys.executable, *head, *argv], cwd=ROOT, env=env or cli_env(),
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -40,6 +41,7 @@ def interrupt(argv: list[str], progress_line: str, env: dict[str, str] | None = 
     reader.start()
     try:
         assert seen.wait(120), "no progress line on stderr:\n" + "".join(lines)
+        time.sleep(delay)
         proc.send_signal(signal.SIGINT)
         status = proc.wait(timeout=60)
     finally:

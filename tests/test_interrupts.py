@@ -9,6 +9,7 @@ tests/finetune/test_interrupt.py)."""
 from __future__ import annotations
 
 import random
+import re
 
 import pytest
 
@@ -105,3 +106,35 @@ def test_demo(tmp_path):
     out = tmp_path / "demo"
     status, err = interrupt(["demo", "--quick", "--out", str(out)], r"\[\d+\.\ds, ", cli_env(**THREADS))
     check_interrupted(status, err, "demo", tmp_path)
+
+
+# encode_batch hands the native encoder BATCH_CHUNK texts at a time: Ctrl-C gets through within a
+# chunk. The script times one whole batch, then starts it again; the signal comes 1 s later, when
+# the native encoder is at work (Python's own preparation of the batch takes a fraction of that).
+ENCODE_SCRIPT = """
+import sys, time
+from fastembed.tokenizers import BPETokenizer
+tok = BPETokenizer.train(["hello world the cat sat on the mat"] * 50, vocab_size=280, progress=False)
+texts = ["the cat sat on the mat hello world %d" % i for i in range(3_000_000)]
+t = time.perf_counter(); tok.encode_batch(texts); whole = time.perf_counter() - t
+print(f"again after {whole:.2f}s", file=sys.stderr, flush=True)
+t = time.perf_counter()
+try:
+    tok.encode_batch(texts)
+    print("not interrupted", file=sys.stderr)
+except KeyboardInterrupt:
+    print(f"interrupted after {time.perf_counter() - t:.2f}s of {whole:.2f}s", file=sys.stderr)
+"""
+
+
+def test_encode_batch_stops_within_a_chunk(tmp_path):
+    script = tmp_path / "encode.py"
+    script.write_text(ENCODE_SCRIPT)
+    status, err = interrupt([], r"again after", cli_env(**THREADS), script=script, delay=1.0)
+    assert status == 0 and "terminate called" not in err, err
+    m = re.search(r"interrupted after ([\d.]+)s of ([\d.]+)s", err)
+    if m is None and "not interrupted" in err:
+        pytest.skip(f"this machine encodes the whole batch in under a second: {err}")
+    assert m, err
+    stopped, whole = float(m.group(1)), float(m.group(2))
+    assert stopped < 1.0 + 0.5 * (whole - 1.0), err   # within a 4096-text chunk of the signal, not at the end
