@@ -133,6 +133,14 @@ def run(args: argparse.Namespace, recorder: Recorder) -> None:
     else:
         recorder.skip(case=case, impl="tiktoken", missing="tiktoken", incumbent=True)
 
+    # One call per line, as pipelines that tokenize a record at a time do: per-call overhead.
+    case = f"encode per line, 1 thread, {len(lines):,} lines"
+    recorder.add(case=case, impl="fastembed", work=nbytes, unit="MB/s",
+                 stats=measure(lambda: [ours.encode(line) for line in lines], **timing))
+    if tk is not None:
+        recorder.add(case=case, impl="tiktoken", incumbent=True, unit="MB/s", work=nbytes,
+                     stats=measure(lambda: [tk.encode(line) for line in lines], **timing))
+
     # n threads against one, taking turns call by call (the machine's load changes between
     # back-to-back measurements more than this ratio does).
     n = max(2, threads)
