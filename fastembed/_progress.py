@@ -74,11 +74,10 @@ def run_native(fn: Callable[[Any], T], *, desc: str, unit: str, show: bool | Non
     own = bar is None
     if bar is None:
         bar = ProgressBar(0, desc=desc, unit=unit, show=show)
-    total = bar.total
     thread.start()
     try:
         while not finished.wait(min(bar.interval, 1.0)):
-            bar.update_to(base + progress.done, total if not own else progress.total)
+            bar.update_to(base + progress.done, progress.total if own else bar.total)
     except BaseException:  # Ctrl-C, or SystemExit from a signal handler: stop the native work first
         progress.cancel()
         wait_through_interrupts([finished])

@@ -17,8 +17,7 @@ import fastembed  # noqa: E402
 from fastembed._embed_cli import add_parser  # noqa: E402
 from fastembed.embedder import Embedder, TruncationWarning  # noqa: E402
 from fastembed.features import extract  # noqa: E402
-from fastembed.models import BertConfig, BertModel  # noqa: E402
-from fastembed.models.hf import save_bert  # noqa: E402
+from tests._tiny import save_tiny_bert  # noqa: E402
 
 WORDS = ["the", "cat", "sat", "on", "a", "mat", "dog", "ran", "big", "red", "##s", "##ly", ".", ",", "!"]
 VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + WORDS
@@ -30,12 +29,8 @@ TEXTS = ["the cat sat on the mat.", "dogs ran", "", "a big red dog ran on the ma
 @pytest.fixture(scope="module")
 def tiny_dir(tmp_path_factory):
     """A plain HF BERT directory (no sentence-transformers files) holding a small random model."""
-    torch.manual_seed(0)
-    cfg = BertConfig.preset("tiny", vocab_size=len(VOCAB), hidden_size=32, num_heads=2, intermediate_size=64,
-                            max_position=64)
-    path = tmp_path_factory.mktemp("tiny")
-    save_bert(BertModel(cfg), path, vocab=VOCAB)
-    return path
+    return save_tiny_bert(tmp_path_factory.mktemp("tiny"), VOCAB, hidden_size=32, num_heads=2,
+                          intermediate_size=64, max_position=64)
 
 
 @pytest.fixture

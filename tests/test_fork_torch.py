@@ -19,8 +19,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from fastembed.models.bert import BertConfig, BertModel  # noqa: E402
-from fastembed.models.hf import save_bert  # noqa: E402
+from tests._tiny import save_tiny_bert  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork()")
@@ -64,12 +63,8 @@ def test_a_child_forked_after_torch_ran_can_use_torch_and_attention():
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):
     vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "cat", "sat", "on", "mat", "a", "dog", "red"]
-    torch.manual_seed(0)
-    cfg = BertConfig.preset("tiny", vocab_size=len(vocab), hidden_size=32, num_heads=2, intermediate_size=64,
-                            max_position=64)
-    path = tmp_path_factory.mktemp("mp_model")
-    save_bert(BertModel(cfg), path, vocab=vocab)
-    return path
+    return save_tiny_bert(tmp_path_factory.mktemp("mp_model"), vocab, hidden_size=32, num_heads=2,
+                          intermediate_size=64, max_position=64)
 
 
 @pytest.mark.parametrize("method", ["default", "fork", "spawn", "forkserver"])

@@ -14,6 +14,7 @@ import re
 import pytest
 
 from tests._interrupt import check_interrupted, cli_env, interrupt
+from tests._tiny import save_tiny_bert
 
 THREADS = {"OMP_NUM_THREADS": "2"}
 
@@ -59,15 +60,9 @@ def test_tokenizer_train(many_words, tmp_path):
 
 
 def test_embed(tmp_path):
-    torch = pytest.importorskip("torch")
-    from fastembed.models.bert import BertConfig, BertModel
-    from fastembed.models.hf import save_bert
-
+    pytest.importorskip("torch")
     vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "cat", "sat", "on", "mat"]
-    torch.manual_seed(0)
-    cfg = BertConfig.preset("tiny", vocab_size=len(vocab), hidden_size=64, num_heads=2, intermediate_size=128,
-                            max_position=128)
-    save_bert(BertModel(cfg), tmp_path / "model", vocab=vocab)
+    save_tiny_bert(tmp_path / "model", vocab, hidden_size=64, num_heads=2, intermediate_size=128, max_position=128)
     lines = tmp_path / "lines.txt"
     lines.write_text("\n".join(" ".join(["the cat sat on the mat"] * 20) for _ in range(200_000)) + "\n")
     out = tmp_path / "out" / "v.npy"

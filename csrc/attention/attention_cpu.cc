@@ -85,6 +85,14 @@ struct RowMask {
   // Query row i sees at least one key. A row that sees none gives zeros; a row that sees keys
   // whose scores are all -inf (or NaN) gives NaN, as softmax does: the two must not be confused.
   bool sees_any(int64_t i) const { return first_key < end(i); }
+  // Zeroes row j of `rows` (width values each) for every padded key j0 + j, j < n: a padded key's
+  // K or V row, or its entry in a row of P or dS, so that no 0·NaN from it reaches a result.
+  template <class T>
+  void zero_padded(T* rows, int64_t j0, int64_t n, int64_t width) const {
+    if (padding)
+      for (int64_t j = 0; j < n; ++j)
+        if (padding[j0 + j]) std::fill(rows + j * width, rows + (j + 1) * width, T(0));
+  }
   // Keys [0, end(i)) may be visible to query row i.
   int64_t end(int64_t i) const { return p.causal ? std::min(kend, attention_causal_end(i, p.Tq, p.Tk)) : kend; }
   // First query row that may see key j (rows before it are cut off by the causal mask).
@@ -258,9 +266,7 @@ void forward_block(const AttentionParams& p, int64_t b, int64_t h, int64_t qb) {
     // 0·NaN = NaN: a padded key's V row is zeroed here, and a block that hides finite-or-not V
     // rows from some queries (the causal diagonal) takes the slow path when any of them is not
     // finite, so a NaN or inf in a masked value never reaches an output.
-    if (mask.padding)
-      for (int64_t j = 0; j < jn; ++j)
-        if (mask.padding[j0 + j]) std::fill(vc + j * D, vc + (j + 1) * D, T(0));
+    mask.zero_padded(vc, j0, jn, D);
     const int64_t hidden_from = p.causal ? std::clamp<int64_t>(i0 + off + 1 - j0, 0, jn) : jn;  // keys [hidden_from, jn) are hidden from row i0
     if (hidden_from < jn && !all_finite(vc + hidden_from * D, (jn - hidden_from) * D)) {
       for (int64_t i = 0; i < nq; ++i) {
@@ -281,7 +287,7 @@ void forward_block(const AttentionParams& p, int64_t b, int64_t h, int64_t qb) {
     const T* ai = acc + i * D;
     if (mask.sees_any(i0 + i)) {  // sum is 0 when every visible score is -inf, NaN after a NaN score: both give NaN
       const T inv = T(1) / sum[i];
-      for (int64_t d = 0; d < D; ++d) o[d] = sum[i] > T(0) ? ai[d] * inv : std::numeric_limits<T>::quiet_NaN();
+      for (int64_t d = 0; d < D; ++d) o[d] = ai[d] * inv;  // sum = 0: acc is 0 (or NaN) too, 0·inf = NaN
       lse[i] = mx[i] + std::log(sum[i]);
     } else {
       std::fill(o, o + D, T(0));
@@ -360,9 +366,7 @@ void backward_range(const AttentionParams& p, int64_t b, int64_t h, int64_t kb0,
       pack_transposed(v + j0 * p.v_s.t, p.v_s.t, jn, D, vt, ld, T(1));
       if (want_dq) {
         pack_rows(k + j0 * p.k_s.t, p.k_s.t, jn, D, kc);
-        if (mask.padding)  // dQ += dS·K: a padded key's dS is 0, but 0·NaN is not, so its K row goes
-          for (int64_t j = 0; j < jn; ++j)
-            if (mask.padding[j0 + j]) std::fill(kc + j * D, kc + (j + 1) * D, T(0));
+        mask.zero_padded(kc, j0, jn, D);  // dQ += dS·K: a padded key's dS is 0, but 0·NaN is not
       }
       // Query blocks aligned to r0 (so dQ rows map to dq_acc), starting at the first that sees j0.
       for (int64_t i0 = r0 + (first - r0) / kBQ * kBQ; i0 < r1; i0 += kBQ) {
@@ -379,9 +383,7 @@ void backward_range(const AttentionParams& p, int64_t b, int64_t h, int64_t kb0,
             continue;
           }
           exp_affine(sr, vis, scale, l);  // P
-          if (mask.padding)
-            for (int64_t j = 0; j < vis; ++j)
-              if (mask.padding[j0 + j]) sr[j] = T(0);
+          mask.zero_padded(sr, j0, vis, 1);
           std::fill(sr + vis, sr + ld, T(0));
         }
         if (dropout)
@@ -410,9 +412,7 @@ void backward_range(const AttentionParams& p, int64_t b, int64_t h, int64_t kb0,
             for (int64_t j = 0; j < vis; ++j) sr[j] = scale * sr[j] * (dpr[j] - dl);
           }
           std::fill(sr + vis, sr + jn, T(0));
-          if (mask.padding)
-            for (int64_t j = 0; j < vis; ++j)
-              if (mask.padding[j0 + j]) sr[j] = T(0);
+          mask.zero_padded(sr, j0, vis, 1);
         }
         if (want_dq)
           tile_gemm<T, true>(nq, D, jn, s, ld, 1, kc, D, dq_acc + (i0 - r0) * D, D);

@@ -477,7 +477,7 @@ __global__ void __launch_bounds__(kThreads) attention_fwd_kernel(const Args a) {
     // A row that sees no key: out = 0, lse = -inf. One that sees keys whose scores are all -inf
     // (l = 0) or meets a NaN score (l = NaN) gives NaN, as softmax does, so divergence shows.
     const bool any = seen[i] > 0.f;
-    const float inv = l[i] > 0.f ? 1.f / l[i] : (any ? NAN : 0.f);
+    const float inv = 1.f / l[i];  // l = 0: acc is 0 (or NaN) too, and 0·inf = NaN
     T* orow = op + row * a.out_s.t;
 #pragma unroll
     for (int j = 0; j < DN; ++j) {

@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 torch = pytest.importorskip("torch")
 
 from fastembed.models import GPT, GPTConfig  # noqa: E402
-from fastembed.models.bert import BertConfig, BertModel  # noqa: E402
-from fastembed.models.hf import save_bert, save_gpt2  # noqa: E402
+from fastembed.models.hf import save_gpt2  # noqa: E402
+from tests._tiny import save_tiny_bert  # noqa: E402
 
 from ..tokenizers.test_loaders_fuzz import Child, mutate  # noqa: E402
 
@@ -37,10 +37,8 @@ def child():
 @pytest.fixture(scope="module")
 def originals(tmp_path_factory):
     root = tmp_path_factory.mktemp("dirs")
-    torch.manual_seed(0)
-    save_bert(BertModel(BertConfig.preset("tiny", vocab_size=len(VOCAB), hidden_size=16, num_heads=2,
-                                          intermediate_size=32, max_position=16, num_layers=1)),
-              root / "bert", vocab=VOCAB)
+    save_tiny_bert(root / "bert", VOCAB, hidden_size=16, num_heads=2, intermediate_size=32, max_position=16,
+                   num_layers=1)
     save_gpt2(GPT(GPTConfig(vocab_size=40, hidden_size=16, num_layers=1, num_heads=2, intermediate_size=32, max_position=16)), root / "gpt2")
     return root
 

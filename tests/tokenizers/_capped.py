@@ -8,6 +8,7 @@ import resource
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any, Callable
 
 ROOT = Path(__file__).resolve().parents[2]  # the repository: `tests` and `fastembed` import from it
 
@@ -35,3 +36,24 @@ def run_capped(code: str, extra: int = 1 << 30, timeout: float = 120) -> subproc
                f"cap_address_space({extra})\n")
     return subprocess.run([sys.executable, "-c", prelude + code], cwd=ROOT, capture_output=True, text=True,
                           timeout=timeout, check=False)
+
+
+def serve(loaders: dict[str, Callable[[list[str]], Any]]) -> None:
+    """The loop of a capped loader child (``python -m MODULE EXTRA_BYTES``): cap the address space
+    at EXTRA_BYTES above its size now, say ``ready``, then answer each JSON request on stdin,
+    ``{"loader": name, "paths": [...]}``, with ``{"outcome": "ok"}`` or the exception's class, its
+    bases and message. A MemoryError is answered like any exception; a crash ends the process."""
+    import json
+
+    def answer(request: dict) -> dict:
+        try:
+            loaders[request["loader"]](request["paths"])
+        except Exception as e:  # noqa: BLE001 - every exception is reported to the test
+            return {"outcome": type(e).__name__, "bases": [c.__name__ for c in type(e).__mro__],
+                    "message": str(e)[:500]}
+        return {"outcome": "ok"}
+
+    cap_address_space(int(sys.argv[1]))
+    print(json.dumps({"outcome": "ready"}), flush=True)
+    for line in sys.stdin:
+        print(json.dumps(answer(json.loads(line))), flush=True)

@@ -8,12 +8,11 @@ MemoryError is answered like any exception; a crash ends the process (the parent
 
 from __future__ import annotations
 
-import json
-import sys
+from typing import Any, Callable
 
 from fastembed.tokenizers import BPETokenizer, WordPieceTokenizer
 
-from ._capped import cap_address_space
+from ._capped import serve
 
 LOADERS = {
     "tokenizer json": lambda paths: BPETokenizer.load(paths[0]),
@@ -23,21 +22,12 @@ LOADERS = {
 }
 
 
-def answer(request: dict) -> dict:
-    try:
-        tok = LOADERS[request["loader"]](request["paths"])
+def _load_and_encode(load: Callable[[list[str]], Any]) -> Callable[[list[str]], None]:
+    def run(paths: list[str]) -> None:
+        tok = load(paths)
         getattr(tok, "encode_ordinary", tok.encode)("the abc <|endoftext|> unaffable!")  # and it must work
-    except Exception as e:  # noqa: BLE001 - every exception is reported to the test
-        return {"outcome": type(e).__name__, "bases": [c.__name__ for c in type(e).__mro__], "message": str(e)[:500]}
-    return {"outcome": "ok"}
-
-
-def main() -> None:
-    cap_address_space(int(sys.argv[1]))
-    print(json.dumps({"outcome": "ready"}), flush=True)
-    for line in sys.stdin:
-        print(json.dumps(answer(json.loads(line))), flush=True)
+    return run
 
 
 if __name__ == "__main__":
-    main()
+    serve({name: _load_and_encode(load) for name, load in LOADERS.items()})
