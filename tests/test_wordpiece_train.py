@@ -166,7 +166,7 @@ def test_custom_special_tokens(corpus):
     specials = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "[unused0]", "<doc>")
     tok = train(corpus[:500], vocab_size=300, special_tokens=specials)
     assert tok.vocab[:7] == list(specials)
-    assert tok.token_to_id["<doc>"] not in tok.encode("<doc>").tolist()  # not matched in text, as in BERT
+    assert tok.token_to_id("<doc>") not in tok.encode("<doc>").tolist()  # not an added token: text, as in HF
 
 
 def test_bad_input(corpus, tmp_path):

@@ -77,6 +77,45 @@ py::array_t<int64_t> merges_array(const std::vector<Merge>& merges) {
   return out;
 }
 
+// Per-text token vectors, filled in parallel, then concatenated into the arrays the Python side
+// reads: ids (N,) uint32, starts (n + 1,) int64, offsets (N, 2) int64 or None, words (N,) int32 or None.
+struct FlatTokens {
+  std::vector<std::vector<uint32_t>> ids;
+  std::vector<std::vector<int64_t>> offsets;
+  std::vector<std::vector<int32_t>> words;
+  FlatTokens(size_t n, bool with_offsets, bool with_words)
+      : ids(n), offsets(with_offsets ? n : 0), words(with_words ? n : 0) {}
+
+  py::tuple to_python() {
+    const size_t n = ids.size();
+    py::array_t<int64_t> starts(static_cast<py::ssize_t>(n + 1));
+    int64_t* st = starts.mutable_data();
+    st[0] = 0;
+    for (size_t i = 0; i < n; ++i) st[i + 1] = st[i] + static_cast<int64_t>(ids[i].size());
+    const py::ssize_t total = static_cast<py::ssize_t>(st[n]);
+    py::array_t<uint32_t> flat_ids(total);
+    py::object flat_offsets = py::none(), flat_words = py::none();
+    py::array_t<int64_t> off_arr;
+    py::array_t<int32_t> word_arr;
+    if (!offsets.empty()) off_arr = py::array_t<int64_t>({total, py::ssize_t{2}});
+    if (!words.empty()) word_arr = py::array_t<int32_t>(total);
+    {
+      uint32_t* pi = flat_ids.mutable_data();
+      int64_t* po = offsets.empty() ? nullptr : off_arr.mutable_data();
+      int32_t* pw = words.empty() ? nullptr : word_arr.mutable_data();
+      py::gil_scoped_release release;
+      for (size_t i = 0; i < n; ++i) {
+        std::copy(ids[i].begin(), ids[i].end(), pi + st[i]);
+        if (po) std::copy(offsets[i].begin(), offsets[i].end(), po + 2 * st[i]);
+        if (pw) std::copy(words[i].begin(), words[i].end(), pw + st[i]);
+      }
+    }
+    if (!offsets.empty()) flat_offsets = off_arr;
+    if (!words.empty()) flat_words = word_arr;
+    return py::make_tuple(flat_ids, starts, flat_offsets, flat_words);
+  }
+};
+
 }  // namespace
 
 void bind_bpe(py::module_& m) {
@@ -236,6 +275,24 @@ void bind_bpe(py::module_& m) {
         for (auto& o : outs) result.append(vector_to_array(std::move(o)));
         return result;
       }, py::arg("texts"), "encode_ordinary over a list, on all threads.")
+      .def("encode_flat", [](const Encoder& self, py::handle texts, bool offsets, bool words) {
+        const py::list list = require_list(texts, "encode_flat", "texts");
+        py::tuple keep;
+        const auto views = text_views(list, "encode_flat", keep);
+        const size_t n = views.size();
+        FlatTokens flat(n, offsets, words);
+        {
+          py::gil_scoped_release release;
+          parallel_for(0, static_cast<int64_t>(n), 16, [&](int64_t lo, int64_t hi) {
+            for (int64_t i = lo; i < hi; ++i)
+              self.encode_ordinary_aligned(bytes_of(views[i]), views[i].size(), flat.ids[i],
+                                           words ? &flat.words[i] : nullptr, offsets ? &flat.offsets[i] : nullptr);
+          });
+        }
+        return flat.to_python();
+      }, py::arg("texts"), py::arg("offsets") = false, py::arg("words") = false,
+         "All texts' ids in one uint32 array, row i at [starts[i], starts[i+1]): (ids, starts, offsets (N, 2) "
+         "int64 code-point spans or None, words (N,) int32 piece indices or None), on all threads.")
       .def("encode_pieces", [](const Encoder& self, py::handle pieces) {
         const py::list list = require_list(pieces, "encode_pieces", "pieces");
         py::tuple keep;

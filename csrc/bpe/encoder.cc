@@ -245,6 +245,32 @@ void Encoder::encode_ordinary(const uint8_t* s, size_t n, std::vector<uint32_t>&
   pretokenize(pattern_, s, n, [&](size_t b, size_t e) { encode_piece(s + b, e - b, out); });
 }
 
+void Encoder::encode_ordinary_aligned(const uint8_t* s, size_t n, std::vector<uint32_t>& out,
+                                      std::vector<int32_t>* words, std::vector<int64_t>* offsets) const {
+  int32_t piece = 0;
+  size_t scanned = 0;   // bytes [0, scanned) have been counted ...
+  int64_t chars = 0;    // ... and hold this many character starts
+  auto char_of = [&](size_t byte) {  // index of the character that byte `byte` belongs to
+    for (; scanned <= byte; ++scanned) chars += (s[scanned] & 0xC0) != 0x80;
+    return chars - 1;
+  };
+  pretokenize(pattern_, s, n, [&](size_t b, size_t e) {
+    const size_t first = out.size();
+    encode_piece(s + b, e - b, out);
+    if (words) words->resize(out.size(), piece);
+    ++piece;
+    if (!offsets) return;
+    size_t pos = b;
+    for (size_t t = first; t < out.size(); ++t) {
+      const size_t len = spans_[out[t]].length;
+      const int64_t start = char_of(pos);
+      pos += len;
+      offsets->push_back(start);
+      offsets->push_back(char_of(pos - 1) + 1);
+    }
+  });
+}
+
 void Encoder::encode_ordinary_parallel(const uint8_t* s, size_t n, std::vector<uint32_t>& out) const {
   constexpr size_t kMinChunk = size_t{1} << 20;  // below ~1 MB a chunk is not worth a thread
   const size_t threads = static_cast<size_t>(num_threads());

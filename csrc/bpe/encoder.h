@@ -44,6 +44,12 @@ class Encoder {
   // pieces may absorb a following newline, hence not any non-space), and the pieces on either side
   // do not depend on the other side, so the tokens are identical.
   void encode_ordinary_parallel(const uint8_t* s, size_t n, std::vector<uint32_t>& out) const;
+  // encode_ordinary, and for each token appended also (when the vector is given) the index of its
+  // piece (pre-token) in s, and its [start, end) in code points of s. A token that holds part of a
+  // multi-byte character covers that whole character, as HF tokenizers reports byte-level offsets;
+  // every byte that is not a UTF-8 continuation byte starts a character.
+  void encode_ordinary_aligned(const uint8_t* s, size_t n, std::vector<uint32_t>& out, std::vector<int32_t>* words,
+                               std::vector<int64_t>* offsets) const;
   // Appends the tokens of one piece.
   void encode_piece(const uint8_t* s, size_t n, std::vector<uint32_t>& out) const;
   // Decoding, in two steps into a caller's buffer (a Python bytes object, so no second copy):

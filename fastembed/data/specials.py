@@ -59,11 +59,8 @@ def _lookup(tokenizer: Any, name: str) -> int | None:
     if i is not None:
         return int(i)
     text = TOKENS[name]
-    for table in ("special_tokens", "token_to_id"):
-        i = getattr(tokenizer, table, {}).get(text)
-        if i is not None:
-            return int(i)
-    return None
+    i = tokenizer.token_to_id(text)
+    return None if i is None else int(i)
 
 
 def _how_to_add(tokenizer: Any, tokens: list[str]) -> str:

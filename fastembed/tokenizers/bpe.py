@@ -40,6 +40,7 @@ from ._bpe_files import (
     read_tokenizer_json,
 )
 from ._files import check_is_file
+from .base import AddedToken, Flat, Template, Tokenizer
 
 PATTERNS = ("gpt2", "cl100k")
 _BATCH_BYTES = 8 << 20  # texts are handed to the native counter in batches of about this size
@@ -48,26 +49,49 @@ BATCH_CHUNK = 4096     # texts per native call of encode_batch (each call runs o
 SpecialSet = Union[Literal["all"], Collection[str]]
 
 
-class BPETokenizer:
+class BPETokenizer(Tokenizer):
     """A byte-level BPE vocabulary with its merge rules and special tokens.
 
     ``vocab[i]`` is token ``i``'s bytes; ``rules`` is a (R, 4) uint32 array of merge rules
     ``(left, right, rank, id)``: adjacent tokens ``left, right`` become ``id``, lowest rank first.
     Build one with :meth:`train`, :meth:`load`, :meth:`from_gpt2_files` or :meth:`from_tiktoken`.
+
+    ``special_tokens`` (text -> id) are the added tokens; ``template`` (none by default, as for
+    GPT-2) places special tokens around texts in :meth:`__call__`; ``special_names`` names them
+    (default: ``<|endoftext|>``, when present, is the bos, eos and unk token, as in GPT-2);
+    ``trim_offsets`` leaves a token's leading and trailing spaces out of its offsets (HF's
+    ByteLevel post-processor option).
     """
 
     def __init__(self, vocab: list[bytes], rules: np.ndarray, *, pattern: str = "gpt2",
-                 special_tokens: Mapping[str, int] | None = None, trace: list[dict] | None = None) -> None:
+                 special_tokens: Mapping[str, int] | None = None, trace: list[dict] | None = None,
+                 added_tokens: Iterable[AddedToken] | None = None, template: Template | None = None,
+                 special_names: Mapping[str, str] | None = None, model_max_length: int | None = None,
+                 trim_offsets: bool = False) -> None:
         self._custom = _custom_pattern(pattern)
         rules = np.ascontiguousarray(rules, dtype=np.uint32).reshape(-1, 4)
         self._enc = _C.BpeEncoder(list(vocab), rules, "gpt2" if self._custom else pattern)
         self.pattern = pattern
         self.rules = rules
-        self.special_tokens = check_special_ids(special_tokens or {}, 0, self._enc.vocab_size)
+        added = list(added_tokens or ())
+        specials = dict(special_tokens or {})
+        for t in added:
+            if isinstance(t, AddedToken):
+                specials.setdefault(t.content, t.id)
+        self.special_tokens = check_special_ids(specials, 0, self._enc.vocab_size)
         for text, i in self.special_tokens.items():
             if self._token_bytes(i) != text.encode("utf-8"):
                 raise ValueError(f"special token {text!r} -> {i}: the vocabulary has no such token with those bytes")
         self.trace = trace
+        self.trim_offsets = bool(trim_offsets)
+        known = {t.content for t in added if isinstance(t, AddedToken)}
+        added += [AddedToken(t, i) for t, i in self.special_tokens.items() if t not in known]
+        if special_names is None:
+            eot = "<|endoftext|>"
+            special_names = {"bos_token": eot, "eos_token": eot, "unk_token": eot} if eot in self.special_tokens else {}
+        self._surface(added_tokens=added, template=template, special_names=special_names,
+                      model_max_length=model_max_length)
+        self._lengths: np.ndarray | None = None  # token byte lengths etc., built on first use
 
     # ------------------------------------------------------------------ training
 
@@ -117,23 +141,57 @@ class BPETokenizer:
     # ------------------------------------------------------------------ encoding
 
     @property
-    def n_vocab(self) -> int:
-        """Number of tokens, special tokens included (ids are 0 .. n_vocab - 1)."""
+    def vocab_size(self) -> int:
+        """Number of tokens, special tokens included (ids are 0 .. vocab_size - 1)."""
         return self._enc.vocab_size
+
+    @property
+    def n_vocab(self) -> int:
+        """``vocab_size``, by tiktoken's name."""
+        return self._enc.vocab_size
+
+    def token_to_id(self, token: str) -> int | None:
+        """The id of ``token`` spelled as HF spells byte-level tokens (GPT-2's byte-to-unicode
+        alphabet: ``"Ġworld"`` is b" world"), or of an added token by its text; None if there is
+        none. :meth:`token_id` looks up raw bytes."""
+        if not isinstance(token, str):
+            raise TypeError(f"token must be a str, got {type(token).__name__}")
+        i = self.special_tokens.get(token)
+        if i is not None:
+            return i
+        try:
+            raw = bytes(_BYTE_DECODER[c] for c in token)
+        except KeyError:
+            return None
+        return self._enc.token_id(raw) if raw else None
+
+    def id_to_token(self, id: int) -> str:
+        """Token ``id`` spelled as HF spells byte-level tokens (added tokens as their text)."""
+        for text, i in self.special_tokens.items():
+            if i == id:
+                return text
+        return "".join(_BYTE_ENCODER[b] for b in self.decode_single_token_bytes(id))
 
     def encode_ordinary(self, text: str | bytes) -> np.ndarray:
         """Token ids of ``text`` as a uint32 array; special-token text is encoded as ordinary text."""
         return self._encode_native(text)
 
-    def encode(self, text: str | bytes, *, allowed_special: SpecialSet = (),
-               disallowed_special: SpecialSet = "all") -> np.ndarray:
+    def encode(self, text: str | bytes, pair: str | None = None, *, allowed_special: SpecialSet = (),
+               disallowed_special: SpecialSet = "all", add_special_tokens: bool = True,
+               max_length: int | None = None, truncation: bool | str = False) -> np.ndarray:
         """Token ids of ``text`` (str or bytes) as a uint32 array.
 
         As in tiktoken: text matching a special token in ``allowed_special`` becomes that token;
         text matching one in ``disallowed_special`` (default: every special token not allowed)
         raises ValueError, so user input cannot inject control tokens by accident. Pass
         ``disallowed_special=()`` to encode such text as ordinary text.
+
+        With a ``pair``, truncation, or a template (``add_special_tokens``), the result is
+        :meth:`__call__`'s row (then ``allowed_special`` must be () or "all").
         """
+        if pair is not None or truncation or (self.template is not None and add_special_tokens):
+            return self._encode_full([text], None if pair is None else [pair], allowed_special, disallowed_special,
+                                     add_special_tokens, max_length, truncation)[0]
         if type(text) is str and not allowed_special and disallowed_special == "all":
             # The default, and one call per record is how many pipelines tokenize: no sets to build,
             # one substring scan per special token (C speed), then the native encoder.
@@ -161,12 +219,17 @@ class BPETokenizer:
             parts.append(self._encode_native(_slice(text, s, start, len(s))))
         return np.concatenate(parts) if len(parts) > 1 else parts[0]
 
-    def encode_batch(self, texts: Iterable[str | bytes], *, allowed_special: SpecialSet = (),
-                     disallowed_special: SpecialSet = "all") -> list[np.ndarray]:
+    def encode_batch(self, texts: Iterable[str | bytes], pairs: Iterable[str] | None = None, *,
+                     allowed_special: SpecialSet = (), disallowed_special: SpecialSet = "all",
+                     add_special_tokens: bool = True, max_length: int | None = None,
+                     truncation: bool | str = False) -> list[np.ndarray]:
         """:meth:`encode` of each text, on all native threads (see fastembed.set_num_threads).
         Texts go to the native encoder :data:`BATCH_CHUNK` at a time, so Ctrl-C stops a huge
         batch within a chunk's time instead of at its end."""
         texts = list(texts)
+        if pairs is not None or truncation or (self.template is not None and add_special_tokens):
+            return self._encode_full(texts, None if pairs is None else list(pairs), allowed_special,
+                                     disallowed_special, add_special_tokens, max_length, truncation)
         allowed, disallowed = self._special_sets(allowed_special, disallowed_special)
         disallowed_bytes = [d.encode("utf-8") for d in disallowed]
         if allowed or any(d in t for t in texts if isinstance(t, str) for d in disallowed) or \
@@ -184,6 +247,23 @@ class BPETokenizer:
                 out += self._enc.encode_ordinary_batch([_utf8(t) for t in chunk])
         return out
 
+    def _encode_full(self, texts: list, pairs: list | None, allowed_special: SpecialSet, disallowed_special: SpecialSet,
+                     add_special_tokens: bool, max_length: int | None, truncation: bool | str) -> list[np.ndarray]:
+        """encode_batch through the shared pipeline (template, pairs, truncation), with tiktoken's
+        rules for special-token text checked first."""
+        allowed, disallowed = self._special_sets(allowed_special, disallowed_special)
+        if allowed and allowed != set(self.special_tokens):
+            raise ValueError("with a pair, truncation or a template, allowed_special must be () or 'all'")
+        everything = texts + (pairs or [])
+        for t in everything:
+            if not isinstance(t, str):
+                raise TypeError(f"with a pair, truncation or a template, texts must be str, got {type(t).__name__}")
+            for special in disallowed:
+                if special in t:
+                    self._refuse_special(special)
+        return Tokenizer.encode_batch(self, texts, pairs, add_special_tokens=add_special_tokens, max_length=max_length,
+                                      truncation=truncation, split_special_tokens=not allowed)
+
     def pre_tokenize(self, text: str | bytes) -> list[bytes]:
         """``text`` split into the pieces that BPE merges within (special tokens are not split
         out: this is ordinary text), by the tokenizer's pattern, exactly as encoding splits it.
@@ -192,6 +272,62 @@ class BPETokenizer:
         [b'Hello', b',', b' world', b'!']
         """
         return pre_tokenize(text, self.pattern)
+
+    def _encode_flat(self, texts: list[str], *, offsets: bool = False, words: bool = False) -> Flat:
+        if self._custom is not None:
+            flat = self._encode_flat_custom(texts, offsets=offsets, words=words)
+        else:
+            try:
+                flat = Flat(*self._enc.encode_flat(texts, offsets, words))
+            except UnicodeEncodeError:  # lone surrogates: their surrogatepass bytes, 3 per character
+                flat = Flat(*self._enc.encode_flat([_utf8(t) for t in texts], offsets, words))
+        if offsets and self.trim_offsets and len(flat.ids):
+            lead, trail = self._space_counts()
+            o = flat.offsets
+            start = np.minimum(o[:, 0] + lead[flat.ids], o[:, 1])
+            end = np.maximum(o[:, 1] - trail[flat.ids], start)
+            flat = flat._replace(offsets=np.column_stack([start, end]))
+        return flat
+
+    def _encode_flat_custom(self, texts: list[str], *, offsets: bool, words: bool) -> Flat:
+        """``_encode_flat`` for a custom split pattern: the pieces come from Python's regex."""
+        ids: list[np.ndarray] = []
+        offs: list[np.ndarray] = []
+        wds: list[np.ndarray] = []
+        rows = []
+        lengths = self._token_lengths()
+        for text in texts:
+            raw = _utf8(text)
+            char_of = np.cumsum((np.frombuffer(raw, np.uint8) & 0xC0) != 0x80) - 1  # byte -> its character
+            pos = row = 0
+            for w, piece in enumerate(_split_custom(self._custom, text)):
+                t = self._enc.encode_piece(piece).astype(np.int64)
+                ends = pos + np.cumsum(lengths[t])
+                ids.append(t)
+                wds.append(np.full(len(t), w, np.int32))
+                offs.append(np.column_stack([char_of[ends - lengths[t]], char_of[ends - 1] + 1]))
+                pos += len(piece)
+                row += len(t)
+            rows.append(row)
+        starts = np.zeros(len(texts) + 1, np.int64)
+        np.cumsum(rows, out=starts[1:])
+        return Flat(np.concatenate(ids).astype(np.uint32) if ids else np.zeros(0, np.uint32), starts,
+                    (np.concatenate(offs) if offs else np.zeros((0, 2), np.int64)) if offsets else None,
+                    (np.concatenate(wds) if wds else np.zeros(0, np.int32)) if words else None)
+
+    def _token_lengths(self) -> np.ndarray:
+        if self._lengths is None:
+            self._lengths = np.array([len(self._token_bytes(i)) for i in range(self.n_vocab)], np.int64)
+        return self._lengths
+
+    def _space_counts(self) -> tuple[np.ndarray, np.ndarray]:
+        """Leading and trailing space bytes of every token (for trim_offsets)."""
+        if getattr(self, "_spaces", None) is None:
+            tokens = [self._token_bytes(i) for i in range(self.n_vocab)]
+            lead = np.array([len(t) - len(t.lstrip(b" ")) for t in tokens], np.int64)
+            trail = np.array([len(t) - len(t.rstrip(b" ")) for t in tokens], np.int64)
+            self._spaces = (lead, trail)
+        return self._spaces
 
     def _encode_native(self, text: str | bytes) -> np.ndarray:
         if self._custom is not None:
@@ -222,9 +358,14 @@ class BPETokenizer:
         """The bytes of a sequence of token ids; ValueError for an id outside the vocabulary."""
         return self._enc.decode(_as_ids(ids))
 
-    def decode(self, ids: Iterable[int] | np.ndarray, errors: str = "replace") -> str:
+    def decode(self, ids: Iterable[int] | np.ndarray, errors: str = "replace", *,
+               skip_special_tokens: bool = False) -> str:
         """The text of a sequence of token ids; bytes that are not UTF-8 become U+FFFD (or as
-        ``errors`` says: "strict", "surrogateescape", ...)."""
+        ``errors`` says: "strict", "surrogateescape", ...). ``skip_special_tokens`` leaves the
+        added tokens out."""
+        ids = _as_ids(ids)
+        if skip_special_tokens and self.special_tokens:
+            ids = ids[~np.isin(ids, np.fromiter(self.special_tokens.values(), np.uint32))]
         return self.decode_bytes(ids).decode("utf-8", errors)
 
     def decode_single_token_bytes(self, token: int) -> bytes:
@@ -574,7 +715,7 @@ def _as_ids(ids: Iterable[int] | np.ndarray) -> np.ndarray:
     return arr.astype(np.uint32)
 
 
-def _gpt2_bytes_to_unicode() -> dict[int, str]:
+def _gpt2_bytes_to_unicode() -> dict[int, str]:  # noqa: D401
     """GPT-2's reversible byte -> printable character table (encoder.py in openai/gpt-2)."""
     bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
     cs = bs[:]
@@ -585,3 +726,7 @@ def _gpt2_bytes_to_unicode() -> dict[int, str]:
             cs.append(256 + n)
             n += 1
     return dict(zip(bs, map(chr, cs)))
+
+
+_BYTE_ENCODER = _gpt2_bytes_to_unicode()
+_BYTE_DECODER = {c: b for b, c in _BYTE_ENCODER.items()}

@@ -25,6 +25,7 @@ import numpy as np
 from .._native import _C
 from ..io import atomic_write_text
 from ._files import read_text
+from .base import AddedToken, Flat, Template, Tokenizer
 
 SPECIALS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 VOCAB_TXT = "a BERT vocab.txt"
@@ -84,29 +85,50 @@ _ASCII_CONTROLS = dict.fromkeys([*range(0, 9), 11, 12, *range(14, 32), 127])
 _ASCII_WORDS = re.compile(r"[A-Za-z0-9]+|[!-/:-@\[-`{-~]")
 
 
-class WordPieceTokenizer:
-    """BERT's tokenizer. ``vocab`` is the list of entries (line i of vocab.txt is id i)."""
+class WordPieceTokenizer(Tokenizer):
+    """BERT's tokenizer. ``vocab`` is the list of entries (line i of vocab.txt is id i).
+
+    The normalizer options are HF ``BertNormalizer``'s: ``clean_text`` (drop control characters,
+    white space to spaces), ``handle_chinese_chars`` (CJK ideographs become words of their own),
+    ``strip_accents`` (default: as ``lowercase``) and ``lowercase``. The five special tokens must
+    be in the vocabulary; they are matched in text as HF does (see :meth:`__call__`), and
+    ``template`` (default ``[CLS] $A [SEP]`` / ``[CLS] $A [SEP] $B:1 [SEP]:1``) places them.
+    """
 
     def __init__(self, vocab: Sequence[str], *, lowercase: bool = True, strip_accents: bool | None = None,
                  unk_token: str = "[UNK]", cls_token: str = "[CLS]", sep_token: str = "[SEP]",
-                 pad_token: str = "[PAD]", mask_token: str = "[MASK]", max_chars_per_word: int = MAX_CHARS_PER_WORD) -> None:
+                 pad_token: str = "[PAD]", mask_token: str = "[MASK]", max_chars_per_word: int = MAX_CHARS_PER_WORD,
+                 clean_text: bool = True, handle_chinese_chars: bool = True, prefix: str = "##",
+                 added_tokens: Iterable[AddedToken] | None = None, template: Template | None = None,
+                 model_max_length: int | None = None) -> None:
         self.vocab = list(vocab)
-        self.token_to_id = {}
+        self._ids: dict[str, int] = {}
         for i, t in enumerate(self.vocab):
-            self.token_to_id.setdefault(t, i)
-        for name, tok in (("unk_token", unk_token), ("cls_token", cls_token), ("sep_token", sep_token),
-                          ("pad_token", pad_token), ("mask_token", mask_token)):
-            if tok not in self.token_to_id:
+            self._ids.setdefault(t, i)
+        names = {"unk_token": unk_token, "cls_token": cls_token, "sep_token": sep_token,
+                 "pad_token": pad_token, "mask_token": mask_token}
+        for name, tok in names.items():
+            if tok not in self._ids:
                 raise ValueError(f"{name} {tok!r} is not in the vocabulary")
-        self.lowercase = lowercase
-        self.strip_accents = lowercase if strip_accents is None else strip_accents
-        self.unk_id, self.cls_id, self.sep_id = (self.token_to_id[t] for t in (unk_token, cls_token, sep_token))
-        self.pad_id, self.mask_id = self.token_to_id[pad_token], self.token_to_id[mask_token]
-        self.special_tokens = {t: self.token_to_id[t] for t in (unk_token, cls_token, sep_token, pad_token, mask_token)}
+        if not isinstance(prefix, str) or not prefix:
+            raise ValueError(f"prefix (the continuing-subword prefix) must be a non-empty string, got {prefix!r}")
+        self.lowercase = bool(lowercase)
+        self.strip_accents = self.lowercase if strip_accents is None else bool(strip_accents)
+        self.clean_text = bool(clean_text)
+        self.handle_chinese_chars = bool(handle_chinese_chars)
+        self.prefix = prefix
+        self.unk_id, self.cls_id, self.sep_id = (self._ids[t] for t in (unk_token, cls_token, sep_token))
+        self.pad_id, self.mask_id = self._ids[pad_token], self._ids[mask_token]
+        self.special_tokens = {t: self._ids[t] for t in names.values()}
         self.max_chars_per_word = max_chars_per_word
-        self._token_names = {"unk_token": unk_token, "cls_token": cls_token, "sep_token": sep_token,
-                             "pad_token": pad_token, "mask_token": mask_token}
-        self._wp = _C.WordPiece([t.encode("utf-8") for t in self.vocab], self.unk_id, "##", max_chars_per_word)
+        self._token_names = names
+        self._wp = _C.WordPiece([t.encode("utf-8") for t in self.vocab], self.unk_id, prefix, max_chars_per_word)
+        if added_tokens is None:
+            added_tokens = [AddedToken(t, i) for t, i in self.special_tokens.items()]
+        if template is None:
+            template = Template.parse(f"{cls_token} $A {sep_token}", f"{cls_token} $A {sep_token} $B:1 {sep_token}:1")
+        self._surface(added_tokens=added_tokens, template=template, special_names=names,
+                      model_max_length=model_max_length)
 
     @classmethod
     def from_vocab(cls, path: str | os.PathLike, **kwargs) -> "WordPieceTokenizer":
@@ -179,6 +201,14 @@ class WordPieceTokenizer:
     @property
     def vocab_size(self) -> int:
         return len(self.vocab)
+
+    def token_to_id(self, token: str) -> int | None:
+        """The id of vocabulary entry ``token`` (the first, if vocab.txt repeats it), or None."""
+        i = self._ids.get(token)
+        return i if i is not None else self._added_ids.get(token)
+
+    def id_to_token(self, id: int) -> str:
+        return self.convert_ids_to_tokens([id])[0]
 
     # ------------------------------------------------------------------ basic tokenization
 
@@ -277,27 +307,77 @@ class WordPieceTokenizer:
         owner_arr = np.asarray(owner, dtype=np.uint32)
         return ids, owner_arr[piece_of] if len(ids) else piece_of
 
-    def encode(self, text: str, pair: str | None = None, *, add_special_tokens: bool = True) -> np.ndarray:
-        """Token ids: ``[CLS] text [SEP]`` or ``[CLS] text [SEP] pair [SEP]`` (uint32)."""
-        return self.encode_with_types(text, pair, add_special_tokens=add_special_tokens)[0]
-
     def encode_with_types(self, text: str, pair: str | None = None, *,
                           add_special_tokens: bool = True) -> tuple[np.ndarray, np.ndarray]:
-        """(ids, segment ids): segment 0 for [CLS] A [SEP], 1 for B [SEP]."""
-        a, _ = self._wp.encode_words(self.pre_tokenize(text))
-        parts = [a]
-        if add_special_tokens:
-            parts = [np.array([self.cls_id], np.uint32), a, np.array([self.sep_id], np.uint32)]
-        types = [np.zeros(sum(len(p) for p in parts), np.uint8)]
-        if pair is not None:
-            b, _ = self._wp.encode_words(self.pre_tokenize(pair))
-            tail = [b, np.array([self.sep_id], np.uint32)] if add_special_tokens else [b]
-            parts += tail
-            types.append(np.ones(sum(len(p) for p in tail), np.uint8))
-        return np.concatenate(parts), np.concatenate(types)
+        """(ids, type ids): type 0 for [CLS] A [SEP], 1 for B [SEP] (uint32, uint8)."""
+        rows = self._rows([text], None if pair is None else [pair], add_special_tokens=add_special_tokens,
+                          truncation=False, max_length=None, stride=0, overflow=False, split_special_tokens=False,
+                          offsets=False, words=False)
+        return rows.ids.astype(np.uint32), rows.type_ids.astype(np.uint8)
 
-    def encode_batch(self, texts: Iterable[str], *, add_special_tokens: bool = True) -> list[np.ndarray]:
-        return [self.encode(t, add_special_tokens=add_special_tokens) for t in texts]
+    def _normalize_aligned(self, text: str) -> tuple[list[str], list[int]]:
+        """HF ``BertNormalizer`` one character at a time: the normalized characters, and for each
+        the index of the original character it came from."""
+        chars: list[str] = []
+        origin: list[int] = []
+        for i, c in enumerate(text):
+            if self.clean_text:
+                if c in ("\0", "\ufffd") or _is_control(c):
+                    continue
+                if _is_whitespace(c):
+                    c = " "
+            if self.handle_chinese_chars and _is_cjk(c):
+                out = f" {c} "
+            else:
+                out = c
+                if self.strip_accents:
+                    out = "".join(d for d in unicodedata.normalize("NFD", out) if unicodedata.category(d) != "Mn")
+                if self.lowercase:
+                    out = "".join(d.lower() for d in out)  # per character: no final-sigma rule, as HF
+            chars += out
+            origin += [i] * len(out)
+        return chars, origin
+
+    def _encode_flat_reference(self, texts: list[str], *, offsets: bool = False, words: bool = False) -> Flat:
+        """``_encode_flat`` in plain Python, character by character (the tests' oracle): normalize
+        with alignment, split into words (white space; each punctuation character alone), WordPiece
+        each word; a piece's offsets are its first and last characters' origins."""
+        all_ids: list[int] = []
+        all_offs: list[tuple[int, int]] = []
+        all_words: list[int] = []
+        starts = [0]
+        for text in texts:
+            chars, origin = self._normalize_aligned(text)
+            spans: list[tuple[int, int]] = []  # word spans in normalized characters
+            start = -1
+            for k, c in enumerate(chars):
+                if _is_whitespace(c) or _is_punctuation(c):
+                    if start >= 0:
+                        spans.append((start, k))
+                        start = -1
+                    if not _is_whitespace(c):
+                        spans.append((k, k + 1))
+                elif start < 0:
+                    start = k
+            if start >= 0:
+                spans.append((start, len(chars)))
+            ids, piece_of = self._wp.encode_words(["".join(chars[a:b]) for a, b in spans])
+            word, pos = -1, 0
+            for t, w in zip(ids.tolist(), piece_of.tolist()):
+                a, b = spans[w]
+                if w != word:
+                    word, pos = w, a
+                n = b - a if t == self.unk_id else len(self.vocab[t]) - (len(self.prefix) if pos > a else 0)
+                all_ids.append(t)
+                all_offs.append((origin[pos], origin[pos + n - 1] + 1))
+                all_words.append(w)
+                pos += n
+            starts.append(len(all_ids))
+        return Flat(np.array(all_ids, np.uint32), np.array(starts, np.int64),
+                    np.array(all_offs, np.int64).reshape(-1, 2) if offsets else None,
+                    np.array(all_words, np.int32) if words else None)
+
+    _encode_flat = _encode_flat_reference
 
     # ------------------------------------------------------------------ decoding
 
