@@ -25,6 +25,7 @@ import numpy as np
 from .._native import _C
 from ..io import atomic_write_text
 from ._files import read_text
+from .bpe import BATCH_CHUNK
 
 SPECIALS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 VOCAB_TXT = "a BERT vocab.txt"
@@ -41,7 +42,14 @@ def _is_whitespace(c: str) -> bool:
 
 
 def _is_control(c: str) -> bool:
-    return c not in "\t\n\r" and unicodedata.category(c) in ("Cc", "Cf", "Cn", "Co", "Cs")
+    # Not Cn: HF tokenizers keeps unassigned code points (csrc/bpe/gen_bert_tables.py).
+    return c not in "\t\n\r" and unicodedata.category(c) in ("Cc", "Cf", "Co", "Cs")
+
+
+def _lower(text: str) -> str:
+    # Each character on its own, as HF tokenizers (Rust's char::to_lowercase): str.lower's only
+    # context rule, a final sigma, does not apply.
+    return text.lower() if "\u03a3" not in text else "".join(c.lower() for c in text)
 
 
 def _is_punctuation(c: str) -> bool:
@@ -82,6 +90,8 @@ def _kind(c: str) -> int:
 # punctuation) is a word of its own.
 _ASCII_CONTROLS = dict.fromkeys([*range(0, 9), 11, 12, *range(14, 32), 127])
 _ASCII_WORDS = re.compile(r"[A-Za-z0-9]+|[!-/:-@\[-`{-~]")
+# The White_Space property, which splits words when clean_text has not made all of it ' '.
+_WHITE_SPACE = re.compile("[\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+")
 
 
 class WordPieceTokenizer:
@@ -89,7 +99,8 @@ class WordPieceTokenizer:
 
     def __init__(self, vocab: Sequence[str], *, lowercase: bool = True, strip_accents: bool | None = None,
                  unk_token: str = "[UNK]", cls_token: str = "[CLS]", sep_token: str = "[SEP]",
-                 pad_token: str = "[PAD]", mask_token: str = "[MASK]", max_chars_per_word: int = MAX_CHARS_PER_WORD) -> None:
+                 pad_token: str = "[PAD]", mask_token: str = "[MASK]", max_chars_per_word: int = MAX_CHARS_PER_WORD,
+                 clean_text: bool = True, handle_chinese_chars: bool = True) -> None:
         self.vocab = list(vocab)
         self.token_to_id = {}
         for i, t in enumerate(self.vocab):
@@ -100,6 +111,7 @@ class WordPieceTokenizer:
                 raise ValueError(f"{name} {tok!r} is not in the vocabulary")
         self.lowercase = lowercase
         self.strip_accents = lowercase if strip_accents is None else strip_accents
+        self.clean_text, self.handle_chinese_chars = clean_text, handle_chinese_chars
         self.unk_id, self.cls_id, self.sep_id = (self.token_to_id[t] for t in (unk_token, cls_token, sep_token))
         self.pad_id, self.mask_id = self.token_to_id[pad_token], self.token_to_id[mask_token]
         self.special_tokens = {t: self.token_to_id[t] for t in (unk_token, cls_token, sep_token, pad_token, mask_token)}
@@ -189,24 +201,24 @@ class WordPieceTokenizer:
         if not text.isascii():
             out = []
             for c in text:
-                if c in ("\0", "\ufffd") or _is_control(c):
+                if self.clean_text and (c in ("\0", "\ufffd") or _is_control(c)):
                     continue
-                if _is_whitespace(c):
+                if self.clean_text and _is_whitespace(c):
                     out.append(" ")
-                elif _is_cjk(c):
+                elif self.handle_chinese_chars and _is_cjk(c):
                     out.append(f" {c} ")
                 else:
                     out.append(c)
             text = "".join(out)
             if self.strip_accents:
                 text = "".join(c for c in unicodedata.normalize("NFD", text) if unicodedata.category(c) != "Mn")
-        else:
+        elif self.clean_text:
             text = "".join(" " if c in "\t\n\r" else c for c in text if c in "\t\n\r" or " " <= c < "\x7f")
-        return text.lower() if self.lowercase else text
+        return _lower(text) if self.lowercase else text
 
     def pre_tokenize(self, text: str) -> list[str]:
         """Normalized words: split on white space, each punctuation character a word of its own."""
-        if isinstance(text, str) and text.isascii():
+        if isinstance(text, str) and text.isascii() and self.clean_text:
             text = text.translate(_ASCII_CONTROLS)
             return _ASCII_WORDS.findall(text.lower() if self.lowercase else text)
         return self._pre_tokenize_any(text)
@@ -215,7 +227,8 @@ class WordPieceTokenizer:
         """:meth:`pre_tokenize` character by character, for any text (the tests hold the ASCII
         shortcut to it)."""
         words: list[str] = []
-        for chunk in self.normalize(text).split():
+        text = self.normalize(text)
+        for chunk in text.split() if self.clean_text else filter(None, _WHITE_SPACE.split(text)):
             start = 0
             for i, c in enumerate(chunk):
                 if _is_punctuation(c):
@@ -297,7 +310,22 @@ class WordPieceTokenizer:
         return np.concatenate(parts), np.concatenate(types)
 
     def encode_batch(self, texts: Iterable[str], *, add_special_tokens: bool = True) -> list[np.ndarray]:
-        return [self.encode(t, add_special_tokens=add_special_tokens) for t in texts]
+        """:meth:`encode` of each text, in the native core on all threads (fastembed.set_num_threads),
+        :data:`BATCH_CHUNK` texts per call, so Ctrl-C stops a huge batch within a chunk."""
+        texts = list(texts)
+        out: list[np.ndarray] = []
+        for i in range(0, len(texts), BATCH_CHUNK):
+            ids, starts, _, _ = self._encode_flat(texts[i:i + BATCH_CHUNK])
+            if add_special_tokens:  # room for [CLS] and [SEP] around each row
+                n = len(starts) - 1
+                starts = starts + 2 * np.arange(n + 1)
+                full = np.empty(len(ids) + 2 * n, np.uint32)
+                keep = np.ones(len(full), bool)
+                keep[starts[:-1]] = keep[starts[1:] - 1] = False
+                full[starts[:-1]], full[starts[1:] - 1], full[keep] = self.cls_id, self.sep_id, ids
+                ids = full
+            out += np.split(ids, starts[1:-1])
+        return out
 
     # ------------------------------------------------------------------ decoding
 
@@ -326,7 +354,8 @@ class WordPieceTokenizer:
     def __getstate__(self) -> dict:
         # The native WordPiece cannot be pickled; the constructor's arguments can, and build it again.
         return {"vocab": self.vocab, "lowercase": self.lowercase, "strip_accents": self.strip_accents,
-                "max_chars_per_word": self.max_chars_per_word, **self._token_names}
+                "max_chars_per_word": self.max_chars_per_word, "clean_text": self.clean_text,
+                "handle_chinese_chars": self.handle_chinese_chars, **self._token_names}
 
     def __setstate__(self, state: dict) -> None:
         state = dict(state)
@@ -340,3 +369,15 @@ class WordPieceTokenizer:
 
     def __repr__(self) -> str:
         return f"WordPieceTokenizer(vocab_size={self.vocab_size}, lowercase={self.lowercase})"
+
+    def _encode_flat(self, texts: list[str], *, offsets: bool = False, words: bool = False) \
+            -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
+        """The whole pipeline (normalize, pre-tokenize, WordPiece) of a list of str in the native
+        core (csrc/bpe/bert_text.h), GIL released, on all threads: ``(ids, starts, offsets,
+        words)``, text i's ids being ``ids[starts[i]:starts[i + 1]]`` (no [CLS]/[SEP]); with
+        ``offsets`` an int64 (N, 2) array of each token's [start, end) character span in its
+        text, with ``words`` the int32 index of its word in the text, both as HF tokenizers'
+        Encoding.offsets / word_ids. A lone surrogate is a control character (category Cs):
+        clean_text removes it; without clean_text its word is [UNK]."""
+        return self._wp.encode_flat(texts, self.lowercase, self.strip_accents, self.clean_text,
+                                    self.handle_chinese_chars, offsets, words)
