@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "bindings/args.h"
+#include "bpe/bert_text.h"
 #include "bpe/counts.h"
 #include "bpe/encoder.h"
 #include "bpe/pretokenize.h"
@@ -21,23 +22,47 @@ namespace {
 
 const uint8_t* bytes_of(std::string_view s) { return reinterpret_cast<const uint8_t*>(s.data()); }
 
+// How text_views reads a non-ASCII str (an ASCII str is its own UTF-8: never a copy).
+enum class StrUtf8 {
+  // The UTF-8 copy Python caches inside the str. A str with lone surrogates raises
+  // UnicodeEncodeError, as arg_text.
+  kCached,
+  // A temporary bytes object kept in `temps`, instead of the cached copy that would stay in the
+  // str for the rest of its life: a text read once (training) should not double its memory.
+  kTemporary,
+  // Cached, except that a str with lone surrogates becomes temporary "surrogatepass" bytes (a
+  // surrogate as ED A0..BF xx, one code point), so it is read instead of refused.
+  kSurrogatePass,
+};
+
 // Views of the str/bytes items of a list, taken with the GIL held. The returned tuple holds a
 // reference to every item, so the views stay valid while the GIL is released even if another
-// thread changes the list meanwhile; keep it alive as long as the views.
-// With `temps`, a non-ASCII str is encoded into a temporary bytes object kept there, instead of
-// into the UTF-8 copy that Python caches inside the str for the rest of its life: a text read
-// once (training) should not double its memory. (ASCII strs are their own UTF-8: no copy.)
+// thread changes the list meanwhile; keep it alive as long as the views, and `temps` too.
 std::vector<std::string_view> text_views(const py::list& texts, const char* fn, py::tuple& keep,
-                                         std::vector<py::object>* temps = nullptr) {
+                                         StrUtf8 mode = StrUtf8::kCached, std::vector<py::object>* temps = nullptr) {
   keep = py::reinterpret_steal<py::tuple>(PySequence_Tuple(texts.ptr()));
   if (!keep) throw py::error_already_set();
   std::vector<std::string_view> views;
   views.reserve(keep.size());
   for (size_t i = 0; i < keep.size(); ++i) {
     PyObject* o = keep[i].ptr();
-    if (temps && PyUnicode_Check(o) && !PyUnicode_IS_ASCII(o)) {
-      PyObject* b = PyUnicode_AsUTF8String(o);  // UnicodeEncodeError for lone surrogates, as arg_text
+    PyObject* b = nullptr;
+    if (mode == StrUtf8::kTemporary && PyUnicode_Check(o) && !PyUnicode_IS_ASCII(o)) {
+      b = PyUnicode_AsUTF8String(o);  // UnicodeEncodeError for lone surrogates, as arg_text
       if (!b) throw py::error_already_set();
+    } else if (mode == StrUtf8::kSurrogatePass && PyUnicode_Check(o) && !PyUnicode_IS_ASCII(o)) {
+      Py_ssize_t n = 0;
+      const char* s = PyUnicode_AsUTF8AndSize(o, &n);
+      if (s) {
+        views.emplace_back(s, static_cast<size_t>(n));
+        continue;
+      }
+      if (!PyErr_ExceptionMatches(PyExc_UnicodeEncodeError)) throw py::error_already_set();
+      PyErr_Clear();
+      b = PyUnicode_AsEncodedString(o, "utf-8", "surrogatepass");
+      if (!b) throw py::error_already_set();
+    }
+    if (b) {
       temps->push_back(py::reinterpret_steal<py::object>(b));
       views.emplace_back(PyBytes_AS_STRING(b), static_cast<size_t>(PyBytes_GET_SIZE(b)));
       continue;
@@ -141,7 +166,7 @@ void bind_bpe(py::module_& m) {
         const py::list list = require_list(texts, "add_texts", "texts");
         py::tuple keep;
         std::vector<py::object> temps;
-        const auto views = text_views(list, "add_texts", keep, &temps);
+        const auto views = text_views(list, "add_texts", keep, StrUtf8::kTemporary, &temps);
         // The counting threads read the texts' bytes in place (str's UTF-8, bytes' buffer), kept
         // alive and unchanged by `keep`; they never touch a Python object.
         // Count into a private table without the GIL; merge with it held, and only on success,
@@ -373,6 +398,37 @@ void bind_bpe(py::module_& m) {
         }
         return py::make_tuple(vector_to_array(std::move(ids)), vector_to_array(std::move(word_of)));
       }, py::arg("words"), "(ids, word index of each id) for a list of normalized words.")
+      .def("encode_flat", [](const WordPiece& self, py::handle texts, bool lowercase, bool strip_accents,
+                             bool clean_text, bool chinese_chars, bool offsets, bool words) {
+        constexpr const char* fn = "encode_flat";
+        const py::list list = require_list(texts, fn, "texts");
+        for (size_t i = 0; i < list.size(); ++i)
+          FE_CHECK(PyUnicode_Check(list[i].ptr()), TypeError, fn, ": texts[", i, "] must be str, got ",
+                   std::string(py::str(py::type::handle_of(list[i]).attr("__name__"))));
+        py::tuple keep;
+        std::vector<py::object> temps;  // strs with lone surrogates, as surrogatepass UTF-8
+        const auto views = text_views(list, fn, keep, StrUtf8::kSurrogatePass, &temps);
+        BertOptions opt;
+        opt.clean_text = clean_text;
+        opt.chinese_chars = chinese_chars;
+        opt.strip_accents = strip_accents;
+        opt.lowercase = lowercase;
+        BertBatch out;
+        {
+          py::gil_scoped_release release;
+          bert_encode_batch(self, opt, views.data(), static_cast<int64_t>(views.size()), offsets, words, out);
+        }
+        const auto n_ids = static_cast<py::ssize_t>(out.ids.size());
+        py::object offs = py::none(), word_ids = py::none();
+        if (offsets) offs = vector_to_array(std::move(out.offsets)).reshape({n_ids, py::ssize_t{2}});
+        if (words) word_ids = vector_to_array(std::move(out.words));
+        return py::make_tuple(vector_to_array(std::move(out.ids)), vector_to_array(std::move(out.starts)), offs,
+                              word_ids);
+      }, py::arg("texts"), py::arg("lowercase"), py::arg("strip_accents"), py::arg("clean_text"),
+         py::arg("chinese_chars"), py::arg("offsets") = false, py::arg("words") = false,
+         "BERT normalizer + pre-tokenizer + WordPiece over a list of str, on all threads (bpe/bert_text.h): "
+         "(ids uint32[N], starts int64[n+1], offsets int64[N, 2] or None, words int32[N] or None); text i's "
+         "ids are ids[starts[i]:starts[i+1]], offsets are code point indices into it.")
       .def_property_readonly("vocab_size", &WordPiece::vocab_size);
 }
 

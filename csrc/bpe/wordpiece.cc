@@ -27,15 +27,17 @@ WordPiece::WordPiece(std::vector<std::string> vocab, uint32_t unk_id, std::strin
   }
 }
 
-void WordPiece::encode_word(const uint8_t* s, size_t n, std::vector<uint32_t>& out) const {
+void WordPiece::encode_word(const uint8_t* s, size_t n, std::vector<uint32_t>& out,
+                            std::vector<size_t>* ends) const {
   if (n == 0) return;
   int64_t chars = 0;
   for (size_t i = 0; i < n; ++i) chars += (s[i] & 0xC0) != 0x80;
   if (chars > max_chars_) {
     out.push_back(unk_);
+    if (ends) ends->push_back(n);
     return;
   }
-  const size_t mark = out.size();
+  const size_t mark = out.size(), ends_mark = ends ? ends->size() : 0;
   size_t start = 0;
   while (start < n) {
     uint32_t found = BytesToId::kEmpty;
@@ -48,9 +50,14 @@ void WordPiece::encode_word(const uint8_t* s, size_t n, std::vector<uint32_t>& o
     if (found == BytesToId::kEmpty) {  // no entry matches: the whole word is unknown
       out.resize(mark);
       out.push_back(unk_);
+      if (ends) {
+        ends->resize(ends_mark);
+        ends->push_back(n);
+      }
       return;
     }
     out.push_back(found);
+    if (ends) ends->push_back(end);
     start = end;
   }
 }

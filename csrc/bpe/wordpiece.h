@@ -3,8 +3,8 @@
 // rest, and so on; a word with a part no entry matches, or longer than `max_chars` characters,
 // becomes the single unknown token. This is BERT's and HF tokenizers' greedy longest-match-first.
 //
-// Words arrive already normalized and split (lower-casing, accent stripping, punctuation and CJK
-// splitting happen in fastembed/tokenizers/wordpiece.py, with Python's Unicode tables).
+// Words arrive already normalized and split: by bert_text.h, or by fastembed/tokenizers/wordpiece.py
+// (with Python's Unicode tables) for encode_words.
 #pragma once
 
 #include <cstdint>
@@ -22,8 +22,10 @@ class WordPiece {
   WordPiece(const WordPiece&) = delete;
   WordPiece& operator=(const WordPiece&) = delete;
 
-  // Appends the ids of one word (UTF-8) to out.
-  void encode_word(const uint8_t* s, size_t n, std::vector<uint32_t>& out) const;
+  // Appends the ids of one word (UTF-8) to out; with `ends`, appends where each piece ends in the
+  // word (bytes), the unknown token covering the whole word.
+  void encode_word(const uint8_t* s, size_t n, std::vector<uint32_t>& out,
+                   std::vector<size_t>* ends = nullptr) const;
   size_t vocab_size() const { return vocab_.size(); }
   const std::string& token(uint32_t id) const { return vocab_[id]; }
 

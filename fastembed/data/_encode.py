@@ -1,10 +1,9 @@
 """One way to encode plain text with either tokenizer: no [CLS]/[SEP], special-token text as text.
 
 The two tokenizers differ here: ``WordPieceTokenizer.encode_batch`` adds [CLS]/[SEP] unless
-``add_special_tokens=False`` (and loops in Python), while ``BPETokenizer.encode_batch`` never adds
-tokens, runs on native threads, and raises on text that spells a special token unless
-``disallowed_special=()``. Corpus text is data, never control tokens, so both are asked to
-encode it as ordinary text.
+``add_special_tokens=False``, while ``BPETokenizer.encode_batch`` never adds tokens and raises on
+text that spells a special token unless ``disallowed_special=()``. Both run on native threads.
+Corpus text is data, never control tokens, so both are asked to encode it as ordinary text.
 """
 
 from __future__ import annotations

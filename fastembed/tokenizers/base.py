@@ -41,6 +41,7 @@ SPECIAL_NAMES = ("bos_token", "eos_token", "unk_token", "sep_token", "pad_token"
 STRATEGIES = ("longest_first", "only_first", "only_second")
 PADDING = ("longest", "max_length")
 TENSORS = ("np", "pt")
+BATCH_CHUNK = 4096  # texts per native call: Ctrl-C stops a huge batch within a chunk's time
 
 
 @dataclass(frozen=True)
@@ -384,7 +385,12 @@ class Tokenizer:
     # ------------------------------------------------------------------ the pipeline, written once
 
     def _encode_side(self, texts: list[str], *, split_special_tokens: bool, offsets: bool, words: bool) -> Flat:
-        """``_encode_flat`` with added tokens in the text matched first (HF's added vocabulary)."""
+        """``_encode_flat`` with added tokens in the text matched first (HF's added vocabulary),
+        :data:`BATCH_CHUNK` texts per native call so that Ctrl-C gets through between chunks."""
+        if len(texts) > BATCH_CHUNK:
+            parts = [self._encode_side(texts[i:i + BATCH_CHUNK], split_special_tokens=split_special_tokens,
+                                       offsets=offsets, words=words) for i in range(0, len(texts), BATCH_CHUNK)]
+            return _concat_flats(parts)
         pattern = None if split_special_tokens else self._added_re
         if pattern is None:
             return self._encode_flat(texts, offsets=offsets, words=words)
@@ -566,6 +572,15 @@ class _Rows(NamedTuple):
     words: np.ndarray
     sequences: np.ndarray
     sample: np.ndarray
+
+
+def _concat_flats(parts: Sequence[Flat]) -> Flat:
+    starts = [parts[0].starts]
+    for p in parts[1:]:
+        starts.append(p.starts[1:] + starts[-1][-1])
+    return Flat(np.concatenate([p.ids for p in parts]), np.concatenate(starts),
+                None if parts[0].offsets is None else np.concatenate([p.offsets for p in parts]),
+                None if parts[0].words is None else np.concatenate([p.words for p in parts]))
 
 
 def _strategy(truncation: Union[bool, str, None]) -> Optional[str]:

@@ -42,7 +42,14 @@ def _is_whitespace(c: str) -> bool:
 
 
 def _is_control(c: str) -> bool:
-    return c not in "\t\n\r" and unicodedata.category(c) in ("Cc", "Cf", "Cn", "Co", "Cs")
+    # Not Cn: HF tokenizers keeps unassigned code points (csrc/bpe/gen_bert_tables.py).
+    return c not in "\t\n\r" and unicodedata.category(c) in ("Cc", "Cf", "Co", "Cs")
+
+
+def _lower(text: str) -> str:
+    # Each character on its own, as HF tokenizers (Rust's char::to_lowercase): str.lower's only
+    # context rule, a final sigma, does not apply.
+    return text.lower() if "\u03a3" not in text else "".join(c.lower() for c in text)
 
 
 def _is_punctuation(c: str) -> bool:
@@ -83,6 +90,8 @@ def _kind(c: str) -> int:
 # punctuation) is a word of its own.
 _ASCII_CONTROLS = dict.fromkeys([*range(0, 9), 11, 12, *range(14, 32), 127])
 _ASCII_WORDS = re.compile(r"[A-Za-z0-9]+|[!-/:-@\[-`{-~]")
+# The White_Space property, which splits words when clean_text has not made all of it ' '.
+_WHITE_SPACE = re.compile("[\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+")
 
 
 class WordPieceTokenizer(Tokenizer):
@@ -219,24 +228,24 @@ class WordPieceTokenizer(Tokenizer):
         if not text.isascii():
             out = []
             for c in text:
-                if c in ("\0", "\ufffd") or _is_control(c):
+                if self.clean_text and (c in ("\0", "\ufffd") or _is_control(c)):
                     continue
-                if _is_whitespace(c):
+                if self.clean_text and _is_whitespace(c):
                     out.append(" ")
-                elif _is_cjk(c):
+                elif self.handle_chinese_chars and _is_cjk(c):
                     out.append(f" {c} ")
                 else:
                     out.append(c)
             text = "".join(out)
             if self.strip_accents:
                 text = "".join(c for c in unicodedata.normalize("NFD", text) if unicodedata.category(c) != "Mn")
-        else:
+        elif self.clean_text:
             text = "".join(" " if c in "\t\n\r" else c for c in text if c in "\t\n\r" or " " <= c < "\x7f")
-        return text.lower() if self.lowercase else text
+        return _lower(text) if self.lowercase else text
 
     def pre_tokenize(self, text: str) -> list[str]:
         """Normalized words: split on white space, each punctuation character a word of its own."""
-        if isinstance(text, str) and text.isascii():
+        if isinstance(text, str) and text.isascii() and self.clean_text:
             text = text.translate(_ASCII_CONTROLS)
             return _ASCII_WORDS.findall(text.lower() if self.lowercase else text)
         return self._pre_tokenize_any(text)
@@ -245,7 +254,8 @@ class WordPieceTokenizer(Tokenizer):
         """:meth:`pre_tokenize` character by character, for any text (the tests hold the ASCII
         shortcut to it)."""
         words: list[str] = []
-        for chunk in self.normalize(text).split():
+        text = self.normalize(text)
+        for chunk in text.split() if self.clean_text else filter(None, _WHITE_SPACE.split(text)):
             start = 0
             for i, c in enumerate(chunk):
                 if _is_punctuation(c):
@@ -377,8 +387,6 @@ class WordPieceTokenizer(Tokenizer):
                     np.array(all_offs, np.int64).reshape(-1, 2) if offsets else None,
                     np.array(all_words, np.int32) if words else None)
 
-    _encode_flat = _encode_flat_reference
-
     # ------------------------------------------------------------------ decoding
 
     def convert_ids_to_tokens(self, ids: Iterable[int]) -> list[str]:
@@ -406,7 +414,8 @@ class WordPieceTokenizer(Tokenizer):
     def __getstate__(self) -> dict:
         # The native WordPiece cannot be pickled; the constructor's arguments can, and build it again.
         return {"vocab": self.vocab, "lowercase": self.lowercase, "strip_accents": self.strip_accents,
-                "max_chars_per_word": self.max_chars_per_word, **self._token_names}
+                "max_chars_per_word": self.max_chars_per_word, "clean_text": self.clean_text,
+                "handle_chinese_chars": self.handle_chinese_chars, **self._token_names}
 
     def __setstate__(self, state: dict) -> None:
         state = dict(state)
@@ -420,3 +429,14 @@ class WordPieceTokenizer(Tokenizer):
 
     def __repr__(self) -> str:
         return f"WordPieceTokenizer(vocab_size={self.vocab_size}, lowercase={self.lowercase})"
+
+    def _encode_flat(self, texts: list[str], *, offsets: bool = False, words: bool = False) -> Flat:
+        """The whole pipeline (normalize, pre-tokenize, WordPiece) of a list of str in the native
+        core (csrc/bpe/bert_text.h), GIL released, on all threads: ``(ids, starts, offsets,
+        words)``, text i's ids being ``ids[starts[i]:starts[i + 1]]`` (no [CLS]/[SEP]); with
+        ``offsets`` an int64 (N, 2) array of each token's [start, end) character span in its
+        text, with ``words`` the int32 index of its word in the text, both as HF tokenizers'
+        Encoding.offsets / word_ids. A lone surrogate is a control character (category Cs):
+        clean_text removes it; without clean_text its word is [UNK]."""
+        return Flat(*self._wp.encode_flat(texts, self.lowercase, self.strip_accents, self.clean_text,
+                                          self.handle_chinese_chars, offsets, words))

@@ -100,7 +100,7 @@ def test_a_crash_leaves_no_index(tmp_path, bpe, monkeypatch):
     monkeypatch.setattr(shards_module, "_CHUNK_BYTES", 10)  # one document per encode_batch call
 
     class Failing:
-        n_vocab, special_tokens = bpe.n_vocab, bpe.special_tokens
+        n_vocab, special_tokens, token_to_id = bpe.n_vocab, bpe.special_tokens, bpe.token_to_id
         calls = 0
 
         def encode_batch(self, texts, **kwargs):
