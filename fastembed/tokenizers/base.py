@@ -30,6 +30,7 @@ per text), so the cost per text is the native encoder's.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -559,6 +560,24 @@ class Tokenizer:
 
             data = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in data.items()}
         return BatchEncoding(data, words, sequences)
+
+    # ------------------------------------------------------------------ files (fastembed.tokenizers.hf)
+
+    @classmethod
+    def from_pretrained(cls, path: Union[str, os.PathLike], **kwargs: Any) -> "Tokenizer":
+        """The tokenizer in a HF tokenizer directory or file (``tokenizer.json``, ``vocab.txt``,
+        ``vocab.json`` + ``merges.txt``, ...): see :func:`fastembed.tokenizers.hf.from_pretrained`.
+        ValueError when ``path`` holds a tokenizer of another class."""
+        from .hf import from_pretrained
+
+        return from_pretrained(path, expect=cls, **kwargs)
+
+    def save_pretrained(self, directory: Union[str, os.PathLike]) -> tuple:
+        """Write a HF tokenizer directory that transformers' ``AutoTokenizer`` and HF ``tokenizers``
+        load with equal ids: see :func:`fastembed.tokenizers.hf.save_pretrained`."""
+        from .hf import save_pretrained
+
+        return save_pretrained(self, directory)
 
 
 class _Rows(NamedTuple):

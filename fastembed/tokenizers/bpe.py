@@ -480,44 +480,12 @@ class BPETokenizer(Tokenizer):
     def to_hf_json(self, path: str | os.PathLike) -> None:
         """Write a HuggingFace ``tokenizer.json`` that ``tokenizers.Tokenizer.from_file`` loads and
         that encodes like this tokenizer: a Split pre-tokenizer with the same pattern, GPT-2's
-        byte-to-unicode alphabet, the merges in rank order, special tokens as added tokens."""
-        from ._reference import PATTERNS as REGEXES
+        byte-to-unicode alphabet, the merges in rank order, special tokens as added tokens, the
+        template as a post-processor (:func:`fastembed.tokenizers.hf.write_tokenizer_json`;
+        :meth:`save_pretrained` writes the whole directory)."""
+        from .hf import write_tokenizer_json
 
-        to_unicode = _gpt2_bytes_to_unicode()
-        specials = set(self.special_tokens.values())
-        # HF runs the pattern with Oniguruma's Ruby syntax, where "{1,3}+" repeats the interval
-        # instead of making it possessive. At the end of an alternative the plain interval means
-        # the same, so write that.
-        pattern = REGEXES.get(self.pattern, self.pattern).replace(r"\p{N}{1,3}+", r"\p{N}{1,3}")
-
-        def spell(i: int) -> str:
-            return "".join(to_unicode[b] for b in self._enc.token_bytes(i))
-
-        # Special tokens stay in the model's vocabulary too, so HF keeps their ids (it renumbers
-        # added tokens that the model does not know).
-        vocab = {spell(i): i for i in range(self.n_vocab) if i not in specials and not self._is_gap(i)}
-        vocab.update(self.special_tokens)
-        order = np.lexsort((self.rules[:, 1], self.rules[:, 0], self.rules[:, 2]))  # by rank, then pair
-        merges = [f"{spell(int(l))} {spell(int(r))}" for l, r, _, _ in self.rules[order]]
-        data = {
-            "version": "1.0",
-            "truncation": None,
-            "padding": None,
-            "added_tokens": [{"id": i, "content": t, "single_word": False, "lstrip": False, "rstrip": False,
-                              "normalized": False, "special": True} for t, i in sorted(self.special_tokens.items(),
-                                                                                       key=lambda x: x[1])],
-            "normalizer": None,
-            "pre_tokenizer": {"type": "Sequence", "pretokenizers": [  # a custom pattern goes in as it is
-                {"type": "Split", "pattern": {"Regex": pattern}, "behavior": "Isolated", "invert": False},
-                {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": False},
-            ]},
-            "post_processor": None,
-            "decoder": {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": False},
-            "model": {"type": "BPE", "dropout": None, "unk_token": None, "continuing_subword_prefix": None,
-                      "end_of_word_suffix": None, "fuse_unk": False, "byte_fallback": False,
-                      "vocab": vocab, "merges": merges},
-        }
-        atomic_write_text(path, json.dumps(data, ensure_ascii=False))
+        write_tokenizer_json(self, path)
 
     # ------------------------------------------------------------------ pickling and copying
 
