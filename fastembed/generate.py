@@ -298,28 +298,20 @@ def few_shot_prompt(instruction: Optional[str], examples: Sequence[tuple[str, st
 
 # --------------------------------------------------------------------------- model directories
 
-# (tokenizer files, loader) in the order tried: ours (written by `fastembed pretrain gpt`, as
-# fastembed.training.pretrain.BPE_FILE), OpenAI's GPT-2 files, then the same two under HF's names.
-_TOKENIZER_FILES = (("bpe.json",), ("encoder.json", "vocab.bpe"), ("vocab.json", "merges.txt"))
-
 
 def load_generator(model_dir: Union[str, os.PathLike]) -> tuple[Any, Any]:
     """(GPT in eval mode, BPETokenizer) of a model directory: HF-format GPT-2 weights
-    (``config.json`` + ``model.safetensors``) with our ``bpe.json``, as ``fastembed pretrain gpt``
-    writes them, or GPT-2's own ``encoder.json`` + ``vocab.bpe`` (``vocab.json`` + ``merges.txt``
-    in a HF download)."""
+    (``config.json`` + ``model.safetensors``) with the tokenizer's files, as ``fastembed pretrain
+    gpt`` writes them (``tokenizer.json`` & co.; older runs: ``bpe.json``) or as HF ships GPT-2
+    (``vocab.json`` + ``merges.txt``), or OpenAI's ``encoder.json`` + ``vocab.bpe``
+    (:func:`fastembed.tokenizers.from_pretrained`)."""
     from .models.hf import load_gpt2
     from .tokenizers import BPETokenizer
 
     path = Path(model_dir)
     if not path.is_dir():
         raise FileNotFoundError(f"{path} is not a directory; expected a GPT model directory")
-    found = next((names for names in _TOKENIZER_FILES if all((path / n).is_file() for n in names)), None)
-    if found is None:
-        raise FileNotFoundError(f"{path} holds no tokenizer: expected bpe.json (written by fastembed pretrain gpt) "
-                                "or GPT-2's encoder.json + vocab.bpe")
-    files = [path / n for n in found]
-    tok = BPETokenizer.load(files[0]) if len(files) == 1 else BPETokenizer.from_gpt2_files(*files)
+    tok = BPETokenizer.from_pretrained(path)
     model = load_gpt2(path)
     if tok.n_vocab > model.config.vocab_size:
         raise ValueError(f"{path}: the tokenizer has {tok.n_vocab} tokens but the model only "

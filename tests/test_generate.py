@@ -218,7 +218,7 @@ def test_generate_text_on_a_model_directory(model_dir):
 def test_load_generator_needs_a_tokenizer(model_dir, tmp_path):
     for name in ("config.json", "model.safetensors"):
         shutil.copy(model_dir / name, tmp_path / name)
-    with pytest.raises(FileNotFoundError, match="holds no tokenizer: expected bpe.json"):
+    with pytest.raises(FileNotFoundError, match="holds no tokenizer: expected tokenizer.json"):
         load_generator(tmp_path)
 
 

@@ -325,8 +325,7 @@ def finetune(task: str, model_dir: Union[PathLike, tuple], train_data: Any, dev_
     out = Path(out_dir) if out_dir is not None else None
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(out / "vocab.txt", "".join(f"{v}\n" for v in tokenizer.vocab))   # the run loads on its own
-        atomic_write_text(out / "tokenizer_config.json", json.dumps({"do_lower_case": tokenizer.lowercase}) + "\n")
+        tokenizer.save_pretrained(out)                      # the run loads on its own (load_finetuned)
 
     results: dict[str, Any] = {
         "task": t.name, "metric": t.metric, "model_dir": None if isinstance(model_dir, tuple) else str(model_dir),

@@ -1,7 +1,8 @@
 """HuggingFace checkpoints in and out: BERT directories and GPT-2 state dicts.
 
 A HF BERT directory holds ``config.json``, ``model.safetensors`` (or ``pytorch_model.bin``) and
-``vocab.txt``; tensor names may carry the ``bert.`` prefix (BertForPreTraining & co.) or not
+the tokenizer's files (``tokenizer.json`` and/or ``vocab.txt``, which :mod:`fastembed.tokenizers.hf`
+reads and writes); tensor names may carry the ``bert.`` prefix (BertForPreTraining & co.) or not
 (BertModel). GPT-2 stores its projections as ``Conv1D`` (in, out) matrices, the transpose of
 ``nn.Linear``'s. Our models pack q, k and v into one projection; the conversion concatenates and
 splits them. :func:`save_bert` and :func:`save_gpt2` write directories that
@@ -14,7 +15,7 @@ import json
 import os
 import re
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Any, Optional, Sequence, Union
 
 import torch
 
@@ -170,38 +171,35 @@ def load_bert(path: PathLike, *, pretraining: bool = False, **overrides: Any) ->
     return model
 
 
-def save_bert(model: Union[BertModel, BertForPreTraining], path: PathLike, *, vocab: Any = None) -> None:
-    """Write ``config.json`` + ``model.safetensors`` (+ ``vocab.txt`` from a WordPieceTokenizer or a
-    list of entries) that ``transformers.BertModel / BertForPreTraining.from_pretrained`` loads."""
+def save_bert(model: Union[BertModel, BertForPreTraining], path: PathLike, *, tokenizer: Any = None,
+              vocab: Optional[Sequence[str]] = None) -> None:
+    """Write ``config.json`` + ``model.safetensors`` that ``transformers.BertModel /
+    BertForPreTraining.from_pretrained`` loads, and with ``tokenizer`` (or ``vocab``, the entries
+    of a WordPiece vocabulary holding BERT's five special tokens) the tokenizer's HF files
+    (``Tokenizer.save_pretrained``: tokenizer.json, vocab.txt and the settings files)."""
+    if tokenizer is not None and vocab is not None:
+        raise ValueError("pass tokenizer= or vocab=, not both")
+    if vocab is not None:  # first: a vocabulary without BERT's special tokens is refused before any file
+        from ..tokenizers import WordPieceTokenizer
+
+        tokenizer = WordPieceTokenizer(list(vocab))
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     arch = "BertForPreTraining" if isinstance(model, BertForPreTraining) else "BertModel"
     cfg = model.config
     _write_weights(path, bert_state_to_hf(model))
     atomic_write_text(path / "config.json", json.dumps(bert_config_to_hf(cfg, arch), indent=2) + "\n")
-    if vocab is not None:
-        entries = getattr(vocab, "vocab", vocab)
-        atomic_write_text(path / "vocab.txt", "".join(f"{t}\n" for t in entries))
+    if tokenizer is not None:
+        tokenizer.save_pretrained(path)
 
 
 def load_wordpiece(path: PathLike) -> Any:
-    """The WordPieceTokenizer of a HF BERT directory (``vocab.txt``; lower-casing from
-    ``tokenizer_config.json`` when present)."""
+    """The WordPieceTokenizer of a HF BERT directory (``tokenizer.json``, or ``vocab.txt`` with
+    lower-casing from ``tokenizer_config.json``): :func:`fastembed.tokenizers.from_pretrained`,
+    which says what it looked for in a directory without one, and refuses a BPE tokenizer."""
     from ..tokenizers import WordPieceTokenizer
 
-    path = Path(path)
-    lower = True
-    tc = path / "tokenizer_config.json"
-    if tc.exists():
-        settings = read_json_object(tc)
-        lower = bool(settings.get("do_lower_case", True))
-    vocab = path / "vocab.txt"
-    if not vocab.exists():
-        if (path / "bpe.json").exists() or (path / "tokenizer.json").exists():
-            raise FileNotFoundError(f"{path} has a BPE tokenizer (bpe.json / tokenizer.json) but no vocab.txt; a BERT "
-                                    "directory needs a WordPiece vocab.txt with [CLS], [SEP], [MASK], [PAD] and [UNK]")
-        raise FileNotFoundError(f"{vocab} does not exist; a BERT directory needs its vocab.txt")
-    return WordPieceTokenizer.from_vocab(vocab, lowercase=lower)
+    return WordPieceTokenizer.from_pretrained(path)
 
 # --------------------------------------------------------------------------- GPT-2
 

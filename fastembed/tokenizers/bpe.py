@@ -493,11 +493,16 @@ class BPETokenizer(Tokenizer):
         # The native encoder cannot be pickled; what it was built from can, and builds it again
         # (a worker process of a multiprocessing pool gets its tokenizer this way).
         return {"vocab": [self._token_bytes(i) for i in range(self.n_vocab)], "rules": self.rules,
-                "pattern": self.pattern, "special_tokens": self.special_tokens, "trace": self.trace}
+                "pattern": self.pattern, "special_tokens": self.special_tokens, "trace": self.trace,
+                "added_tokens": self.added_tokens, "template": self.template, "special_names": self.special_names,
+                "model_max_length": self.model_max_length, "trim_offsets": self.trim_offsets}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__init__(state["vocab"], state["rules"], pattern=state["pattern"],  # type: ignore[misc]
-                      special_tokens=state["special_tokens"], trace=state["trace"])
+                      special_tokens=state["special_tokens"], trace=state["trace"],
+                      added_tokens=state.get("added_tokens"), template=state.get("template"),
+                      special_names=state.get("special_names"), model_max_length=state.get("model_max_length"),
+                      trim_offsets=state.get("trim_offsets", False))
 
     def __copy__(self) -> BPETokenizer:
         # The native encoder never changes after construction, so a shallow copy shares it.

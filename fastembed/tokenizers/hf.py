@@ -128,17 +128,22 @@ def from_pretrained(path: PathLike, *, pattern: Optional[str] = None,
     if (pattern is not None or special_tokens is not None) and (p.is_dir() or p.suffix != ".tiktoken"):
         raise TypeError("pattern= and special_tokens= apply to .tiktoken rank files only; the other files "
                         "say their own")
-    tok = _read_dir(p) if p.is_dir() else _read_file(p, pattern, special_tokens)
+    if p.is_dir():
+        found = next((names for names in TOKENIZER_FILES if all((p / n).is_file() for n in names)), None)
+        if found is None:
+            raise FileNotFoundError(f"{p} holds no tokenizer: expected {LOOKED_FOR}")
+        source = p / found[0]
+        tok = _read_dir(p, found)
+    else:
+        source = p
+        tok = _read_file(p, pattern, special_tokens)
     if not isinstance(tok, expect):
-        raise ValueError(f"{p} holds a {type(tok).__name__}, not a {expect.__name__}; "
-                         "fastembed.tokenizers.from_pretrained loads either")
+        raise ValueError(f"{source} holds a {type(tok).__name__}, not a {expect.__name__} "
+                         "(fastembed.tokenizers.from_pretrained loads either)")
     return tok
 
 
-def _read_dir(d: Path) -> Tokenizer:
-    found = next((names for names in TOKENIZER_FILES if all((d / n).is_file() for n in names)), None)
-    if found is None:
-        raise FileNotFoundError(f"{d} holds no tokenizer: expected {LOOKED_FOR}")
+def _read_dir(d: Path, found: tuple[str, ...]) -> Tokenizer:
     config = _read_config(d)
     first = d / found[0]
     if found[0] == TOKENIZER_JSON:

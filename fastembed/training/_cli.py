@@ -29,8 +29,8 @@ def add_parser(sub: argparse._SubParsersAction, help: str) -> None:
     p.add_argument("--corpus", type=Path, nargs="+", required=True, metavar="PATH",
                    help="UTF-8 text files (BERT: one sentence per line, blank line between documents); required")
     p.add_argument("--tokenizer", type=Path, required=True, metavar="PATH",
-                   help="gpt: BPE .json (BPETokenizer.save); bert: a WordPiece vocab.txt; or a directory holding "
-                        "either; required")
+                   help="gpt: BPE .json (BPETokenizer.save); bert: a WordPiece vocab.txt; or a HF tokenizer.json, "
+                        "or a directory holding one of these (a HF model directory); required")
     p.add_argument("--config", default="mini",
                    help="preset (tiny, mini, small, base) or a JSON config (default: %(default)s)")
     p.add_argument("--steps", type=int, required=True, help="optimizer steps in the whole run; required")

@@ -11,14 +11,14 @@ From Python or from the shell (``fastembed pretrain``, see :mod:`._cli`), in one
 
 1. :func:`~.distributed.init_distributed`: under torchrun each process learns its rank and
    ``batch_size`` stays the *global* batch; alone, nothing happens.
-2. :func:`load_tokenizer`, by file type: a directory holding ``bpe.json`` (a model directory this
-   module wrote) is BPE, one holding ``vocab.txt`` is a HuggingFace BERT directory (WordPiece,
-   lower-casing from its ``tokenizer_config.json``); a ``.json`` file is a BPETokenizer saved by
-   ``BPETokenizer.save``; any other file is a BERT vocabulary, one entry per line (WordPiece,
-   lower-cased unless it is a ``vocab.txt`` beside a ``tokenizer_config.json`` that says
-   otherwise). BERT needs a WordPiece vocabulary with [CLS], [SEP], [MASK], [PAD] and [UNK]: a
-   BPE tokenizer is refused for BERT, since the model directory the run writes is for
-   ``fastembed finetune`` and ``embed``, which tokenize with WordPiece (vocab.txt).
+2. :func:`load_tokenizer` (:func:`fastembed.tokenizers.from_pretrained`): a HuggingFace tokenizer
+   directory (``tokenizer.json``, or BERT's ``vocab.txt`` with its ``tokenizer_config.json``, or
+   GPT-2's ``vocab.json`` + ``merges.txt``; a model directory this module wrote is one), a
+   ``bpe.json`` (``BPETokenizer.save``) or HF ``tokenizer.json`` file, or any other file as a BERT
+   vocabulary, one entry per line (WordPiece, lower-cased unless it is a ``vocab.txt`` beside a
+   ``tokenizer_config.json`` that says otherwise). BERT needs a WordPiece vocabulary with [CLS],
+   [SEP], [MASK], [PAD] and [UNK]: a BPE tokenizer is refused for BERT, since the model directory
+   the run writes is for ``fastembed finetune`` and ``embed``, which tokenize with WordPiece.
 3. :func:`model_config`: a preset (tiny/mini/small/base) or a JSON file (our field names, or a
    HuggingFace ``config.json``), then ``overrides``. ``vocab_size`` is always the tokenizer's
    size, BERT's ``pad_token_id`` its [PAD], and ``max_position`` at least ``seq_len``.
@@ -43,8 +43,9 @@ From Python or from the shell (``fastembed pretrain``, see :mod:`._cli`), in one
     checkpoints/      atomic, resumable checkpoints (see .checkpoint)
     model/            config.json + model.safetensors that transformers' BertForPreTraining /
                       GPT2LMHeadModel.from_pretrained and fastembed.models.hf.load_bert /
-                      load_gpt2 read, plus the tokenizer: vocab.txt + tokenizer_config.json
-                      (WordPiece) or bpe.json + HuggingFace tokenizer.json (BPE)
+                      load_gpt2 read, plus the tokenizer's HF files (Tokenizer.save_pretrained:
+                      tokenizer.json, tokenizer_config.json, special_tokens_map.json, and
+                      vocab.txt for WordPiece or vocab.json + merges.txt for GPT-2's pattern)
 
 **Checkpoints** come every ``save_every`` steps and at the end; the default (None) is
 ``min(1000, max(1, steps // 10))``, so a short run saves about ten times. Ctrl-C saves the last
@@ -79,8 +80,9 @@ from ..data.documents import read_text
 from ..data.instances import NSP_MODES
 from ..io import atomic_write_text, read_json_object
 from ..models import BertConfig, BertForPreTraining, GPT, GPTConfig
-from ..models.hf import bert_config_from_hf, gpt_config_from_hf, load_wordpiece, save_bert, save_gpt2
-from ..tokenizers import BPETokenizer, WordPieceTokenizer
+from ..models.hf import bert_config_from_hf, gpt_config_from_hf, save_bert, save_gpt2
+from ..tokenizers import BPETokenizer, WordPieceTokenizer, from_pretrained
+from ..tokenizers.hf import tokenizer_json
 from .checkpoint import latest_checkpoint
 from .distributed import barrier, init_distributed, is_main
 from .loop import TrainConfig, train
@@ -94,7 +96,6 @@ PathLike = Union[str, os.PathLike]
 KINDS = ("bert", "gpt")
 SCHEDULES = ("linear", "cosine", "constant")
 RUN_FILE, MODEL_DIR = "run.json", "model"
-BPE_FILE, VOCAB_FILE = "bpe.json", "vocab.txt"   # the tokenizer inside model/
 LONG_LINE = 200                                  # mean characters per line above which a file is prose
 
 # Per-kind defaults for lr / schedule when not given: BERT's paper (1e-4, linear decay) and
@@ -246,40 +247,22 @@ def check_batch(kind: str, cfg: Union[BertConfig, GPTConfig], data: Any, *, batc
 
 
 def load_tokenizer(path: PathLike) -> Tokenizer:
-    """A tokenizer by file type (see the module docstring, step 2)."""
+    """The tokenizer at ``path`` (see the module docstring, step 2); errors name the path."""
     p = Path(path)
-    if not p.exists():
-        raise FileNotFoundError(f"tokenizer {p} does not exist")
     try:
-        if p.is_dir():
-            if (p / BPE_FILE).is_file():
-                return BPETokenizer.load(p / BPE_FILE)
-            if (p / VOCAB_FILE).is_file():
-                return load_wordpiece(p)
-            raise FileNotFoundError(f"tokenizer directory {p} holds neither {BPE_FILE} (a fastembed BPE tokenizer) "
-                                    f"nor {VOCAB_FILE} (a BERT WordPiece vocabulary)")
-        if p.suffix == ".json":
-            return BPETokenizer.load(p)
-        if p.name == VOCAB_FILE:
-            return load_wordpiece(p.parent)  # honours a tokenizer_config.json beside it
-        return WordPieceTokenizer.from_vocab(p)
+        return from_pretrained(p)
     except ValueError as e:  # e.g. "mask_token '[MASK]' is not in the vocabulary": say which file
         msg = str(e)
         raise ValueError(msg if str(p) in msg else f"tokenizer {p}: {msg}") from None
 
 
 def tokenizer_fingerprint(tok: Tokenizer) -> dict[str, Any]:
-    """Type, size and a sha256 of everything that decides the ids, to recognise the tokenizer on resume."""
-    h = hashlib.sha256()
-    if isinstance(tok, BPETokenizer):
-        for i in range(tok.n_vocab):
-            h.update(tok.decode_single_token_bytes(i) + b"\0")
-        h.update(tok.rules.tobytes())
-        h.update(json.dumps([tok.pattern, sorted(tok.special_tokens.items())]).encode())
-    else:
-        h.update("\n".join(tok.vocab).encode("utf-8"))
-        h.update(json.dumps([tok.lowercase, tok.strip_accents]).encode())
-    return {"type": type(tok).__name__, "vocab_size": _vocab_size(tok), "sha256": h.hexdigest()}
+    """Type, size and a sha256 of everything that decides the ids (the tokenizer's HF
+    tokenizer.json: vocabulary, merges in rank order, pattern or normalizer, added tokens,
+    template), to recognise the tokenizer on resume, however it was loaded."""
+    text = json.dumps(tokenizer_json(tok), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return {"type": type(tok).__name__, "vocab_size": tok.vocab_size,
+            "sha256": hashlib.sha256(text.encode("utf-8")).hexdigest()}
 
 
 def model_config(kind: str, config: Union[str, PathLike], *, vocab_size: int, seq_len: int,
@@ -376,14 +359,7 @@ def save_pretrained(model: Any, tok: Tokenizer, path: PathLike) -> None:
         save_bert(model, path)
     else:
         save_gpt2(model, path, eos_token_id=_eot(tok))
-    if isinstance(tok, BPETokenizer):
-        tok.save(path / BPE_FILE)
-        tok.to_hf_json(path / "tokenizer.json")
-    else:
-        atomic_write_text(path / VOCAB_FILE, "".join(f"{t}\n" for t in tok.vocab))
-        atomic_write_text(path / "tokenizer_config.json", json.dumps(
-            {"tokenizer_class": "BertTokenizer", "do_lower_case": tok.lowercase,
-             "strip_accents": tok.strip_accents}, indent=2) + "\n")
+    tok.save_pretrained(path)
 
 
 def check_resume(run_file: Path, run: dict[str, Any], say: Any) -> None:

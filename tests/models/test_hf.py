@@ -72,13 +72,13 @@ def test_our_wordpiece_matches_the_checkpoints_tokenizer(minilm_dir):
 def test_load_bert_with_and_without_prefix(tmp_path):
     torch.manual_seed(0)
     m = BertForPreTraining(BertConfig.preset("tiny", vocab_size=120, hidden_dropout=0.0, attention_dropout=0.0)).eval()
-    save_bert(m, tmp_path / "pre", vocab=[f"t{i}" for i in range(120)])
+    save_bert(m, tmp_path / "pre", vocab=["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + [f"t{i}" for i in range(115)])
     save_bert(m.bert, tmp_path / "enc")
     x = torch.randint(0, 120, (2, 9))
     ref = m.bert(x).last_hidden_state
     for d in ("pre", "enc"):                    # "bert."-prefixed with heads, and a bare BertModel
         torch.testing.assert_close(load_bert(tmp_path / d).eval()(x).last_hidden_state, ref, rtol=0, atol=0)
-    assert (tmp_path / "pre" / "vocab.txt").read_text().splitlines()[5] == "t5"
+    assert (tmp_path / "pre" / "vocab.txt").read_text().splitlines()[5] == "t0"
     with pytest.raises(ValueError, match="pretraining heads"):
         load_bert(tmp_path / "enc", pretraining=True)
 

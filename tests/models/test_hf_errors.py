@@ -78,10 +78,12 @@ def test_config_that_disagrees_with_the_weights_is_refused_before_building(tmp_p
 
 def test_bpe_model_directory_given_to_embed_says_what_is_missing(tmp_path):
     from fastembed.models.hf import load_wordpiece
+    from fastembed.tokenizers import BPETokenizer
 
-    (tmp_path / "bpe.json").write_text("{}")
-    with pytest.raises(FileNotFoundError, match="has a BPE tokenizer .* but no vocab.txt; a BERT directory needs a "
-                                                "WordPiece vocab.txt"):
+    with pytest.raises(FileNotFoundError, match="holds no tokenizer: expected tokenizer.json .HF., bpe.json"):
+        load_wordpiece(tmp_path)
+    BPETokenizer.train(["a bb ccc"] * 5, vocab_size=260, progress=False).save(tmp_path / "bpe.json")
+    with pytest.raises(ValueError, match="bpe.json holds a BPETokenizer, not a WordPieceTokenizer"):
         load_wordpiece(tmp_path)
     (tmp_path / "vocab.txt").write_text("[UNK]\n")
     (tmp_path / "tokenizer_config.json").write_text("{oops")

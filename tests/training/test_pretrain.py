@@ -273,7 +273,7 @@ def test_load_tokenizer_by_file_type(files, tmp_path):
     (cased / "vocab.txt").write_text(files["vocab"].read_text())
     (cased / "tokenizer_config.json").write_text('{"do_lower_case": false}')
     assert load_tokenizer(cased).lowercase is False                          # a HF BERT directory
-    with pytest.raises(FileNotFoundError, match="neither bpe.json"):
+    with pytest.raises(FileNotFoundError, match="holds no tokenizer: expected tokenizer.json"):
         load_tokenizer(tmp_path)
     with pytest.raises(FileNotFoundError, match="does not exist"):
         load_tokenizer(tmp_path / "nope.json")
