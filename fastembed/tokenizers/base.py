@@ -615,33 +615,40 @@ def _strategy(truncation: Union[bool, str, None]) -> Optional[str]:
 def _truncate(la: np.ndarray, lb: np.ndarray, budget: int, strategy: str, pair: bool) -> tuple[np.ndarray, np.ndarray]:
     """Kept lengths of the first and second texts so that ka + kb <= budget.
 
-    ``longest_first`` takes one token at a time from the longer text (from the second on a tie),
-    as HF does; in closed form: the shorter keeps all it has when the longer can have at least
-    as many, else both get half (the first the larger half). ``only_first``/``only_second`` take
-    from that text alone and fail where it is too short.
+    ``longest_first`` as HF tokenizers (and so transformers' fast tokenizers) truncate: the
+    shorter text keeps all it has when the longer can have at least as many, else both get half,
+    the longer text the larger half (the second on a tie). (transformers' slow tokenizers, which
+    take one token at a time from the longer text, give the first the larger half instead.)
+    ``only_first``/``only_second`` take from that text alone and fail where it would keep no
+    token of it. A budget of 0 (max_length holds just the special tokens) empties both texts,
+    whatever the strategy, as in HF.
     """
     if not pair:
         if strategy == "only_second":
             raise ValueError("truncation='only_second' needs text pairs; use 'longest_first' or 'only_first'")
         return np.minimum(la, budget), lb
+    if budget == 0:
+        return np.zeros_like(la), np.zeros_like(lb)
     over = la + lb > budget
     if strategy == "longest_first":
-        hi, lo = (budget + 1) // 2, budget // 2
-        a_longer = la >= lb
+        a_longer = la > lb
+        half_a = np.where(a_longer, (budget + 1) // 2, budget // 2)  # the longer, or the second, gets the odd one
         short_fits_a = budget - lb >= lb          # the first is the longer and the second keeps all
         short_fits_b = budget - la >= la          # the second is the longer and the first keeps all
-        ka = np.where(a_longer, np.where(short_fits_a, budget - lb, hi), np.where(short_fits_b, la, hi))
-        kb = np.where(a_longer, np.where(short_fits_a, lb, lo), np.where(short_fits_b, budget - la, lo))
+        ka = np.where(a_longer, np.where(short_fits_a, budget - lb, half_a), np.where(short_fits_b, la, half_a))
+        kb = np.where(a_longer, np.where(short_fits_a, lb, budget - half_a), np.where(short_fits_b, budget - la,
+                                                                                        budget - half_a))
         return np.where(over, ka, la), np.where(over, kb, lb)
     first = strategy == "only_first"
     long, other = (la, lb) if first else (lb, la)
     keep = np.where(over, budget - other, long)
-    bad = np.flatnonzero(keep < 0)
+    bad = np.flatnonzero(over & (keep < 1))
     if len(bad):
         i = int(bad[0])
         raise ValueError(f"truncation={strategy!r}: pair {i} needs {int(la[i] + lb[i])} tokens and max_length leaves "
                          f"{budget} for the texts, but the {'second' if first else 'first'} text alone has "
-                         f"{int(other[i])}; use truncation='longest_first' or a larger max_length")
+                         f"{int(other[i])}, leaving none of the {'first' if first else 'second'}; use "
+                         "truncation='longest_first' or a larger max_length")
     return (keep, lb) if first else (la, keep)
 
 
