@@ -320,6 +320,29 @@ class BPETokenizer(Tokenizer):
             self._lengths = np.array([len(self._token_bytes(i)) for i in range(self.n_vocab)], np.int64)
         return self._lengths
 
+    def _encode_side(self, texts: list[str], *, split_special_tokens: bool, offsets: bool, words: bool) -> Flat:
+        flat = super()._encode_side(texts, split_special_tokens=split_special_tokens, offsets=offsets, words=words)
+        if offsets and self.trim_offsets and not split_special_tokens and self.added_tokens and len(flat.ids):
+            flat = self._trim_added(texts, flat)
+        return flat
+
+    def _trim_added(self, texts: list[str], flat: Flat) -> Flat:
+        """trim_offsets for added tokens, as HF's ByteLevel post-processor does: white space at
+        either end of the matched text (an lstrip / rstrip token takes it in) leaves the offsets."""
+        at = np.flatnonzero(np.isin(flat.ids, np.fromiter(self._added_ids.values(), np.int64)))
+        if not len(at):
+            return flat
+        offs = flat.offsets.copy()  # type: ignore[union-attr]
+        rows = np.searchsorted(flat.starts, at, side="right") - 1
+        for k, r in zip(at.tolist(), rows.tolist()):
+            s, e = offs[k].tolist()
+            piece = texts[r][s:e]
+            lead = len(piece) - len(piece.lstrip(_HF_SPACE))
+            trail = len(piece) - len(piece.rstrip(_HF_SPACE))
+            s = min(s + lead, e)
+            offs[k] = (s, max(e - trail, s))
+        return flat._replace(offsets=offs)
+
     def _space_counts(self) -> tuple[np.ndarray, np.ndarray]:
         """Leading and trailing space bytes of every token (for trim_offsets)."""
         if getattr(self, "_spaces", None) is None:
@@ -701,5 +724,9 @@ def _gpt2_bytes_to_unicode() -> dict[int, str]:  # noqa: D401
     return dict(zip(bs, map(chr, cs)))
 
 
+# What HF's offset trimming takes for white space: GPT-2's space "Ġ" and Rust's char::is_whitespace
+# (the White_Space property: Python's isspace without U+001C..U+001F).
+_HF_SPACE = "\u0120\t\n\x0b\x0c\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a" \
+    "\u2028\u2029\u202f\u205f\u3000"
 _BYTE_ENCODER = _gpt2_bytes_to_unicode()
 _BYTE_DECODER = {c: b for b, c in _BYTE_ENCODER.items()}

@@ -69,7 +69,7 @@ from ._bpe_files import MAX_UNUSED_IDS, read_gpt2
 from ._files import check_is_file, is_int, read_json
 from ._reference import PATTERNS as REGEXES
 from .base import SPECIAL_NAMES, AddedToken, Template, Tokenizer
-from .bpe import _BYTE_DECODER, _BYTE_ENCODER, BPETokenizer
+from .bpe import _BYTE_DECODER, _BYTE_ENCODER, _HF_SPACE, BPETokenizer
 from .wordpiece import MAX_CHARS_PER_WORD, WordPieceTokenizer
 
 __all__ = ["from_pretrained", "save_pretrained", "tokenizer_json", "write_tokenizer_json", "TOKENIZER_FILES"]
@@ -445,6 +445,9 @@ def _added_token(entry: Mapping[str, Any], i: Any, where: str, what: str, tok: O
                       lstrip=bool(_flag(entry, "lstrip", False, at)), rstrip=bool(_flag(entry, "rstrip", False, at)))
 
 
+NO_TEMPLATE = Template.parse("$A", "$A $B:1")  # no post-processor: no special tokens; the pair's B has type id 1
+
+
 def _post_processor(post: Any, byte_level: bool) -> tuple[Optional[Template], bool, dict[str, str],
                                                             Optional[dict[str, int]]]:
     """(template, trim_offsets, names, ids) of a post-processor: the template (None: no special
@@ -452,12 +455,12 @@ def _post_processor(post: Any, byte_level: bool) -> tuple[Optional[Template], bo
     token's id as the file says it."""
     kind = _kind(post, "post_processor")
     if kind is None:
-        return Template.parse("$A", "$A $B:1"), False, {}, None
+        return NO_TEMPLATE, False, {}, None
     if kind == "Sequence":
         parts = post.get("processors")
         if not isinstance(parts, list):
             raise ValueError("post_processor Sequence must hold a list of processors")
-        template, trim, names, ids = Template.parse("$A", "$A $B:1"), False, {}, None
+        template, trim, names, ids = NO_TEMPLATE, False, {}, None
         templates = [p for p in parts if _kind(p, "post_processor") != "ByteLevel"]
         if len(templates) > 1:
             raise ValueError("post_processor Sequence holds more than one template; expected at most one "
@@ -469,7 +472,7 @@ def _post_processor(post: Any, byte_level: bool) -> tuple[Optional[Template], bo
                 template, names, ids = t, n, i
         return template, trim, names, ids
     if kind == "ByteLevel":
-        return Template.parse("$A", "$A $B:1"), _trim_offsets(post, "ByteLevel", byte_level), {}, None
+        return NO_TEMPLATE, _trim_offsets(post, "ByteLevel", byte_level), {}, None
     if kind in ("BertProcessing", "RobertaProcessing"):
         pairs = []
         for key in ("cls", "sep"):
@@ -587,6 +590,8 @@ def _bpe_from_hf(data: Mapping[str, Any], where: str, config: Mapping[str, Any])
     vocab_map = _vocab_map(model)
     added = _added_tokens(data, vocab_map, normalizes=False)
     template, trim, post_names, post_ids = _post_processor(data.get("post_processor"), byte_level=True)
+    if template == NO_TEMPLATE:
+        template = None  # BPETokenizer's own default (and its faster encode)
 
     # Ids: the model's entries spelled in GPT-2's byte alphabet, the added tokens as their text.
     added_ids = {t.id: t.content for t in added}
@@ -741,11 +746,15 @@ def _wordpiece_from_hf(data: Mapping[str, Any], where: str, config: Mapping[str,
         raise ValueError(f"the WordPiece vocabulary has {len(entries)} entries but no id {missing[0]}; expected "
                          "ids 0..n-1, each once")
     template, trim, post_names, post_ids = _post_processor(data.get("post_processor"), byte_level=False)
-    if trim:
-        spaced = next((t for t in entries.values() if _trimmed(t[0]) or _trimmed(t[-1])), None)
+    if trim:  # a no-op unless a token can start or end with white space: then refused
+        spaced = next((t for t in entries.values() if t[0] in _HF_SPACE or t[-1] in _HF_SPACE), None)
         if spaced is not None:
-            raise ValueError(f"the post-processor trims offsets of tokens that start or end with a space, and the "
-                             f"WordPiece entry {spaced!r} does; this is not supported")
+            raise ValueError(f"the post-processor trims offsets of tokens that start or end with white space, and "
+                             f"the WordPiece entry {spaced!r} does; this is not supported")
+        stripped = next((t.content for t in added if t.lstrip or t.rstrip), None)
+        if stripped is not None:
+            raise ValueError(f"the post-processor trims offsets, and added token {stripped!r} takes in the white space "
+                             "beside it (lstrip / rstrip); this is not supported for WordPiece")
     names: dict[str, Optional[str]] = dict(post_names)
     unk = model.get("unk_token")
     if isinstance(unk, str):
@@ -760,13 +769,9 @@ def _wordpiece_from_hf(data: Mapping[str, Any], where: str, config: Mapping[str,
                      **{k: v for k, v in names.items() if k in WORDPIECE_NAMES and v is not None})
     _check_template_ids(tok, post_ids)
     if isinstance(unk, str) and tok.unk_id != vocab_map.get(unk):
-        raise ValueError(f"the WordPiece unk_token {unk!r} is not in the vocabulary")
+        raise ValueError(f"the settings name unk_token {tok.vocab[tok.unk_id]!r}, but the WordPiece model turns "
+                         f"unknown words into {unk!r}; expected one unknown token")
     return tok
-
-
-def _trimmed(c: str) -> bool:
-    """Whether HF's offset trimming drops the character: "Ġ" (GPT-2's space) or White_Space."""
-    return c == "\u0120" or (c.isspace() and c not in "\x1c\x1d\x1e\x1f")
 
 
 def _wordpiece(vocab: list[str], where: str, **kwargs: Any) -> WordPieceTokenizer:
