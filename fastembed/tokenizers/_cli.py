@@ -32,7 +32,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     for name, helptext in (("encode", "text to token ids"), ("decode", "token ids to text"),
                            ("explain", "the merges that encode one word")):
         c = cmds.add_parser(name, help=helptext)
-        c.add_argument("-t", "--tokenizer", type=Path, required=True, help="tokenizer file (from train or save)")
+        c.add_argument("-t", "--tokenizer", type=Path, required=True,
+                       help="tokenizer file (from train or save), or a byte-level BPE's HF tokenizer.json or directory")
         if name == "encode":
             c.add_argument("text", nargs="?", help="text to encode (or use -f)")
             c.add_argument("-f", "--file", type=Path, help="encode this file instead")
@@ -48,7 +49,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def _load(path: Path):
     from . import BPETokenizer
 
-    return BPETokenizer.load(path)
+    return BPETokenizer.from_pretrained(path)
 
 
 def _train(args: argparse.Namespace) -> int:
