@@ -2,8 +2,16 @@
 writes them (HF ``tokenizer.json`` and its companions, BERT's ``vocab.txt``, GPT-2's
 ``vocab.json`` + ``merges.txt``, fastembed's ``bpe.json``, tiktoken rank files).
 
->>> tok = from_pretrained("all-MiniLM-L6-v2/")           # doctest: +SKIP
->>> tok.save_pretrained("out/")                           # doctest: +SKIP
+>>> import tempfile
+>>> from fastembed.tokenizers import WordPieceTokenizer, from_pretrained
+>>> tok = WordPieceTokenizer(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "hello", "world"], model_max_length=8)
+>>> with tempfile.TemporaryDirectory() as d:                 # transformers.AutoTokenizer loads it too
+...     written = tok.save_pretrained(d)
+...     back = from_pretrained(d)
+>>> sorted(p.name for p in written)
+['special_tokens_map.json', 'tokenizer.json', 'tokenizer_config.json', 'vocab.txt']
+>>> back(["hello world"], truncation=True, padding=True)["input_ids"].tolist(), back.model_max_length
+([[2, 5, 6, 3]], 8)
 
 **Reading** (:func:`from_pretrained`, which picks the class). A directory is tried in this order:
 ``tokenizer.json`` (HF), ``bpe.json`` (:meth:`BPETokenizer.save`), ``vocab.txt`` (BERT WordPiece),
