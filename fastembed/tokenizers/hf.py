@@ -170,6 +170,9 @@ def _read_file(p: Path, pattern: Optional[str], special_tokens: Optional[Mapping
         if known is not None:
             pattern, special_tokens = known
         return BPETokenizer.from_tiktoken(p, pattern=pattern or "gpt2", special_tokens=special_tokens)
+    if p.name in (MERGES_TXT, VOCAB_BPE):
+        raise ValueError(f"{p} holds GPT-2's merges only; pass the directory holding it with its "
+                         f"{VOCAB_JSON if p.name == MERGES_TXT else ENCODER_JSON}")
     beside = _read_config(p.parent) if p.name in (TOKENIZER_JSON, VOCAB_TXT) else {}
     if p.suffix != ".json":
         return _wordpiece_from_vocab(p, beside)
@@ -294,6 +297,9 @@ def _wordpiece_from_vocab(path: Path, config: Mapping[str, Any]) -> WordPieceTok
     added = list(tok.added_tokens) if added is None else added
     vocab = list(tok.vocab)
     for t in sorted(added, key=lambda t: t.id):
+        if t.id < len(vocab) and vocab[t.id] != t.content:
+            raise ValueError(f"{where}: added token {t.content!r} has id {t.id}, which {path} gives to "
+                             f"{vocab[t.id]!r}")
         if t.id == len(vocab):
             vocab.append(t.content)
         elif t.id > len(vocab):

@@ -339,6 +339,45 @@ def test_gpt2_tiktoken_file(shared_data):
     assert tok(text)["input_ids"][0].tolist()[-1] == 50256
 
 
+POST_TEXTS = ["Hello,  world! It's 2026 — naïve café 東京 😀", "  two  spaces<|endoftext|>and [SEP] marks ",
+              "x", "The quick brown fox jumps over the lazy dog again and again."]
+POST_PAIRS = ["a second text", " and another one ", "y", "short"]
+ROBERTA_WP = {"type": "RobertaProcessing", "sep": ["[SEP]", 102], "cls": ["[CLS]", 101], "trim_offsets": True,
+              "add_prefix_space": False}
+EOT_ROBERTA = {"type": "RobertaProcessing", "sep": ["<|endoftext|>", 50256], "cls": ["<|endoftext|>", 50256],
+               "trim_offsets": True, "add_prefix_space": False}
+EOT_TEMPLATE = {"type": "TemplateProcessing", "single": [{"SpecialToken": {"id": "<|endoftext|>", "type_id": 0}},
+                                                         {"Sequence": {"id": "A", "type_id": 0}}],
+                "pair": [{"SpecialToken": {"id": "<|endoftext|>", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}},
+                         {"SpecialToken": {"id": "<|endoftext|>", "type_id": 1}}, {"Sequence": {"id": "B", "type_id": 1}}],
+                "special_tokens": {"<|endoftext|>": {"id": "<|endoftext|>", "ids": [50256], "tokens": ["<|endoftext|>"]}}}
+
+
+@pytest.mark.data
+@pytest.mark.parametrize("which,post", [
+    ("minilm", None),
+    ("minilm", {"type": "BertProcessing", "sep": ["[SEP]", 102], "cls": ["[CLS]", 101]}),
+    ("minilm", ROBERTA_WP),
+    ("gpt2", EOT_ROBERTA),
+    ("gpt2", {"type": "Sequence", "processors": [{"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True,
+                                                  "use_regex": False}, EOT_TEMPLATE]}),
+], ids=["minilm-none", "minilm-bert", "minilm-roberta", "gpt2-roberta", "gpt2-sequence-trim-template"])
+def test_post_processors_equal_hf(minilm_dir, gpt2_dirs, tmp_path, which, post):
+    """Each post-processor we read gives HF's special tokens, type ids and (trimmed) offsets."""
+    src = minilm_dir / "tokenizer.json" if which == "minilm" else gpt2_dirs["hub"] / "tokenizer.json"
+    data = json.loads(src.read_text(encoding="utf-8"))
+    data["post_processor"] = post
+    data["padding"] = data["truncation"] = None
+    tok = load_json(tmp_path, data)
+    hf = tokenizers.Tokenizer.from_str(json.dumps(data))
+    assert_same(tok, hf, POST_TEXTS)
+    assert_same(tok, hf, POST_TEXTS, POST_PAIRS)
+    if post is not None:  # without a post-processor HF's overflow rows of pairs carry wrong sequence ids (all 0,
+        # or None for the second text), though their type ids are right; ours are the first row's
+        assert_same(tok, hf, POST_TEXTS, POST_PAIRS, truncation="only_first", max_length=12, stride=2, overflow=True)
+    assert_same(tok, hf, POST_TEXTS, truncation=True, max_length=6, stride=2, overflow=True)
+
+
 # ---------------------------------------------------------------------- generated text
 
 
@@ -671,6 +710,13 @@ def test_settings_files_we_cannot_follow(trained, tmp_path):
         bpe.save_pretrained(tmp_path / "vocab.txt")
     with pytest.raises(TypeError, match="pattern= and special_tokens= apply to .tiktoken rank files only"):
         from_pretrained(tmp_path, pattern="cl100k")
+    config = {"added_tokens_decoder": {"7": {"content": "<new>", "special": True}}}
+    (tmp_path / "tokenizer_config.json").write_text(json.dumps(config))
+    with pytest.raises(ValueError, match=f"added token '<new>' has id 7, which .* gives to {wp.vocab[7]!r}"):
+        from_pretrained(tmp_path)
+    (tmp_path / "merges.txt").write_text("#version: 0.2\n")
+    with pytest.raises(ValueError, match="merges.txt holds GPT-2's merges only; pass the directory"):
+        from_pretrained(tmp_path / "merges.txt")
 
 
 def test_wordpiece_with_a_repeated_entry_is_refused_before_writing(tmp_path):
