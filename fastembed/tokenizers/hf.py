@@ -97,8 +97,9 @@ LOOKED_FOR = (f"{TOKENIZER_JSON} (HF), {BPE_JSON} (fastembed BPE), {VOCAB_TXT} (
               f"{VOCAB_JSON} + {MERGES_TXT} or {ENCODER_JSON} + {VOCAB_BPE} (GPT-2)")
 
 HF_JSON = "a HF tokenizer.json"
-# transformers writes int(1e30) for "no limit"; anything this large is no limit.
-NO_LIMIT = 10**20
+# transformers writes int(1e30) for "no limit"; a model_max_length this large is no limit.
+NO_LIMIT = 2**31
+MAX_ID = 2**32  # HF's ids, type ids and lengths are u32
 # tokenizer_class values of a vocab.txt directory that mean BERT's tokenizer (others are refused:
 # their templates or special tokens differ).
 BERT_CLASSES = {None, "BertTokenizer", "BertTokenizerFast", "DistilBertTokenizer", "DistilBertTokenizerFast",
@@ -551,8 +552,9 @@ def _template(post: Mapping[str, Any]) -> tuple[Template, dict[str, str], dict[s
                 raise ValueError(f"post_processor TemplateProcessing: {which} item {str(item)[:100]} is not a "
                                  "SpecialToken or Sequence")
             type_id = body.get("type_id", 0)
-            if not is_int(type_id) or type_id < 0:
-                raise ValueError(f"post_processor TemplateProcessing: type_id {type_id!r} must be an integer >= 0")
+            if not is_int(type_id) or not 0 <= type_id < MAX_ID:
+                raise ValueError(f"post_processor TemplateProcessing: type_id {type_id!r} must be an integer in "
+                                 f"0..{MAX_ID - 1}"[:300])
             if kind == "Sequence":
                 if body.get("id") not in ("A", "B"):
                     raise ValueError(f"post_processor TemplateProcessing: sequence {body.get('id')!r} must be A or B")
@@ -720,7 +722,7 @@ def _max_length(data: Mapping[str, Any], config: Mapping[str, Any]) -> Optional[
     if "model_max_length" in config:
         return _config_max_length(config)
     trunc = data.get("truncation")
-    if isinstance(trunc, dict) and is_int(trunc.get("max_length")) and trunc["max_length"] >= 1:
+    if isinstance(trunc, dict) and is_int(trunc.get("max_length")) and 1 <= trunc["max_length"] < NO_LIMIT:
         return trunc["max_length"]
     return None
 
@@ -747,7 +749,7 @@ def _wordpiece_from_hf(data: Mapping[str, Any], where: str, config: Mapping[str,
     if not isinstance(prefix, str) or not prefix:
         raise ValueError(f"WordPiece continuing_subword_prefix must be a non-empty string, got {prefix!r}")
     max_chars = model.get("max_input_chars_per_word", MAX_CHARS_PER_WORD)
-    if not is_int(max_chars) or max_chars < 1:
+    if not is_int(max_chars) or not 1 <= max_chars < NO_LIMIT:
         raise ValueError(f"WordPiece max_input_chars_per_word must be a positive integer, got {max_chars!r}")
     vocab_map = _vocab_map(model)
     added = _added_tokens(data, vocab_map, normalizes=options["lowercase"] or options["strip_accents"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from fastembed.tokenizers import BPETokenizer, WordPieceTokenizer
+from fastembed.tokenizers import BPETokenizer, WordPieceTokenizer, from_pretrained
 
 from ._capped import serve
 
@@ -19,7 +19,14 @@ LOADERS = {
     "tiktoken": lambda paths: BPETokenizer.from_tiktoken(paths[0], special_tokens={"<|endoftext|>": 263}),
     "gpt2": lambda paths: BPETokenizer.from_gpt2_files(paths[0], paths[1]),
     "vocab.txt": lambda paths: WordPieceTokenizer.from_vocab(paths[0]),
+    "hf tokenizer.json": lambda paths: _called(from_pretrained(paths[0])),
 }
+
+
+def _called(tok: Any) -> Any:
+    """The tokenizer, after a batch of pairs went through its template, truncation and offsets."""
+    tok(["the abc <|endoftext|>", "unaffable!"], ["x", "the the"], truncation=True, max_length=6, return_offsets=True)
+    return tok
 
 
 def _load_and_encode(load: Callable[[list[str]], Any]) -> Callable[[list[str]], None]:

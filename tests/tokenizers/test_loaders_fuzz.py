@@ -40,6 +40,27 @@ def _tokenizer_json() -> bytes:
 TOKENIZER_JSON = _tokenizer_json()
 
 
+def _hf_jsons() -> dict[str, bytes]:
+    """HF tokenizer.json files (as save_pretrained writes them) of a small BPE with a template and
+    offset trimming, and of a small WordPiece, one JSON entry per line."""
+    from fastembed.tokenizers import BPETokenizer, WordPieceTokenizer
+    from fastembed.tokenizers.base import Template
+    from fastembed.tokenizers.hf import tokenizer_json
+
+    from ._toy_files import WORDPIECE
+
+    bpe = BPETokenizer.train(["abc the abc thee ab  the"] * 5, vocab_size=262, special_tokens=["<|endoftext|>"],
+                             progress=False)
+    bpe = BPETokenizer([bpe.decode_single_token_bytes(i) for i in range(bpe.n_vocab)], bpe.rules,
+                       special_tokens=bpe.special_tokens, trim_offsets=True,
+                       template=Template.parse("<|endoftext|> $A", "<|endoftext|> $A <|endoftext|>:1 $B:1"))
+    return {name: json.dumps(tokenizer_json(tok), indent=1).encode()
+            for name, tok in (("bpe", bpe), ("wordpiece", WordPieceTokenizer(WORDPIECE)))}
+
+
+HF_JSONS = _hf_jsons()
+
+
 class Child:
     """The loader process (tests/tokenizers/_loader_child.py): one request, one answer."""
 
@@ -138,6 +159,14 @@ def test_tokenizer_json_loader(child, workdir, data):
     path = workdir / "tok.json"
     path.write_bytes(data.draw(mutate(TOKENIZER_JSON)))
     check(child, "tokenizer json", [path])
+
+
+@FUZZ
+@given(data=st.data(), kind=st.sampled_from(sorted(HF_JSONS)))
+def test_hf_tokenizer_json_loader(child, workdir, data, kind):
+    path = workdir / "hf.json"
+    path.write_bytes(data.draw(mutate(HF_JSONS[kind])))
+    check(child, "hf tokenizer.json", [path])
 
 
 @FUZZ
