@@ -105,6 +105,9 @@ MAX_ID = 2**32  # HF's ids, type ids and lengths are u32
 BERT_CLASSES = {None, "BertTokenizer", "BertTokenizerFast", "DistilBertTokenizer", "DistilBertTokenizerFast",
                 "ElectraTokenizer", "ElectraTokenizerFast"}
 GPT2_CLASSES = {None, "GPT2Tokenizer", "GPT2TokenizerFast"}
+ROBERTA_CLASSES = {"RobertaTokenizer", "RobertaTokenizerFast"}
+ROBERTA_NAMES = {"bos_token": "<s>", "eos_token": "</s>", "sep_token": "</s>", "cls_token": "<s>",
+                 "unk_token": "<unk>", "pad_token": "<pad>", "mask_token": "<mask>"}  # RobertaTokenizer's defaults
 # tiktoken's settings for its own rank files, by file name (others: pass pattern= / special_tokens=).
 TIKTOKEN_FILES = {
     "gpt2": ("gpt2", {"<|endoftext|>": 50256}),
@@ -321,7 +324,8 @@ def _wordpiece_from_vocab(path: Path, config: Mapping[str, Any]) -> WordPieceTok
 WORDPIECE_NAMES = ("unk_token", "cls_token", "sep_token", "pad_token", "mask_token")
 
 
-def _config_added_tokens(config: Mapping[str, Any], tok: Tokenizer, where: str) -> Optional[list[AddedToken]]:
+def _config_added_tokens(config: Mapping[str, Any], tok: Optional[Tokenizer], where: str
+                         ) -> Optional[list[AddedToken]]:
     """tokenizer_config.json's added_tokens_decoder ({"id": {"content": ..., ...}}), or None."""
     decoder = config.get("added_tokens_decoder")
     if decoder is None:
@@ -332,34 +336,52 @@ def _config_added_tokens(config: Mapping[str, Any], tok: Tokenizer, where: str) 
     for key, entry in decoder.items():
         if not (isinstance(key, str) and key.isdigit()) or not isinstance(entry, dict):
             raise ValueError(f"{where}: added_tokens_decoder entry {key!r} is not 'id': {{\"content\": ...}}"[:300])
-        # BERT's normalizer always cleans the text, so a normalized token may match elsewhere.
-        out.append(_added_token(entry, int(key), where, "added_tokens_decoder", tok, normalizes=True))
+        # BERT's normalizer always cleans the text, so a normalized token may match elsewhere;
+        # byte-level BPE has no normalizer.
+        out.append(_added_token(entry, int(key), where, "added_tokens_decoder", tok, normalizes=tok is not None))
     return out
 
 
 def _bpe_from_gpt2_files(vocab_json: Path, merges: Path, config: Mapping[str, Any]) -> BPETokenizer:
-    """GPT-2's files (vocab.json + merges.txt, or encoder.json + vocab.bpe) with its settings."""
+    """GPT-2's files (vocab.json + merges.txt, or encoder.json + vocab.bpe) with their settings,
+    read as transformers' GPT2Tokenizer reads them (no template), or RobertaTokenizer (tokenizer_class
+    says so: ``<s> $A </s>`` / ``<s> $A </s> </s> $B </s>``, offsets trimmed unless trim_offsets=false)."""
     where = _where(config, vocab_json)
     cls_name = config.get("tokenizer_class")
-    if cls_name not in GPT2_CLASSES:
-        raise ValueError(f"{where}: tokenizer_class {cls_name!r} is not GPT-2's; {vocab_json.name} + {merges.name} "
-                         "alone are read as GPT-2's byte-level BPE (no template); save the tokenizer with a "
-                         "tokenizer.json to load it")
+    if cls_name not in GPT2_CLASSES | ROBERTA_CLASSES:
+        raise ValueError(f"{where}: tokenizer_class {cls_name!r} is not GPT-2's or RoBERTa's; {vocab_json.name} + "
+                         f"{merges.name} alone are read as GPT2Tokenizer or RobertaTokenizer read them; save the "
+                         "tokenizer with a tokenizer.json to load it")
     if config.get("add_prefix_space"):
         raise ValueError(f"{where}: add_prefix_space=true is not supported (it puts a space before every text)")
     vocab, rules, specials = read_gpt2(vocab_json, merges, _BYTE_DECODER)
-    names = _config_names(config)
-    extra = [t for t in (*names.values(), *_config_additional(config)) if t is not None]
-    for text in extra:
-        if text not in specials:
+    roberta = cls_name in ROBERTA_CLASSES
+    names: dict[str, Optional[str]] = {**(ROBERTA_NAMES if roberta else _eot_names(specials)), **_config_names(config)}
+    template, trim = None, False
+    if roberta:
+        cls, sep = names.get("cls_token"), names.get("sep_token")
+        if cls is None or sep is None:
+            raise ValueError(f"{where}: RoBERTa's template needs cls_token and sep_token")
+        template = Template.parse(f"{cls} $A {sep}", f"{cls} $A {sep} {sep} $B {sep}")
+        trim = _flag(config, "trim_offsets", True, where) is not False
+    added = []
+    for entry in (_config_added_tokens(config, None, where) or []):  # transformers' added tokens, by id
+        if entry.id == len(vocab):
+            vocab.append(entry.content.encode("utf-8"))
+        elif entry.id > len(vocab) or vocab[entry.id] != entry.content.encode("utf-8"):
+            raise ValueError(f"{where}: added token {entry.content!r} has id {entry.id}, which {vocab_json} "
+                             f"{'does not have' if entry.id > len(vocab) else f'gives to {vocab[entry.id]!r}'}")
+        added.append(entry)
+    for text in [t for t in names.values() if t is not None] + _config_additional(config):
+        if text not in specials:  # every named token is special: matched in the text, as transformers does
             i = next((k for k, b in enumerate(vocab) if b == text.encode("utf-8")), None)
             if i is None:
                 raise ValueError(f"{where}: special token {text!r} is not in {vocab_json}")
             specials[text] = i
     try:
         return BPETokenizer(vocab, np.array(rules, dtype=np.uint32).reshape(-1, 4), pattern="gpt2",
-                            special_tokens=specials, special_names=_present({**_eot_names(specials), **names}),
-                            model_max_length=_config_max_length(config))
+                            special_tokens=specials, added_tokens=added, special_names=_present(names),
+                            template=template, trim_offsets=trim, model_max_length=_config_max_length(config))
     except ValueError as e:
         raise ValueError(f"{vocab_json} with {merges}: {e}") from None
 

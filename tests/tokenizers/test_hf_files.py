@@ -290,9 +290,10 @@ def test_max_length_too_small_and_stride_too_large_are_clear_errors(minilm):
         minilm(["hello world"], truncation=True, max_length=1)
     with pytest.raises(ValueError, match="max_length=2 cannot hold the 3 special tokens"):
         minilm(["hello"], ["world"], truncation="longest_first", max_length=2)
-    with pytest.raises(ValueError, match="stride=6 must be smaller than the tokens a row keeps"):
-        minilm(["one two three four five six seven eight nine"], truncation=True, max_length=8, stride=6,
-               return_overflowing=True)
+    for stride in (6, 8, 9):  # 8 = max_length; a row keeps 6 tokens of the text
+        with pytest.raises(ValueError, match=f"stride={stride} must be smaller than the tokens a row keeps"):
+            minilm(["one two three four five six seven eight nine"], truncation=True, max_length=8, stride=stride,
+                   return_overflowing=True)
     with pytest.raises(ValueError, match="only_second' needs text pairs"):
         minilm(["hello"], truncation="only_second", max_length=8)
 
@@ -501,6 +502,31 @@ def test_slow_files_alone_load_in_transformers_and_ours(trained, minilm, tmp_pat
         auto = transformers.AutoTokenizer.from_pretrained(d)
         ours = tok(ROUND_TRIP_TEXTS, ROUND_TRIP_PAIRS)
         assert auto(ROUND_TRIP_TEXTS, ROUND_TRIP_PAIRS)["input_ids"] == [x.tolist() for x in ours["input_ids"]], name
+
+
+def test_roberta_vocab_json_and_merges_equal_transformers(small_corpus, tmp_path):
+    """vocab.json + merges.txt with tokenizer_class RobertaTokenizer: <s> $A </s> (</s> $B </s>),
+    all type ids 0, offsets trimmed, the named tokens special; as transformers reads them."""
+    names = ["<s>", "</s>", "<pad>", "<unk>", "<mask>"]
+    BPETokenizer.train(small_corpus, vocab_size=700, special_tokens=names, progress=False).save_pretrained(tmp_path)
+    for name in ("tokenizer.json", "special_tokens_map.json"):
+        (tmp_path / name).unlink()
+    (tmp_path / "tokenizer_config.json").write_text(json.dumps({"tokenizer_class": "RobertaTokenizer"}))
+    tok = from_pretrained(tmp_path)
+    assert tok.template == Template.parse("<s> $A </s>", "<s> $A </s> </s> $B </s>") and tok.trim_offsets
+    assert (tok.cls_token_id, tok.mask_token_id) == (tok.token_to_id("<s>"), tok.token_to_id("<mask>"))
+    texts = ["Hello world, it's <mask> here", " leading and <mask>trailing ", "x", ""]
+    pairs = ["second <mask>", "y", " z ", "w"]
+    ours = tok(texts, pairs, return_offsets=True)
+    auto = transformers.AutoTokenizer.from_pretrained(tmp_path)
+    got = auto(texts, pairs, return_offsets_mapping=True, return_token_type_ids=True)
+    assert got["input_ids"] == [x.tolist() for x in ours["input_ids"]]
+    assert got["token_type_ids"] == [x.tolist() for x in ours["token_type_ids"]]
+    assert [[tuple(o) for o in r] for r in got["offset_mapping"]] == \
+        [[tuple(o) for o in r.tolist()] for r in ours["offset_mapping"]]
+    (tmp_path / "tokenizer_config.json").write_text(json.dumps({"tokenizer_class": "XLMTokenizer"}))
+    with pytest.raises(ValueError, match="tokenizer_class 'XLMTokenizer' is not GPT-2's or RoBERTa's"):
+        from_pretrained(tmp_path)
 
 
 def test_copies_keep_what_from_pretrained_read(trained, tmp_path):
