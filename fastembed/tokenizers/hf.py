@@ -15,10 +15,13 @@ writes them (HF ``tokenizer.json`` and its companions, BERT's ``vocab.txt``, GPT
 
 **Reading** (:func:`from_pretrained`, which picks the class). A directory is tried in this order:
 ``tokenizer.json`` (HF), ``bpe.json`` (:meth:`BPETokenizer.save`), ``vocab.txt`` (BERT WordPiece),
-``vocab.json`` + ``merges.txt`` (GPT-2 as HF ships it), ``encoder.json`` + ``vocab.bpe`` (OpenAI's
-GPT-2 files). ``tokenizer_config.json`` and ``special_tokens_map.json`` beside them name the
-special tokens (the map wins where both do) and give ``model_max_length``; for ``vocab.txt``
-also ``do_lower_case``, ``strip_accents``, ``tokenize_chinese_chars`` and ``added_tokens_decoder``.
+``vocab.json`` + ``merges.txt`` (GPT-2 or RoBERTa as HF ships them), ``encoder.json`` +
+``vocab.bpe`` (OpenAI's GPT-2 files). ``tokenizer_config.json`` and ``special_tokens_map.json``
+beside them name the special tokens (the map wins where both do) and give ``model_max_length``
+(``int(1e30)``, transformers' "no limit", is None); without a ``tokenizer.json`` they also say
+what transformers' slow files mean: ``tokenizer_class`` (BERT-like classes for ``vocab.txt``,
+GPT2Tokenizer or RobertaTokenizer for ``vocab.json``, others refused), ``do_lower_case``,
+``strip_accents``, ``tokenize_chinese_chars``, ``trim_offsets``, ``added_tokens_decoder``.
 A file is read by what it is: a ``.json`` by its content (HF's has a ``"model"``, ours a
 ``"format"``; a file named ``tokenizer.json`` or ``vocab.txt`` reads the two settings files
 beside it), a ``.tiktoken`` rank file, anything else a vocab.txt.
@@ -52,14 +55,21 @@ a WordPiece vocabulary.
 and truncates to 128) are not applied: ``tokenizer(texts)`` pads and truncates only when asked, as
 transformers' ``__call__`` does. Their ``max_length`` becomes ``model_max_length`` when
 ``tokenizer_config.json`` gives none (transformers reads that file too, so where both exist its
-value wins: 512 for all-MiniLM-L6-v2).
+value wins: 512 for all-MiniLM-L6-v2). Two HF behaviours are not copied: without a
+post-processor HF's overflow rows of text pairs carry wrong sequence ids (all 0, or None for the
+second text; ours are those of the first row), and a ``max_length`` that holds only the special
+tokens makes HF put the whole text in one overflow row (ours: a ValueError).
 
 **Writing** (:func:`save_pretrained`): ``tokenizer.json``, ``tokenizer_config.json`` and
 ``special_tokens_map.json``, plus ``vocab.txt`` for WordPiece (written by
 :meth:`WordPieceTokenizer.save`) or ``vocab.json`` + ``merges.txt`` for BPE with the GPT-2 pattern
 (what GPT-2's slow tokenizer reads; other patterns cannot be said in those files), every file
 atomically. ``tokenizers.Tokenizer.from_file`` and ``transformers.AutoTokenizer.from_pretrained``
-load the directory and give the same ids and offsets.
+load the directory and give the same ids and offsets. ``tokenizer_class`` is BertTokenizer or
+GPT2Tokenizer only where transformers' class, which builds its own pipeline from the vocabulary
+(transformers 5), encodes alike; otherwise PreTrainedTokenizerFast, which loads tokenizer.json as
+it is. A WordPiece vocabulary that repeats an entry is refused (tokenizer.json maps each entry
+to one id).
 """
 
 from __future__ import annotations
