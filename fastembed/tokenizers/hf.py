@@ -771,6 +771,7 @@ def _wordpiece_from_hf(data: Mapping[str, Any], where: str, config: Mapping[str,
             options[key] = bool(_flag(norm, key, True, "normalizer BertNormalizer"))
         strip = _flag(norm, "strip_accents", None, "normalizer BertNormalizer")
         options["strip_accents"] = options["lowercase"] if strip is None else strip
+        _check_config_agrees(config, options)
     pre = _kind(data.get("pre_tokenizer"), "pre_tokenizer")
     if pre != "BertPreTokenizer":
         raise ValueError(f"pre_tokenizer {pre!r} is not supported for WordPiece (expected BertPreTokenizer)")
@@ -820,6 +821,19 @@ def _wordpiece_from_hf(data: Mapping[str, Any], where: str, config: Mapping[str,
         raise ValueError(f"the settings name unk_token {tok.vocab[tok.unk_id]!r}, but the WordPiece model turns "
                          f"unknown words into {unk!r}; expected one unknown token")
     return tok
+
+
+def _check_config_agrees(config: Mapping[str, Any], options: Mapping[str, bool]) -> None:
+    """transformers rebuilds BERT's normalizer from tokenizer_config.json's settings, HF tokenizers
+    reads tokenizer.json's: where the two files say different things, the two libraries encode
+    differently, and we refuse rather than pick one."""
+    lower = config.get("do_lower_case")
+    said = {"lowercase": lower, "handle_chinese_chars": config.get("tokenize_chinese_chars"),
+            "strip_accents": config.get("strip_accents") if config.get("strip_accents") is not None else lower}
+    for key, value in said.items():
+        if isinstance(value, bool) and value != options[key]:
+            raise ValueError(f"{_where(config, 'the settings')} and the BertNormalizer disagree on {key} ({value} "
+                             f"and {options[key]}); transformers follows the former, HF tokenizers the latter")
 
 
 def _wordpiece(vocab: list[str], where: str, **kwargs: Any) -> WordPieceTokenizer:

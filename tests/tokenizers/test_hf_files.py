@@ -745,6 +745,20 @@ def test_settings_files_we_cannot_follow(trained, tmp_path):
         from_pretrained(tmp_path / "merges.txt")
 
 
+def test_settings_that_contradict_tokenizer_json_are_refused(minilm_dir, tmp_path):
+    """transformers rebuilds BERT's normalizer from tokenizer_config.json, HF tokenizers reads
+    tokenizer.json: when they disagree there is no one answer to give."""
+    shutil.copy(minilm_dir / "tokenizer.json", tmp_path / "tokenizer.json")
+    for config, key in (({"do_lower_case": False}, "lowercase"), ({"tokenize_chinese_chars": False},
+                                                                  "handle_chinese_chars"),
+                        ({"strip_accents": False}, "strip_accents")):
+        (tmp_path / "tokenizer_config.json").write_text(json.dumps(config))
+        with pytest.raises(ValueError, match=f"and the BertNormalizer disagree on {key}"):
+            from_pretrained(tmp_path)
+    (tmp_path / "tokenizer_config.json").write_text(json.dumps({"do_lower_case": True, "strip_accents": None}))
+    assert from_pretrained(tmp_path).lowercase
+
+
 def test_wordpiece_with_a_repeated_entry_is_refused_before_writing(tmp_path):
     tok = WordPieceTokenizer(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "a"])
     with pytest.raises(ValueError, match="vocabulary entry 'a' is given twice .ids 5 and 6."):
