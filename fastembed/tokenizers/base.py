@@ -254,6 +254,11 @@ class Tokenizer:
             raise ValueError(f"model_max_length must be a positive int or None, got {model_max_length!r}")
         self.model_max_length = model_max_length
 
+    def _surface_state(self) -> dict[str, Any]:
+        """What ``_surface`` was given, as constructor keywords (for pickling)."""
+        return {"added_tokens": list(self.added_tokens), "template": self.template,
+                "special_names": dict(self.special_names), "model_max_length": self.model_max_length}
+
     def _id_of(self, text: str) -> Optional[int]:
         i = getattr(self, "_added_ids", {}).get(text)
         return i if i is not None else self.token_to_id(text)
@@ -594,35 +599,36 @@ def _strategy(truncation: Union[bool, str, None]) -> Optional[str]:
 
 
 def _truncate(la: np.ndarray, lb: np.ndarray, budget: int, strategy: str, pair: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Kept lengths of the first and second texts so that ka + kb <= budget.
+    """Kept lengths of the first and second texts so that ka + kb <= budget, as HF ``tokenizers``
+    truncates.
 
-    ``longest_first`` takes one token at a time from the longer text (from the second on a tie),
-    as HF does; in closed form: the shorter keeps all it has when the longer can have at least
-    as many, else both get half (the first the larger half). ``only_first``/``only_second`` take
-    from that text alone and fail where it is too short.
+    ``longest_first``: the shorter text (the first on a tie) keeps what it has, up to half the
+    budget rounded down; the longer gets the rest. ``only_first``/``only_second`` take from that
+    text alone, and fail where it would be left with nothing. A budget of 0 empties both.
     """
     if not pair:
         if strategy == "only_second":
             raise ValueError("truncation='only_second' needs text pairs; use 'longest_first' or 'only_first'")
         return np.minimum(la, budget), lb
+    if budget == 0:
+        return np.zeros_like(la), np.zeros_like(lb)
     over = la + lb > budget
     if strategy == "longest_first":
-        hi, lo = (budget + 1) // 2, budget // 2
-        a_longer = la >= lb
-        short_fits_a = budget - lb >= lb          # the first is the longer and the second keeps all
-        short_fits_b = budget - la >= la          # the second is the longer and the first keeps all
-        ka = np.where(a_longer, np.where(short_fits_a, budget - lb, hi), np.where(short_fits_b, la, hi))
-        kb = np.where(a_longer, np.where(short_fits_a, lb, lo), np.where(short_fits_b, budget - la, lo))
+        b_shorter = la > lb
+        short = np.minimum(np.where(b_shorter, lb, la), budget // 2)
+        ka = np.where(b_shorter, budget - short, short)
+        kb = np.where(b_shorter, short, budget - short)
         return np.where(over, ka, la), np.where(over, kb, lb)
     first = strategy == "only_first"
     long, other = (la, lb) if first else (lb, la)
     keep = np.where(over, budget - other, long)
-    bad = np.flatnonzero(keep < 0)
+    bad = np.flatnonzero(over & (keep <= 0))
     if len(bad):
         i = int(bad[0])
         raise ValueError(f"truncation={strategy!r}: pair {i} needs {int(la[i] + lb[i])} tokens and max_length leaves "
                          f"{budget} for the texts, but the {'second' if first else 'first'} text alone has "
-                         f"{int(other[i])}; use truncation='longest_first' or a larger max_length")
+                         f"{int(other[i])}, leaving nothing of the {'first' if first else 'second'}; use "
+                         "truncation='longest_first' or a larger max_length")
     return (keep, lb) if first else (la, keep)
 
 

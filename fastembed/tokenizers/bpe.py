@@ -59,15 +59,16 @@ class BPETokenizer(Tokenizer):
     ``special_tokens`` (text -> id) are the added tokens; ``template`` (none by default, as for
     GPT-2) places special tokens around texts in :meth:`__call__`; ``special_names`` names them
     (default: ``<|endoftext|>``, when present, is the bos, eos and unk token, as in GPT-2);
-    ``trim_offsets`` leaves a token's leading and trailing spaces out of its offsets (HF's
-    ByteLevel post-processor option).
+    ``trim_offsets`` leaves a token's leading and trailing spaces out of its offsets, and
+    ``prefix_space`` keeps the one leading space of a token that starts at the beginning of the
+    text (HF's ByteLevel post-processor options ``trim_offsets`` and ``add_prefix_space``).
     """
 
     def __init__(self, vocab: list[bytes], rules: np.ndarray, *, pattern: str = "gpt2",
                  special_tokens: Mapping[str, int] | None = None, trace: list[dict] | None = None,
                  added_tokens: Iterable[AddedToken] | None = None, template: Template | None = None,
                  special_names: Mapping[str, str] | None = None, model_max_length: int | None = None,
-                 trim_offsets: bool = False) -> None:
+                 trim_offsets: bool = False, prefix_space: bool = True) -> None:
         self._custom = _custom_pattern(pattern)
         rules = np.ascontiguousarray(rules, dtype=np.uint32).reshape(-1, 4)
         self._enc = _C.BpeEncoder(list(vocab), rules, "gpt2" if self._custom else pattern)
@@ -84,6 +85,7 @@ class BPETokenizer(Tokenizer):
                 raise ValueError(f"special token {text!r} -> {i}: the vocabulary has no such token with those bytes")
         self.trace = trace
         self.trim_offsets = bool(trim_offsets)
+        self.prefix_space = bool(prefix_space)
         known = {t.content for t in added if isinstance(t, AddedToken)}
         added += [AddedToken(t, i) for t, i in self.special_tokens.items() if t not in known]
         if special_names is None:
@@ -284,8 +286,11 @@ class BPETokenizer(Tokenizer):
         if offsets and self.trim_offsets and len(flat.ids):
             lead, trail = self._space_counts()
             o = flat.offsets
-            start = np.minimum(o[:, 0] + lead[flat.ids], o[:, 1])
-            end = np.maximum(o[:, 1] - trail[flat.ids], start)
+            lead, trail = lead[flat.ids], trail[flat.ids]
+            if self.prefix_space:  # HF: a first token (offset 0) keeps a single leading space
+                lead = np.where((o[:, 0] == 0) & (lead == 1), 0, lead)
+            start = np.minimum(o[:, 0] + lead, o[:, 1])
+            end = np.where(o[:, 1] >= trail, np.maximum(o[:, 1] - trail, start), o[:, 1])
             flat = flat._replace(offsets=np.column_stack([start, end]))
         return flat
 
@@ -525,11 +530,12 @@ class BPETokenizer(Tokenizer):
         # The native encoder cannot be pickled; what it was built from can, and builds it again
         # (a worker process of a multiprocessing pool gets its tokenizer this way).
         return {"vocab": [self._token_bytes(i) for i in range(self.n_vocab)], "rules": self.rules,
-                "pattern": self.pattern, "special_tokens": self.special_tokens, "trace": self.trace}
+                "pattern": self.pattern, "special_tokens": self.special_tokens, "trace": self.trace,
+                "trim_offsets": self.trim_offsets, "prefix_space": self.prefix_space, **self._surface_state()}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(state["vocab"], state["rules"], pattern=state["pattern"],  # type: ignore[misc]
-                      special_tokens=state["special_tokens"], trace=state["trace"])
+        state = dict(state)
+        self.__init__(state.pop("vocab"), state.pop("rules"), **state)  # type: ignore[misc]
 
     def __copy__(self) -> BPETokenizer:
         # The native encoder never changes after construction, so a shallow copy shares it.
