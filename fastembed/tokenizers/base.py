@@ -247,9 +247,13 @@ class Tokenizer:
         self.special_names: dict[str, str] = {k: v for k, v in names.items() if v is not None}
         self.template = template
         self._single = self._pair = None
+        self._edges = None  # the single template as (ids before $A, ids after), for encode's fast path
         if template is not None:
             self._single = self._resolve(template.single)
             self._pair = self._resolve(template.pair)
+            at = [i for i, _ in self._single].index(-1)
+            self._edges = (np.array([i for i, _ in self._single[:at]], np.uint32),
+                           np.array([i for i, _ in self._single[at + 1:]], np.uint32))
         if model_max_length is not None and (not isinstance(model_max_length, int) or model_max_length < 1):
             raise ValueError(f"model_max_length must be a positive int or None, got {model_max_length!r}")
         self.model_max_length = model_max_length
@@ -309,6 +313,11 @@ class Tokenizer:
                split_special_tokens: bool = False) -> np.ndarray:
         """Token ids of ``text`` (and ``pair``) with the template's special tokens, as uint32."""
         _check_text(text, "text")
+        if pair is None and _strategy(truncation) is None:  # one text as it is: no batch machinery
+            ids = self._encode_side([text], split_special_tokens=split_special_tokens, offsets=False, words=False).ids
+            if add_special_tokens and self._edges is not None:
+                ids = np.concatenate((self._edges[0], ids, self._edges[1]))
+            return ids
         if pair is not None:
             _check_text(pair, "pair")
         rows = self._rows([text], None if pair is None else [pair], add_special_tokens=add_special_tokens,

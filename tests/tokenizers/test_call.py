@@ -303,3 +303,13 @@ def test_pickle_keeps_the_surface():
     back = pickle.loads(pickle.dumps(bpe2))
     assert (back.trim_offsets, back.prefix_space, back.template) == (True, False, bpe2.template)
     assert back.encode("low lower").tolist() == bpe2.encode("low lower").tolist()
+
+
+def test_encode_one_text_fast_path_equals_the_batch_path(wp):
+    for text in TEXTS:
+        for add in (True, False):
+            for split in (True, False):
+                one = wp.encode(text, add_special_tokens=add, split_special_tokens=split)
+                assert one.dtype == np.uint32
+                assert one.tolist() == wp.encode_batch([text], add_special_tokens=add,
+                                                       split_special_tokens=split)[0].tolist()
