@@ -44,7 +44,7 @@ FORMAT = "fastembed-token-shards"
 FORMAT_VERSION = 1
 INDEX = "index.json"
 _SHARD = re.compile(r"^shard_\d{5,}\.bin$")
-_CHUNK_BYTES = 4 << 20  # text handed to encode_batch at a time (native threads share it out)
+_CHUNK_BYTES = 4 << 20  # text handed to encode_flat at a time (native threads share it out)
 
 Source = Union[str, "os.PathLike[str]"]
 
