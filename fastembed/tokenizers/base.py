@@ -214,6 +214,12 @@ class Tokenizer:
         """Plain text (no added-token matching, no template) to ids, the whole list at once."""
         raise NotImplementedError
 
+    def explain(self, word: Union[str, bytes]) -> list[dict[str, Any]]:
+        """The merges that encode one pre-token, step by step; only tokenizers built from merges
+        have them (:meth:`BPETokenizer.explain <fastembed.tokenizers.BPETokenizer.explain>`)."""
+        raise TypeError(f"{type(self).__name__} has no merges to explain; explain() traces the merges of a "
+                        "BPETokenizer")
+
     # ------------------------------------------------------------------ shared state
 
     def _surface(self, *, added_tokens: Iterable[AddedToken] = (), template: Optional[Template] = None,
@@ -336,6 +342,16 @@ class Tokenizer:
                           offsets=False, words=False)
         ids = rows.ids.astype(np.uint32)
         return np.split(ids, rows.starts[1:-1]) if len(texts) else []
+
+    def encode_flat(self, texts: Iterable[str], *, split_special_tokens: bool = False) -> Flat:
+        """The ids of many texts, without the template, concatenated into one array: text i is
+        ``ids[starts[i]:starts[i + 1]]`` (uint32 ids, int64 starts; ``offsets``/``words`` are None).
+        The fastest way to turn a corpus into a token stream, with no per-text arrays; corpus
+        text is data, so its callers pass ``split_special_tokens=True`` (``[SEP]`` or
+        ``<|endoftext|>`` written in the text is encoded as text)."""
+        texts, _ = _check_batch(texts, None)
+        flat = self._encode_side(texts, split_special_tokens=split_special_tokens, offsets=False, words=False)
+        return Flat(flat.ids.astype(np.uint32, copy=False), flat.starts.astype(np.int64, copy=False), None, None)
 
     def __call__(self, texts: TextBatch, pairs: Optional[TextBatch] = None, *, add_special_tokens: bool = True,
                  padding: Union[bool, str] = False, truncation: Union[bool, str] = False,
@@ -713,6 +729,16 @@ def _added_pattern(tokens: Sequence[AddedToken]) -> Optional[re.Pattern]:
         parts.append("(?P<plain>" + "|".join(re.escape(t.content) for t in
                                              sorted(plain, key=lambda t: len(t.content), reverse=True)) + ")")
     return re.compile("|".join(parts))
+
+
+def check_tokenizer(tokenizer: Any, where: str) -> Tokenizer:
+    """``tokenizer`` itself when it implements this interface, else a TypeError saying what
+    ``where`` (the caller's name) takes. Code outside this package asks the interface what a
+    tokenizer provides (``cls_token_id``, ``template``, ...) instead of probing its class."""
+    if not isinstance(tokenizer, Tokenizer):
+        raise TypeError(f"{where}: tokenizer must be a fastembed tokenizer (BPETokenizer or WordPieceTokenizer), "
+                        f"got {type(tokenizer).__name__}")
+    return tokenizer
 
 
 def _check_text(text: Any, name: str) -> None:
