@@ -45,15 +45,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def _generate(args: argparse.Namespace) -> int:
     try:
-        from .generate import EOT, generate, generate_text, load_generator
+        from .generate import generate, generate_text, load_generator
     except ImportError as e:                       # torch is missing: say so in one line
         print(f"fastembed generate: {e}", file=sys.stderr)
         return 1
     import torch
 
     model, tok = load_generator(args.model)
-    eot = tok.special_tokens.get(EOT)
-    stop = () if eot is None else (eot,)
+    eos = tok.eos_token_id                         # GPT-2's <|endoftext|>
+    stop = () if eos is None else (eos,)
     seed: Optional[torch.Generator] = None
     if args.seed is not None:                      # one generator for all prompts: a run repeats as a whole
         seed = torch.Generator(device=next(model.parameters()).device).manual_seed(args.seed)

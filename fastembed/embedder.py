@@ -13,9 +13,10 @@ Gurevych 2019), normalised, up to the model's ``max_position`` tokens.
 
 How ``encode`` spends its time, and what it saves compared with sentence-transformers:
 
-- every text is tokenized once, then batches are formed from texts of similar *token* count
-  (sentence-transformers sorts by characters, a looser proxy), each padded only to its longest
-  text; the vectors are written back in input order, so the result does not depend on the
+- all texts are tokenized in one native call (those longer than ``max_length`` in a second one
+  that cuts them with the tokenizer's truncation), then batches are formed from texts of similar
+  *token* count (sentence-transformers sorts by characters, a looser proxy), each padded only to
+  its longest text; the vectors are written back in input order, so the result does not depend on the
   batching (the fused attention skips padded keys, mean pooling reads real tokens only);
 - fastembed's BERT projects q, k and v with one matmul and reads them in place; attention takes
   a (B, T) key mask, never an expanded (B, 1, T, T) one;
@@ -51,8 +52,8 @@ import torch.nn.functional as F  # noqa: E402
 
 from ._progress import ProgressBar  # noqa: E402
 from ._workers import plan_workers, run_in_workers  # noqa: E402
-from .features import (TruncationWarning, _positive_int, check_texts, encode_texts, length_buckets,  # noqa: E402
-                       pad_batch, pool, warn_truncated)
+from .features import (TruncationWarning, _positive_int, check_texts, length_buckets, pad_batch,  # noqa: E402
+                       pool, tokenize_texts, warn_truncated)
 
 __all__ = ["EncodeReport", "Embedder", "TruncationWarning"]
 
@@ -187,7 +188,7 @@ class Embedder:
         bs = self.batch_size if batch_size is None else _positive_int(batch_size, "batch_size")
         if self.lowercase:
             texts = [t.lower() for t in texts]
-        ids, counts = encode_texts(self.tokenizer, texts, self.max_length)
+        ids, counts = tokenize_texts(self.tokenizer, texts, self.max_length)
         report = EncodeReport(len(texts), self.max_length, counts, np.flatnonzero(counts > self.max_length))
         self.last_report = report
         warn_truncated(report.truncated, len(texts), self.max_length, "Embedder.last_report.truncated", stacklevel=2)
@@ -199,7 +200,7 @@ class Embedder:
 
             def embed(chunk: np.ndarray) -> None:
                 with torch.inference_mode():
-                    x, mask, padded = pad_batch([ids[i] for i in chunk], self.tokenizer.pad_id)
+                    x, mask, padded = pad_batch([ids[i] for i in chunk], self.tokenizer.pad_token_id)
                     x, mask = x.to(self.device), mask.to(self.device)
                     h = self.model(x, attention_mask=mask if padded else None).last_hidden_state    # (b, T, C)
                     v = pool(h, mask, self.pooling)                                                 # (b, C)

@@ -29,9 +29,11 @@ first. The named strategies address layers and need a model with that many (at l
 :func:`combine_layers` and :func:`pool` are the torch-level pieces (differentiable; fine-tuning
 uses them); :func:`extract` runs a model over texts or a tokenized batch and returns numpy.
 Texts go through the encoder in batches of similar length, so the result does not depend on the
-batching: the fused attention skips padded keys, and pooling reads real tokens only. Texts longer
-than ``max_length`` are truncated to it (``[CLS]`` + the first pieces + ``[SEP]``, as HF's
-tokenizers do) and a :class:`TruncationWarning` says how many.
+batching: the fused attention skips padded keys, and pooling reads real tokens only. Texts are
+tokenized in one native batch call, ``tokenizer(texts)``, and those longer than ``max_length``
+are cut by the tokenizer's own truncation (``[CLS]`` + the first pieces + ``[SEP]`` for BERT, as
+``tokenizer(texts, truncation=True, max_length=max_length)`` gives them); a
+:class:`TruncationWarning` says how many.
 
 Left out on purpose: max pooling, text pairs (one segment per text), left-padded batches for
 "cls".
@@ -47,6 +49,7 @@ from typing import Any, Optional, Union
 import numpy as np
 
 from ._optional import require_torch
+from .tokenizers.base import Tokenizer, check_tokenizer
 
 torch = require_torch("fastembed.features")
 
@@ -247,16 +250,19 @@ def check_texts(texts: Any) -> list[str]:
     return texts
 
 
-def encode_texts(tokenizer: Any, texts: Sequence[str], max_length: int) -> tuple[list[np.ndarray], np.ndarray]:
-    """([CLS] text [SEP] ids of each text, at most ``max_length`` of them; each text's token
-    count before truncation). A truncated text keeps its first ``max_length - 2`` pieces and
-    still ends with [SEP]."""
-    ids = [tokenizer.encode(t) for t in texts]
+def tokenize_texts(tokenizer: Tokenizer, texts: Sequence[str], max_length: int) -> tuple[list[np.ndarray], np.ndarray]:
+    """(int64 ids of each text with the tokenizer's special tokens, at most ``max_length`` of
+    them; each text's token count before truncation). The rows are those of
+    ``tokenizer(texts, truncation=True, max_length=max_length)``: one native call for the batch,
+    and a second one for the texts that were too long (for BERT, a cut text keeps its first
+    ``max_length - 2`` pieces and still ends with [SEP])."""
+    ids = tokenizer(texts)["input_ids"] if texts else []
     counts = np.fromiter((len(a) for a in ids), dtype=np.int64, count=len(ids))
-    for i in np.flatnonzero(counts > max_length):
-        a = ids[i][:max_length].copy()
-        a[-1] = tokenizer.sep_id
-        ids[i] = a
+    cut = np.flatnonzero(counts > max_length)
+    if len(cut):
+        rows = tokenizer([texts[i] for i in cut], truncation=True, max_length=max_length)["input_ids"]
+        for i, row in zip(cut, rows):
+            ids[i] = row
     return ids, counts
 
 
@@ -277,9 +283,11 @@ def length_buckets(lengths: np.ndarray, batch_size: int) -> list[np.ndarray]:
     return [order[s:s + batch_size] for s in range(0, len(order), batch_size)]
 
 
-def pad_batch(ids: Sequence[np.ndarray], pad_id: int) -> tuple[Tensor, Tensor, bool]:
+def pad_batch(ids: Sequence[np.ndarray], pad_id: Optional[int]) -> tuple[Tensor, Tensor, bool]:
     """(input_ids (B, T) int64, attention_mask (B, T) int64, whether any row is padded) for id
-    arrays of different lengths, padded on the right to the longest."""
+    arrays of different lengths, padded on the right to the longest with ``pad_id`` (None: 0;
+    padding is masked, so any id in the vocabulary does)."""
+    pad_id = 0 if pad_id is None else pad_id
     lens = np.fromiter((len(a) for a in ids), dtype=np.int64, count=len(ids))
     T = int(lens.max())
     x = np.full((len(ids), T), pad_id, dtype=np.int64)
@@ -339,24 +347,24 @@ def _split_batch(batch: Mapping[str, Any], batch_size: int, device: Any) -> tupl
     return pieces, np.arange(x.shape[0])
 
 
-def _split_texts(texts: Any, tokenizer: Any, max_length: int, batch_size: int,
+def _split_texts(texts: Any, tokenizer: Tokenizer, max_length: int, batch_size: int,
                  device: Any) -> tuple[Iterable[tuple], np.ndarray]:
     """Texts as (input_ids, attention_mask, None, padded) buckets of similar length, padded one
     at a time as they are used, and the input index of each row of the buckets end to end."""
     texts = check_texts(texts)
-    ids, counts = encode_texts(tokenizer, texts, max_length)
+    ids, counts = tokenize_texts(tokenizer, texts, max_length)
     warn_truncated(np.flatnonzero(counts > max_length), len(texts), max_length,
                    "compare each text's token count with max_length", stacklevel=3)
     buckets = length_buckets(np.minimum(counts, max_length), batch_size)
 
     def piece(chunk: np.ndarray) -> tuple:
-        x, mask, padded = pad_batch([ids[i] for i in chunk], tokenizer.pad_id)
+        x, mask, padded = pad_batch([ids[i] for i in chunk], tokenizer.pad_token_id)
         return x.to(device), mask.to(device), None, padded
 
     return map(piece, buckets), np.concatenate(buckets) if buckets else np.zeros(0, np.int64)
 
 
-def extract(model: Any, texts_or_batch: Any, *, tokenizer: Any = None, layers: Layers = "last",
+def extract(model: Any, texts_or_batch: Any, *, tokenizer: Optional[Tokenizer] = None, layers: Layers = "last",
             pooling: str = "cls", max_length: Optional[int] = None, batch_size: int = 32,
             mix: Optional[ScalarMix] = None) -> Any:
     """Features of texts (a list of str, with ``tokenizer``) or of a tokenized batch (a mapping
@@ -386,6 +394,7 @@ def extract(model: Any, texts_or_batch: Any, *, tokenizer: Any = None, layers: L
         if tokenizer is None:
             raise ValueError("texts need a tokenizer=... (e.g. fastembed.models.hf.load_wordpiece(model_dir)); "
                              "or pass a tokenized batch (a dict with input_ids)")
+        check_tokenizer(tokenizer, "extract")
         limit = cfg.max_position if max_length is None else _positive_int(max_length, "max_length")
         if not 2 <= limit <= cfg.max_position:
             raise ValueError(f"max_length must be in [2, {cfg.max_position}] (the model's max_position), got {limit}")

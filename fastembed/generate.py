@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional, Sequence, Union
 
 from ._optional import require_torch
+from .tokenizers.base import Tokenizer
 
 torch = require_torch("fastembed.generate")
 
@@ -52,7 +53,6 @@ __all__ = ["generate", "generate_text", "few_shot_prompt", "load_generator", "fi
 
 Prompts = Union["torch.Tensor", Sequence[Sequence[int]], Sequence[int]]
 Callback = Callable[[int, list[Optional[int]]], Any]
-EOT = "<|endoftext|>"
 
 
 def generate(model: Any, prompts: Prompts, *, max_new_tokens: int, do_sample: bool = False,
@@ -247,21 +247,22 @@ def _check_id(what: str, t: Any, vocab_size: int) -> int:
 # --------------------------------------------------------------------------- text level
 
 
-def generate_text(model: Any, tokenizer: Any, prompts: Union[str, Sequence[str]], *,
+def generate_text(model: Any, tokenizer: Tokenizer, prompts: Union[str, Sequence[str]], *,
                   stop_tokens: Union[int, Sequence[int], None] = None, **kw: Any) -> Union[str, list[str]]:
     """:func:`generate` from text to text: the continuation of each prompt (without the prompt).
 
-    ``stop_tokens`` defaults to the tokenizer's ``<|endoftext|>`` when it has one; a final stop
-    token is not decoded. The other keywords go to :func:`generate` (``max_new_tokens`` is
-    required). One string in, one string out; a list in, a list out.
+    ``stop_tokens`` defaults to the tokenizer's end-of-text token (``eos_token_id``: GPT-2's
+    ``<|endoftext|>``) when it has one; a final stop token is not decoded. The other keywords go
+    to :func:`generate` (``max_new_tokens`` is required). One string in, one string out; a list
+    in, a list out.
     """
     single = isinstance(prompts, str)
     texts = [prompts] if single else list(prompts)
     if stop_tokens is None:
-        eot = getattr(tokenizer, "special_tokens", {}).get(EOT)
-        stop_tokens = () if eot is None else (eot,)
+        eos = tokenizer.eos_token_id
+        stop_tokens = () if eos is None else (eos,)
     stop = set(_as_tuple(stop_tokens))
-    out = generate(model, [tokenizer.encode(t) for t in texts], stop_tokens=stop_tokens, **kw)
+    out = generate(model, [ids.tolist() for ids in tokenizer.encode_batch(texts)], stop_tokens=stop_tokens, **kw)
     texts = [tokenizer.decode(ids[:-1] if ids and ids[-1] in stop else ids) for ids in out]
     return texts[0] if single else texts
 
@@ -313,7 +314,7 @@ def load_generator(model_dir: Union[str, os.PathLike]) -> tuple[Any, Any]:
         raise FileNotFoundError(f"{path} is not a directory; expected a GPT model directory")
     tok = BPETokenizer.from_pretrained(path)
     model = load_gpt2(path)
-    if tok.n_vocab > model.config.vocab_size:
-        raise ValueError(f"{path}: the tokenizer has {tok.n_vocab} tokens but the model only "
+    if tok.vocab_size > model.config.vocab_size:
+        raise ValueError(f"{path}: the tokenizer has {tok.vocab_size} tokens but the model only "
                          f"{model.config.vocab_size}; are they from different runs?")
     return model.eval(), tok

@@ -21,12 +21,11 @@ zeros. So ``maps[l] @ v`` is the attention output of layer l (tests/test_inspect
 against the model's real forward).
 
 **Token vectors**: the mean of ``hidden_states[layer]`` over the tokens that cover the word's
-first whole-word, case-insensitive occurrence in each sentence. With the byte-level
-:class:`~fastembed.tokenizers.BPETokenizer` the word is found in the text and the tokens are
-located by their byte spans (a token that straddles the word's edge, e.g. ``" o"`` of ``"of"``,
-is included); with :class:`~fastembed.tokenizers.WordPieceTokenizer` the word is matched against
-the normalized words and the pieces of those words are taken. For a BERT model, [CLS] and [SEP]
-are added when the tokenizer has them (as :func:`fastembed.features.encode_texts` does).
+first whole-word, case-insensitive occurrence in each sentence. The word is found in the
+original text (:func:`find_word`) and the tokens are located by the character spans the
+tokenizer gives them (``return_offsets=True``), for any tokenizer: a token that straddles the
+word's edge (BPE's ``" o"`` of ``"of"``) is included. For a BERT model, [CLS] and [SEP] are
+added around the sentence's tokens when the tokenizer has them.
 """
 
 from __future__ import annotations
@@ -45,8 +44,10 @@ torch = require_torch("fastembed.inspect")
 
 from torch import Tensor, nn  # noqa: E402
 
-from .features import check_texts, encode_texts, layer_indices, pad_batch  # noqa: E402
+from .data.specials import special_ids  # noqa: E402
+from .features import check_texts, layer_indices, pad_batch  # noqa: E402
 from .ops._reference import visible_mask  # noqa: E402
+from .tokenizers.base import Tokenizer, check_tokenizer  # noqa: E402
 
 SUPPORTED = "fastembed.models.BertModel, fastembed.models.BertForPreTraining or fastembed.models.GPT"
 
@@ -203,68 +204,16 @@ def find_word(sentence: str, word: str) -> Optional[tuple[int, int]]:
     return None if m is None else m.span()
 
 
-def _is_bpe(tokenizer: Any) -> bool:
-    return hasattr(tokenizer, "decode_single_token_bytes") and hasattr(tokenizer, "encode_ordinary")
-
-
-def _is_wordpiece(tokenizer: Any) -> bool:
-    return hasattr(tokenizer, "pre_tokenize") and hasattr(tokenizer, "encode_words")
-
-
-def _span_bpe(tokenizer: Any, sentence: str, word: str) -> Optional[tuple[np.ndarray, int, int]]:
-    """(token ids of the sentence, first, stop): tokens first..stop-1 overlap the word's bytes."""
-    where = find_word(sentence, word)
-    if where is None:
-        return None
-    start = len(sentence[:where[0]].encode("utf-8", "surrogatepass"))
-    stop = start + len(sentence[where[0]:where[1]].encode("utf-8", "surrogatepass"))
-    ids = np.asarray(tokenizer.encode_ordinary(sentence), dtype=np.int64)
-    ends = np.cumsum([len(tokenizer.decode_single_token_bytes(int(t))) for t in ids])
-    starts = ends - np.asarray([len(tokenizer.decode_single_token_bytes(int(t))) for t in ids])
-    if not len(ids) or ends[-1] != len(sentence.encode("utf-8", "surrogatepass")):
-        raise RuntimeError(f"token_vectors: the tokens of {sentence!r} do not spell out its bytes")
-    hit = np.flatnonzero((starts < stop) & (ends > start))
-    return ids, int(hit[0]), int(hit[-1]) + 1
-
-
-def _span_wordpiece(tokenizer: Any, sentence: str, word: str) -> Optional[tuple[np.ndarray, int, int]]:
-    """(piece ids of the sentence, first, stop): the pieces of the first run of normalized words
-    equal (lower-cased) to the word's."""
-    target = [w.lower() for w in tokenizer.pre_tokenize(word)]
-    words = tokenizer.pre_tokenize(sentence)
-    lower = [w.lower() for w in words]
-    n = len(target)
-    for i in range(len(words) - n + 1):
-        if lower[i:i + n] == target:
-            ids, owner = tokenizer.encode_words(words)
-            owner = np.asarray(owner, dtype=np.int64)
-            hit = np.flatnonzero((owner >= i) & (owner < i + n))
-            return np.asarray(ids, dtype=np.int64), int(hit[0]), int(hit[-1]) + 1
-    return None
-
-
-def _cls_sep(tokenizer: Any) -> Optional[tuple[int, int]]:
+def _cls_sep(tokenizer: Tokenizer) -> Optional[tuple[int, int]]:
     """The tokenizer's ([CLS], [SEP]) ids, or None if it has no such tokens."""
-    if hasattr(tokenizer, "cls_id") and hasattr(tokenizer, "sep_id"):
-        return int(tokenizer.cls_id), int(tokenizer.sep_id)
-    specials = getattr(tokenizer, "special_tokens", None) or {}
-    if "[CLS]" in specials and "[SEP]" in specials:
-        return int(specials["[CLS]"]), int(specials["[SEP]"])
-    return None
+    try:
+        ids = special_ids(tokenizer, ("cls", "sep"))
+    except ValueError:
+        return None
+    return ids["cls"], ids["sep"]
 
 
-class _Framed:
-    """A BPE tokenizer seen by :func:`fastembed.features.encode_texts`: [CLS] text [SEP]."""
-
-    def __init__(self, tokenizer: Any, cls_id: int, sep_id: int) -> None:
-        self.tokenizer, self.cls_id, self.sep_id = tokenizer, cls_id, sep_id
-
-    def encode(self, text: str) -> np.ndarray:
-        body = np.asarray(self.tokenizer.encode_ordinary(text), dtype=np.int64)
-        return np.concatenate([[self.cls_id], body, [self.sep_id]]).astype(np.int64)
-
-
-def token_vectors(model: Any, tokenizer: Any, sentences: Sequence[str], word: str, *, layer: int = -1,
+def token_vectors(model: Any, tokenizer: Tokenizer, sentences: Sequence[str], word: str, *, layer: int = -1,
                   batch_size: int = 32) -> tuple[np.ndarray, list[str]]:
     """The contextual vector of ``word`` in each sentence that contains it: (N, C) float32 and
     the N sentences used, in order.
@@ -274,7 +223,7 @@ def token_vectors(model: Any, tokenizer: Any, sentences: Sequence[str], word: st
     covering the word's first whole-word, case-insensitive occurrence. Sentences without the
     word, or whose occurrence lies beyond the model's ``max_position`` tokens, are skipped with a
     :class:`SkippedSentencesWarning` saying how many; if none is left, ValueError.
-    ``tokenizer``: a BPETokenizer or a WordPieceTokenizer (module docstring).
+    ``tokenizer``: any fastembed tokenizer (module docstring).
     """
     net, kind = _unwrap(model, "token_vectors")
     sentences = check_texts(sentences)
@@ -287,44 +236,32 @@ def token_vectors(model: Any, tokenizer: Any, sentences: Sequence[str], word: st
         raise ValueError(f"token_vectors: batch_size must be a positive int, got {batch_size!r}")
     cfg = net.config
     index = layer_indices([layer], cfg.num_layers)[0]             # validates layer with a clear message
-    if _is_bpe(tokenizer):
-        locate = _span_bpe
-    elif _is_wordpiece(tokenizer):
-        if not tokenizer.pre_tokenize(word):
-            raise ValueError(f"token_vectors: word {word!r} normalizes to nothing for this WordPiece tokenizer")
-        locate = _span_wordpiece
-    else:
-        raise TypeError("token_vectors: tokenizer must be a fastembed BPETokenizer or WordPieceTokenizer, got "
-                        f"{type(tokenizer).__name__}")
+    check_tokenizer(tokenizer, "token_vectors")
 
-    found = [(s, locate(tokenizer, s, word)) for s in sentences]
-    missing = sum(hit is None for _, hit in found)
-    found = [(s, hit) for s, hit in found if hit is not None]
+    # one native call: every sentence's tokens with their character spans (the text as text)
+    enc = tokenizer(sentences, add_special_tokens=False, return_offsets=True, split_special_tokens=True)
     limit = cfg.max_position
-    frame = _cls_sep(tokenizer) if kind == "bert" else None
+    frame = _cls_sep(tokenizer) if kind == "bert" else None        # [CLS] body [SEP]
+    room = limit - 2 if frame is not None else limit
     rows: list[tuple[np.ndarray, int, int]] = []                   # (ids fed to the model, first, stop)
     used: list[str] = []
-    cut = 0
-    if frame is not None:                                          # [CLS] body [SEP], as features does it
-        framer = tokenizer if _is_wordpiece(tokenizer) else _Framed(tokenizer, *frame)
-        ids, counts = encode_texts(framer, [s for s, _ in found], limit)
-        for (s, (body, a, b)), x, n in zip(found, ids, counts):
-            x = np.asarray(x, dtype=np.int64)
-            if n <= limit and not np.array_equal(x[1:-1], body):
-                raise RuntimeError(f"token_vectors: the tokenizer's encoding of {s!r} does not match the pieces "
-                                   "the word was located in")
-            if b > min(len(body), limit - 2):
-                cut += 1
-                continue
-            rows.append((x, a + 1, b + 1))
-            used.append(s)
-    else:
-        for s, (body, a, b) in found:
-            if b > limit:
-                cut += 1
-                continue
-            rows.append((body[:limit], a, b))
-            used.append(s)
+    missing = cut = 0
+    for s, ids, offsets in zip(sentences, enc["input_ids"], enc["offset_mapping"]):
+        where = find_word(s, word)
+        hit = np.zeros(0, np.int64) if where is None else \
+            np.flatnonzero((offsets[:, 0] < where[1]) & (offsets[:, 1] > where[0]))
+        if not len(hit):                                           # absent, or nothing of it is a token
+            missing += 1
+            continue
+        a, b = int(hit[0]), int(hit[-1]) + 1
+        if b > room:
+            cut += 1
+            continue
+        body = ids[:room]
+        if frame is not None:
+            body, a, b = np.concatenate([[frame[0]], body, [frame[1]]]), a + 1, b + 1
+        rows.append((body, a, b))
+        used.append(s)
 
     if missing or cut:
         why = []

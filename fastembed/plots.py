@@ -36,6 +36,7 @@ from typing import Any, Optional
 import numpy as np
 
 from .io import atomic_write_bytes
+from .tokenizers.base import Tokenizer, check_tokenizer
 from .word2vec.plot import pca_2d
 
 LABEL_CHARS = 40                                   # contextual labels are cut to about this many characters
@@ -128,7 +129,7 @@ def _shown(p: str) -> str:
     return "".join(out)
 
 
-def merge_steps(tokenizer: Any, word: str | bytes) -> list[list[str]]:
+def merge_steps(tokenizer: Tokenizer, word: str | bytes) -> list[list[str]]:
     """The segmentations of ``word`` that BPE goes through: the single bytes first, then one per
     merge (:meth:`BPETokenizer.explain`), the last equal to the tokenizer's own encoding.
 
@@ -144,17 +145,16 @@ def merge_steps(tokenizer: Any, word: str | bytes) -> list[list[str]]:
     ['low', 'e', 's', 't']
     ['low', 'e', 'st']
     """
-    if not (hasattr(tokenizer, "explain") and hasattr(tokenizer, "pre_tokenize")):
-        raise TypeError(f"merge_steps: tokenizer must be a fastembed BPETokenizer, got {type(tokenizer).__name__}")
+    check_tokenizer(tokenizer, "merge_steps")
     raw = word.encode("utf-8", "surrogatepass") if isinstance(word, str) else bytes(word)
     if not raw:
         raise ValueError("merge_steps: word is empty")
+    trace = tokenizer.explain(raw)                                 # TypeError for a tokenizer without merges
     pieces = tokenizer.pre_tokenize(raw)
     if len(pieces) > 1:
         raise ValueError(f"merge_steps: {word!r} is more than one pre-token under the tokenizer's "
                          f"{tokenizer.pattern!r} pattern: {pieces} (merges never cross pre-tokens); "
                          "trace one at a time")
-    trace = tokenizer.explain(raw)
     final = [tokenizer.decode_single_token_bytes(int(t)) for t in tokenizer.encode_ordinary(raw)]
     if list(trace[-1]["parts"]) != final:                          # explain() and encode() disagree: a bug
         raise RuntimeError(f"merge_steps: explain() of {word!r} ends in {trace[-1]['parts']} but the tokenizer "

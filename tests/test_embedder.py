@@ -103,8 +103,8 @@ def test_truncation_is_reported(tiny_dir):
     assert report is e.last_report
     assert report.num_truncated == 1 and report.truncated.tolist() == [1]
     assert report.token_counts.tolist() == [3, 9, 5, 6] and report.max_length == 6
-    ids = e.tokenizer.encode(texts[1])
-    cut = np.concatenate([ids[:5], [e.tokenizer.sep_id]]).astype(np.int64)         # [CLS] 4 pieces [SEP]
+    cut = e.tokenizer(texts[1:2], truncation=True, max_length=6)["input_ids"][0]    # [CLS] 4 pieces [SEP]
+    assert cut.tolist() == [*e.tokenizer.encode(texts[1])[:5].tolist(), e.tokenizer.sep_token_id]
     ref = extract(e.model, {"input_ids": cut[None]}, pooling="mean")
     np.testing.assert_allclose(v[1], ref[0] / np.linalg.norm(ref[0]), rtol=1e-5, atol=1e-6)
     e.encode(texts[2:])                                       # nothing truncated: no warning (warnings are errors)
@@ -114,7 +114,8 @@ def test_truncation_is_reported(tiny_dir):
 def test_empty_texts(tiny_dir):
     e = Embedder(tiny_dir)
     v = e.encode(["", "cat", ""])
-    ref = extract(e.model, {"input_ids": np.array([[e.tokenizer.cls_id, e.tokenizer.sep_id]])}, pooling="mean")[0]
+    framed = np.array([[e.tokenizer.cls_token_id, e.tokenizer.sep_token_id]])
+    ref = extract(e.model, {"input_ids": framed}, pooling="mean")[0]
     np.testing.assert_allclose(v[0], ref / np.linalg.norm(ref), rtol=1e-5, atol=1e-6)      # [CLS] [SEP]
     np.testing.assert_array_equal(v[0], v[2])
     assert e.encode([]).shape == (0, 32)

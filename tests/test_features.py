@@ -8,7 +8,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from fastembed.features import ScalarMix, TruncationWarning, combine_layers, extract, layer_indices, pool  # noqa: E402
+from fastembed.features import (ScalarMix, TruncationWarning, combine_layers, extract,  # noqa: E402
+                                layer_indices, pool, tokenize_texts)
 from fastembed.models import BertConfig, BertForPreTraining, BertModel  # noqa: E402
 from fastembed.tokenizers import WordPieceTokenizer  # noqa: E402
 
@@ -183,11 +184,41 @@ def test_truncation_is_reported(m, tok):
     long = "the cat sat on the mat " * 3                       # 18 pieces + [CLS] [SEP]
     with pytest.warns(TruncationWarning, match="1 of 2 texts were longer than max_length=8"):
         got = extract(m, ["cat", long], tokenizer=tok, max_length=8, pooling="none")
-    ids = tok.encode(long)
-    cut = np.concatenate([ids[:7], [tok.sep_id]]).astype(np.int64)
+    cut = tok([long], truncation=True, max_length=8)["input_ids"][0]          # [CLS] 6 pieces [SEP]
+    assert cut.tolist() == [*tok.encode(long)[:7].tolist(), tok.sep_token_id]
     assert got[1].shape[0] == 8
     ref = extract(m, {"input_ids": cut[None]}, pooling="none")[0]
     np.testing.assert_allclose(got[1], ref, rtol=0, atol=1e-6)
+
+
+def test_texts_become_the_tokenizers_own_rows(tok):
+    """tokenize_texts gives ``tok(texts, truncation=True, max_length=...)``'s ids, from one native
+    call (plus one for the long texts), and each text's length before the cut."""
+    texts = TEXTS + ["the cat sat on the mat " * k for k in range(1, 6)] + ["cat [SEP] dog"]
+    for max_length in (2, 5, 8, 64):
+        ids, counts = tokenize_texts(tok, texts, max_length)
+        want = tok(texts, truncation=True, max_length=max_length)["input_ids"]
+        assert [a.tolist() for a in ids] == [a.tolist() for a in want]
+        assert all(a.dtype == np.int64 for a in ids)
+        assert counts.tolist() == [len(a) for a in tok(texts)["input_ids"]]
+    assert tokenize_texts(tok, [], 8)[0] == [] and tokenize_texts(tok, [], 8)[1].shape == (0,)
+
+
+def test_texts_are_tokenized_in_batches(m, tok, monkeypatch):
+    """No per-text loop: extract calls the tokenizer once, and once more for the texts it cuts."""
+    calls = []
+    real = type(tok).__call__
+
+    def spy(self, texts, *args, **kwargs):
+        calls.append(len(texts))
+        return real(self, texts, *args, **kwargs)
+
+    monkeypatch.setattr(type(tok), "__call__", spy)
+    extract(m, TEXTS * 10, tokenizer=tok, max_length=64)
+    assert calls == [len(TEXTS) * 10]
+    with pytest.warns(TruncationWarning, match="20 of 50"):
+        extract(m, TEXTS * 10, tokenizer=tok, max_length=6)
+    assert calls[1:] == [50, 20]
 
 
 def test_eval_mode_inside_and_mode_restored():

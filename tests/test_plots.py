@@ -12,7 +12,7 @@ pytest.importorskip("matplotlib")
 from fastembed import plots  # noqa: E402
 from fastembed.plots import (merge_steps, plot_attention, plot_contextual, plot_loss_curves,  # noqa: E402
                              plot_merge_trace, save_png)
-from fastembed.tokenizers import BPETokenizer  # noqa: E402
+from fastembed.tokenizers import BPETokenizer, WordPieceTokenizer  # noqa: E402
 from fastembed.word2vec import KeyedVectors  # noqa: E402
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -67,6 +67,8 @@ def test_merge_steps_errors(tok):
         merge_steps(tok, "")
     with pytest.raises(TypeError, match="BPETokenizer"):
         merge_steps(object(), "low")
+    with pytest.raises(TypeError, match="WordPieceTokenizer has no merges"):
+        merge_steps(WordPieceTokenizer(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "low"]), "low")
     for word in ["low lower", " €uro", "lower."]:
         with pytest.raises(ValueError, match="more than one pre-token"):
             merge_steps(tok, word)

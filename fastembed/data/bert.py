@@ -25,12 +25,12 @@ from typing import Any
 import numpy as np
 
 from .._optional import require_torch
-from ._encode import encode_texts, vocab_size
+from ..tokenizers.base import Tokenizer
 from .documents import read_documents
 from .instances import Instances, create_instances
 from .mlm import mask_tokens
 from .order import BatchOrder, Ordered
-from .specials import all_special_ids, special_ids
+from .specials import special_ids
 
 # Third entry of the seed tuples, so the streams of different purposes never coincide
 # (the epoch permutations use the 2-tuple (seed, epoch)).
@@ -61,15 +61,16 @@ class BertPretrainingData(Ordered):
         self.random_ids = np.asarray(random_ids, dtype=np.int64)
 
     @classmethod
-    def from_documents(cls, documents: Sequence[Sequence[str]], tokenizer: Any, *, max_seq_len: int = 128,
+    def from_documents(cls, documents: Sequence[Sequence[str]], tokenizer: Tokenizer, *, max_seq_len: int = 128,
                        nsp: str = "random", short_seq_prob: float = 0.1, seed: int = 0, batch_size: int = 32,
                        mlm_probability: float = 0.15) -> "BertPretrainingData":
-        """Tokenize documents of sentence strings (one ``encode_batch`` call) and build instances
-        with ``np.random.default_rng((seed, 0, 2))``."""
+        """Tokenize documents of sentence strings (one native call, special-token text as text)
+        and build instances with ``np.random.default_rng((seed, 0, 2))``."""
         ids = special_ids(tokenizer)
         documents = [list(doc) for doc in documents]
         sentences = [s for doc in documents for s in doc]
-        encoded = encode_texts(tokenizer, sentences) if sentences else []
+        flat = tokenizer.encode_flat(sentences, split_special_tokens=True)
+        encoded = np.split(flat.ids, flat.starts[1:-1]) if sentences else []
         docs, k = [], 0
         for doc in documents:
             docs.append(encoded[k:k + len(doc)])
@@ -77,14 +78,13 @@ class BertPretrainingData(Ordered):
         rng = np.random.default_rng((seed, 0, _CREATE))
         instances = create_instances(docs, max_seq_len=max_seq_len, cls_id=ids["cls"], sep_id=ids["sep"], rng=rng,
                                      short_seq_prob=short_seq_prob, nsp=nsp, pad_id=ids["pad"])
-        n_vocab = vocab_size(tokenizer)
-        specials = set(all_special_ids(tokenizer)) | set(ids.values())
-        random_ids = np.setdiff1d(np.arange(n_vocab), sorted(specials))
-        return cls(instances, vocab_size=n_vocab, mask_id=ids["mask"], batch_size=batch_size, seed=seed,
+        specials = set(tokenizer.all_special_ids) | set(ids.values())
+        random_ids = np.setdiff1d(np.arange(tokenizer.vocab_size), sorted(specials))
+        return cls(instances, vocab_size=tokenizer.vocab_size, mask_id=ids["mask"], batch_size=batch_size, seed=seed,
                    mlm_probability=mlm_probability, random_ids=random_ids)
 
     @classmethod
-    def from_file(cls, path: str | os.PathLike, tokenizer: Any, **kwargs: Any) -> "BertPretrainingData":
+    def from_file(cls, path: str | os.PathLike, tokenizer: Tokenizer, **kwargs: Any) -> "BertPretrainingData":
         """From a file in BERT's format (one sentence per line, blank line between documents)."""
         return cls.from_documents(read_documents(path), tokenizer, **kwargs)
 

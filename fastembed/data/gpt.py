@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from .._optional import require_torch
+from ..tokenizers.base import Tokenizer
 from .order import BatchOrder, Ordered
 from .shards import TokenShards, encode_documents
 
@@ -62,7 +63,7 @@ class GPTBlocks(Ordered):
         self.order = BatchOrder(len(self.starts), batch_size=batch_size, seed=seed)
 
     @classmethod
-    def from_text(cls, texts: str | Iterable[str], tokenizer: Any, *, block_size: int, batch_size: int,
+    def from_text(cls, texts: str | Iterable[str], tokenizer: Tokenizer, *, block_size: int, batch_size: int,
                   seed: int = 0, separator: str | int | None = "eot") -> "GPTBlocks":
         """Tokenize documents (each string is one document) with a separator after each."""
         texts = [texts] if isinstance(texts, str) else list(texts)
@@ -70,8 +71,9 @@ class GPTBlocks(Ordered):
                    batch_size=batch_size, seed=seed)
 
     @classmethod
-    def from_files(cls, paths: str | os.PathLike | Iterable[str | os.PathLike], tokenizer: Any, *, block_size: int,
-                   batch_size: int, seed: int = 0, separator: str | int | None = "eot") -> "GPTBlocks":
+    def from_files(cls, paths: str | os.PathLike | Iterable[str | os.PathLike], tokenizer: Tokenizer, *,
+                   block_size: int, batch_size: int, seed: int = 0,
+                   separator: str | int | None = "eot") -> "GPTBlocks":
         """Tokenize UTF-8 text files (blank lines separate documents) with a separator after each
         document; for corpora larger than memory, use :func:`write_shards` and pass the shards."""
         paths = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)

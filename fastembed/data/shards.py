@@ -37,19 +37,19 @@ import numpy as np
 
 from .._progress import ProgressBar
 from ..io import atomic_write_bytes, atomic_write_text
-from ._encode import encode_texts, vocab_size
+from ..tokenizers.base import Tokenizer
 from .specials import eot_id
 
 FORMAT = "fastembed-token-shards"
 FORMAT_VERSION = 1
 INDEX = "index.json"
 _SHARD = re.compile(r"^shard_\d{5,}\.bin$")
-_CHUNK_BYTES = 4 << 20  # text handed to encode_batch at a time (native threads share it out)
+_CHUNK_BYTES = 4 << 20  # text handed to encode_flat at a time (native threads share it out)
 
 Source = Union[str, "os.PathLike[str]"]
 
 
-def write_shards(files_or_texts: Iterable[Source], tokenizer: Any, out_dir: str | os.PathLike, *,
+def write_shards(files_or_texts: Iterable[Source], tokenizer: Tokenizer, out_dir: str | os.PathLike, *,
                  shard_tokens: int = 2**24, separator: str | int | None = "eot",
                  progress: bool | None = None) -> "TokenShards":
     """Tokenize documents into ``out_dir`` (created if needed) and return the :class:`TokenShards`.
@@ -62,9 +62,9 @@ def write_shards(files_or_texts: Iterable[Source], tokenizer: Any, out_dir: str 
     if isinstance(shard_tokens, bool) or not isinstance(shard_tokens, int) or shard_tokens < 1:
         raise ValueError(f"shard_tokens must be a positive int, got {shard_tokens!r}")
     items = _sources(files_or_texts)
-    n_vocab = vocab_size(tokenizer)
+    vocab_size = tokenizer.vocab_size
     sep = separator_id(tokenizer, separator)
-    dtype = np.dtype("<u2") if n_vocab <= 2**16 else np.dtype("<u4")
+    dtype = np.dtype("<u2") if vocab_size <= 2**16 else np.dtype("<u4")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     _remove_shard_set(out)
@@ -80,8 +80,8 @@ def write_shards(files_or_texts: Iterable[Source], tokenizer: Any, out_dir: str 
     total = sum(os.path.getsize(s) if isinstance(s, os.PathLike) else len(s.encode("utf-8")) for s in items)
     with ProgressBar(total, desc="tokenizing", unit="B", show=progress) as bar:
         for tokens, nbytes, ndocs in token_chunks(items, tokenizer, sep):
-            if len(tokens) and int(tokens.max()) >= n_vocab:
-                raise ValueError(f"token id {int(tokens.max())} is outside the vocabulary (size {n_vocab})")
+            if len(tokens) and int(tokens.max()) >= vocab_size:
+                raise ValueError(f"token id {int(tokens.max())} is outside the vocabulary (size {vocab_size})")
             n_docs += ndocs
             pos = 0
             while pos < len(tokens):
@@ -94,14 +94,14 @@ def write_shards(files_or_texts: Iterable[Source], tokenizer: Any, out_dir: str 
             bar.update(nbytes)
     if fill:
         flush()
-    index = {"format": FORMAT, "version": FORMAT_VERSION, "dtype": dtype.name, "vocab_size": n_vocab,
+    index = {"format": FORMAT, "version": FORMAT_VERSION, "dtype": dtype.name, "vocab_size": vocab_size,
              "separator": sep, "documents": n_docs, "tokens": int(sum(counts)),
              "shards": [{"file": _shard_name(k), "tokens": n} for k, n in enumerate(counts)]}
     atomic_write_text(out / INDEX, json.dumps(index, indent=1))
     return TokenShards(out)
 
 
-def encode_documents(files_or_texts: Iterable[Source], tokenizer: Any, *,
+def encode_documents(files_or_texts: Iterable[Source], tokenizer: Tokenizer, *,
                      separator: str | int | None = "eot") -> np.ndarray:
     """The token stream :func:`write_shards` would write, in memory (uint32)."""
     sep = separator_id(tokenizer, separator)
@@ -109,7 +109,7 @@ def encode_documents(files_or_texts: Iterable[Source], tokenizer: Any, *,
     return np.concatenate(parts) if parts else np.zeros(0, dtype=np.uint32)
 
 
-def separator_id(tokenizer: Any, separator: str | int | None) -> int | None:
+def separator_id(tokenizer: Tokenizer, separator: str | int | None) -> int | None:
     """The separator's id: "eot" is the tokenizer's <|endoftext|>; an int is checked against the vocabulary."""
     if separator is None:
         return None
@@ -117,20 +117,20 @@ def separator_id(tokenizer: Any, separator: str | int | None) -> int | None:
         return eot_id(tokenizer)
     if isinstance(separator, bool) or not isinstance(separator, (int, np.integer)):
         raise ValueError(f"separator must be 'eot', a token id or None, got {separator!r}")
-    if not 0 <= separator < vocab_size(tokenizer):
-        raise ValueError(f"separator id {separator} is outside the vocabulary (size {vocab_size(tokenizer)})")
+    if not 0 <= separator < tokenizer.vocab_size:
+        raise ValueError(f"separator id {separator} is outside the vocabulary (size {tokenizer.vocab_size})")
     return int(separator)
 
 
-def token_chunks(items: list[Source], tokenizer: Any, sep: int | None) -> Iterator[tuple[np.ndarray, int, int]]:
-    """(tokens of a few MB of documents with separators, input bytes they came from, documents)."""
+def token_chunks(items: list[Source], tokenizer: Tokenizer, sep: int | None) -> Iterator[tuple[np.ndarray, int, int]]:
+    """(tokens of a few MB of documents with separators, input bytes they came from, documents).
+    Documents are data: special-token text in them is encoded as text."""
     for docs, nbytes in _document_chunks(items):
         docs = [d for d in docs if d.strip()]
-        encoded = encode_texts(tokenizer, docs) if docs else []
-        if sep is not None:
-            tail = np.array([sep], dtype=np.uint32)
-            encoded = [part for ids in encoded for part in (ids, tail)]
-        tokens = np.concatenate(encoded).astype(np.uint32, copy=False) if encoded else np.zeros(0, np.uint32)
+        flat = tokenizer.encode_flat(docs, split_special_tokens=True)
+        tokens = flat.ids
+        if sep is not None:                                     # the separator after each document
+            tokens = np.insert(tokens, flat.starts[1:], np.uint32(sep))
         yield tokens, nbytes, len(docs)
 
 

@@ -1,10 +1,11 @@
-"""The ids of the special tokens that pretraining data needs, from either of our tokenizers.
+"""The ids of the special tokens that pretraining data needs, from any fastembed tokenizer.
 
 BERT's inputs need ``[CLS]``, ``[SEP]``, ``[MASK]`` and ``[PAD]``; GPT's token stream needs the
-document separator ``<|endoftext|>``. A :class:`~fastembed.tokenizers.WordPieceTokenizer` always
-has the BERT tokens (as ``cls_id``, ``sep_id``, ``mask_id``, ``pad_id``); a
-:class:`~fastembed.tokenizers.BPETokenizer` has them only if it was trained or loaded with them
-(its ``special_tokens`` dict). A missing token is an error that says how to add it.
+document separator ``<|endoftext|>``. Each is the tokenizer's named special token
+(``cls_token_id``, ...) when it names one, else the token spelled as BERT and GPT-2 spell it
+(``token_to_id("[CLS]")``): a :class:`~fastembed.tokenizers.WordPieceTokenizer` always has the
+BERT tokens, a :class:`~fastembed.tokenizers.BPETokenizer` has them only if it was trained or
+loaded with them. A missing token is an error that says how to add it.
 
 >>> from fastembed.tokenizers import WordPieceTokenizer
 >>> tok = WordPieceTokenizer(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a"])
@@ -15,19 +16,20 @@ has the BERT tokens (as ``cls_id``, ``sep_id``, ``mask_id``, ``pad_id``); a
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from operator import attrgetter
 
-# name -> the token's text in our tokenizers (and in BERT's and GPT-2's vocabularies)
+from ..tokenizers.base import Tokenizer
+
+# name -> the token's text in BERT's and GPT-2's vocabularies
 TOKENS = {"cls": "[CLS]", "sep": "[SEP]", "mask": "[MASK]", "pad": "[PAD]", "unk": "[UNK]", "eot": "<|endoftext|>"}
+# name -> the tokenizer's named special token ("eot" is looked up by its text only)
+NAMED = {name: attrgetter(f"{name}_token_id") for name in ("cls", "sep", "mask", "pad", "unk")}
 
 
-def special_ids(tokenizer: Any, needed: Iterable[str] = ("cls", "sep", "mask", "pad")) -> dict[str, int]:
-    """``{name: id}`` for each name in ``needed`` (names are the keys of ``TOKENS``).
-
-    Looks up ``tokenizer.<name>_id`` (WordPiece), then ``tokenizer.special_tokens[text]`` (BPE;
-    WordPiece has that dict too), then ``tokenizer.token_to_id[text]`` (a WordPiece vocabulary
-    that happens to hold e.g. ``<|endoftext|>``). ValueError names every token not found.
-    """
+def special_ids(tokenizer: Tokenizer, needed: Iterable[str] = ("cls", "sep", "mask", "pad")) -> dict[str, int]:
+    """``{name: id}`` for each name in ``needed`` (names are the keys of ``TOKENS``): the named
+    special token (``tokenizer.cls_token_id``, ...), else ``tokenizer.token_to_id(TOKENS[name])``.
+    ValueError names every token not found."""
     needed = list(needed)
     unknown = [n for n in needed if n not in TOKENS]
     if unknown:
@@ -39,32 +41,21 @@ def special_ids(tokenizer: Any, needed: Iterable[str] = ("cls", "sep", "mask", "
             found[name] = i
     missing = [TOKENS[n] for n in needed if n not in found]
     if missing:
-        raise ValueError(f"{type(tokenizer).__name__} has no special token(s) {', '.join(missing)}. "
-                         + _how_to_add(tokenizer, [TOKENS[n] for n in needed]))
+        tokens = [TOKENS[n] for n in needed]
+        raise ValueError(f"{type(tokenizer).__name__} has no special token(s) {', '.join(missing)}. Add them: a BPE "
+                         f"tokenizer is trained with them, BPETokenizer.train(..., special_tokens={tokens!r}), or "
+                         "given them when loading GPT-2 / tiktoken files (special_tokens={...: id}); a WordPiece "
+                         "vocabulary takes them as lines of its vocab.txt, e.g. in place of [unused] entries.")
     return found
 
 
-def eot_id(tokenizer: Any) -> int:
+def eot_id(tokenizer: Tokenizer) -> int:
     """The id of ``<|endoftext|>``, GPT's document separator."""
     return special_ids(tokenizer, ("eot",))["eot"]
 
 
-def all_special_ids(tokenizer: Any) -> list[int]:
-    """Every id the tokenizer calls special (its ``special_tokens`` values), sorted."""
-    return sorted(set(int(i) for i in getattr(tokenizer, "special_tokens", {}).values()))
-
-
-def _lookup(tokenizer: Any, name: str) -> int | None:
-    i = getattr(tokenizer, f"{name}_id", None)
-    if i is not None:
-        return int(i)
-    text = TOKENS[name]
-    i = tokenizer.token_to_id(text)
+def _lookup(tokenizer: Tokenizer, name: str) -> int | None:
+    i = NAMED[name](tokenizer) if name in NAMED else None
+    if i is None:
+        i = tokenizer.token_to_id(TOKENS[name])
     return None if i is None else int(i)
-
-
-def _how_to_add(tokenizer: Any, tokens: list[str]) -> str:
-    if hasattr(tokenizer, "n_vocab"):  # BPETokenizer
-        return (f"Train the BPE tokenizer with them: BPETokenizer.train(..., special_tokens={tokens!r}) "
-                "(or pass special_tokens={...: id} when loading GPT-2 / tiktoken files).")
-    return f"Add them as lines of the vocabulary file (vocab.txt), e.g. in place of [unused] entries: {tokens!r}."

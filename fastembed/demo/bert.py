@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from ..tokenizers.base import Tokenizer
 from .corpus import Corpus, words
 from .report import Report
 
@@ -40,24 +41,25 @@ def probes(corpus: Corpus, n: int = 6) -> list[tuple[str, str]]:
     return out
 
 
-def masked_ids(tok: Any, sentence: str, word: str) -> tuple[list[int], int]:
+def masked_ids(tok: Tokenizer, sentence: str, word: str) -> tuple[list[int], int]:
     """[CLS] sentence [SEP] with the first whole-word occurrence of ``word`` as one [MASK]; the
-    mask's position. The word's own pieces are all replaced by the single mask."""
+    mask's position. The word's own pieces are all replaced by the single mask: the word's text
+    becomes the mask token's text, which the tokenizer reads as that token (as HF's does)."""
     m = re.search(rf"\b{re.escape(word)}\b", sentence, re.IGNORECASE)
     if m is None:
         raise ValueError(f"{word!r} is not in {sentence!r}")
-    left = tok.encode(sentence[:m.start()], add_special_tokens=False).tolist()
-    right = tok.encode(sentence[m.end():], add_special_tokens=False).tolist()
-    return [tok.cls_id, *left, tok.mask_id, *right, tok.sep_id], 1 + len(left)
+    mask = tok.mask_token_id
+    ids = tok.encode(sentence[:m.start()] + tok.id_to_token(mask) + sentence[m.end():]).tolist()
+    return ids, ids.index(mask)
 
 
-def guesses(model: Any, tok: Any, ids: list[int], pos: int, k: int = 5) -> list[str]:
+def guesses(model: Any, tok: Tokenizer, ids: list[int], pos: int, k: int = 5) -> list[str]:
     import torch
 
     with torch.no_grad():
         h = model.bert(torch.tensor([ids])).last_hidden_state[0, pos]
         logits = model.mlm_logits(h)
-    return tok.convert_ids_to_tokens(torch.topk(logits, k).indices.tolist())
+    return [tok.id_to_token(i) for i in torch.topk(logits, k).indices.tolist()]
 
 
 def bert_step(corpus_path: Path, corpus: Corpus, vocab_path: Path, out: Path, report: Report, *, steps: int,
@@ -73,7 +75,7 @@ def bert_step(corpus_path: Path, corpus: Corpus, vocab_path: Path, out: Path, re
 
     tok = load_tokenizer(vocab_path)
     overrides = {"num_layers": LAYERS, "num_heads": 4}
-    cfg = model_config("bert", "tiny", vocab_size=tok.vocab_size, seq_len=seq_len, pad_id=tok.pad_id,
+    cfg = model_config("bert", "tiny", vocab_size=tok.vocab_size, seq_len=seq_len, pad_id=tok.pad_token_id,
                        overrides=overrides)
     torch.manual_seed(seed)                                   # pretrain() starts from this same model
     untrained = BertForPreTraining(cfg).eval()
@@ -98,7 +100,7 @@ def bert_step(corpus_path: Path, corpus: Corpus, vocab_path: Path, out: Path, re
                 "become [MASK], 10% a random token, 10% stay, and the model must name the original. Next "
                 "sentence: [CLS] A [SEP] B [SEP], where B follows A half of the time. Held-out masked-token "
                 f"accuracy {100 * dev.get('mlm_accuracy', float('nan')):.1f}% (always guessing the most frequent piece, "
-                f"'{tok.convert_ids_to_tokens([top])[0]}', would score {100 * baseline:.1f}%), next-sentence accuracy "
+                f"'{tok.id_to_token(top)}', would score {100 * baseline:.1f}%), next-sentence accuracy "
                 f"{100 * dev.get('nsp_accuracy', float('nan')):.1f}% (chance: 50%).", echo=True)
     rows = []
     for s, w in cases:
@@ -114,9 +116,9 @@ def bert_step(corpus_path: Path, corpus: Corpus, vocab_path: Path, out: Path, re
     report.number("bert_nsp_accuracy", dev.get("nsp_accuracy"))
 
     sentence = min((s for s, _ in cases), key=len)
-    ids = tok.encode(sentence)[:24].tolist()
+    ids = tok.encode(sentence, truncation=True, max_length=24).tolist()
     maps = attention_maps(model.bert, torch.tensor([ids]))        # (L, 1, H, T, T)
-    path = plot_attention(maps[:, 0], tok.convert_ids_to_tokens(ids), out / "bert_attention.png",
+    path = plot_attention(maps[:, 0], [tok.id_to_token(i) for i in ids], out / "bert_attention.png",
                           title="BERT attention, one sentence: rows = layers, columns = heads")
     report.figure(path, "Attention maps of the tiny BERT on one sentence (query rows attend to key columns), "
                         "per layer and head")

@@ -41,7 +41,7 @@ def gpt_step(corpus_path: Path, corpus: Corpus, bpe_path: Path, out: Path, repor
     from ..training.pretrain import model_config, pretrain
 
     tok = BPETokenizer.load(bpe_path)
-    cfg = model_config("gpt", "tiny", vocab_size=tok.n_vocab, seq_len=seq_len, pad_id=None)
+    cfg = model_config("gpt", "tiny", vocab_size=tok.vocab_size, seq_len=seq_len, pad_id=None)
     prompts = prompts_from(corpus)
     torch.manual_seed(seed)                                   # pretrain() starts from this same model
     untrained = GPT(cfg).eval()
@@ -64,8 +64,8 @@ def gpt_step(corpus_path: Path, corpus: Corpus, bpe_path: Path, out: Path, repor
                 f"{n_params / 1e6:.2f}M parameters; causal self-attention: each token sees only the tokens before "
                 f"it) pretrained to predict the next token: {steps} steps of {batch_size} x {seq_len} tokens. "
                 f"Held-out loss {dev.get('loss', float('nan')):.2f} (perplexity "
-                f"{math.exp(dev.get('loss', float('nan'))):.0f}; a uniform guess over the {tok.n_vocab:,} tokens "
-                f"is {math.log(tok.n_vocab):.2f}).", echo=True)
+                f"{math.exp(dev.get('loss', float('nan'))):.0f}; a uniform guess over the {tok.vocab_size:,} tokens "
+                f"is {math.log(tok.vocab_size):.2f}).", echo=True)
     report.table(["prompt", "before pretraining (random weights)", "after"],
                  [[p, b, a] for p, b, a in zip(prompts, before, after)])
     prompt = few_shot_prompt(None, FEW_SHOT, "class", template="{x} -> {y}")

@@ -9,9 +9,9 @@ encoder trained end to end or frozen (only the head learns).
 Files, in the order data flows through them:
 
     readers.py   GLUE .tsv, CoNLL-2003, SQuAD .json -> examples
-    offsets.py   character offsets of WordPiece tokens (for QA answers)
     encoding.py  label sets; classification inputs; BIO tags on the first piece of each word
-    qa.py        question + context windows (doc_stride), answer positions, span decoding
+    qa.py        question + context windows (doc_stride), answer positions from the tokenizer's
+                 character offsets, span decoding
     heads.py     sequence / span / token heads; FineTuneModel (freeze_encoder, feature layers)
     metrics.py   accuracy, SQuAD EM/F1, conlleval entity F1
     tasks.py     the four tasks: what to read, encode and score

@@ -4,9 +4,10 @@ A *feature* is a dict of numpy arrays and ints, one per model row: ``input_ids``
 ``token_type_ids`` and the targets (``labels``: an int per sequence or an array per token), plus
 what evaluation needs to map predictions back (``word_index`` for NER).
 
-Classification: ``[CLS] A [SEP]`` (segment 0) or ``[CLS] A [SEP] B [SEP]`` (segments 0 then 1).
-A pair longer than ``max_length`` loses tokens from the end of its longer text, one at a time
-("longest first"); a single text loses its end. Every truncation is counted in the report.
+Classification: the tokenizer's template, ``[CLS] A [SEP]`` (segment 0) or ``[CLS] A [SEP] B
+[SEP]`` (segments 0 then 1) for BERT. A pair longer than ``max_length`` loses tokens from the end
+of its longer text (the tokenizer's ``longest_first`` truncation, as HF's); a single text loses
+its end. Every truncation is counted in the report.
 
 Token classification (BIO tags): each word is split into pieces; the word's tag goes on its
 FIRST piece and the other pieces get -100 (not scored), as in BERT's paper. At evaluation the
@@ -21,6 +22,7 @@ from typing import Any, Iterable, Optional, Sequence
 
 import numpy as np
 
+from ..tokenizers.base import Tokenizer
 from .readers import TaggedSentence, TextExample
 
 IGNORE = -100
@@ -91,50 +93,50 @@ def _where(ex: Any, i: int) -> str:
     return f"example {i}" + (f" ({ex.source})" if getattr(ex, "source", "") else "")
 
 
-def truncate_pair(a: list[int], b: Optional[list[int]], room: int) -> tuple[list[int], Optional[list[int]]]:
-    """Drop tokens from the end of the longer of ``a``/``b`` until they fit in ``room`` tokens."""
-    a, b = list(a), (list(b) if b is not None else None)
-    while len(a) + (len(b) if b is not None else 0) > room:
-        if b is not None and len(b) > len(a):
-            b.pop()
-        else:
-            a.pop()
-    return a, b
+def encode_sequences(examples: Sequence[TextExample], tokenizer: Tokenizer, labels: Optional[LabelSet], *,
+                     max_length: int, pair: bool) -> tuple[list[dict], dict]:
+    """Features for sequence (``pair=False``) or sequence-pair classification, and a report.
 
-
-def encode_texts(examples: Sequence[TextExample], tokenizer: Any, labels: Optional[LabelSet], *,
-                 max_length: int, pair: bool) -> tuple[list[dict], dict]:
-    """Features for sequence (``pair=False``) or sequence-pair classification, and a report."""
+    The rows are ``tokenizer(texts, pairs, truncation=True, max_length=max_length)``'s: the
+    tokenizer's template (``[CLS] A [SEP] B [SEP]`` for BERT) and its ``longest_first``
+    truncation. All examples go through one native call, the too-long ones through a second."""
     report = new_report(len(examples))
-    specials = 3 if pair else 2
+    specials = tokenizer.num_special_tokens_to_add(pair)
     if max_length < specials + 1:
         raise ValueError(f"max_length={max_length} leaves no room for text next to {specials} special tokens")
-    features = []
+    texts: list[list[str]] = [[], []]
     for i, ex in enumerate(examples):
         where = _where(ex, i)
         if not pair and ex.text_b is not None:
             raise ValueError(f"{where}: the example has a second text; use the 'pair' task for sentence pairs")
-        pieces = []
-        for name, t in [("text", ex.text_a)] + ([("second text", ex.text_b)] if pair else []):
+        for side, (name, t) in enumerate([("text", ex.text_a)] + ([("second text", ex.text_b)] if pair else [])):
             if t is None or (isinstance(t, str) and not t.strip()):
                 raise ValueError(f"{where}: the {name} is empty")
             if not isinstance(t, str):
                 raise ValueError(f"{where}: the {name} is a {type(t).__name__}, not a str")
-            pieces.append(tokenizer.encode(t, add_special_tokens=False).tolist())
-            if not pieces[-1]:
-                raise ValueError(f"{where}: the {name} {t!r} has no tokens once normalized (control or "
-                                 "zero-width characters only)")
-        a, b = pieces[0], (pieces[1] if pair else None)
-        total = len(a) + (len(b) if b is not None else 0)
-        if total > max_length - specials:
-            a, b = truncate_pair(a, b, max_length - specials)
-            report["truncated"] += 1
-        cls, sep = tokenizer.cls_id, tokenizer.sep_id
-        ids = [cls] + a + [sep] + (b + [sep] if b is not None else [])
-        types = [0] * (len(a) + 2) + ([1] * (len(b) + 1) if b is not None else [])
-        f = {"input_ids": np.asarray(ids, np.int64), "token_type_ids": np.asarray(types, np.int64)}
+            texts[side].append(t)
+    pairs = texts[1] if pair else None
+    enc = tokenizer(texts[0], pairs) if examples else {"input_ids": [], "token_type_ids": []}
+    ids, types = enc["input_ids"], enc["token_type_ids"]
+    lengths = np.fromiter((len(a) for a in ids), np.int64, len(ids))
+    for i in np.flatnonzero(lengths < specials + (2 if pair else 1)):     # a text with no token at all
+        sides = set(enc.sequence_ids(int(i)))
+        name = "text" if 0 not in sides else "second text"
+        t = texts[0 if name == "text" else 1][i]
+        raise ValueError(f"{_where(examples[i], int(i))}: the {name} {t!r} has no tokens once normalized (control or "
+                         "zero-width characters only)")
+    cut = np.flatnonzero(lengths > max_length)
+    if len(cut):
+        short = tokenizer([texts[0][i] for i in cut], None if pairs is None else [pairs[i] for i in cut],
+                          truncation=True, max_length=max_length)
+        for k, i in enumerate(cut):
+            ids[i], types[i] = short["input_ids"][k], short["token_type_ids"][k]
+    report["truncated"] = len(cut)
+    features = []
+    for i, ex in enumerate(examples):
+        f = {"input_ids": ids[i], "token_type_ids": types[i]}
         if labels is not None:
-            f["labels"] = labels.id(ex.label, where)
+            f["labels"] = labels.id(ex.label, _where(ex, i))
         features.append(f)
     report["features"] = len(features)
     if report["truncated"]:
@@ -143,9 +145,14 @@ def encode_texts(examples: Sequence[TextExample], tokenizer: Any, labels: Option
     return features, report
 
 
-def encode_tagged(sentences: Sequence[TaggedSentence], tokenizer: Any, labels: Optional[LabelSet], *,
+def encode_tagged(sentences: Sequence[TaggedSentence], tokenizer: Tokenizer, labels: Optional[LabelSet], *,
                   max_length: int) -> tuple[list[dict], dict]:
     """Features for token classification: first piece of each word labelled, other pieces -100.
+
+    A sentence's words are joined with spaces and go through ``tokenizer(..., truncation=True,
+    max_length=max_length, return_offsets=True, return_overflowing=True)`` (one native call for
+    all sentences; word text is data: ``split_special_tokens=True``). Each token belongs to the
+    word its character span ends in; the overflow rows say which words the cut dropped.
 
     Each feature has ``word_index`` (T,): the word whose first piece sits at that position, -1
     elsewhere ([CLS], [SEP], later pieces). The report counts ``empty_words`` (normalize to
@@ -153,9 +160,10 @@ def encode_tagged(sentences: Sequence[TaggedSentence], tokenizer: Any, labels: O
     """
     report = new_report(len(sentences))
     report.update(empty_words=0, dropped_words=0)
-    if max_length < 3:
-        raise ValueError(f"max_length={max_length} leaves no room for words next to [CLS] and [SEP]")
-    features = []
+    specials = tokenizer.num_special_tokens_to_add()
+    if max_length < specials + 1:
+        raise ValueError(f"max_length={max_length} leaves no room for words next to {specials} special tokens")
+    texts, starts, tag_ids = [], [], []
     for i, s in enumerate(sentences):
         where = _where(s, i)
         if len(s.words) != len(s.tags):
@@ -165,26 +173,34 @@ def encode_tagged(sentences: Sequence[TaggedSentence], tokenizer: Any, labels: O
         for w in s.words:
             if not isinstance(w, str):
                 raise ValueError(f"{where}: word {w!r} is a {type(w).__name__}, not a str")
-        tag_ids = [labels.id(t, where) for t in s.tags] if labels is not None else None
-        ids, owner = tokenizer.encode_words(s.words)
-        ids, owner = ids.astype(np.int64), owner.astype(np.int64)
-        first = np.r_[True, owner[1:] != owner[:-1]] if len(owner) else np.zeros(0, bool)
-        report["empty_words"] += len(s.words) - int(first.sum())
-        if len(ids) > max_length - 2:
-            kept = set(owner[:max_length - 2][first[:max_length - 2]].tolist())
+        tag_ids.append([labels.id(t, where) for t in s.tags] if labels is not None else None)
+        lengths = np.fromiter((len(w) for w in s.words), np.int64, len(s.words))
+        starts.append(np.cumsum(lengths + 1) - lengths - 1)       # each word's first character
+        texts.append(" ".join(s.words))
+    enc = tokenizer(texts, truncation=True, max_length=max_length, return_offsets=True, return_overflowing=True,
+                    return_special_tokens_mask=True, split_special_tokens=True) if texts else None
+    sample = enc["overflow_to_sample_mapping"] if enc is not None else np.zeros(0, np.int64)
+    bounds = np.searchsorted(sample, np.arange(len(sentences) + 1))   # rows of sentence n: bounds[n]..bounds[n+1]
+    features = []
+    for n, s in enumerate(sentences):
+        rows = range(int(bounds[n]), int(bounds[n + 1]))
+        owner = [_owners(enc["offset_mapping"][r], enc["special_tokens_mask"][r], starts[n], s.words) for r in rows]
+        seen = np.unique(np.concatenate(owner))
+        seen = seen[seen >= 0]                                     # the words with at least one piece
+        first = _first_pieces(owner[0])
+        kept = int((first >= 0).sum())
+        report["empty_words"] += len(s.words) - len(seen)
+        if len(rows) > 1:
             report["truncated"] += 1
-            report["dropped_words"] += int(first.sum()) - len(kept)
-            ids, owner, first = ids[:max_length - 2], owner[:max_length - 2], first[:max_length - 2]
-        word_index = np.where(first, owner, -1)
-        T = len(ids) + 2
-        f = {"input_ids": np.r_[tokenizer.cls_id, ids, tokenizer.sep_id].astype(np.int64),
-             "token_type_ids": np.zeros(T, np.int64),
-             "word_index": np.r_[-1, word_index, -1].astype(np.int64),
-             "num_words": len(s.words)}
-        if tag_ids is not None:
-            lab = np.full(T, IGNORE, np.int64)
-            pos = np.flatnonzero(f["word_index"] >= 0)
-            lab[pos] = np.asarray(tag_ids, np.int64)[f["word_index"][pos]]
+            report["dropped_words"] += len(seen) - kept
+        r = rows[0]
+        f = {"input_ids": np.asarray(enc["input_ids"][r], np.int64),
+             "token_type_ids": np.asarray(enc["token_type_ids"][r], np.int64),
+             "word_index": first, "num_words": len(s.words)}
+        if tag_ids[n] is not None:
+            lab = np.full(len(first), IGNORE, np.int64)
+            pos = np.flatnonzero(first >= 0)
+            lab[pos] = np.asarray(tag_ids[n], np.int64)[first[pos]]
             f["labels"] = lab
         features.append(f)
     report["features"] = len(features)
@@ -196,6 +212,23 @@ def encode_tagged(sentences: Sequence[TaggedSentence], tokenizer: Any, labels: O
                                   f"max_length={max_length} pieces; {report['dropped_words']} words past the cut "
                                   "are predicted 'O'")
     return features, report
+
+
+def _owners(offsets: np.ndarray, special: np.ndarray, starts: np.ndarray, words: Sequence[str]) -> np.ndarray:
+    """The word each token of a row belongs to: the one its last character is in (-1 for the
+    template's tokens and for a token of the spaces between words)."""
+    last = offsets[:, 1] - 1
+    w = np.searchsorted(starts, last, side="right") - 1
+    ends = starts + np.fromiter((len(x) for x in words), np.int64, len(words))
+    inside = (special == 0) & (w >= 0) & (last < ends[np.maximum(w, 0)])
+    return np.where(inside, w, -1)
+
+
+def _first_pieces(owner: np.ndarray) -> np.ndarray:
+    """``owner`` where a word's first piece is, -1 elsewhere (tokens follow the text, so a word's
+    pieces are consecutive)."""
+    first = (owner >= 0) & np.r_[True, owner[1:] != owner[:-1]]
+    return np.where(first, owner, -1).astype(np.int64)
 
 
 def word_predictions(word_index: np.ndarray, token_preds: np.ndarray, num_words: int, names: Sequence[str],

@@ -5,7 +5,10 @@ Encoding (:func:`encode_qa`). Each row is ``[CLS] question [SEP] window [SEP]`` 
 windows of ``room`` tokens whose starts are ``doc_stride`` tokens apart (BERT's run_squad
 convention: the stride is the step, so neighbours overlap by ``room - doc_stride`` tokens), and
 every window is a row of its own. Each row keeps the character offsets of its context tokens
-(:mod:`.offsets`) so a predicted span maps back to the original context.
+(the tokenizer's ``return_offsets=True``: code-point spans into the original text, as HF's) so a
+predicted span maps back to the original context. The windows are BERT's (run_squad.py), not
+those of ``tokenizer(..., return_overflowing=True, stride=...)``: HF's ``stride`` is the overlap,
+not the step, and the question is never cut to ``max_query_length`` there.
 
 Training targets: the answer's first and last token when the whole answer lies inside the
 window, else position 0 ([CLS]) for both: "not in this window". Answers are located from
@@ -22,12 +25,12 @@ tokens of that window and ``e - s + 1 <= max_answer_length``; its text is
 
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 
+from ..tokenizers.base import Tokenizer
 from .encoding import new_report
-from .offsets import token_offsets
 from .readers import QAExample
 
 
@@ -53,7 +56,7 @@ def answer_tokens(offsets: np.ndarray, start: int, end: int) -> Optional[tuple[i
     return (int(hit[0]), int(hit[-1])) if len(hit) else None
 
 
-def encode_qa(examples: Sequence[QAExample], tokenizer: Any, *, max_length: int = 384, doc_stride: int = 128,
+def encode_qa(examples: Sequence[QAExample], tokenizer: Tokenizer, *, max_length: int = 384, doc_stride: int = 128,
               max_query_length: int = 64, train: bool = True) -> tuple[list[dict], dict]:
     """Windows of every question as features, and a report of what was truncated or not found.
 
@@ -68,23 +71,32 @@ def encode_qa(examples: Sequence[QAExample], tokenizer: Any, *, max_length: int 
     if not 1 <= doc_stride <= room:
         raise ValueError(f"doc_stride={doc_stride} must be in [1, {room}] (the context room per window), "
                          "or windows would skip context tokens")
+    cls, sep = tokenizer.cls_token_id, tokenizer.sep_token_id
+    if cls is None or sep is None:
+        raise ValueError(f"extractive QA builds [CLS] question [SEP] context [SEP] rows; {type(tokenizer).__name__} "
+                         "has no cls_token_id / sep_token_id (use BERT's WordPiece tokenizer)")
     report = new_report(len(examples))
     report.update(questions_truncated=0, windows=0, answers_relocated=0, answers_not_found=0,
                   answers_in_no_window=0, not_found=[])
-    cache: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    features: list[dict] = []
-    for n, ex in enumerate(examples):
+    for ex in examples:
         where = f"question {ex.id!r}"
         if not ex.context.strip():
             raise ValueError(f"{where}: the context is empty")
         if not ex.question.strip():
             raise ValueError(f"{where}: the question is empty")
-        q = tokenizer.encode(ex.question, add_special_tokens=False).astype(np.int64)
+    # two native calls: the questions, and each distinct context with its tokens' character spans
+    questions = tokenizer([ex.question for ex in examples], add_special_tokens=False)["input_ids"] if examples else []
+    contexts = list(dict.fromkeys(ex.context for ex in examples))
+    enc = tokenizer(contexts, add_special_tokens=False, return_offsets=True, split_special_tokens=True) \
+        if contexts else {"input_ids": [], "offset_mapping": []}
+    cache = dict(zip(contexts, zip(enc["input_ids"], enc["offset_mapping"])))
+    features: list[dict] = []
+    for n, ex in enumerate(examples):
+        where = f"question {ex.id!r}"
+        q = questions[n]
         if len(q) > max_query_length:
             q = q[:max_query_length]
             report["questions_truncated"] += 1
-        if ex.context not in cache:
-            cache[ex.context] = token_offsets(tokenizer, ex.context)
         ctx_ids, ctx_off = cache[ex.context]
         if len(ctx_ids) == 0:
             raise ValueError(f"{where}: the context has no tokens once normalized")
@@ -110,7 +122,7 @@ def encode_qa(examples: Sequence[QAExample], tokenizer: Any, *, max_length: int 
             win = slice(w, min(w + room_here, len(ctx_ids)))
             k = win.stop - win.start
             head = len(q) + 2                                      # [CLS] q [SEP]
-            ids = np.r_[tokenizer.cls_id, q, tokenizer.sep_id, ctx_ids[win], tokenizer.sep_id].astype(np.int64)
+            ids = np.r_[cls, q, sep, ctx_ids[win], sep].astype(np.int64)
             T = len(ids)
             offsets = np.full((T, 2), -1, np.int64)
             offsets[head:head + k] = ctx_off[win]

@@ -20,7 +20,8 @@ from typing import Any, Optional, Sequence, Union
 
 import numpy as np
 
-from .encoding import LabelSet, encode_tagged, encode_texts, word_predictions
+from ..tokenizers.base import Tokenizer
+from .encoding import LabelSet, encode_sequences, encode_tagged, word_predictions
 from .metrics import accuracy, entity_scores, squad_scores
 from .qa import decode_answers, encode_qa
 from .readers import QAExample, TaggedSentence, TextExample, read_conll, read_glue, read_squad
@@ -41,7 +42,7 @@ class Task:
         """The labels: ``labels`` (names, or an int count) when given, else inferred from ``examples``."""
         return None
 
-    def encode(self, examples: Sequence, tokenizer: Any, labels: Optional[LabelSet], *, max_length: int,
+    def encode(self, examples: Sequence, tokenizer: Tokenizer, labels: Optional[LabelSet], *, max_length: int,
                train: bool, **options: Any) -> tuple[list[dict], dict]:
         raise NotImplementedError
 
@@ -75,7 +76,7 @@ class Classify(Task):
         return LabelSet(labels) if labels is not None else LabelSet.infer(ex.label for ex in examples)
 
     def encode(self, examples, tokenizer, labels, *, max_length, train, **options):
-        return encode_texts(examples, tokenizer, labels, max_length=max_length, pair=self.pair)
+        return encode_sequences(examples, tokenizer, labels, max_length=max_length, pair=self.pair)
 
     def score(self, examples, features, outputs, labels, **options):
         pred = [int(np.argmax(o)) for o in outputs]

@@ -215,6 +215,12 @@ class Tokenizer:
         """Plain text (no added-token matching, no template) to ids, the whole list at once."""
         raise NotImplementedError
 
+    def explain(self, word: Union[str, bytes]) -> list[dict[str, Any]]:
+        """The merges that encode one pre-token, step by step; only tokenizers built from merges
+        have them (:meth:`BPETokenizer.explain <fastembed.tokenizers.BPETokenizer.explain>`)."""
+        raise TypeError(f"{type(self).__name__} has no merges to explain; explain() traces the merges of a "
+                        "BPETokenizer")
+
     # ------------------------------------------------------------------ shared state
 
     def _surface(self, *, added_tokens: Iterable[AddedToken] = (), template: Optional[Template] = None,
@@ -248,12 +254,21 @@ class Tokenizer:
         self.special_names: dict[str, str] = {k: v for k, v in names.items() if v is not None}
         self.template = template
         self._single = self._pair = None
+        self._edges = None  # the single template as (ids before $A, ids after), for encode's fast path
         if template is not None:
             self._single = self._resolve(template.single)
             self._pair = self._resolve(template.pair)
+            at = [i for i, _ in self._single].index(-1)
+            self._edges = (np.array([i for i, _ in self._single[:at]], np.uint32),
+                           np.array([i for i, _ in self._single[at + 1:]], np.uint32))
         if model_max_length is not None and (not isinstance(model_max_length, int) or model_max_length < 1):
             raise ValueError(f"model_max_length must be a positive int or None, got {model_max_length!r}")
         self.model_max_length = model_max_length
+
+    def _surface_state(self) -> dict[str, Any]:
+        """What ``_surface`` was given, as constructor keywords (for pickling)."""
+        return {"added_tokens": list(self.added_tokens), "template": self.template,
+                "special_names": dict(self.special_names), "model_max_length": self.model_max_length}
 
     def _id_of(self, text: str) -> Optional[int]:
         i = getattr(self, "_added_ids", {}).get(text)
@@ -305,6 +320,11 @@ class Tokenizer:
                split_special_tokens: bool = False) -> np.ndarray:
         """Token ids of ``text`` (and ``pair``) with the template's special tokens, as uint32."""
         _check_text(text, "text")
+        if pair is None and _strategy(truncation) is None:  # one text as it is: no batch machinery
+            ids = self._encode_side([text], split_special_tokens=split_special_tokens, offsets=False, words=False).ids
+            if add_special_tokens and self._edges is not None:
+                ids = np.concatenate((self._edges[0], ids, self._edges[1]))
+            return ids
         if pair is not None:
             _check_text(pair, "pair")
         rows = self._rows([text], None if pair is None else [pair], add_special_tokens=add_special_tokens,
@@ -323,6 +343,16 @@ class Tokenizer:
                           offsets=False, words=False)
         ids = rows.ids.astype(np.uint32)
         return np.split(ids, rows.starts[1:-1]) if len(texts) else []
+
+    def encode_flat(self, texts: Iterable[str], *, split_special_tokens: bool = False) -> Flat:
+        """The ids of many texts, without the template, concatenated into one array: text i is
+        ``ids[starts[i]:starts[i + 1]]`` (uint32 ids, int64 starts; ``offsets``/``words`` are None).
+        The fastest way to turn a corpus into a token stream, with no per-text arrays; corpus
+        text is data, so its callers pass ``split_special_tokens=True`` (``[SEP]`` or
+        ``<|endoftext|>`` written in the text is encoded as text)."""
+        texts, _ = _check_batch(texts, None)
+        flat = self._encode_side(texts, split_special_tokens=split_special_tokens, offsets=False, words=False)
+        return Flat(flat.ids.astype(np.uint32, copy=False), flat.starts.astype(np.int64, copy=False), None, None)
 
     def __call__(self, texts: TextBatch, pairs: Optional[TextBatch] = None, *, add_special_tokens: bool = True,
                  padding: Union[bool, str] = False, truncation: Union[bool, str] = False,
@@ -613,15 +643,12 @@ def _strategy(truncation: Union[bool, str, None]) -> Optional[str]:
 
 
 def _truncate(la: np.ndarray, lb: np.ndarray, budget: int, strategy: str, pair: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Kept lengths of the first and second texts so that ka + kb <= budget.
+    """Kept lengths of the first and second texts so that ka + kb <= budget, as HF ``tokenizers``
+    truncates.
 
-    ``longest_first`` as HF tokenizers (and so transformers' fast tokenizers) truncate: the
-    shorter text keeps all it has when the longer can have at least as many, else both get half,
-    the longer text the larger half (the second on a tie). (transformers' slow tokenizers, which
-    take one token at a time from the longer text, give the first the larger half instead.)
-    ``only_first``/``only_second`` take from that text alone and fail where it would keep no
-    token of it. A budget of 0 (max_length holds just the special tokens) empties both texts,
-    whatever the strategy, as in HF.
+    ``longest_first``: the shorter text (the first on a tie) keeps what it has, up to half the
+    budget rounded down; the longer gets the rest. ``only_first``/``only_second`` take from that
+    text alone, and fail where it would be left with nothing. A budget of 0 empties both.
     """
     if not pair:
         if strategy == "only_second":
@@ -631,23 +658,20 @@ def _truncate(la: np.ndarray, lb: np.ndarray, budget: int, strategy: str, pair: 
         return np.zeros_like(la), np.zeros_like(lb)
     over = la + lb > budget
     if strategy == "longest_first":
-        a_longer = la > lb
-        half_a = np.where(a_longer, (budget + 1) // 2, budget // 2)  # the longer, or the second, gets the odd one
-        short_fits_a = budget - lb >= lb          # the first is the longer and the second keeps all
-        short_fits_b = budget - la >= la          # the second is the longer and the first keeps all
-        ka = np.where(a_longer, np.where(short_fits_a, budget - lb, half_a), np.where(short_fits_b, la, half_a))
-        kb = np.where(a_longer, np.where(short_fits_a, lb, budget - half_a), np.where(short_fits_b, budget - la,
-                                                                                        budget - half_a))
+        b_shorter = la > lb
+        short = np.minimum(np.where(b_shorter, lb, la), budget // 2)
+        ka = np.where(b_shorter, budget - short, short)
+        kb = np.where(b_shorter, short, budget - short)
         return np.where(over, ka, la), np.where(over, kb, lb)
     first = strategy == "only_first"
     long, other = (la, lb) if first else (lb, la)
     keep = np.where(over, budget - other, long)
-    bad = np.flatnonzero(over & (keep < 1))
+    bad = np.flatnonzero(over & (keep <= 0))
     if len(bad):
         i = int(bad[0])
         raise ValueError(f"truncation={strategy!r}: pair {i} needs {int(la[i] + lb[i])} tokens and max_length leaves "
                          f"{budget} for the texts, but the {'second' if first else 'first'} text alone has "
-                         f"{int(other[i])}, leaving none of the {'first' if first else 'second'}; use "
+                         f"{int(other[i])}, leaving nothing of the {'first' if first else 'second'}; use "
                          "truncation='longest_first' or a larger max_length")
     return (keep, lb) if first else (la, keep)
 
@@ -724,6 +748,16 @@ def _added_pattern(tokens: Sequence[AddedToken]) -> Optional[re.Pattern]:
         parts.append("(?P<plain>" + "|".join(re.escape(t.content) for t in
                                              sorted(plain, key=lambda t: len(t.content), reverse=True)) + ")")
     return re.compile("|".join(parts))
+
+
+def check_tokenizer(tokenizer: Any, where: str) -> Tokenizer:
+    """``tokenizer`` itself when it implements this interface, else a TypeError saying what
+    ``where`` (the caller's name) takes. Code outside this package asks the interface what a
+    tokenizer provides (``cls_token_id``, ``template``, ...) instead of probing its class."""
+    if not isinstance(tokenizer, Tokenizer):
+        raise TypeError(f"{where}: tokenizer must be a fastembed tokenizer (BPETokenizer or WordPieceTokenizer), "
+                        f"got {type(tokenizer).__name__}")
+    return tokenizer
 
 
 def _check_text(text: Any, name: str) -> None:

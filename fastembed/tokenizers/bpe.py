@@ -40,7 +40,7 @@ from ._bpe_files import (
     read_tokenizer_json,
 )
 from ._files import check_is_file
-from .base import AddedToken, Flat, Template, Tokenizer
+from .base import BATCH_CHUNK as SIDE_CHUNK, AddedToken, Flat, Template, Tokenizer
 
 PATTERNS = ("gpt2", "cl100k")
 _BATCH_BYTES = 8 << 20  # texts are handed to the native counter in batches of about this size
@@ -59,15 +59,16 @@ class BPETokenizer(Tokenizer):
     ``special_tokens`` (text -> id) are the added tokens; ``template`` (none by default, as for
     GPT-2) places special tokens around texts in :meth:`__call__`; ``special_names`` names them
     (default: ``<|endoftext|>``, when present, is the bos, eos and unk token, as in GPT-2);
-    ``trim_offsets`` leaves a token's leading and trailing spaces out of its offsets (HF's
-    ByteLevel post-processor option).
+    ``trim_offsets`` leaves a token's leading and trailing spaces out of its offsets, and
+    ``prefix_space`` keeps the one leading space of a token that starts at the beginning of the
+    text (HF's ByteLevel post-processor options ``trim_offsets`` and ``add_prefix_space``).
     """
 
     def __init__(self, vocab: list[bytes], rules: np.ndarray, *, pattern: str = "gpt2",
                  special_tokens: Mapping[str, int] | None = None, trace: list[dict] | None = None,
                  added_tokens: Iterable[AddedToken] | None = None, template: Template | None = None,
                  special_names: Mapping[str, str] | None = None, model_max_length: int | None = None,
-                 trim_offsets: bool = False) -> None:
+                 trim_offsets: bool = False, prefix_space: bool = True) -> None:
         self._custom = _custom_pattern(pattern)
         rules = np.ascontiguousarray(rules, dtype=np.uint32).reshape(-1, 4)
         self._enc = _C.BpeEncoder(list(vocab), rules, "gpt2" if self._custom else pattern)
@@ -84,6 +85,7 @@ class BPETokenizer(Tokenizer):
                 raise ValueError(f"special token {text!r} -> {i}: the vocabulary has no such token with those bytes")
         self.trace = trace
         self.trim_offsets = bool(trim_offsets)
+        self.prefix_space = bool(prefix_space)
         known = {t.content for t in added if isinstance(t, AddedToken)}
         added += [AddedToken(t, i) for t, i in self.special_tokens.items() if t not in known]
         if special_names is None:
@@ -284,8 +286,11 @@ class BPETokenizer(Tokenizer):
         if offsets and self.trim_offsets and len(flat.ids):
             lead, trail = self._space_counts()
             o = flat.offsets
-            start = np.minimum(o[:, 0] + lead[flat.ids], o[:, 1])
-            end = np.maximum(o[:, 1] - trail[flat.ids], start)
+            lead, trail = lead[flat.ids], trail[flat.ids]
+            if self.prefix_space:  # HF: a first token (offset 0) keeps a single leading space
+                lead = np.where((o[:, 0] == 0) & (lead == 1), 0, lead)
+            start = np.minimum(o[:, 0] + lead, o[:, 1])
+            end = np.where(o[:, 1] >= trail, np.maximum(o[:, 1] - trail, start), o[:, 1])
             flat = flat._replace(offsets=np.column_stack([start, end]))
         return flat
 
@@ -322,25 +327,43 @@ class BPETokenizer(Tokenizer):
 
     def _encode_side(self, texts: list[str], *, split_special_tokens: bool, offsets: bool, words: bool) -> Flat:
         flat = super()._encode_side(texts, split_special_tokens=split_special_tokens, offsets=offsets, words=words)
-        if offsets and self.trim_offsets and not split_special_tokens and self.added_tokens and len(flat.ids):
-            flat = self._trim_added(texts, flat)
+        if offsets and self.trim_offsets and not split_special_tokens and self.added_tokens and len(flat.ids) \
+                and len(texts) <= SIDE_CHUNK:  # (a longer list comes back here a chunk at a time)
+            flat = self._trim_around_added(texts, flat)
         return flat
 
-    def _trim_added(self, texts: list[str], flat: Flat) -> Flat:
-        """trim_offsets for added tokens, as HF's ByteLevel post-processor does: white space at
-        either end of the matched text (an lstrip / rstrip token takes it in) leaves the offsets."""
-        at = np.flatnonzero(np.isin(flat.ids, np.fromiter(self._added_ids.values(), np.int64)))
+    def _trim_around_added(self, texts: list[str], flat: Flat) -> Flat:
+        """trim_offsets where texts hold added tokens, as HF's ByteLevel post-processor: white space
+        at either end of an added token's match (an lstrip / rstrip token takes it in) leaves its
+        offsets; prefix_space keeps one leading space only at the start of the text, not at the
+        start of the text after an added token (which _encode_flat sees as a text of its own)."""
+        is_added = np.isin(flat.ids, np.fromiter(self._added_ids.values(), np.int64))
+        at = np.flatnonzero(is_added)
         if not len(at):
             return flat
         offs = flat.offsets.copy()  # type: ignore[union-attr]
         rows = np.searchsorted(flat.starts, at, side="right") - 1
+        lead_of, trail_of = self._space_counts()
+        lengths = self._token_lengths()
         for k, r in zip(at.tolist(), rows.tolist()):
             s, e = offs[k].tolist()
             piece = texts[r][s:e]
             lead = len(piece) - len(piece.lstrip(_HF_SPACE))
             trail = len(piece) - len(piece.rstrip(_HF_SPACE))
+            if self.prefix_space and s == 0 and lead == 1:
+                lead = 0
             s = min(s + lead, e)
             offs[k] = (s, max(e - trail, s))
+            nxt = k + 1  # the first token of the text that follows, if it kept its one leading space
+            if not self.prefix_space or nxt >= flat.starts[r + 1] or is_added[nxt] or lead_of[flat.ids[nxt]] != 1:
+                continue
+            t = int(flat.ids[nxt])
+            s, e = offs[nxt].tolist()
+            if texts[r][s:s + 1] != " ":
+                continue
+            o1 = s + int(lengths[t]) if lengths[t] == lead_of[t] else e + int(trail_of[t])  # its untrimmed end
+            s = min(s + 1, o1)
+            offs[nxt] = (s, max(o1 - int(trail_of[t]), s))
         return flat._replace(offsets=offs)
 
     def _space_counts(self) -> tuple[np.ndarray, np.ndarray]:
@@ -517,15 +540,11 @@ class BPETokenizer(Tokenizer):
         # (a worker process of a multiprocessing pool gets its tokenizer this way).
         return {"vocab": [self._token_bytes(i) for i in range(self.n_vocab)], "rules": self.rules,
                 "pattern": self.pattern, "special_tokens": self.special_tokens, "trace": self.trace,
-                "added_tokens": self.added_tokens, "template": self.template, "special_names": self.special_names,
-                "model_max_length": self.model_max_length, "trim_offsets": self.trim_offsets}
+                "trim_offsets": self.trim_offsets, "prefix_space": self.prefix_space, **self._surface_state()}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(state["vocab"], state["rules"], pattern=state["pattern"],  # type: ignore[misc]
-                      special_tokens=state["special_tokens"], trace=state["trace"],
-                      added_tokens=state.get("added_tokens"), template=state.get("template"),
-                      special_names=state.get("special_names"), model_max_length=state.get("model_max_length"),
-                      trim_offsets=state.get("trim_offsets", False))
+        state = dict(state)
+        self.__init__(state.pop("vocab"), state.pop("rules"), **state)  # type: ignore[misc]
 
     def __copy__(self) -> BPETokenizer:
         # The native encoder never changes after construction, so a shallow copy shares it.

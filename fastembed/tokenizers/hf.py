@@ -42,9 +42,7 @@ What a HF ``tokenizer.json`` may hold:
 Refused with a ValueError that names it, because we would encode differently: Unigram and
 WordLevel models; any other normalizer or pre-tokenizer (NFC, Metaspace, Whitespace, ...);
 ``add_prefix_space=true`` in the ``ByteLevel`` pre-tokenizer (HF adds a space before the text,
-moving every offset; not implemented); ``trim_offsets`` together with ``add_prefix_space`` in the
-post-processor (HF then keeps one leading space on the first token of every row, overflow rows
-included); BPE ``dropout``, ``continuing_subword_prefix``, ``end_of_word_suffix``,
+moving every offset; not implemented); BPE ``dropout``, ``continuing_subword_prefix``, ``end_of_word_suffix``,
 ``byte_fallback``, ``ignore_merges``; added tokens with ``single_word=true``, or with
 ``normalized=true`` where a normalizer would change what they match (WordPiece with any
 BertNormalizer option on); template special tokens of several ids; added tokens whose id the
@@ -57,7 +55,9 @@ transformers' ``__call__`` does. Their ``max_length`` becomes ``model_max_length
 ``tokenizer_config.json`` gives none (transformers reads that file too, so where both exist its
 value wins: 512 for all-MiniLM-L6-v2). Two HF behaviours are not copied: without a
 post-processor HF's overflow rows of text pairs carry wrong sequence ids (all 0, or None for the
-second text; ours are those of the first row), and a ``max_length`` that holds only the special
+second text; ours are those of the first row); with ``trim_offsets`` and ``add_prefix_space``
+HF keeps the one leading space of the first token of every overflow row too, as if each started
+a text (ours: only at the start of the text); and a ``max_length`` that holds only the special
 tokens makes HF put the whole text in one overflow row (ours: a ValueError).
 
 **Writing** (:func:`save_pretrained`): ``tokenizer.json``, ``tokenizer_config.json`` and
@@ -78,7 +78,7 @@ import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Any, NamedTuple, Optional, Union
 
 import numpy as np
 
@@ -272,7 +272,8 @@ def _with_config(tok: BPETokenizer, config: Mapping[str, Any], source: Path) -> 
     try:
         return BPETokenizer([tok._token_bytes(i) for i in range(tok.n_vocab)], tok.rules, pattern=tok.pattern,
                             special_tokens=tok.special_tokens, template=tok.template, special_names=names,
-                            model_max_length=_config_max_length(config), trim_offsets=tok.trim_offsets)
+                            model_max_length=_config_max_length(config), trim_offsets=tok.trim_offsets,
+                            prefix_space=tok.prefix_space)
     except ValueError as e:
         raise ValueError(f"{source} with {_where(config, source)}: {e}") from None
 
@@ -391,7 +392,8 @@ def _bpe_from_gpt2_files(vocab_json: Path, merges: Path, config: Mapping[str, An
     try:
         return BPETokenizer(vocab, np.array(rules, dtype=np.uint32).reshape(-1, 4), pattern="gpt2",
                             special_tokens=specials, added_tokens=added, special_names=_present(names),
-                            template=template, trim_offsets=trim, model_max_length=_config_max_length(config))
+                            template=template, trim_offsets=trim, prefix_space=False,  # add_prefix_space is false
+                            model_max_length=_config_max_length(config))
     except ValueError as e:
         raise ValueError(f"{vocab_json} with {merges}: {e}") from None
 
@@ -495,26 +497,35 @@ def _added_token(entry: Mapping[str, Any], i: Any, where: str, what: str, tok: O
 NO_TEMPLATE = Template.parse("$A", "$A $B:1")  # no post-processor: no special tokens; the pair's B has type id 1
 
 
-def _post_processor(post: Any, byte_level: bool) -> tuple[Optional[Template], bool, dict[str, str],
+class Trim(NamedTuple):
+    """ByteLevel / RobertaProcessing offset trimming: ``on`` (trim_offsets) drops a token's leading
+    and trailing spaces from its offsets, except, with ``prefix_space`` (add_prefix_space), the one
+    leading space of a token at the start of its text (BPETokenizer's trim_offsets / prefix_space)."""
+
+    on: bool = False
+    prefix_space: bool = True
+
+
+def _post_processor(post: Any, byte_level: bool) -> tuple[Optional[Template], Trim, dict[str, str],
                                                             Optional[dict[str, int]]]:
-    """(template, trim_offsets, names, ids) of a post-processor: the template (None: no special
-    tokens), ByteLevel's offset trimming, the cls/sep names it implies, and each template special
-    token's id as the file says it."""
+    """(template, trim, names, ids) of a post-processor: the template (None: no special tokens),
+    the offset trimming, the cls/sep names it implies, and each template special token's id as
+    the file says it."""
     kind = _kind(post, "post_processor")
     if kind is None:
-        return NO_TEMPLATE, False, {}, None
+        return NO_TEMPLATE, Trim(), {}, None
     if kind == "Sequence":
         parts = post.get("processors")
         if not isinstance(parts, list):
             raise ValueError("post_processor Sequence must hold a list of processors")
-        template, trim, names, ids = NO_TEMPLATE, False, {}, None
+        template, trim, names, ids = NO_TEMPLATE, Trim(), {}, None
         templates = [p for p in parts if _kind(p, "post_processor") != "ByteLevel"]
         if len(templates) > 1:
             raise ValueError("post_processor Sequence holds more than one template; expected at most one "
                              "TemplateProcessing / BertProcessing / RobertaProcessing and one ByteLevel")
         for p in parts:
             t, tr, n, i = _post_processor(p, byte_level)
-            trim = trim or tr
+            trim = tr if tr.on else trim
             if _kind(p, "post_processor") != "ByteLevel":
                 template, names, ids = t, n, i
         return template, trim, names, ids
@@ -530,25 +541,22 @@ def _post_processor(post: Any, byte_level: bool) -> tuple[Optional[Template], bo
         (c, ci), (s, si) = pairs
         if kind == "BertProcessing":
             template = Template.parse(f"{c} $A {s}", f"{c} $A {s} $B:1 {s}:1")
-            return template, False, {"cls_token": c, "sep_token": s}, {c: ci, s: si}
+            return template, Trim(), {"cls_token": c, "sep_token": s}, {c: ci, s: si}
         template = Template.parse(f"{c} $A {s}", f"{c} $A {s} {s} $B {s}")
         return template, _trim_offsets(post, kind, byte_level), {"cls_token": c, "sep_token": s}, {c: ci, s: si}
     if kind == "TemplateProcessing":
         template, names, ids = _template(post)
-        return template, False, names, ids
+        return template, Trim(), names, ids
     raise ValueError(f"post_processor {kind!r} is not supported (expected TemplateProcessing, BertProcessing, "
                      "RobertaProcessing, ByteLevel, a Sequence of those, or null)")
 
 
-def _trim_offsets(post: Mapping[str, Any], kind: str, byte_level: bool) -> bool:
-    """ByteLevel's trim_offsets: a token's leading and trailing spaces ("Ġ") leave its offsets.
-    For WordPiece the caller checks that no entry has any (then trimming does nothing)."""
-    trim = bool(_flag(post, "trim_offsets", True, f"post_processor {kind}"))
-    if trim and byte_level and _flag(post, "add_prefix_space", True, f"post_processor {kind}"):
-        raise ValueError(f"post_processor {kind} with trim_offsets=true and add_prefix_space=true is not supported "
-                         "(HF then keeps one leading space in the offsets of the first token of each row, "
-                         "overflow rows included); set add_prefix_space=false or trim_offsets=false")
-    return trim
+def _trim_offsets(post: Mapping[str, Any], kind: str, byte_level: bool) -> Trim:
+    """The post-processor's trim_offsets and add_prefix_space (HF's defaults: both true). For
+    WordPiece the caller checks that no entry starts or ends with white space (then trimming does
+    nothing)."""
+    return Trim(bool(_flag(post, "trim_offsets", True, f"post_processor {kind}")),
+                bool(_flag(post, "add_prefix_space", True, f"post_processor {kind}")))
 
 
 def _template(post: Mapping[str, Any]) -> tuple[Template, dict[str, str], dict[str, int]]:
@@ -669,7 +677,8 @@ def _bpe_from_hf(data: Mapping[str, Any], where: str, config: Mapping[str, Any])
     names.update(_config_names(config))
     tok = BPETokenizer(vocab, rules, pattern=pattern, added_tokens=added, template=template,
                        special_names=_present(names),
-                       model_max_length=_max_length(data, config), trim_offsets=trim)
+                       model_max_length=_max_length(data, config), trim_offsets=trim.on,
+                       prefix_space=trim.prefix_space)
     _check_template_ids(tok, post_ids)
     return tok
 
@@ -795,7 +804,7 @@ def _wordpiece_from_hf(data: Mapping[str, Any], where: str, config: Mapping[str,
         raise ValueError(f"the WordPiece vocabulary has {len(entries)} entries but no id {missing[0]}; expected "
                          "ids 0..n-1, each once")
     template, trim, post_names, post_ids = _post_processor(data.get("post_processor"), byte_level=False)
-    if trim:  # a no-op unless a token can start or end with white space: then refused
+    if trim.on:  # a no-op unless a token can start or end with white space: then refused
         spaced = next((t for t in entries.values() if t[0] in _HF_SPACE or t[-1] in _HF_SPACE), None)
         if spaced is not None:
             raise ValueError(f"the post-processor trims offsets of tokens that start or end with white space, and "
@@ -928,7 +937,7 @@ def _bpe_json(tok: BPETokenizer) -> dict[str, Any]:
                              "BPE cannot express it")
         merges.append(f"{spell(left)} {spell(right)}")
     template = _template_json(tok)
-    byte_level = {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": tok.trim_offsets,
+    byte_level = {"type": "ByteLevel", "add_prefix_space": tok.prefix_space, "trim_offsets": tok.trim_offsets,
                   "use_regex": False}
     post: Optional[dict[str, Any]] = template
     if tok.trim_offsets:

@@ -415,9 +415,8 @@ class WordPieceTokenizer(Tokenizer):
         # The native WordPiece cannot be pickled; the constructor's arguments can, and build it again.
         return {"vocab": self.vocab, "lowercase": self.lowercase, "strip_accents": self.strip_accents,
                 "max_chars_per_word": self.max_chars_per_word, "clean_text": self.clean_text,
-                "handle_chinese_chars": self.handle_chinese_chars, **self._token_names, "prefix": self.prefix,
-                "added_tokens": self.added_tokens, "template": self.template,
-                "model_max_length": self.model_max_length}
+                "handle_chinese_chars": self.handle_chinese_chars, "prefix": self.prefix, **self._token_names,
+                **{k: v for k, v in self._surface_state().items() if k != "special_names"}}
 
     def __setstate__(self, state: dict) -> None:
         state = dict(state)

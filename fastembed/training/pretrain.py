@@ -146,12 +146,13 @@ def pretrain(kind: str, *, corpus: Union[PathLike, Sequence[PathLike]], tokenize
 
     # tokenizer and model config first: cheap, and enough to refuse a mismatched resume early
     tok = load_tokenizer(tokenizer)
-    if kind == "bert" and isinstance(tok, BPETokenizer):
-        raise ValueError(f"tokenizer {tokenizer} is a BPE tokenizer; BERT pretraining needs a WordPiece vocabulary "
-                         "(a vocab.txt, one token per line, with [CLS], [SEP], [MASK], [PAD] and [UNK]): fastembed "
-                         "finetune and embed read the model directory's vocab.txt and tokenize with WordPiece")
+    if kind == "bert" and tok.template is None:
+        raise ValueError(f"tokenizer {tokenizer} puts no [CLS] / [SEP] around texts (it has no template, as a BPE "
+                         "tokenizer); BERT pretraining needs a WordPiece vocabulary (a vocab.txt, one token per line, "
+                         "with [CLS], [SEP], [MASK], [PAD] and [UNK]): fastembed finetune and embed read the model "
+                         "directory's vocab.txt and build [CLS] A [SEP] B [SEP] inputs with its template")
     ids = special_ids(tok) if kind == "bert" else {}
-    cfg = model_config(kind, config, vocab_size=_vocab_size(tok), seq_len=seq_len, pad_id=ids.get("pad"),
+    cfg = model_config(kind, config, vocab_size=tok.vocab_size, seq_len=seq_len, pad_id=ids.get("pad"),
                        overrides=overrides)
     args = {"corpus": [os.path.abspath(p) for p in corpus], "tokenizer": os.path.abspath(tokenizer),
             "config": str(config), "overrides": dict(overrides or {}), "steps": steps, "batch_size": batch_size,
@@ -416,7 +417,7 @@ def _check_args(kind: str, *, corpus: list[Path], steps: int, batch_size: int, s
 
 
 def _vocab_size(tok: Tokenizer) -> int:
-    return tok.n_vocab if isinstance(tok, BPETokenizer) else tok.vocab_size
+    return tok.vocab_size
 
 
 def _eot(tok: Tokenizer) -> Optional[int]:

@@ -28,7 +28,7 @@ def test_round_trip_texts_and_files(tmp_path, bpe):
     want = expected_stream(bpe, docs, eot)
     assert len(shards) == len(want) and shards.num_shards == -(-len(want) // 37)
     assert (shards.tokens() == want).all() and shards.documents == 4
-    assert shards.dtype == np.uint16 and shards.separator == eot and shards.vocab_size == bpe.n_vocab
+    assert shards.dtype == np.uint16 and shards.separator == eot and shards.vocab_size == bpe.vocab_size
     assert (shards.shard(0) == want[:37]).all() and not shards.shard(0).flags.writeable
     for start, stop in [(0, 0), (5, 80), (36, 38), (0, len(want)), (len(want) - 1, len(want))]:
         assert (shards.slice(start, stop) == want[start:stop]).all()
@@ -43,12 +43,24 @@ def test_no_separator_and_an_explicit_one(tmp_path, wordpiece):
     docs = ["w1 w2 w3", "w4 w5"]
     plain = write_shards(docs, wordpiece, tmp_path / "a", separator=None, progress=False)
     assert plain.tokens().tolist() == [6, 7, 8, 9, 10]  # no [CLS]/[SEP]: plain text ids
-    sep = write_shards(docs, wordpiece, tmp_path / "b", separator=wordpiece.sep_id, progress=False)
+    sep = write_shards(docs, wordpiece, tmp_path / "b", separator=wordpiece.sep_token_id, progress=False)
     assert sep.tokens().tolist() == [6, 7, 8, 3, 9, 10, 3]
     with pytest.raises(ValueError, match="outside the vocabulary"):
         write_shards(docs, wordpiece, tmp_path / "c", separator=10**6, progress=False)
     with pytest.raises(ValueError, match="<\\|endoftext\\|>"):
         write_shards(docs, wordpiece, tmp_path / "d", progress=False)
+
+
+@pytest.mark.parametrize("name", ["bpe", "wordpiece"])
+def test_special_token_text_in_a_document_is_text(name, request):
+    """Corpus text is data: "[SEP]" or "<|endoftext|>" written in it never becomes a control token."""
+    tok = request.getfixturevalue(name)
+    doc = "the cat [SEP] sat <|endoftext|> [MASK]"
+    stream = encode_documents([doc], tok, separator=None)
+    plain = tok([doc], add_special_tokens=False, split_special_tokens=True)["input_ids"][0]
+    assert stream.dtype == np.uint32 and stream.tolist() == plain.tolist()
+    control = {tok.token_to_id(t) for t in ("[SEP]", "[MASK]", "<|endoftext|>")} - {None}
+    assert control and not set(stream.tolist()) & control
 
 
 def test_uint32_for_vocabularies_beyond_uint16(tmp_path):
@@ -97,17 +109,17 @@ def test_index_is_written_after_every_shard(tmp_path, bpe, monkeypatch):
 def test_a_crash_leaves_no_index(tmp_path, bpe, monkeypatch):
     """Rewriting a shard set that fails half way leaves no index (not the old one either)."""
     write_shards(LINES, bpe, tmp_path, progress=False)
-    monkeypatch.setattr(shards_module, "_CHUNK_BYTES", 10)  # one document per encode_batch call
+    monkeypatch.setattr(shards_module, "_CHUNK_BYTES", 10)  # one document per encode_flat call
 
     class Failing:
-        n_vocab, special_tokens, token_to_id = bpe.n_vocab, bpe.special_tokens, bpe.token_to_id
+        vocab_size, token_to_id = bpe.vocab_size, bpe.token_to_id
         calls = 0
 
-        def encode_batch(self, texts, **kwargs):
+        def encode_flat(self, texts, **kwargs):
             Failing.calls += 1
             if Failing.calls == 3:
                 raise RuntimeError("disk full")
-            return bpe.encode_batch(texts, **kwargs)
+            return bpe.encode_flat(texts, **kwargs)
 
     with pytest.raises(RuntimeError, match="disk full"):
         write_shards(LINES, Failing(), tmp_path, shard_tokens=5, progress=False)

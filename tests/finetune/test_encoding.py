@@ -1,5 +1,6 @@
-"""Tokenization for fine-tuning: character offsets that agree with the tokenizer, BIO labels on
-the first piece of each word (tricky words included), pair truncation, label sets, bad input."""
+"""Tokenization for fine-tuning: classification rows equal the tokenizer's own ``__call__`` (template,
+longest-first truncation), BIO labels on the first piece of each word (tricky words included),
+label sets, bad input."""
 
 from __future__ import annotations
 
@@ -8,54 +9,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fastembed.finetune.encoding import LabelSet, encode_tagged, encode_texts, truncate_pair, word_predictions
-from fastembed.finetune.offsets import token_offsets, word_spans
+from fastembed.finetune.encoding import LabelSet, encode_sequences, encode_tagged, word_predictions
 from fastembed.finetune.readers import TaggedSentence, TextExample, text_examples
 
 # Letters, digits, punctuation, white space of several kinds, control and zero-width characters,
-# accents (precomposed and combining), CJK, Greek, a character that becomes punctuation under NFD
-# (U+1FEF -> "`"), dotted capital I, an emoji.
-ALPHABET = list("abcXYZ019.,'-!?()$ \t\n") + ["\x00", "\x85", "\x7f", "\u200b", "\u00a0", "\u3000", "\u2028",
-                                              "é", "Ü", "ñ", "e\u0301", "\u0301", "中", "文", "Σ", "ο", "\u1fef",
-                                              "İ", "😀"]
-
-
-@settings(max_examples=150, deadline=None)
-@given(st.lists(st.sampled_from(ALPHABET), max_size=40).map("".join))
-def test_word_spans_match_pre_tokenize(tiny_tok, text):
-    spans = word_spans(tiny_tok, text)
-    assert all(0 <= s < e <= len(text) for s, e in spans)
-    assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:]))
-    rebuilt = [w for s, e in spans for w in tiny_tok.pre_tokenize(text[s:e])]
-    # lower-casing maps a word-final capital sigma to 'ς' by context ("A.Σ"), to 'σ' alone
-    assert [w.replace("ς", "σ") for w in rebuilt] == [w.replace("ς", "σ") for w in tiny_tok.pre_tokenize(text)]
-
-
-def test_token_offsets_lower_case_in_context(bert_tok):
-    for text in ("a.Σ", "ΟΔΟΣ.", "Σ", "ΑΣ ΣΑ.Σ"):
-        ids, offsets = token_offsets(bert_tok, text)
-        assert ids.tolist() == bert_tok.encode(text, add_special_tokens=False).tolist()
-        assert len(offsets) == len(ids)
-
-
-@settings(max_examples=60, deadline=None)
-@given(st.lists(st.sampled_from(ALPHABET + ["paris", "Schwarzenegger", "unbelievably", "naïve"]), max_size=20)
-       .map(" ".join))
-def test_token_offsets_agree_with_encode(bert_tok, text):
-    ids, offsets = token_offsets(bert_tok, text)
-    assert ids.tolist() == bert_tok.encode(text, add_special_tokens=False).tolist()
-    assert offsets.shape == (len(ids), 2)
-    assert bool((offsets[:, 0] < offsets[:, 1]).all()) and bool((np.diff(offsets[:, 0]) >= 0).all())
-    assert offsets.size == 0 or (offsets.min() >= 0 and offsets.max() <= len(text))
-
-
-def test_ascii_pieces_cover_their_own_characters(bert_tok):
-    text = "Schwarzenegger's unbelievably (re)election, in 1996-08-30!"
-    ids, offsets = token_offsets(bert_tok, text)
-    for piece, (s, e) in zip(bert_tok.convert_ids_to_tokens(ids), offsets):
-        assert text[s:e].lower() == piece.removeprefix("##")
-    ids, offsets = token_offsets(bert_tok, "naïve café")     # accents stripped: pieces cover whole words
-    assert [tuple(o) for o in offsets] == [(0, 5)] * (len(ids) - 1) + [(6, 10)]
+# accents (precomposed and combining), CJK, Greek, an emoji.
+ALPHABET = list("abcXYZ019.,'-!?()$") + ["\x00", "\x85", "\x7f", "\u200b", "\u00a0", "é", "Ü", "ñ", "e\u0301",
+                                           "中", "文", "Σ", "ο", "İ", "😀"]
+WORDS = st.lists(st.sampled_from(ALPHABET + ["paris", "Schwarzenegger", "unbelievably", "naïve"]), min_size=1,
+                 max_size=4).map("".join)
 
 
 def test_bio_labels_on_first_piece_of_tricky_words(bert_tok):
@@ -97,7 +59,7 @@ def test_ner_input_errors(tiny_tok):
 def test_pair_encoding_and_longest_first_truncation(tiny_tok):
     ex = [TextExample("the movie was good", "very bad", "1"), TextExample("good", "the plot was very bad", "0")]
     labels = LabelSet.infer(e.label for e in ex)
-    (a, b), report = encode_texts(ex, tiny_tok, labels, max_length=8, pair=True)
+    (a, b), report = encode_sequences(ex, tiny_tok, labels, max_length=8, pair=True)
     assert tiny_tok.convert_ids_to_tokens(a["input_ids"]) == ["[CLS]", "the", "movie", "was", "[SEP]", "very", "bad",
                                                               "[SEP]"]
     assert a["token_type_ids"].tolist() == [0, 0, 0, 0, 0, 1, 1, 1]
@@ -105,23 +67,53 @@ def test_pair_encoding_and_longest_first_truncation(tiny_tok):
                                                               "very", "[SEP]"]
     assert (a["labels"], b["labels"]) == (1, 0)
     assert report["truncated"] == 2 and "truncated" in report["messages"][0]
-    assert truncate_pair([1, 2, 3], [4], 2) == ([1], [4])
-    assert truncate_pair([1, 2, 3], None, 2) == ([1, 2], None)
+
+
+@pytest.mark.parametrize("pair", [False, True])
+def test_rows_are_the_tokenizers_own(bert_tok, pair):
+    """Features are what ``tokenizer(texts, pairs, truncation=True, max_length=...)`` gives, long or short."""
+    words = "the movie was good but the plot , sadly , was not . unbelievably naïve Schwarzenegger".split()
+    rng = np.random.default_rng(0)
+    a = [" ".join(rng.choice(words, size=int(n))) for n in rng.integers(1, 30, size=40)]
+    b = [" ".join(rng.choice(words, size=int(n))) for n in rng.integers(1, 30, size=40)] if pair else None
+    ex = [TextExample(x, b[i] if pair else None, i % 2) for i, x in enumerate(a)]
+    features, report = encode_sequences(ex, bert_tok, LabelSet(2), max_length=24, pair=pair)
+    want = bert_tok(a, b, truncation=True, max_length=24)
+    for f, ids, types in zip(features, want["input_ids"], want["token_type_ids"]):
+        assert f["input_ids"].tolist() == ids.tolist() and f["token_type_ids"].tolist() == types.tolist()
+        assert f["input_ids"].dtype == np.int64
+    full = bert_tok(a, b)["input_ids"]
+    assert report["truncated"] == sum(len(x) > 24 for x in full) > 0
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(WORDS, min_size=1, max_size=12))
+def test_word_pieces_are_the_words_own(bert_tok, words):
+    """Joining the words with spaces gives each word the pieces it has on its own (as
+    ``encode_words`` does), and its first piece carries its label."""
+    (f,), report = encode_tagged([TaggedSentence(words, ["O"] * len(words))], bert_tok, LabelSet(["O"]),
+                                 max_length=512)
+    pieces, owner = bert_tok.encode_words(words)
+    owner = owner.astype(np.int64)
+    assert f["input_ids"].tolist() == [bert_tok.cls_token_id, *pieces.tolist(), bert_tok.sep_token_id]
+    first = np.r_[True, owner[1:] != owner[:-1]] if len(owner) else np.zeros(0, bool)
+    assert f["word_index"][1:-1].tolist() == np.where(first, owner, -1).tolist()
+    assert report["empty_words"] == len(words) - len(set(owner.tolist()))
 
 
 def test_text_input_errors(tiny_tok):
     labels = LabelSet(2)
     with pytest.raises(ValueError, match=r"example 1 \(dev.tsv:3\): the text is empty"):
-        encode_texts([TextExample("good", None, 1), TextExample("  ", None, 0, "dev.tsv:3")], tiny_tok, labels,
+        encode_sequences([TextExample("good", None, 1), TextExample("  ", None, 0, "dev.tsv:3")], tiny_tok, labels,
                      max_length=16, pair=False)
     with pytest.raises(ValueError, match="second text is empty"):
-        encode_texts([TextExample("good", None, 1)], tiny_tok, labels, max_length=16, pair=True)
+        encode_sequences([TextExample("good", None, 1)], tiny_tok, labels, max_length=16, pair=True)
     with pytest.raises(ValueError, match="use the 'pair' task"):
-        encode_texts([TextExample("good", "bad", 1)], tiny_tok, labels, max_length=16, pair=False)
+        encode_sequences([TextExample("good", "bad", 1)], tiny_tok, labels, max_length=16, pair=False)
     with pytest.raises(ValueError, match="no tokens once normalized"):
-        encode_texts([TextExample("\u200b\x00", None, 1)], tiny_tok, labels, max_length=16, pair=False)
+        encode_sequences([TextExample("\u200b\x00", None, 1)], tiny_tok, labels, max_length=16, pair=False)
     with pytest.raises(ValueError, match="label 2 is out of range: the labels are 0 .. 1"):
-        encode_texts([TextExample("good", None, 2)], tiny_tok, labels, max_length=16, pair=False)
+        encode_sequences([TextExample("good", None, 2)], tiny_tok, labels, max_length=16, pair=False)
     with pytest.raises(ValueError, match="3 texts but 2 labels"):
         text_examples(["a", "b", "c"], [0, 1])
 

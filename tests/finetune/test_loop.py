@@ -14,7 +14,7 @@ import torch
 from fastembed.finetune import (Answer, QAExample, TaggedSentence, finetune, load_finetuned, predict,
                                 text_examples)
 from fastembed.finetune._cli import add_parser, resolve_data
-from fastembed.finetune.encoding import LabelSet, encode_texts
+from fastembed.finetune.encoding import LabelSet, encode_sequences
 from fastembed.models.hf import load_bert, read_weights
 
 TEXTS = ["the movie was good", "the film was great", "the plot is awful", "a terrible film", "very fine movie",
@@ -37,7 +37,7 @@ def test_tiny_bert_overfits_a_tiny_classification_set(tiny_dir, tmp_path, tiny_t
     assert json.loads((tmp_path / "results.json").read_text())["best"]["epoch"] == r["best"]["epoch"]
     model, tok, state = load_finetuned(tmp_path)                      # the best checkpoint, on its own
     assert state["epoch"] == r["best"]["epoch"] and state["finetune"]["labels"] == ["neg", "pos"]
-    features, _ = encode_texts(ex, tok, LabelSet(["neg", "pos"]), max_length=16, pair=False)
+    features, _ = encode_sequences(ex, tok, LabelSet(["neg", "pos"]), max_length=16, pair=False)
     pred = [int(np.argmax(o)) for o in predict(model, features)]
     assert pred == [f["labels"] for f in features]
 

@@ -9,7 +9,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fastembed.finetune.offsets import token_offsets
 from fastembed.finetune.qa import answer_tokens, best_span, decode_answers, encode_qa, locate_answer
 from fastembed.finetune.readers import Answer, QAExample, read_squad
 
@@ -24,14 +23,14 @@ def qa(id, question, answer, start=None, context=CONTEXT):
 def test_windows_cover_the_context_and_target_the_answer(tiny_tok):
     ex = [qa("q1", "who lives in paris ?", "john smith"), qa("q2", "what is the capital of france ?", "paris", 28)]
     features, report = encode_qa(ex, tiny_tok, max_length=20, doc_stride=5, max_query_length=8)
-    ids, _ = token_offsets(tiny_tok, CONTEXT)
+    ids = tiny_tok.encode(CONTEXT, add_special_tokens=False)
     for n, e in enumerate(ex):
         rows = [f for f in features if f["example_index"] == n]
         assert len(rows) > 2                                           # a long context: several windows
         seen = set()
         for f in rows:
             assert len(f["input_ids"]) <= 20
-            assert f["input_ids"][0] == tiny_tok.cls_id and f["input_ids"][-1] == tiny_tok.sep_id
+            assert f["input_ids"][0] == tiny_tok.cls_token_id and f["input_ids"][-1] == tiny_tok.sep_token_id
             ctx = np.flatnonzero(f["context_mask"])
             assert bool((f["token_type_ids"][ctx] == 1).all()) and f["token_type_ids"][0] == 0
             seen |= {tuple(o) for o in f["offsets"][ctx]}
@@ -70,6 +69,27 @@ def test_long_answers_and_bad_settings(tiny_tok):
     q = qa("q", "what is the capital of france and the river in the city ?", "paris")
     _, report = encode_qa([q], tiny_tok, max_length=32, doc_stride=8, max_query_length=4)
     assert report["questions_truncated"] == 1
+
+
+def test_a_tokenizer_without_cls_and_sep_is_refused():
+    from fastembed.tokenizers import BPETokenizer
+
+    bpe = BPETokenizer.train([CONTEXT] * 5, vocab_size=270, progress=False)
+    with pytest.raises(ValueError, match=r"\[CLS\] question \[SEP\] context \[SEP\] rows; BPETokenizer has no"):
+        encode_qa([qa("q", "who ?", "paris")], bpe)
+
+
+def test_context_offsets_are_the_tokenizers(tiny_tok):
+    """Each row's context offsets are the tokenizer's (``return_offsets=True``), window by window."""
+    ex = [qa("q1", "who lives in paris ?", "john smith")]
+    features, _ = encode_qa(ex, tiny_tok, max_length=20, doc_stride=5, max_query_length=8)
+    enc = tiny_tok(CONTEXT, add_special_tokens=False, return_offsets=True)
+    ids, offsets = enc["input_ids"][0].tolist(), enc["offset_mapping"][0].tolist()
+    for f in features:
+        ctx = np.flatnonzero(f["context_mask"])
+        got = f["offsets"][ctx].tolist()
+        start = offsets.index(got[0])
+        assert got == offsets[start:start + len(got)] and f["input_ids"][ctx].tolist() == ids[start:start + len(got)]
 
 
 def brute_force(start, end, mask, L):
@@ -121,8 +141,8 @@ def test_xquad_offsets_give_back_the_answer_text(shared_data, bert_tok):
         a = ex.answers[0]
         assert locate_answer(ex.context, a.text, a.start) == (a.start, "exact")
         if ex.context not in cache:
-            cache[ex.context] = token_offsets(bert_tok, ex.context)
-        _, off = cache[ex.context]
+            cache[ex.context] = bert_tok(ex.context, add_special_tokens=False, return_offsets=True)["offset_mapping"][0]
+        off = cache[ex.context]
         s, e = answer_tokens(off, a.start, a.start + len(a.text))
         got = ex.context[off[s, 0]:off[e, 1]]
         if got != a.text:

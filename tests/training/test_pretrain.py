@@ -339,7 +339,7 @@ def test_bert_with_a_bpe_tokenizer_is_refused(files, tmp_path, capsys):
     BPETokenizer.train(files=[files["corpus"]], vocab_size=300, special_tokens=SPECIALS, progress=False).save(bpe)
     assert run("bert", bpe, files["corpus"], tmp_path / "run", 1) == 1
     err = capsys.readouterr().err
-    assert "is a BPE tokenizer; BERT pretraining needs a WordPiece vocabulary" in err
+    assert "puts no [CLS] / [SEP] around texts" in err and "BERT pretraining needs a WordPiece vocabulary" in err
     assert "[CLS], [SEP], [MASK], [PAD] and [UNK]" in err and not (tmp_path / "run").exists()
 
 
