@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import struct
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -62,8 +63,13 @@ def test_ids_equal_tiktoken_and_quicktok_on_text(ours, reference, small_corpus):
         assert q.encode(line) == want
 
 
+# Code points assigned in Python's Unicode (14.0 here): the `regex` module our tables come from and
+# tiktoken's Rust regex may know newer ones (U+18D80 is a letter to one and unassigned to the other).
+assigned_text = st.text(st.characters().filter(lambda c: unicodedata.category(c) != "Cn"), max_size=60)
+
+
 @settings(max_examples=300, deadline=None)
-@given(st.text(max_size=60))
+@given(assigned_text)
 def test_ids_equal_tiktoken_on_arbitrary_text(ours, reference, text):
     assert ours.encode(text, disallowed_special=()).tolist() == reference.encode_ordinary(text)
 
