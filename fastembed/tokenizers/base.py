@@ -33,13 +33,17 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, NamedTuple, Optional, Union
+from dataclasses import dataclass
+from typing import Any, Optional, Union
 
 import numpy as np
 
+from ._batch import Rows, assemble, concat_flats, parse_strategy, truncate, windows
+from .encoding import BatchEncoding, Encoding, Flat
+
+__all__ = ["Tokenizer", "AddedToken", "Template", "BatchEncoding", "Encoding", "Flat", "check_tokenizer"]
+
 SPECIAL_NAMES = ("bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token")
-STRATEGIES = ("longest_first", "only_first", "only_second")
 PADDING = ("longest", "max_length")
 TENSORS = ("np", "pt")
 BATCH_CHUNK = 4096  # texts per native call: Ctrl-C stops a huge batch within a chunk's time
@@ -105,83 +109,6 @@ def _parse_template(spec: str, name: str) -> tuple[tuple[str, int], ...]:
         token, _, kind = word.rpartition(":") if re.search(r":\d+$", word) else (word, "", "0")
         items.append(("$A" if token == "$" else token, int(kind)))
     return tuple(items)
-
-
-class Flat(NamedTuple):
-    """Many texts' tokens, concatenated: row i is ``ids[starts[i]:starts[i + 1]]``. ``offsets``
-    ((N, 2) code-point spans into each text) and ``words`` (index of the pre-tokenized word each
-    token comes from, within its text) are None unless asked for."""
-
-    ids: np.ndarray
-    starts: np.ndarray
-    offsets: Optional[np.ndarray]
-    words: Optional[np.ndarray]
-
-
-@dataclass
-class Encoding:
-    """One row of model input, as HF ``tokenizers.Encoding`` has it. ``word_ids`` and
-    ``sequence_ids`` hold -1 where HF has None (special tokens, padding); ``offsets`` are
-    (start, end) code-point spans into the row's own text ((0, 0) for special tokens and padding).
-    ``overflowing`` holds the further rows of a truncated text (``return_overflowing=True``)."""
-
-    ids: np.ndarray
-    type_ids: np.ndarray
-    attention_mask: np.ndarray
-    special_tokens_mask: np.ndarray
-    offsets: Optional[np.ndarray] = None
-    word_ids: Optional[np.ndarray] = None
-    sequence_ids: Optional[np.ndarray] = None
-    overflowing: list["Encoding"] = field(default_factory=list)
-
-    def __len__(self) -> int:
-        return len(self.ids)
-
-
-class BatchEncoding(dict):
-    """The model inputs of a batch: a dict (``input_ids``, ``attention_mask``, ``token_type_ids``,
-    and when asked ``special_tokens_mask``, ``offset_mapping``, ``overflow_to_sample_mapping``)
-    that ``model(**batch)`` takes, plus per-row access: ``batch[i]`` is an :class:`Encoding`,
-    ``batch.word_ids(i)`` / ``batch.sequence_ids(i)`` are lists with None as in HF.
-
-    Padded batches hold 2-D arrays (int64, or torch tensors with ``return_tensors="pt"``);
-    unpadded ones lists of 1-D int64 arrays.
-    """
-
-    def __init__(self, data: Mapping[str, Any], words: Any, sequences: Any) -> None:
-        super().__init__(data)
-        self._words = words
-        self._sequences = sequences
-
-    def __getitem__(self, key: Union[str, int]) -> Any:
-        if isinstance(key, str):
-            return super().__getitem__(key)
-        if not isinstance(key, (int, np.integer)) or isinstance(key, bool):
-            raise TypeError(f"index a BatchEncoding with a key such as 'input_ids' or a row number, got {key!r}")
-        i = int(key)
-        n = len(self)
-        if not -n <= i < n:
-            raise IndexError(f"row {i} is outside the batch of {n}")
-        row = {k: np.asarray(v[i]) for k, v in self.items() if k != "overflow_to_sample_mapping"}
-        return Encoding(ids=row["input_ids"], type_ids=row["token_type_ids"], attention_mask=row["attention_mask"],
-                        special_tokens_mask=row.get("special_tokens_mask", np.zeros(0, np.int64)),
-                        offsets=row.get("offset_mapping"), word_ids=np.asarray(self._words[i]),
-                        sequence_ids=np.asarray(self._sequences[i]))
-
-    def __len__(self) -> int:  # rows, as len(batch["input_ids"])
-        return len(super().__getitem__("input_ids"))
-
-    @property
-    def keys_(self) -> list[str]:
-        return list(super().keys())
-
-    def word_ids(self, i: int = 0) -> list[Optional[int]]:
-        """The word each token of row ``i`` comes from (None for special tokens and padding)."""
-        return [None if w < 0 else int(w) for w in np.asarray(self._words[i]).tolist()]
-
-    def sequence_ids(self, i: int = 0) -> list[Optional[int]]:
-        """0 for tokens of the first text, 1 for the pair's, None for special tokens and padding."""
-        return [None if s < 0 else int(s) for s in np.asarray(self._sequences[i]).tolist()]
 
 
 TextBatch = Union[str, Sequence[str]]
@@ -320,7 +247,7 @@ class Tokenizer:
                split_special_tokens: bool = False) -> np.ndarray:
         """Token ids of ``text`` (and ``pair``) with the template's special tokens, as uint32."""
         _check_text(text, "text")
-        if pair is None and _strategy(truncation) is None:  # one text as it is: no batch machinery
+        if pair is None and parse_strategy(truncation) is None:  # one text as it is: no batch machinery
             ids = self._encode_side([text], split_special_tokens=split_special_tokens, offsets=False, words=False).ids
             if add_special_tokens and self._edges is not None:
                 ids = np.concatenate((self._edges[0], ids, self._edges[1]))
@@ -421,7 +348,7 @@ class Tokenizer:
         if len(texts) > BATCH_CHUNK:
             parts = [self._encode_side(texts[i:i + BATCH_CHUNK], split_special_tokens=split_special_tokens,
                                        offsets=offsets, words=words) for i in range(0, len(texts), BATCH_CHUNK)]
-            return _concat_flats(parts)
+            return concat_flats(parts)
         pattern = None if split_special_tokens else self._added_re
         if pattern is None:
             return self._encode_flat(texts, offsets=offsets, words=words)
@@ -484,8 +411,8 @@ class Tokenizer:
 
     def _rows(self, texts: list[str], pairs: Optional[list[str]], *, add_special_tokens: bool,
               truncation: Union[bool, str], max_length: Optional[int], stride: int, overflow: bool,
-              split_special_tokens: bool, offsets: bool, words: bool) -> "_Rows":
-        strategy = _strategy(truncation)
+              split_special_tokens: bool, offsets: bool, words: bool) -> "Rows":
+        strategy = parse_strategy(truncation)
         template = (self._pair if pairs is not None else self._single) if add_special_tokens else None
         if template is None:
             template = [(-1, 0)] if pairs is None else [(-1, 0), (-2, 1)]
@@ -517,12 +444,12 @@ class Tokenizer:
             if budget < 0:
                 raise ValueError(f"max_length={max_length} cannot hold the {n_special} special tokens the template "
                                  f"adds around {'a pair' if pairs is not None else 'a text'}")
-            ka, kb = _truncate(la, lb, budget, strategy, pairs is not None)
+            ka, kb = truncate(la, lb, budget, strategy, pairs is not None)
             if overflow:
                 which = "b" if strategy == "only_second" else "a"
                 keep = kb if which == "b" else ka
                 length = lb if which == "b" else la
-                sample, start = _windows(keep, length, stride)
+                sample, start = windows(keep, length, stride)
                 if which == "a":
                     a0 = a.starts[sample] + start
                     a1 = np.minimum(a0 + keep[sample], a.starts[sample + 1])
@@ -536,9 +463,9 @@ class Tokenizer:
                 a1 = a0 + ka
                 if b is not None:
                     b1 = b0 + kb  # type: ignore[operator]
-        return _assemble(template, a, b, sample, a0, a1, b0, b1, offsets=offsets, words=words)
+        return assemble(template, a, b, sample, a0, a1, b0, b1, offsets=offsets, words=words)
 
-    def _batch(self, rows: "_Rows", *, padding: Optional[str], max_length: Optional[int], multiple: Optional[int],
+    def _batch(self, rows: "Rows", *, padding: Optional[str], max_length: Optional[int], multiple: Optional[int],
                left: bool, tensors: Optional[str], offsets: bool, special_mask: bool, overflow: bool) -> BatchEncoding:
         lengths = np.diff(rows.starts)
         n = len(lengths)
@@ -608,129 +535,6 @@ class Tokenizer:
         from .hf import save_pretrained
 
         return save_pretrained(self, directory)
-
-
-class _Rows(NamedTuple):
-    """Assembled rows, concatenated (row r at ``[starts[r], starts[r + 1])``), int64."""
-
-    ids: np.ndarray
-    starts: np.ndarray
-    type_ids: np.ndarray
-    special: np.ndarray
-    offsets: Optional[np.ndarray]
-    words: np.ndarray
-    sequences: np.ndarray
-    sample: np.ndarray
-
-
-def _concat_flats(parts: Sequence[Flat]) -> Flat:
-    starts = [parts[0].starts]
-    for p in parts[1:]:
-        starts.append(p.starts[1:] + starts[-1][-1])
-    return Flat(np.concatenate([p.ids for p in parts]), np.concatenate(starts),
-                None if parts[0].offsets is None else np.concatenate([p.offsets for p in parts]),
-                None if parts[0].words is None else np.concatenate([p.words for p in parts]))
-
-
-def _strategy(truncation: Union[bool, str, None]) -> Optional[str]:
-    if truncation is True:
-        return "longest_first"
-    if truncation in (False, None, "do_not_truncate"):
-        return None
-    if truncation not in STRATEGIES:
-        raise ValueError(f"truncation must be False, True or one of {', '.join(STRATEGIES)}, got {truncation!r}")
-    return truncation  # type: ignore[return-value]
-
-
-def _truncate(la: np.ndarray, lb: np.ndarray, budget: int, strategy: str, pair: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Kept lengths of the first and second texts so that ka + kb <= budget, as HF ``tokenizers``
-    truncates.
-
-    ``longest_first``: the shorter text (the first on a tie) keeps what it has, up to half the
-    budget rounded down; the longer gets the rest. ``only_first``/``only_second`` take from that
-    text alone, and fail where it would be left with nothing. A budget of 0 empties both.
-    """
-    if not pair:
-        if strategy == "only_second":
-            raise ValueError("truncation='only_second' needs text pairs; use 'longest_first' or 'only_first'")
-        return np.minimum(la, budget), lb
-    if budget == 0:
-        return np.zeros_like(la), np.zeros_like(lb)
-    over = la + lb > budget
-    if strategy == "longest_first":
-        b_shorter = la > lb
-        short = np.minimum(np.where(b_shorter, lb, la), budget // 2)
-        ka = np.where(b_shorter, budget - short, short)
-        kb = np.where(b_shorter, short, budget - short)
-        return np.where(over, ka, la), np.where(over, kb, lb)
-    first = strategy == "only_first"
-    long, other = (la, lb) if first else (lb, la)
-    keep = np.where(over, budget - other, long)
-    bad = np.flatnonzero(over & (keep <= 0))
-    if len(bad):
-        i = int(bad[0])
-        raise ValueError(f"truncation={strategy!r}: pair {i} needs {int(la[i] + lb[i])} tokens and max_length leaves "
-                         f"{budget} for the texts, but the {'second' if first else 'first'} text alone has "
-                         f"{int(other[i])}, leaving nothing of the {'first' if first else 'second'}; use "
-                         "truncation='longest_first' or a larger max_length")
-    return (keep, lb) if first else (la, keep)
-
-
-def _windows(keep: np.ndarray, length: np.ndarray, stride: int) -> tuple[np.ndarray, np.ndarray]:
-    """(sample index, start) of every row when texts of ``length`` tokens are cut into windows of
-    ``keep`` tokens, each starting ``keep - stride`` after the previous one, the last reaching the
-    end (HF's overflowing encodings, in order)."""
-    cut = keep < length
-    if cut.any() and stride >= int(keep[cut].min()):
-        raise ValueError(f"stride={stride} must be smaller than the tokens a row keeps of the text it splits "
-                         f"({int(keep[cut].min())} here): raise max_length or lower stride")
-    step = np.maximum(keep - stride, 1)
-    count = np.where(cut, 1 + -(-(length - keep) // step), 1)
-    sample = np.repeat(np.arange(len(keep)), count)
-    k = np.arange(len(sample)) - np.repeat(np.cumsum(count) - count, count)
-    return sample, k * step[sample]
-
-
-def _assemble(template: list[tuple[int, int]], a: Flat, b: Optional[Flat], sample: np.ndarray, a0: np.ndarray,
-              a1: np.ndarray, b0: Optional[np.ndarray], b1: Optional[np.ndarray], *, offsets: bool,
-              words: bool) -> _Rows:
-    n = len(sample)
-    ka = a1 - a0
-    kb = np.zeros(n, np.int64) if b is None else b1 - b0  # type: ignore[operator]
-    n_special = sum(1 for i, _ in template if i >= 0)
-    lengths = ka + kb + n_special
-    starts = np.zeros(n + 1, np.int64)
-    np.cumsum(lengths, out=starts[1:])
-    total = int(starts[-1])
-    ids = np.empty(total, np.int64)
-    type_ids = np.empty(total, np.int64)
-    special = np.zeros(total, np.int64)
-    offs = np.zeros((total, 2), np.int64) if offsets else None
-    wds = np.full(total, -1, np.int64)
-    seqs = np.full(total, -1, np.int64)
-    cursor = starts[:-1].copy()
-    for item, type_id in template:
-        if item >= 0:
-            ids[cursor] = item
-            type_ids[cursor] = type_id
-            special[cursor] = 1
-            cursor += 1
-            continue
-        flat, lo, k, seq = (a, a0, ka, 0) if item == -1 else (b, b0, kb, 1)
-        m = int(k.sum())
-        if m:
-            within = np.arange(m) - np.repeat(np.cumsum(k) - k, k)
-            src = np.repeat(lo, k) + within
-            dst = np.repeat(cursor, k) + within
-            ids[dst] = flat.ids[src]  # type: ignore[union-attr]
-            type_ids[dst] = type_id
-            seqs[dst] = seq
-            if offsets:
-                offs[dst] = flat.offsets[src]  # type: ignore[index,union-attr]
-            if words:
-                wds[dst] = flat.words[src]  # type: ignore[index,union-attr]
-        cursor += k
-    return _Rows(ids, starts, type_ids, special, offs, wds, seqs, sample)
 
 
 def _added_pattern(tokens: Sequence[AddedToken]) -> Optional[re.Pattern]:
