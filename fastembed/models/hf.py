@@ -20,6 +20,7 @@ from typing import Any, Optional, Sequence, Union
 import torch
 
 from ..io import atomic_write_bytes, atomic_write_text, read_json_object
+from ..tokenizers.base import Tokenizer
 from .bert import BertForPreTraining, BertModel
 from .config import BertConfig, GPTConfig
 from .gpt import GPT
@@ -171,7 +172,7 @@ def load_bert(path: PathLike, *, pretraining: bool = False, **overrides: Any) ->
     return model
 
 
-def save_bert(model: Union[BertModel, BertForPreTraining], path: PathLike, *, tokenizer: Any = None,
+def save_bert(model: Union[BertModel, BertForPreTraining], path: PathLike, *, tokenizer: Optional[Tokenizer] = None,
               vocab: Optional[Sequence[str]] = None) -> None:
     """Write ``config.json`` + ``model.safetensors`` that ``transformers.BertModel /
     BertForPreTraining.from_pretrained`` loads, and with ``tokenizer`` (or ``vocab``, the entries

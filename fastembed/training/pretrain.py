@@ -81,7 +81,8 @@ from ..data.instances import NSP_MODES
 from ..io import atomic_write_text, read_json_object
 from ..models import BertConfig, BertForPreTraining, GPT, GPTConfig
 from ..models.hf import bert_config_from_hf, gpt_config_from_hf, save_bert, save_gpt2
-from ..tokenizers import BPETokenizer, WordPieceTokenizer, from_pretrained
+from ..tokenizers import from_pretrained
+from ..tokenizers.base import Tokenizer
 from ..tokenizers.hf import tokenizer_json
 from .checkpoint import latest_checkpoint
 from .distributed import barrier, init_distributed, is_main
@@ -104,7 +105,6 @@ DEFAULTS = {"bert": {"lr": 1e-4, "schedule": "linear"}, "gpt": {"lr": 6e-4, "sch
 # Arguments that decide which batches a step sees; changing them on resume only warns.
 DATA_ARGS = ("corpus", "seq_len", "batch_size", "dev_fraction", "nsp", "mlm_probability")
 
-Tokenizer = Union[BPETokenizer, WordPieceTokenizer]
 
 
 def pretrain(kind: str, *, corpus: Union[PathLike, Sequence[PathLike]], tokenizer: PathLike, out_dir: PathLike,
