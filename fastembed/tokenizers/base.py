@@ -376,7 +376,8 @@ class Tokenizer:
                 segments.append(text[pos:])
             plan.append(parts)
         seg = self._encode_flat(segments, offsets=offsets, words=words)
-        plain = [i for i in range(len(texts)) if i not in set(marked)]
+        is_marked = set(marked)
+        plain = [i for i in range(len(texts)) if i not in is_marked]
         base = self._encode_flat([texts[i] for i in plain], offsets=offsets, words=words)
         per_text: list[tuple] = [None] * len(texts)  # type: ignore[list-item]
         for j, i in enumerate(plain):

@@ -325,68 +325,6 @@ class WordPieceTokenizer(Tokenizer):
                           offsets=False, words=False)
         return rows.ids.astype(np.uint32), rows.type_ids.astype(np.uint8)
 
-    def _normalize_aligned(self, text: str) -> tuple[list[str], list[int]]:
-        """HF ``BertNormalizer`` one character at a time: the normalized characters, and for each
-        the index of the original character it came from."""
-        chars: list[str] = []
-        origin: list[int] = []
-        for i, c in enumerate(text):
-            if self.clean_text:
-                if c in ("\0", "\ufffd") or _is_control(c):
-                    continue
-                if _is_whitespace(c):
-                    c = " "
-            if self.handle_chinese_chars and _is_cjk(c):
-                out = f" {c} "
-            else:
-                out = c
-                if self.strip_accents:
-                    out = "".join(d for d in unicodedata.normalize("NFD", out) if unicodedata.category(d) != "Mn")
-                if self.lowercase:
-                    out = "".join(d.lower() for d in out)  # per character: no final-sigma rule, as HF
-            chars += out
-            origin += [i] * len(out)
-        return chars, origin
-
-    def _encode_flat_reference(self, texts: list[str], *, offsets: bool = False, words: bool = False) -> Flat:
-        """``_encode_flat`` in plain Python, character by character (the tests' oracle): normalize
-        with alignment, split into words (white space; each punctuation character alone), WordPiece
-        each word; a piece's offsets are its first and last characters' origins."""
-        all_ids: list[int] = []
-        all_offs: list[tuple[int, int]] = []
-        all_words: list[int] = []
-        starts = [0]
-        for text in texts:
-            chars, origin = self._normalize_aligned(text)
-            spans: list[tuple[int, int]] = []  # word spans in normalized characters
-            start = -1
-            for k, c in enumerate(chars):
-                if _is_whitespace(c) or _is_punctuation(c):
-                    if start >= 0:
-                        spans.append((start, k))
-                        start = -1
-                    if not _is_whitespace(c):
-                        spans.append((k, k + 1))
-                elif start < 0:
-                    start = k
-            if start >= 0:
-                spans.append((start, len(chars)))
-            ids, piece_of = self._wp.encode_words(["".join(chars[a:b]) for a, b in spans])
-            word, pos = -1, 0
-            for t, w in zip(ids.tolist(), piece_of.tolist()):
-                a, b = spans[w]
-                if w != word:
-                    word, pos = w, a
-                n = b - a if t == self.unk_id else len(self.vocab[t]) - (len(self.prefix) if pos > a else 0)
-                all_ids.append(t)
-                all_offs.append((origin[pos], origin[pos + n - 1] + 1))
-                all_words.append(w)
-                pos += n
-            starts.append(len(all_ids))
-        return Flat(np.array(all_ids, np.uint32), np.array(starts, np.int64),
-                    np.array(all_offs, np.int64).reshape(-1, 2) if offsets else None,
-                    np.array(all_words, np.int32) if words else None)
-
     # ------------------------------------------------------------------ decoding
 
     def convert_ids_to_tokens(self, ids: Iterable[int]) -> list[str]:

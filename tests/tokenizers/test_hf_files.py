@@ -196,6 +196,16 @@ def assert_same(tok, hf, texts, pairs=None, *, padding=False, truncation=False, 
         assert b["overflow_to_sample_mapping"].tolist() == sample
     return len(rows)
 
+def assert_same_as_transformers(directory, ours, texts, pairs) -> None:
+    """transformers.AutoTokenizer on ``directory`` gives ``ours``' ids, type ids and offsets."""
+    auto = transformers.AutoTokenizer.from_pretrained(directory)
+    got = auto(texts, pairs, return_offsets_mapping=True, return_token_type_ids=True)
+    assert got["input_ids"] == [x.tolist() for x in ours["input_ids"]]
+    assert got["token_type_ids"] == [x.tolist() for x in ours["token_type_ids"]]
+    assert [[tuple(o) for o in r] for r in got["offset_mapping"]] == \
+        [[tuple(o) for o in r.tolist()] for r in ours["offset_mapping"]]
+
+
 
 # ---------------------------------------------------------------------- all-MiniLM-L6-v2 (WordPiece)
 
@@ -477,12 +487,7 @@ def check_round_trip(tok, d: Path) -> None:
         assert [x.tolist() for x in ours[key]] == [x.tolist() for x in again[key]], key
     assert_same(tok, hf_file(d / "tokenizer.json"), ROUND_TRIP_TEXTS, ROUND_TRIP_PAIRS)
     assert_same(tok, hf_file(d / "tokenizer.json"), ROUND_TRIP_TEXTS)
-    auto = transformers.AutoTokenizer.from_pretrained(d)
-    got = auto(ROUND_TRIP_TEXTS, ROUND_TRIP_PAIRS, return_offsets_mapping=True, return_token_type_ids=True)
-    assert got["input_ids"] == [x.tolist() for x in ours["input_ids"]]
-    assert got["token_type_ids"] == [x.tolist() for x in ours["token_type_ids"]]
-    assert [[tuple(o) for o in r] for r in got["offset_mapping"]] == \
-        [[tuple(o) for o in r.tolist()] for r in ours["offset_mapping"]]
+    assert_same_as_transformers(d, ours, ROUND_TRIP_TEXTS, ROUND_TRIP_PAIRS)
 
 
 @pytest.mark.parametrize("kind", ["trained", "template-trim", "cl100k", "custom"])
@@ -546,12 +551,7 @@ def test_roberta_vocab_json_and_merges_equal_transformers(small_corpus, tmp_path
     texts = ["Hello world, it's <mask> here", " leading and <mask>trailing ", "x", ""]
     pairs = ["second <mask>", "y", " z ", "w"]
     ours = tok(texts, pairs, return_offsets=True)
-    auto = transformers.AutoTokenizer.from_pretrained(tmp_path)
-    got = auto(texts, pairs, return_offsets_mapping=True, return_token_type_ids=True)
-    assert got["input_ids"] == [x.tolist() for x in ours["input_ids"]]
-    assert got["token_type_ids"] == [x.tolist() for x in ours["token_type_ids"]]
-    assert [[tuple(o) for o in r] for r in got["offset_mapping"]] == \
-        [[tuple(o) for o in r.tolist()] for r in ours["offset_mapping"]]
+    assert_same_as_transformers(tmp_path, ours, texts, pairs)
     (tmp_path / "tokenizer_config.json").write_text(json.dumps({"tokenizer_class": "XLMTokenizer"}))
     with pytest.raises(ValueError, match="tokenizer_class 'XLMTokenizer' is not GPT-2's or RoBERTa's"):
         from_pretrained(tmp_path)
