@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import struct
-import unicodedata
 from pathlib import Path
 
 import pytest
@@ -65,7 +64,8 @@ def test_ids_equal_tiktoken_and_quicktok_on_text(ours, reference, small_corpus):
 
 # Code points assigned in Python's Unicode (14.0 here): the `regex` module our tables come from and
 # tiktoken's Rust regex may know newer ones (U+18D80 is a letter to one and unassigned to the other).
-assigned_text = st.text(st.characters().filter(lambda c: unicodedata.category(c) != "Cn"), max_size=60)
+# No lone surrogates either (Cs; st.text's default leaves them out): tiktoken replaces them, we keep their bytes.
+assigned_text = st.text(st.characters(exclude_categories=("Cs", "Cn")), max_size=60)
 
 
 @settings(max_examples=300, deadline=None)
