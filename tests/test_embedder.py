@@ -4,7 +4,6 @@ the ``fastembed embed`` command."""
 
 from __future__ import annotations
 
-import argparse
 import json
 import random
 
@@ -14,7 +13,6 @@ import pytest
 torch = pytest.importorskip("torch")
 
 import fastembed  # noqa: E402
-from fastembed._embed_cli import add_parser  # noqa: E402
 from fastembed.embedder import Embedder, TruncationWarning  # noqa: E402
 from fastembed.features import extract  # noqa: E402
 from tests._tiny import save_tiny_bert  # noqa: E402
@@ -199,10 +197,9 @@ def test_minilm_equals_sentence_transformers():
 
 
 def run_cli(argv):
-    parser = argparse.ArgumentParser(prog="fastembed")
-    add_parser(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(argv)
-    return args.func(args)
+    from fastembed.cli import main
+
+    return main(argv)
 
 
 def test_cli_writes_a_npy_file(tiny_dir, tmp_path, capsys):
@@ -210,7 +207,7 @@ def test_cli_writes_a_npy_file(tiny_dir, tmp_path, capsys):
     src = tmp_path / "lines.txt"
     src.write_text("\n".join(lines) + "\n", encoding="utf-8")
     out = tmp_path / "v.npy"
-    assert run_cli(["embed", "--model", str(tiny_dir), "--input", str(src), "--output", str(out),
+    assert run_cli(["embed", "--model", str(tiny_dir), "--input", str(src), "--out", str(out),
                     "--batch-size", "2", "--max-length", "8", "--no-normalize", "--pooling", "cls"]) == 0
     v = np.load(out)
     assert v.shape == (4, 32) and v.dtype == np.float32

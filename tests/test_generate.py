@@ -239,7 +239,7 @@ def test_load_generator_reads_gpt2_tokenizer_files(shared_data, tmp_path, names)
 
 
 def run_cli(capsys, *argv: str) -> str:
-    from fastembed._generate_cli import add_parser
+    from fastembed.cli.generate import add_parser
 
     parser = argparse.ArgumentParser(prog="fastembed")
     add_parser(parser.add_subparsers(dest="command"))
@@ -264,6 +264,6 @@ def test_cli_generates_greedy_sampled_and_streamed(model_dir, capsys):
 def test_cli_errors_and_lazy_torch(model_dir, capsys):
     with pytest.raises(ValueError, match=r"\+ max_new_tokens \(999\)"):
         run_cli(capsys, "--model", str(model_dir), "--prompt", "the", "--max-new-tokens", "999")
-    code = "import sys, argparse, fastembed._generate_cli as g; g.add_parser(argparse.ArgumentParser()" \
+    code = "import sys, argparse, fastembed.cli.generate as g; g.add_parser(argparse.ArgumentParser()" \
            ".add_subparsers()); print('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "False\n"

@@ -26,7 +26,6 @@ too small for the demo or for the requested vocabulary.
 
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
 import time
@@ -37,7 +36,7 @@ from typing import TYPE_CHECKING, Optional
 if TYPE_CHECKING:
     from .report import Report
 
-__all__ = ["run_demo", "Settings", "QUICK", "DEFAULT", "add_parser"]
+__all__ = ["run_demo", "Settings", "QUICK", "DEFAULT"]
 
 MARKER = ".fastembed-demo"                # marks a folder the demo made, so reruns may replace its parts
 OWNED = ("gpt", "bert", "scalar_mix")     # sub-folders a rerun clears (pretraining refuses stale checkpoints)
@@ -173,18 +172,3 @@ def _loss_figure(gpt_rows: list, bert_rows: list, out: Path, report: Report) -> 
     if panels:
         report.figure(plot_loss_curves(panels, out / "loss_curves.png", title="pretraining loss (train and held-out)"),
                       "Pretraining loss curves: GPT's next-token loss, BERT's masked-LM and next-sentence losses")
-
-
-def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("demo", help="run the main job end to end on data that needs no download",
-                       description=__doc__.split("\n\n")[0])
-    p.add_argument("--quick", action="store_true", help="a smaller run of every step (under a minute on 2 cores)")
-    p.add_argument("--corpus", type=Path, default=None, metavar="FILE",
-                   help="a UTF-8 text file to use instead of CPython's documentation")
-    p.add_argument("--out", type=Path, default=Path("fastembed-demo"), metavar="DIR",
-                   help="output folder for report.md, pictures and models (default ./fastembed-demo)")
-    p.add_argument("--vocab-size", type=int, default=None, metavar="N",
-                   help="BPE and WordPiece vocabulary size (default 2048 / 3000; --quick 1024 / 1500)")
-    p.add_argument("--seed", type=int, default=0)
-    p.set_defaults(func=lambda a: run_demo(quick=a.quick, corpus=a.corpus, out=a.out, vocab_size=a.vocab_size,
-                                          seed=a.seed))

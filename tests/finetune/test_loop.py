@@ -13,7 +13,7 @@ import torch
 
 from fastembed.finetune import (Answer, QAExample, TaggedSentence, finetune, load_finetuned, predict,
                                 text_examples)
-from fastembed.finetune._cli import add_parser, resolve_data
+from fastembed.cli.finetune import add_parser, resolve_data
 from fastembed.finetune.encoding import LabelSet, encode_sequences
 from fastembed.models.hf import load_bert, read_weights
 
@@ -177,7 +177,7 @@ def test_out_dir_holding_a_run_is_refused(tiny_dir, tmp_path, capsys):
     data = tmp_path / "train.tsv"
     data.write_text("sentence\tlabel\n" + "".join(f"{t}\t{int(y == 'pos')}\n" for t, y in zip(TEXTS, LABELS)))
     capsys.readouterr()
-    assert main(["finetune", "--task", "classify", "--data", str(data), str(data), "--model", str(tiny_dir),
+    assert main(["finetune", "--task", "classify", "--input", str(data), str(data), "--model", str(tiny_dir),
                  "--out", str(out), "--epochs", "1"]) == 1
     err = capsys.readouterr().err
     assert err.startswith(f"fastembed finetune: error: {out} already holds a run") and err.count("\n") == 1

@@ -47,11 +47,11 @@ def test_gpt_directory_given_to_finetune_or_embed_says_so(tmp_path, capsys):
     lines = tmp_path / "lines.txt"
     lines.write_text("a line\n")
     want = f"{gpt} holds a GPT model (model_type gpt2); finetune/embed need a BERT model directory"
-    assert main(["embed", "--model", str(gpt), "--input", str(lines), "--output", str(tmp_path / "v.npy")]) == 1
+    assert main(["embed", "--model", str(gpt), "--input", str(lines), "--out", str(tmp_path / "v.npy")]) == 1
     assert capsys.readouterr().err == f"fastembed embed: error: {want}\n"
     train = tmp_path / "train.tsv"
     train.write_text("sentence\tlabel\na line\t0\nanother\t1\n")
-    assert main(["finetune", "--task", "classify", "--data", str(train), str(train), "--model", str(gpt),
+    assert main(["finetune", "--task", "classify", "--input", str(train), str(train), "--model", str(gpt),
                  "--out", str(tmp_path / "ft")]) == 1
     assert capsys.readouterr().err.splitlines()[-1] == f"fastembed finetune: error: {want}"
     bert = _tiny_bert_dir(tmp_path / "bert")

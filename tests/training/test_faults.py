@@ -75,7 +75,7 @@ def _env() -> dict[str, str]:
 
 
 def _pretrain_args(files, out: Path, steps: int, *extra: str) -> list[str]:
-    return ["pretrain", "gpt", "--corpus", str(files["corpus"]), "--tokenizer", str(files["bpe"]),
+    return ["pretrain", "gpt", "--input", str(files["corpus"]), "--tokenizer", str(files["bpe"]),
             "--steps", str(steps), "--out", str(out), *QUICK, "--dev-fraction", "0", "--save-every", "1", *extra]
 
 

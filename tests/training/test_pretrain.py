@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[2]
 WORDS = ("the a cat dog sat ran on mat big small red blue house tree river sun moon saw ate and old new "
          "man woman city road green door").split()
 SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-QUICK = ["--config", "tiny", "--batch-size", "8", "--seq-len", "32", "--log-every", "1", "--dev-fraction", "0.1",
+QUICK = ["--config", "tiny", "--batch-size", "8", "--max-length", "32", "--log-every", "1", "--dev-fraction", "0.1",
          "--eval-batches", "2"]
 
 
@@ -60,7 +60,7 @@ def make_files(d: Path) -> dict[str, Path]:
 
 
 def run(kind: str, tokenizer: Path, corpus: Path, out: Path, steps: int, *extra: str) -> int:
-    return main(["pretrain", kind, "--corpus", str(corpus), "--tokenizer", str(tokenizer), "--steps", str(steps),
+    return main(["pretrain", kind, "--input", str(corpus), "--tokenizer", str(tokenizer), "--steps", str(steps),
                  "--out", str(out), *QUICK, *extra])
 
 
@@ -152,7 +152,7 @@ def test_two_ranks_under_torchrun_equal_one_process(tmp_path):
     """torchrun, 2 gloo ranks of 4 rows each, vs this process with the batch of 8, BERT's real vocabulary."""
     vocab = data_path("tokenizers", "bert-base-uncased", "vocab.txt")
     corpus = write_corpus(tmp_path / "corpus.txt", documents=20)
-    args = ["pretrain", "bert", "--corpus", str(corpus), "--tokenizer", str(vocab), "--steps", "3", *QUICK,
+    args = ["pretrain", "bert", "--input", str(corpus), "--tokenizer", str(vocab), "--steps", "3", *QUICK,
             "--set", "hidden_dropout=0", "--set", "attention_dropout=0", "--lr", "1e-3"]
     env = dict(os.environ, OMP_NUM_THREADS="1",
                PYTHONPATH=os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p))
@@ -183,23 +183,23 @@ def test_bad_input_is_one_line_and_exit_1(files, tmp_path, capsys):
 
     no_mask = tmp_path / "no_mask.txt"
     no_mask.write_text(files["vocab"].read_text().replace("[MASK]\n", ""), encoding="utf-8")
-    err = fails("bert", "--corpus", str(files["corpus"]), "--tokenizer", str(no_mask), "--steps", "1",
+    err = fails("bert", "--input", str(files["corpus"]), "--tokenizer", str(no_mask), "--steps", "1",
                 "--out", str(tmp_path / "a"), *QUICK)
     assert "[MASK]" in err
-    err = fails("bert", "--corpus", str(files["corpus"]), "--tokenizer", str(files["bpe"]), "--steps", "1",
+    err = fails("bert", "--input", str(files["corpus"]), "--tokenizer", str(files["bpe"]), "--steps", "1",
                 "--out", str(tmp_path / "a"), *QUICK)
     assert "[CLS], [SEP], [MASK], [PAD]" in err                               # BPE without BERT's tokens
 
     small = tmp_path / "small.txt"
     small.write_text("the cat sat.\n", encoding="utf-8")
-    err = fails("gpt", "--corpus", str(small), "--tokenizer", str(files["bpe"]), "--steps", "1",
+    err = fails("gpt", "--input", str(small), "--tokenizer", str(files["bpe"]), "--steps", "1",
                 "--out", str(tmp_path / "b"), *QUICK)
     assert "block_size=32 needs 33" in err and "the corpus has" in err
 
-    err = fails("gpt", "--corpus", str(tmp_path / "missing.txt"), "--tokenizer", str(files["bpe"]), "--steps", "1",
+    err = fails("gpt", "--input", str(tmp_path / "missing.txt"), "--tokenizer", str(files["bpe"]), "--steps", "1",
                 "--out", str(tmp_path / "c"), *QUICK)
     assert "missing.txt does not exist" in err
-    err = fails("gpt", "--corpus", str(files["corpus"]), "--tokenizer", str(files["bpe"]), "--steps", "1",
+    err = fails("gpt", "--input", str(files["corpus"]), "--tokenizer", str(files["bpe"]), "--steps", "1",
                 "--out", str(tmp_path / "c"), *QUICK, "--set", "hidden_dropout")
     assert "--set takes KEY=VALUE" in err
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()  # nothing written for bad input
@@ -330,7 +330,7 @@ def test_step_that_cannot_fit_in_memory_is_refused_before_the_model_is_built(fil
     monkeypatch.setattr("fastembed.training.pretrain.GPT", lambda *a, **k: built.append(1))
     assert run("gpt", files["bpe"], files["corpus"], tmp_path / "run", 1) == 1
     err = capsys.readouterr().err
-    assert "--batch-size 8 x --seq-len 32 needs about" in err and "1.0 MB free" in err and not built
+    assert "--batch-size 8 x --max-length 32 needs about" in err and "1.0 MB free" in err and not built
 
 
 def test_bert_with_a_bpe_tokenizer_is_refused(files, tmp_path, capsys):

@@ -105,7 +105,7 @@ def test_train_into_a_missing_folder_fails_before_training(tmp_path, capsys):
     # Before: trained, then "No such file or directory: '.../missing/.v.txt.x1y2.tmp'".
     corpus = tmp_path / "c.txt"
     corpus.write_text("a b c\n" * 10)
-    status, out, err = run(capsys, "train", corpus, "-o", tmp_path / "missing" / "v.txt", "--min-count", "1")
+    status, out, err = run(capsys, "train", "--input", corpus, "-o", tmp_path / "missing" / "v.txt", "--min-count", "1")
     assert status == 1 and out == ""
     assert "the folder" in one_error_line(err) and "missing does not exist" in err and ".tmp" not in err
 

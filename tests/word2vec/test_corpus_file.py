@@ -45,7 +45,7 @@ def test_binary_corpus_is_refused_before_training(tmp_path):
 def test_command_line_refuses_non_utf8_with_one_line(tmp_path, capsys):
     corpus, out = tmp_path / "latin1.txt", tmp_path / "v.txt"
     corpus.write_bytes("caf\xe9 na\xefve\n".encode("latin-1") * 10)
-    assert main(["word2vec", "train", str(corpus), "-o", str(out), "--min-count", "1", "--epochs", "1"]) == 1
+    assert main(["word2vec", "train", "--input", str(corpus), "-o", str(out), "--min-count", "1", "--epochs", "1"]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "not UTF-8" in err and "iconv" in err
     assert not out.exists()

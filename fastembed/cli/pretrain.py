@@ -1,54 +1,59 @@
-"""``fastembed pretrain``: pretrain BERT or GPT on a text corpus from the shell, alone or under torchrun.
+"""fastembed pretrain: pretrain BERT or GPT on a text corpus from the shell, alone or under torchrun.
 
-    fastembed pretrain bert --corpus wiki.txt --tokenizer vocab.txt --config mini --steps 10000 --out runs/bert
-    fastembed pretrain gpt --corpus a.txt b.txt --tokenizer tok.json --config tiny --steps 2000 --out runs/gpt \\
-        --seq-len 256 --set hidden_dropout=0.0
-    fastembed pretrain bert ... --out runs/bert --resume            # continue from the latest checkpoint
-    torchrun --nproc_per_node=2 -m fastembed.cli pretrain bert ...  # the same run on 2 ranks
-
-``--batch-size`` is the global batch of one optimizer step, whatever the number of ranks and
-``--grad-accum``. The run writes ``OUT/metrics.jsonl``, ``OUT/checkpoints/`` and, at the end,
-``OUT/model/`` (HuggingFace format plus the tokenizer). See fastembed.training.pretrain.
+The parser is built in full whatever the command (it imports nothing heavy); fastembed.training,
+whose import loads torch, is imported only when the command runs.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 from typing import Any
 
+from . import _common as c
 
-def add_parser(sub: argparse._SubParsersAction, help: str) -> None:
-    """Add ``pretrain`` to the ``fastembed`` subcommands; ``help`` is its line in ``fastembed --help``
-    (fastembed.cli.PRETRAIN_HELP, kept there so the list shows it without importing torch)."""
-    p = sub.add_parser("pretrain", help=help, description=__doc__.splitlines()[0],
+HELP = "pretrain BERT (masked LM + next sentence) or GPT (next token)"
+DESCRIPTION = """\
+Pretrain BERT or GPT on a text corpus, alone or under torchrun.
+
+  fastembed pretrain bert --input wiki.txt --tokenizer vocab.txt --config mini --steps 10000 --out runs/bert
+  fastembed pretrain gpt --input a.txt b.txt --tokenizer tok.json --config tiny --steps 2000 --out runs/gpt \\
+      --max-length 256 --set hidden_dropout=0.0
+  fastembed pretrain bert ... --out runs/bert --resume            # continue from the latest checkpoint
+  torchrun --nproc_per_node=2 -m fastembed.cli pretrain bert ...  # the same run on 2 ranks
+
+--batch-size is the global batch of one optimizer step, whatever the number of ranks and
+--grad-accum. The run writes OUT/metrics.jsonl, OUT/checkpoints/ and, at the end, OUT/model/
+(HuggingFace format plus the tokenizer), the directory that finetune --model and generate --model
+take."""
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("pretrain", help=HELP, description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter,
                        epilog="Every option's default is in its help; the run's files are described in "
                               "fastembed.training.pretrain.")
     p.add_argument("kind", choices=["bert", "gpt"], help="bert: masked LM + next sentence; gpt: next token")
-    p.add_argument("--corpus", type=Path, nargs="+", required=True, metavar="PATH",
-                   help="UTF-8 text files (BERT: one sentence per line, blank line between documents); required")
-    p.add_argument("--tokenizer", type=Path, required=True, metavar="PATH",
-                   help="gpt: BPE .json (BPETokenizer.save); bert: a WordPiece vocab.txt; or a HF tokenizer.json, "
-                        "or a directory holding one of these (a HF model directory); required")
+    c.add_input(p, "UTF-8 text files (BERT: one sentence per line, a blank line between documents)", nargs="+",
+                old=("--corpus",))
+    c.add_tokenizer(p, "gpt: BPE .json (tokenizer train); bert: a WordPiece vocab.txt or directory (tokenizer train "
+                       "--kind wordpiece); or a HF tokenizer.json, or a directory holding one of these")
     p.add_argument("--config", default="mini",
                    help="preset (tiny, mini, small, base) or a JSON config (default: %(default)s)")
     p.add_argument("--steps", type=int, required=True, help="optimizer steps in the whole run; required")
-    p.add_argument("--out", type=Path, required=True, metavar="DIR",
-                   help="run directory; required (a fresh run refuses one that holds checkpoints)")
+    c.add_out(p, "the run directory (a fresh run refuses one that holds checkpoints)", kind="dir")
     p.add_argument("--resume", action="store_true",
                    help="continue from the latest checkpoint in --out (default: off, a fresh run)")
-    p.add_argument("--batch-size", type=int, default=32,
-                   help="global batch per optimizer step, at most the training set (default: %(default)s)")
-    p.add_argument("--seq-len", type=int, default=128, help="BERT max_seq_len / GPT block size (default: %(default)s)")
+    c.add_batch_size(p, "global batch per optimizer step, at most the training set", 32)
+    c.add_max_length(p, "BERT's max_seq_len, GPT's block size (default: %(default)s)", 128, old=("--seq-len",))
     p.add_argument("--lr", type=float, default=None, help="peak learning rate (default: bert 1e-4, gpt 6e-4)")
     p.add_argument("--warmup", type=int, default=None, help="warmup steps (default: 1%% of --steps)")
     p.add_argument("--schedule", choices=["linear", "cosine", "constant"], default=None,
                    help="after warmup (default: bert linear, gpt cosine)")
     p.add_argument("--weight-decay", type=float, default=0.01, help="AdamW weight decay (default: %(default)s)")
-    p.add_argument("--grad-accum", type=int, default=1, help="micro-batches per step on each rank (default: %(default)s)")
+    p.add_argument("--grad-accum", type=int, default=1,
+                   help="micro-batches per step on each rank (default: %(default)s)")
     p.add_argument("--bf16", action="store_true", help="bfloat16 autocast (default: off, float32)")
-    p.add_argument("--seed", type=int, default=0, help="model init, dropout and data order (default: %(default)s)")
+    c.add_seed(p, "model init, dropout and data order", 0)
     p.add_argument("--eval-every", type=int, default=1000,
                    help="steps between evaluations, also at the end (default: %(default)s)")
     p.add_argument("--eval-batches", type=int, default=10, help="dev batches per evaluation (default: %(default)s)")
@@ -64,12 +69,13 @@ def add_parser(sub: argparse._SubParsersAction, help: str) -> None:
                    help="bert: share of tokens predicted (default: %(default)s)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="set a model config field, e.g. hidden_dropout=0 (repeatable; default: none)")
-    p.add_argument("--device", default=None, help="default: cuda:LOCAL_RANK when available, else cpu")
-    p.set_defaults(func=_pretrain)
+    c.add_device(p, "cuda:LOCAL_RANK when available, else cpu")
+    c.add_common(p)
+    c.set_command(p, run, {"corpus": "--input", "seq_len": "--max-length", "out_dir": "--out", "overrides": "--set"})
 
 
 def parse_overrides(items: list[str]) -> dict[str, Any]:
-    """``--set`` items as a dict: values are JSON (numbers, true/false, null) or else plain strings.
+    """--set items as a dict: values are JSON (numbers, true/false, null) or else plain strings.
 
     >>> parse_overrides(["hidden_dropout=0", "attn_impl=sdpa", "layer_norm_eps=1e-6"])
     {'hidden_dropout': 0, 'attn_impl': 'sdpa', 'layer_norm_eps': 1e-06}
@@ -86,16 +92,19 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
     return out
 
 
-def _pretrain(args: argparse.Namespace) -> int:
-    from .distributed import destroy
-    from .pretrain import pretrain
-
-    pretrain(args.kind, corpus=args.corpus, tokenizer=args.tokenizer, out_dir=args.out, config=args.config,
-             steps=args.steps, batch_size=args.batch_size, seq_len=args.seq_len, lr=args.lr, warmup=args.warmup,
+def run(args: argparse.Namespace) -> int:
+    try:
+        from ..training.distributed import destroy
+        from ..training.pretrain import pretrain
+    except ImportError as e:   # torch is missing: say so in one line
+        return c.missing(e)
+    c.torch_threads(args)
+    pretrain(args.kind, corpus=args.input, tokenizer=args.tokenizer, out_dir=args.out, config=args.config,
+             steps=args.steps, batch_size=args.batch_size, seq_len=args.max_length, lr=args.lr, warmup=args.warmup,
              schedule=args.schedule, weight_decay=args.weight_decay, grad_accum=args.grad_accum, bf16=args.bf16,
              seed=args.seed, eval_every=args.eval_every, eval_batches=args.eval_batches, save_every=args.save_every,
              log_every=args.log_every, dev_fraction=args.dev_fraction, nsp=args.nsp,
              mlm_probability=args.mlm_probability, resume=args.resume, overrides=parse_overrides(args.overrides),
-             device=args.device)
+             device=args.device, progress=c.progress(args))
     destroy()  # only after success: a rank that failed alone must not wait in a barrier for the others
     return 0

@@ -20,7 +20,7 @@ def test_broken_pipe_ends_quietly(tmp_path):
     (tmp_path / "text.txt").write_text("hello world the cat " * 200_000)
     # `head -c 10`: read a little, then close the pipe while fastembed is still writing
     cmd = (f"{sys.executable} -m fastembed.cli tokenizer encode -t {tmp_path / 'tok.json'} "
-           f"-f {tmp_path / 'text.txt'} 2>{tmp_path / 'err.txt'} | head -c 10 >/dev/null; "
+           f"--input {tmp_path / 'text.txt'} 2>{tmp_path / 'err.txt'} | head -c 10 >/dev/null; "
            "echo ${PIPESTATUS[0]}")
     out = subprocess.run(["bash", "-c", cmd], cwd=ROOT, env=cli_env(), capture_output=True, text=True, timeout=120)
     assert out.stdout.strip() == str(EXIT_BROKEN_PIPE), out
@@ -45,7 +45,7 @@ def test_a_warning_is_one_line(monkeypatch, capsys):
 
 
 def test_embed_input_that_is_a_directory_or_not_utf8(tmp_path, capsys):
-    from fastembed._embed_cli import read_lines
+    from fastembed.cli._common import read_lines
 
     with pytest.raises(IsADirectoryError, match="is a directory, expected a text file"):
         read_lines(tmp_path)
