@@ -81,7 +81,9 @@ def _add(p: argparse.ArgumentParser, name: str, help: str, *, old: tuple[str, ..
 
 
 def _with_default(help: str, required: bool) -> str:
-    return f"{help}; required" if required else f"{help} (default: %(default)s)"
+    if required:
+        return f"{help}; required"
+    return help if "default" in help else f"{help} (default: %(default)s)"
 
 
 def add_input(p: argparse.ArgumentParser, help: str, *, stdin: bool = False, nargs: Optional[str] = None,

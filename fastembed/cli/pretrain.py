@@ -37,35 +37,35 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                 old=("--corpus",))
     c.add_tokenizer(p, "gpt: BPE .json (tokenizer train); bert: a WordPiece vocab.txt or directory (tokenizer train "
                        "--kind wordpiece); or a HF tokenizer.json, or a directory holding one of these")
-    p.add_argument("--config", default="mini",
+    p.add_argument("--config", default="mini", metavar="PRESET_OR_JSON",
                    help="preset (tiny, mini, small, base) or a JSON config (default: %(default)s)")
-    p.add_argument("--steps", type=int, required=True, help="optimizer steps in the whole run; required")
+    p.add_argument("--steps", type=int, required=True, metavar="N", help="optimizer steps in the whole run; required")
     c.add_out(p, "the run directory (a fresh run refuses one that holds checkpoints)", kind="dir")
     p.add_argument("--resume", action="store_true",
                    help="continue from the latest checkpoint in --out (default: off, a fresh run)")
     c.add_batch_size(p, "global batch per optimizer step, at most the training set", 32)
     c.add_max_length(p, "BERT's max_seq_len, GPT's block size (default: %(default)s)", 128, old=("--seq-len",))
-    p.add_argument("--lr", type=float, default=None, help="peak learning rate (default: bert 1e-4, gpt 6e-4)")
-    p.add_argument("--warmup", type=int, default=None, help="warmup steps (default: 1%% of --steps)")
+    p.add_argument("--lr", type=float, default=None, metavar="X", help="peak learning rate (default: bert 1e-4, gpt 6e-4)")
+    p.add_argument("--warmup", type=int, default=None, metavar="N", help="warmup steps (default: 1%% of --steps)")
     p.add_argument("--schedule", choices=["linear", "cosine", "constant"], default=None,
                    help="after warmup (default: bert linear, gpt cosine)")
-    p.add_argument("--weight-decay", type=float, default=0.01, help="AdamW weight decay (default: %(default)s)")
-    p.add_argument("--grad-accum", type=int, default=1,
+    p.add_argument("--weight-decay", type=float, default=0.01, metavar="X", help="AdamW weight decay (default: %(default)s)")
+    p.add_argument("--grad-accum", type=int, default=1, metavar="N",
                    help="micro-batches per step on each rank (default: %(default)s)")
     p.add_argument("--bf16", action="store_true", help="bfloat16 autocast (default: off, float32)")
     c.add_seed(p, "model init, dropout and data order", 0)
-    p.add_argument("--eval-every", type=int, default=1000,
+    p.add_argument("--eval-every", type=int, default=1000, metavar="N",
                    help="steps between evaluations, also at the end (default: %(default)s)")
-    p.add_argument("--eval-batches", type=int, default=10, help="dev batches per evaluation (default: %(default)s)")
-    p.add_argument("--save-every", type=int, default=None,
+    p.add_argument("--eval-batches", type=int, default=10, metavar="N", help="dev batches per evaluation (default: %(default)s)")
+    p.add_argument("--save-every", type=int, default=None, metavar="N",
                    help="steps between checkpoints, also at the end and on Ctrl-C (default: min(1000, "
                         "max(1, steps // 10)); 0: only at the end)")
-    p.add_argument("--log-every", type=int, default=10, help="steps between metrics rows (default: %(default)s)")
-    p.add_argument("--dev-fraction", type=float, default=0.01,
+    p.add_argument("--log-every", type=int, default=10, metavar="N", help="steps between metrics rows (default: %(default)s)")
+    p.add_argument("--dev-fraction", type=float, default=0.01, metavar="X",
                    help="held out for evaluation, 0: none (default: %(default)s)")
     p.add_argument("--nsp", choices=["random", "swap"], default="random",
                    help="bert: next sentence (random) or sentence order (swap) (default: %(default)s)")
-    p.add_argument("--mlm-probability", type=float, default=0.15,
+    p.add_argument("--mlm-probability", type=float, default=0.15, metavar="X",
                    help="bert: share of tokens predicted (default: %(default)s)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="set a model config field, e.g. hidden_dropout=0 (repeatable; default: none)")

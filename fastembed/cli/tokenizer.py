@@ -23,17 +23,21 @@ from pathlib import Path
 from . import _common as c
 
 BERT_SPECIALS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")   # WordPieceTokenizer's defaults, in BERT's order
+TRAIN_DESCRIPTION = "Train a tokenizer on text files, each line on its own.\n\n" + "\n".join(
+    line for line in __doc__.split("\n\n", 1)[1].split("\n") if "tokenizer encode" not in line
+    and "tokenizer decode" not in line and "tokenizer explain" not in line)
 TOKENIZER_HELP = ("a file from tokenizer train, a HF tokenizer.json or vocab.txt, or a directory holding one "
                   "(a HF model directory)")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("tokenizer", help="train, encode, decode and explain BPE and WordPiece tokenizers",
-                       description=__doc__.split("\n\n")[0].split(": ", 1)[1].rstrip(".") + ".")
+                       description="Train, encode, decode and explain byte-level BPE and WordPiece tokenizers.")
     cmds = p.add_subparsers(dest="tokenizer_command", metavar="ACTION", required=True)
 
     t = cmds.add_parser("train", help="train a tokenizer on text files (each line on its own)",
-                        description=__doc__.split("\n\n", 2)[2], formatter_class=argparse.RawDescriptionHelpFormatter)
+                        description=TRAIN_DESCRIPTION,
+                        formatter_class=argparse.RawDescriptionHelpFormatter)
     c.add_input(t, "UTF-8 text files, each line on its own", stdin=True, nargs="+", required="later")
     c.add_old_positional(t, "FILE")
     t.add_argument("--kind", choices=("bpe", "wordpiece"), default="bpe",

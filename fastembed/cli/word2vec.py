@@ -24,7 +24,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     cmds = p.add_subparsers(dest="word2vec_command", metavar="ACTION", required=True)
 
     t = cmds.add_parser("train", help="train on a text file (one sentence per line, words split on white space)",
-                        description=__doc__.split("\n\n", 2)[2].strip())
+                        description="Train word vectors (skip-gram or CBOW with negative sampling) on a text file. "
+                                    + __doc__.split("\n\n", 2)[2].strip())
     c.add_input(t, "a UTF-8 text file, one sentence per line, words split on white space", stdin=True,
                 required="later")
     c.add_old_positional(t, "CORPUS")
@@ -38,7 +39,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
             ("--epochs", c.positive_int, 5, "passes over the corpus"),
             ("--sample", float, 1e-3, "down-sampling threshold of frequent words"),
             ("--alpha", float, 0.025, "start learning rate")):
-        t.add_argument(flag, type=kind, default=default, help=f"{what} (default: %(default)s)")
+        t.add_argument(flag, type=kind, default=default, metavar="N" if kind is not float else "X",
+                       help=f"{what} (default: %(default)s)")
     c.add_seed(t, "initial vectors, negative samples and down-sampling", 1)
     c.add_device(t, "cpu")
     c.add_threads(t, old=("--workers",))
@@ -50,7 +52,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         description="The nearest words of each word, by cosine similarity.")
     _add_vectors(n)
     n.add_argument("words", nargs="+")
-    n.add_argument("--topn", type=c.positive_int, default=10, help="neighbours per word (default: %(default)s)")
+    n.add_argument("--topn", type=c.positive_int, default=10, metavar="N", help="neighbours per word (default: %(default)s)")
     c.add_quiet(n)
     c.set_command(n, _neighbours)
 
@@ -60,7 +62,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     a.add_argument("b")
     a.add_argument("c")
     a.add_argument("--method", choices=["3cosadd", "3cosmul"], default="3cosadd", help="default: %(default)s")
-    a.add_argument("--topn", type=c.positive_int, default=5, help="answers (default: %(default)s)")
+    a.add_argument("--topn", type=c.positive_int, default=5, metavar="N", help="answers (default: %(default)s)")
     c.add_quiet(a)
     c.set_command(a, _analogy)
 
