@@ -106,15 +106,23 @@ def test_the_same_flag_has_the_same_help_where_its_meaning_is_fixed():
     assert all(len(h) == 1 for h in helps.values()), helps
 
 
+def test_finetune_layer_choices_are_the_heads():
+    """The finetune parser keeps its own copy of the choices, so that --help needs no torch."""
+    pytest.importorskip("torch")
+    from fastembed.cli.finetune import LAYER_CHOICES
+    from fastembed.finetune.heads import LAYER_CHOICES as HEADS
+
+    assert LAYER_CHOICES == HEADS
+
+
 def test_help_imports_no_torch():
-    """fastembed --help and every command's --help stay fast: torch, the models and the training
-    package (whose import loads torch) are imported only when a command runs."""
+    """fastembed --help and every command's --help stay fast: torch (which the models, training and
+    fine-tuning packages load) is imported only when a command runs."""
     paths = [list(path) for path, _ in parsers() if path != ("bench",)]
     code = ("import sys\nfrom fastembed.cli import main\n"
             f"for path in {paths!r}:\n"
             "    try:\n        main([*path, '--help'])\n    except SystemExit:\n        pass\n"
-            "heavy = sorted(m for m in sys.modules if m == 'torch' or m.startswith(('fastembed.training', "
-            "'fastembed.models', 'fastembed.finetune', 'transformers')))\n"
+            "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'transformers', 'safetensors'))\n"
             "print('HEAVY', heavy, file=sys.stderr)")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=cli_env(), capture_output=True, text=True,
                          timeout=120)
