@@ -116,12 +116,13 @@ def add_seed(p: argparse.ArgumentParser, help: str, default: Optional[int]) -> a
 
 
 def add_no_progress(p: argparse.ArgumentParser) -> argparse.Action:
-    return _add(p, "no_progress", "nothing on stderr while the work runs (default: off, a bar on a terminal, "
+    return _add(p, "no_progress", "no bar or progress lines on stderr (default: off: a bar on a terminal, "
                 "else a line every FASTEMBED_PROGRESS_EVERY seconds)", action="store_true")
 
 
 def add_quiet(p: argparse.ArgumentParser) -> argparse.Action:
-    return _add(p, "quiet", "no notes on what the command did (default: off; FASTEMBED_DEBUG=1 logs more)",
+    return _add(p, "quiet", "no notes on stderr about the work; results still go to stdout "
+                "(default: off; FASTEMBED_DEBUG=1 logs more)",
                 action="store_true")
 
 
