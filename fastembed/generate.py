@@ -191,7 +191,7 @@ def _decode(model: Any, rows: list[list[int]], processors: "_Processors",
             past = o.extras["past_key_values"]                     # per layer (k, v), each (B, Tseen, H, D)
         else:
             o = model(ids, attention_mask=mask, logits_to_keep=1)  # the whole sequence, every step
-        scores = scores_of(processors(o.logits[:, -1].float(), done))   # (B, V) from the last position
+        scores = scores_of(processors(o.logits[:, -1].float()))   # (B, V) from the last position
         picked = pick(scores)                                      # (B,)
         if logprobs:
             chosen_lp.append(torch.log_softmax(scores, -1).gather(1, picked[:, None])[:, 0])
@@ -224,7 +224,9 @@ class _Processors:
     """The repetition penalty and the n-gram bans of each row, with the state they keep between
     steps: a (B, V) device mask of the ids already in each row (updated on the device: no read
     back), and per row a table (n-1)-gram -> ids that followed it (on the host, from the ids the
-    loop reads back anyway), so that a step's bans are one lookup per row, not a scan of the row."""
+    loop reads back anyway), so that a step's bans are one lookup per row, not a scan of the row.
+    The bans are copied to the device right after that read back, while the device is idle, so
+    that the step that applies them waits for nothing."""
 
     def __init__(self, rows: list[list[int]], vocab_size: int, device: torch.device, *, repetition_penalty: float,
                  no_repeat_ngram_size: int) -> None:
@@ -242,23 +244,15 @@ class _Processors:
         for r, table in zip(self.rows, self.followers):
             for i in range(len(r) - self.n + 1):
                 table.setdefault(tuple(r[i:i + self.n - 1]), set()).add(r[i + self.n - 1])
+        self.bans = self._bans()
 
-    def __call__(self, logits: torch.Tensor, done: list[bool]) -> torch.Tensor:
+    def __call__(self, logits: torch.Tensor) -> torch.Tensor:
         """(B, V) logits -> (B, V) processed, in transformers' order: penalty, then n-gram bans."""
         if self.seen is not None:
             p = self.penalty
             logits = torch.where(self.seen, torch.where(logits < 0, logits * p, logits / p), logits)
-        if self.n:
-            at: list[int] = []
-            banned: list[int] = []
-            for b, (r, table) in enumerate(zip(self.rows, self.followers)):
-                ids = None if done[b] else table.get(tuple(r[len(r) - self.n + 1:]))   # the last n-1 ids
-                if ids:
-                    at.extend([b] * len(ids))
-                    banned.extend(ids)
-            if banned:
-                index = (torch.tensor(at, device=self.device), torch.tensor(banned, device=self.device))
-                logits = logits.index_put(index, torch.tensor(float("-inf"), device=self.device))
+        if self.bans is not None:
+            logits = logits.index_put(self.bans, torch.tensor(float("-inf"), device=logits.device))
         return logits
 
     def update(self, picked: torch.Tensor, new: list[Optional[int]]) -> None:
@@ -271,6 +265,21 @@ class _Processors:
                 r.append(t)
                 if len(r) >= self.n:
                     table.setdefault(tuple(r[len(r) - self.n:-1]), set()).add(t)
+        self.bans = self._bans()
+
+    def _bans(self) -> Optional[tuple[torch.Tensor, torch.Tensor]]:
+        """(rows, ids) on the device: the ids that would complete an n-gram already in their row
+        (None: none). Finished rows are banned from too: harmless, their picks are dropped."""
+        at: list[int] = []
+        banned: list[int] = []
+        for b, (r, table) in enumerate(zip(self.rows, self.followers)):
+            ids = table.get(tuple(r[len(r) - self.n + 1:]))        # after the last n-1 ids
+            if ids:
+                at.extend([b] * len(ids))
+                banned.extend(ids)
+        if not banned:
+            return None
+        return torch.tensor(at, device=self.device), torch.tensor(banned, device=self.device)
 
 
 class _StopStrings:
