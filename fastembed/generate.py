@@ -172,8 +172,8 @@ def _decode(model: Any, rows: list[list[int]], processors: "_Processors",
             max_new_tokens: int, eos: set[int], stops: Optional["_StopStrings"], pad: int, device: torch.device,
             use_cache: bool, callback: Optional[Callback], logprobs: bool) -> tuple[list[list[int]], list[list[float]]]:
     """The decoding loop of :func:`generate` (module docstring), on checked arguments. One read
-    back from the device per step (the chosen ids), as before any processor; the log-probabilities
-    stay on the device until the end."""
+    back from the device per step (the chosen ids), with or without the controls; the
+    log-probabilities stay on the device until the end."""
     B, T = len(rows), max(len(r) for r in rows)
     ids = torch.full((B, T), pad, dtype=torch.long)                # (B, T) prompts, left-padded
     mask = torch.zeros((B, T), dtype=torch.long)                   # (B, T) 1 = real token
