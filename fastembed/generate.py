@@ -5,8 +5,15 @@ A language model gives the distribution of the next token; generation is the loo
     ids = prompt
     repeat max_new_tokens times:
         logits = model(ids)[:, -1]          (B, V): the scores of the token after the last one
-        next   = pick(logits)               greedy argmax, or a sample (below)
-        ids    = ids + [next]               ... until a stop token ends the row
+        scores = process(logits)            repetition penalty, n-gram bans (below)
+        next   = pick(scores)               greedy argmax, or a sample (below)
+        ids    = ids + [next]               ... until an end token or a stop string ends the row
+
+**Processing**, in transformers' order (the same names and rules as its logits processors):
+``repetition_penalty`` (Keskar et al. 2019, CTRL) divides the positive logits and multiplies the
+negative ones of every id already in the row, prompt included, once per id however often it occurs
+(1.0: off; > 1 discourages repeats); ``no_repeat_ngram_size`` = n bans (-inf) every id that would
+complete an n-gram already in the row, prompt included (0: off).
 
 **Picking.** Greedy takes the argmax. Sampling divides the logits by ``temperature`` (< 1 sharpens,
 > 1 flattens), keeps the ``top_k`` most likely tokens, then the nucleus: the smallest set of
@@ -26,40 +33,70 @@ token is in the last column::
      d   e   f  g  h   1 1 1 1 1                                 y | 1
 
 The mask hides the pads (as keys) and the positions count real tokens only (see GPT.forward),
-so each row computes what it would alone. A row that produces one of ``stop_tokens`` is finished:
-its output ends with that token, and until every row is done it keeps feeding ``pad_id`` with
+so each row computes what it would alone; the pads are not part of the row for the repetition
+penalty and the n-gram bans either. A row that produces one of ``eos_token_id`` is finished: its
+output ends with that token, and until every row is done it keeps feeding ``pad_token_id`` with
 mask 0, which no other row can see.
+
+**Stop strings** end a row once the text of its continuation contains one. Only the row's last
+few tokens are decoded (as many as the longest stop string has bytes: an occurrence that was not
+there one token ago must end in the newest token), and only when the newest token could end a
+stop string (its text holds a stop string's last character, or a piece of a character).
 
 Text in, text out: :func:`generate_text`; few-shot prompts (the in-context learning of GPT-3,
 Brown et al. 2020): :func:`few_shot_prompt`; a model directory: :func:`load_generator`.
 
-Left out on purpose: beam search, repetition penalties, stop *strings*, speculative decoding,
-and a preallocated cache (the cache grows by one ``torch.cat`` per step).
+Left out on purpose: beam search, speculative decoding, and a preallocated cache (the cache grows
+by one ``torch.cat`` per step).
 """
 
 from __future__ import annotations
 
+import math
 import numbers
 import os
+import warnings
 from pathlib import Path
-from typing import Any, Callable, Optional, Sequence, Union
+from typing import Any, Callable, NamedTuple, Optional, Sequence, Union
 
 from ._optional import require_torch
 from .tokenizers.base import Tokenizer
 
 torch = require_torch("fastembed.generate")
 
-__all__ = ["generate", "generate_text", "few_shot_prompt", "load_generator", "filter_logits", "pick_next"]
+__all__ = ["generate", "generate_text", "Generation", "few_shot_prompt", "load_generator", "filter_logits",
+           "pick_next"]
 
 Prompts = Union["torch.Tensor", Sequence[Sequence[int]], Sequence[int]]
 Callback = Callable[[int, list[Optional[int]]], Any]
+TokenIds = Union[int, Sequence[int]]
+
+
+class _Unset:
+    """The default of a renamed argument: tells "not passed" from any value a caller could pass."""
+
+    def __repr__(self) -> str:
+        return "<unset>"
+
+
+_UNSET: Any = _Unset()
+
+
+class Generation(NamedTuple):
+    """What ``generate(..., return_logprobs=True)`` returns: the new ids of each row and, one per
+    id, its log-probability under the distribution it was picked from."""
+
+    ids: list[list[int]]
+    logprobs: list[list[float]]
 
 
 def generate(model: Any, prompts: Prompts, *, max_new_tokens: int, do_sample: bool = False,
-             temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0, stop_tokens: Union[int, Sequence[int]] = (),
-             pad_id: Optional[int] = None, use_cache: bool = True,
-             seed: Union[int, "torch.Generator", None] = None,
-             callback: Optional[Callback] = None) -> list[list[int]]:
+             temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0, repetition_penalty: float = 1.0,
+             no_repeat_ngram_size: int = 0, eos_token_id: Optional[TokenIds] = None,
+             pad_token_id: Optional[int] = None, stop_strings: Union[str, Sequence[str], None] = None,
+             tokenizer: Optional[Tokenizer] = None, return_logprobs: bool = False, use_cache: bool = True,
+             seed: Union[int, "torch.Generator", None] = None, callback: Optional[Callback] = None,
+             stop_tokens: Any = _UNSET, pad_id: Any = _UNSET) -> Union[list[list[int]], Generation]:
     """Continue each prompt by up to ``max_new_tokens`` tokens; returns the new ids of each row.
 
     ``prompts``: a list of prompts (each a list or array of token ids; lengths may differ), a
@@ -69,45 +106,74 @@ def generate(model: Any, prompts: Prompts, *, max_new_tokens: int, do_sample: bo
     Greedy unless ``do_sample``; then ``temperature`` > 0, ``top_k`` (0: no limit) and ``top_p``
     in (0, 1] shape the distribution (:func:`filter_logits`). ``seed``: an int or a
     ``torch.Generator`` to draw from, so that a run can be repeated without touching torch's
-    global random state (None: the global state).
+    global random state (None: the global state). Before either, ``repetition_penalty`` (> 0,
+    1.0: off) and ``no_repeat_ngram_size`` (0: off) change the logits as transformers' processors
+    of the same names do (module docstring); greedy decoding with them gives transformers'
+    ``generate`` tokens.
 
-    A row ends after emitting one of ``stop_tokens`` (an id or several; kept as the row's last id) or after
-    ``max_new_tokens``. ``pad_id`` fills the left padding and finished rows (default: the smallest
-    stop token, else 0; it is masked out, so any id works). ``callback(step, new)`` is called
-    once per step with one entry per row: the id that row just produced, or None once it has
-    finished; stream with it.
+    A row ends after emitting one of ``eos_token_id`` (an id or several; kept as the row's last id),
+    once the text of its continuation contains one of ``stop_strings`` (a string or several;
+    needs ``tokenizer`` to decode; the ids that made the stop string are kept, as transformers
+    keeps them, and :func:`generate_text` cuts the text before it), or after ``max_new_tokens``.
+    ``pad_token_id`` fills the left padding and finished rows (default: the smallest end token,
+    else 0; it is masked out, so any id works). ``callback(step, new)`` is called once per step
+    with one entry per row: the id that row just produced, or None once it has finished; stream
+    with it.
+
+    ``return_logprobs=True`` returns a :class:`Generation` (ids, logprobs) instead of the ids: the
+    log-probability of each chosen token under the distribution it was chosen from, that is after
+    the repetition penalty and the n-gram bans and, when sampling, after temperature, top-k and
+    top-p (the log_softmax of transformers' ``output_scores``). Computed on the device and read
+    back once at the end.
+
+    ``stop_tokens`` and ``pad_id`` are the old names of ``eos_token_id`` and ``pad_token_id``: they
+    still work for one release, with a DeprecationWarning.
 
     The model runs in eval mode under ``torch.inference_mode()``; its training flag is restored
     afterwards. ValueError for bad arguments, and when the longest prompt + ``max_new_tokens`` is
     longer than the model's ``max_position``.
     """
+    eos_token_id = _renamed("generate", "stop_tokens", stop_tokens, "eos_token_id", eos_token_id)
+    pad_token_id = _renamed("generate", "pad_id", pad_id, "pad_token_id", pad_token_id)
     rows = _prompt_lists(prompts)
     cfg = model.config
     _check_args(rows, cfg.vocab_size, cfg.max_position, max_new_tokens=max_new_tokens, temperature=temperature,
                 top_k=top_k, top_p=top_p)
-    stop = {_check_id("stop token", t, cfg.vocab_size) for t in _as_tuple(stop_tokens)}
-    pad = (min(stop) if stop else 0) if pad_id is None else _check_id("pad_id", pad_id, cfg.vocab_size)
+    _check_controls(repetition_penalty=repetition_penalty, no_repeat_ngram_size=no_repeat_ngram_size)
+    eos = {_check_id("eos_token_id", t, cfg.vocab_size) for t in _as_tuple(eos_token_id)}
+    pad = (min(eos) if eos else 0) if pad_token_id is None else _check_id("pad_token_id", pad_token_id, cfg.vocab_size)
+    stops = _stop_strings(stop_strings, tokenizer)
     device = next(model.parameters()).device
     generator = _generator(seed, device) if do_sample else None
 
-    def pick(logits: torch.Tensor) -> torch.Tensor:
-        return pick_next(logits, do_sample=do_sample, temperature=temperature, top_k=top_k, top_p=top_p,
-                         generator=generator)
+    def scores_of(logits: torch.Tensor) -> torch.Tensor:
+        """(B, V) processed logits -> (B, V) the scores of the distribution the token is picked from."""
+        return filter_logits(logits / temperature, top_k=top_k, top_p=top_p) if do_sample else logits
+
+    def pick(scores: torch.Tensor) -> torch.Tensor:
+        return _draw(torch.softmax(scores, -1), generator) if do_sample else scores.argmax(-1)
 
     was_training = model.training
     model.eval()
     try:
         with torch.inference_mode():
-            return _decode(model, rows, pick, max_new_tokens=max_new_tokens, stop=stop, pad=pad, device=device,
-                           use_cache=use_cache, callback=callback)
+            processors = _Processors(rows, cfg.vocab_size, device, repetition_penalty=repetition_penalty,
+                                     no_repeat_ngram_size=no_repeat_ngram_size)
+            out, logprobs = _decode(model, rows, processors, scores_of, pick, max_new_tokens=max_new_tokens,
+                                    eos=eos, stops=stops, pad=pad, device=device, use_cache=use_cache,
+                                    callback=callback, logprobs=return_logprobs)
     finally:
         model.train(was_training)
+    return Generation(out, logprobs) if return_logprobs else out
 
 
-def _decode(model: Any, rows: list[list[int]], pick: Callable[[torch.Tensor], torch.Tensor], *,
-            max_new_tokens: int, stop: set[int], pad: int, device: torch.device, use_cache: bool,
-            callback: Optional[Callback]) -> list[list[int]]:
-    """The decoding loop of :func:`generate` (module docstring), on checked arguments."""
+def _decode(model: Any, rows: list[list[int]], processors: "_Processors",
+            scores_of: Callable[[torch.Tensor], torch.Tensor], pick: Callable[[torch.Tensor], torch.Tensor], *,
+            max_new_tokens: int, eos: set[int], stops: Optional["_StopStrings"], pad: int, device: torch.device,
+            use_cache: bool, callback: Optional[Callback], logprobs: bool) -> tuple[list[list[int]], list[list[float]]]:
+    """The decoding loop of :func:`generate` (module docstring), on checked arguments. One read
+    back from the device per step (the chosen ids), with or without the controls; the
+    log-probabilities stay on the device until the end."""
     B, T = len(rows), max(len(r) for r in rows)
     ids = torch.full((B, T), pad, dtype=torch.long)                # (B, T) prompts, left-padded
     mask = torch.zeros((B, T), dtype=torch.long)                   # (B, T) 1 = real token
@@ -117,6 +183,7 @@ def _decode(model: Any, rows: list[list[int]], pick: Callable[[torch.Tensor], to
     ids, mask = ids.to(device), mask.to(device)
     out: list[list[int]] = [[] for _ in rows]
     done = [False] * B
+    chosen_lp: list[torch.Tensor] = []                             # per step (B,): log p of the chosen ids
     past, feed = None, ids                                         # what the next forward call reads
     for step in range(max_new_tokens):
         if use_cache:
@@ -124,22 +191,142 @@ def _decode(model: Any, rows: list[list[int]], pick: Callable[[torch.Tensor], to
             past = o.extras["past_key_values"]                     # per layer (k, v), each (B, Tseen, H, D)
         else:
             o = model(ids, attention_mask=mask, logits_to_keep=1)  # the whole sequence, every step
-        chosen = pick(o.logits[:, -1].float()).tolist()            # (B,) from the last position's (B, V)
+        scores = scores_of(processors(o.logits[:, -1].float()))   # (B, V) from the last position
+        picked = pick(scores)                                      # (B,)
+        if logprobs:
+            chosen_lp.append(torch.log_softmax(scores, -1).gather(1, picked[:, None])[:, 0])
+        chosen = picked.tolist()
         new = [None if d else t for t, d in zip(chosen, done)]
         for b, t in enumerate(new):
             if t is not None:
                 out[b].append(t)
-                done[b] = t in stop
+                done[b] = t in eos or (stops is not None and stops.ended(out[b]))
         if callback is not None:
             callback(step, new)
         if all(done) or step == max_new_tokens - 1:
             break
+        processors.update(picked, new)
         feed = torch.tensor([[pad if t is None else t] for t in new], dtype=torch.long, device=device)  # (B, 1)
         alive = torch.tensor([[0 if d else 1] for d in done], dtype=torch.long, device=device)          # (B, 1)
         mask = torch.cat([mask, alive], 1)                         # (B, T + step + 1): cached + the fed one
         if not use_cache:
             ids = torch.cat([ids, feed], 1)
-    return out
+    if not logprobs:
+        return out, []
+    lp = torch.stack(chosen_lp, 1).tolist()                        # (B, steps): one read back
+    return out, [row[:len(r)] for row, r in zip(lp, out)]         # a row's ids are its first steps
+
+
+# --------------------------------------------------------------------------- processing the logits
+
+
+class _Processors:
+    """The repetition penalty and the n-gram bans of each row, with the state they keep between
+    steps: a (B, V) device mask of the ids already in each row (updated on the device: no read
+    back), and per row a table (n-1)-gram -> ids that followed it (on the host, from the ids the
+    loop reads back anyway), so that a step's bans are one lookup per row, not a scan of the row.
+    The bans are copied to the device right after that read back, while the device is idle, so
+    that the step that applies them waits for nothing."""
+
+    def __init__(self, rows: list[list[int]], vocab_size: int, device: torch.device, *, repetition_penalty: float,
+                 no_repeat_ngram_size: int) -> None:
+        self.penalty = float(repetition_penalty)
+        self.n = int(no_repeat_ngram_size)
+        self.device = device
+        self.seen: Optional[torch.Tensor] = None                   # (B, V) bool: the id is in the row
+        if self.penalty != 1.0:
+            seen = torch.zeros((len(rows), vocab_size), dtype=torch.bool)
+            for b, r in enumerate(rows):
+                seen[b, r] = True
+            self.seen = seen.to(device)
+        self.rows = [list(r) for r in rows] if self.n else []      # prompt + generated, real tokens only
+        self.followers: list[dict[tuple[int, ...], set[int]]] = [{} for _ in self.rows]
+        for r, table in zip(self.rows, self.followers):
+            for i in range(len(r) - self.n + 1):
+                table.setdefault(tuple(r[i:i + self.n - 1]), set()).add(r[i + self.n - 1])
+        self.bans = self._bans()
+
+    def __call__(self, logits: torch.Tensor) -> torch.Tensor:
+        """(B, V) logits -> (B, V) processed, in transformers' order: penalty, then n-gram bans."""
+        if self.seen is not None:
+            p = self.penalty
+            logits = torch.where(self.seen, torch.where(logits < 0, logits * p, logits / p), logits)
+        if self.bans is not None:
+            logits = logits.index_put(self.bans, torch.tensor(float("-inf"), device=logits.device))
+        return logits
+
+    def update(self, picked: torch.Tensor, new: list[Optional[int]]) -> None:
+        """Add the ids just chosen: ``picked`` (B,) on the device, ``new`` the same on the host
+        (None for the rows that had finished)."""
+        if self.seen is not None:
+            self.seen.scatter_(1, picked[:, None], True)           # finished rows: harmless, never read
+        for t, r, table in zip(new, self.rows, self.followers):
+            if t is not None:
+                r.append(t)
+                if len(r) >= self.n:
+                    table.setdefault(tuple(r[len(r) - self.n:-1]), set()).add(t)
+        self.bans = self._bans()
+
+    def _bans(self) -> Optional[tuple[torch.Tensor, torch.Tensor]]:
+        """(rows, ids) on the device: the ids that would complete an n-gram already in their row
+        (None: none). Finished rows are banned from too: harmless, their picks are dropped."""
+        at: list[int] = []
+        banned: list[int] = []
+        for b, (r, table) in enumerate(zip(self.rows, self.followers)):
+            ids = table.get(tuple(r[len(r) - self.n + 1:]))        # after the last n-1 ids
+            if ids:
+                at.extend([b] * len(ids))
+                banned.extend(ids)
+        if not banned:
+            return None
+        return torch.tensor(at, device=self.device), torch.tensor(banned, device=self.device)
+
+
+class _StopStrings:
+    """Whether a row's continuation has just come to contain a stop string (module docstring)."""
+
+    def __init__(self, stops: list[str], tokenizer: Tokenizer) -> None:
+        self.stops, self.tokenizer = stops, tokenizer
+        # An occurrence that was not there one token ago ends in the newest token; every token has
+        # at least one byte, so the occurrence starts within the last (its byte length) tokens.
+        self.window = max(len(s.encode("utf-8")) for s in stops)
+        self.last_chars = {s[-1] for s in stops}
+        # A tokenizer that joins tokens with spaces (WordPiece) makes a space no single token holds.
+        self.always = any(c.isspace() for c in self.last_chars)
+        self.may_end: dict[int, bool] = {}                         # token id -> can it end a stop string
+
+    def ended(self, ids: list[int]) -> bool:
+        t = ids[-1]
+        may = self.may_end.get(t)
+        if may is None:
+            text = self.tokenizer.decode([t])
+            # U+FFFD: the token holds part of a character (byte-level BPE), which may be a stop
+            # string's last character: decode it in context to see.
+            may = self.may_end[t] = self.always or "\ufffd" in text or any(c in text for c in self.last_chars)
+        if not may:
+            return False
+        tail = self.tokenizer.decode(ids[-self.window:])
+        return any(s in tail for s in self.stops)
+
+
+def _stop_strings(stop_strings: Union[str, Sequence[str], None], tokenizer: Optional[Tokenizer]
+                  ) -> Optional[_StopStrings]:
+    if stop_strings is None:
+        return None
+    stops = [stop_strings] if isinstance(stop_strings, str) else list(stop_strings)
+    if not stops or not all(isinstance(s, str) and s for s in stops):
+        raise ValueError(f"stop_strings must be a non-empty string or a list of them, got {stop_strings!r}")
+    if tokenizer is None:
+        raise ValueError("stop_strings needs the tokenizer that decodes the model's ids: pass tokenizer=, "
+                         "or call generate_text")
+    return _StopStrings(stops, tokenizer)
+
+
+def _cut_at_stop_strings(text: str, stop_strings: Union[str, Sequence[str], None]) -> str:
+    """The text before the first stop string in it."""
+    stops = [stop_strings] if isinstance(stop_strings, str) else list(stop_strings or ())
+    found = [i for i in (text.find(s) for s in stops) if i >= 0]
+    return text[:min(found)] if found else text
 
 
 # --------------------------------------------------------------------------- picking the next token
@@ -150,10 +337,15 @@ def pick_next(logits: torch.Tensor, *, do_sample: bool = False, temperature: flo
     """(B, V) logits -> (B,) token ids: the argmax, or a draw from the filtered softmax."""
     if not do_sample:
         return logits.argmax(-1)
-    probs = torch.softmax(filter_logits(logits / temperature, top_k=top_k, top_p=top_p), -1)
+    return _draw(torch.softmax(filter_logits(logits / temperature, top_k=top_k, top_p=top_p), -1), generator)
+
+
+def _draw(probs: torch.Tensor, generator: Optional[torch.Generator]) -> torch.Tensor:
+    """(B, V) probabilities -> (B,) ids drawn from them, on the device of ``probs``."""
+    device = probs.device
     if generator is not None and generator.device != probs.device:
         probs = probs.to(generator.device)                         # e.g. a CPU generator for a GPU model
-    return torch.multinomial(probs, 1, generator=generator).squeeze(-1).to(logits.device)
+    return torch.multinomial(probs, 1, generator=generator).squeeze(-1).to(device)
 
 
 def filter_logits(logits: torch.Tensor, *, top_k: int = 0, top_p: float = 1.0) -> torch.Tensor:
@@ -234,7 +426,9 @@ def _check_args(rows: list[list[int]], vocab_size: int, max_position: int, *, ma
                          f"{longest + max_new_tokens} tokens, more than the model's max_position {max_position}")
 
 
-def _as_tuple(ids: Union[int, Sequence[int]]) -> tuple[int, ...]:
+def _as_tuple(ids: Optional[TokenIds]) -> tuple[int, ...]:
+    if ids is None:
+        return ()
     return (ids,) if isinstance(ids, numbers.Integral) else tuple(ids)
 
 
@@ -244,26 +438,59 @@ def _check_id(what: str, t: Any, vocab_size: int) -> int:
     return int(t)
 
 
+
+def _check_controls(*, repetition_penalty: float, no_repeat_ngram_size: int) -> None:
+    if (not isinstance(repetition_penalty, numbers.Real) or isinstance(repetition_penalty, bool)
+            or not math.isfinite(repetition_penalty) or repetition_penalty <= 0):
+        raise ValueError(f"repetition_penalty must be a finite number > 0 (1.0: off; > 1 discourages repeats), "
+                         f"got {repetition_penalty!r}")
+    if (not isinstance(no_repeat_ngram_size, numbers.Integral) or isinstance(no_repeat_ngram_size, bool)
+            or no_repeat_ngram_size < 0):
+        raise ValueError(f"no_repeat_ngram_size must be an int >= 0 (0: off), got {no_repeat_ngram_size!r}")
+
+
+def _renamed(fn: str, old: str, old_value: Any, new: str, new_value: Any) -> Any:
+    """The value of an argument that was renamed to transformers' name: the old name still works
+    for one release, with a DeprecationWarning; both at once is a TypeError."""
+    if old_value is _UNSET:
+        return new_value
+    if new_value is not None:
+        raise TypeError(f"{fn}() got both {old}= and {new}=; {old} is the deprecated name of {new}: pass {new} only")
+    warnings.warn(f"{fn}({old}=...) is deprecated and will be removed in the next release; use {new}= instead",
+                  DeprecationWarning, stacklevel=3)
+    return old_value
+
+
 # --------------------------------------------------------------------------- text level
 
 
 def generate_text(model: Any, tokenizer: Tokenizer, prompts: Union[str, Sequence[str]], *,
-                  stop_tokens: Union[int, Sequence[int], None] = None, **kw: Any) -> Union[str, list[str]]:
+                  eos_token_id: Optional[TokenIds] = None, stop_strings: Union[str, Sequence[str], None] = None,
+                  stop_tokens: Any = _UNSET, **kw: Any) -> Union[str, list[str]]:
     """:func:`generate` from text to text: the continuation of each prompt (without the prompt).
 
-    ``stop_tokens`` defaults to the tokenizer's end-of-text token (``eos_token_id``: GPT-2's
-    ``<|endoftext|>``) when it has one; a final stop token is not decoded. The other keywords go
-    to :func:`generate` (``max_new_tokens`` is required). One string in, one string out; a list
-    in, a list out.
+    ``eos_token_id`` defaults to the tokenizer's end-of-text token (GPT-2's ``<|endoftext|>``)
+    when it has one (``()``: none); a final end token is not decoded. A continuation that came to
+    hold one of ``stop_strings`` is cut just before the first of them: the text has no stop string,
+    as it has no end token (the ids :func:`generate` returns keep both). The other keywords go to
+    :func:`generate` (``max_new_tokens`` is required; the tokenizer is passed for the stop strings).
+    One string in, one string out; a list in, a list out. ``stop_tokens`` is the old name of
+    ``eos_token_id`` (DeprecationWarning).
     """
+    eos_token_id = _renamed("generate_text", "stop_tokens", stop_tokens, "eos_token_id", eos_token_id)
+    if kw.get("return_logprobs"):
+        raise ValueError("generate_text returns text only; for log-probabilities call generate(..., "
+                         "return_logprobs=True) on the token ids")
     single = isinstance(prompts, str)
     texts = [prompts] if single else list(prompts)
-    if stop_tokens is None:
+    if eos_token_id is None:
         eos = tokenizer.eos_token_id
-        stop_tokens = () if eos is None else (eos,)
-    stop = set(_as_tuple(stop_tokens))
-    out = generate(model, [ids.tolist() for ids in tokenizer.encode_batch(texts)], stop_tokens=stop_tokens, **kw)
-    texts = [tokenizer.decode(ids[:-1] if ids and ids[-1] in stop else ids) for ids in out]
+        eos_token_id = () if eos is None else (eos,)
+    eos_ids = set(_as_tuple(eos_token_id))
+    out = generate(model, [ids.tolist() for ids in tokenizer.encode_batch(texts)], eos_token_id=eos_token_id,
+                   stop_strings=stop_strings, tokenizer=tokenizer, **kw)
+    texts = [_cut_at_stop_strings(tokenizer.decode(ids[:-1] if ids and ids[-1] in eos_ids else ids), stop_strings)
+             for ids in out]
     return texts[0] if single else texts
 
 

@@ -81,20 +81,20 @@ def test_greedy_equals_transformers_generate(model, prompts, greedy):
     assert y[:, T:].tolist() == greedy
 
 
-def test_stop_tokens_end_each_row_on_its_own(model, prompts, greedy):
+def test_eos_tokens_end_each_row_on_its_own(model, prompts, greedy):
     s = greedy[0][2]
-    out = generate(model, prompts, max_new_tokens=NEW, stop_tokens=[s])
+    out = generate(model, prompts, max_new_tokens=NEW, eos_token_id=[s])
     expected = [r[:r.index(s) + 1] if s in r else r for r in greedy]
     assert out == expected and len(out[0]) == 3
     assert any(len(r) == NEW for r in out)                         # the other rows went on unchanged
     firsts = {r[0] for r in greedy}
-    assert generate(model, prompts, max_new_tokens=NEW, stop_tokens=sorted(firsts)) == [[r[0]] for r in greedy]
+    assert generate(model, prompts, max_new_tokens=NEW, eos_token_id=sorted(firsts)) == [[r[0]] for r in greedy]
 
 
 def test_callback_receives_every_token_in_order(model, prompts, greedy):
     s = greedy[0][2]
     calls = []
-    out = generate(model, prompts, max_new_tokens=NEW, stop_tokens=s,
+    out = generate(model, prompts, max_new_tokens=NEW, eos_token_id=s,
                    callback=lambda step, new: calls.append((step, new)))
     assert [step for step, _ in calls] == list(range(len(calls)))
     assert all(len(new) == len(prompts) for _, new in calls)
@@ -167,8 +167,8 @@ def test_seeded_sampling_is_reproducible_and_leaves_the_global_rng_alone(model, 
     ([[1]], dict(top_k=-1), "top_k must be an int >= 0"),
     ([[1]], dict(top_p=0.0), r"top_p must be in \(0, 1\]"),
     ([[1]], dict(top_p=1.5), r"top_p must be in \(0, 1\]"),
-    ([[1]], dict(stop_tokens=[-1]), "stop token -1 is not a token id"),
-    ([[1]], dict(pad_id=V), f"pad_id {V} is not a token id"),
+    ([[1]], dict(eos_token_id=[-1]), "eos_token_id -1 is not a token id"),
+    ([[1]], dict(pad_token_id=V), f"pad_token_id {V} is not a token id"),
     ([[1]], dict(do_sample=True, seed="x"), "seed must be an int or a torch.Generator"),
 ])
 def test_bad_input_is_refused(model, bad, kw, match):
@@ -207,7 +207,7 @@ def test_generate_text_on_a_model_directory(model_dir):
     assert not model.training
     eot = tok.special_tokens["<|endoftext|>"]
     text = generate_text(model, tok, "the quick", max_new_tokens=8)
-    ids = generate(model, [tok.encode("the quick")], max_new_tokens=8, stop_tokens=[eot])
+    ids = generate(model, [tok.encode("the quick")], max_new_tokens=8, eos_token_id=[eot])
     assert isinstance(text, str) and text == tok.decode([t for t in ids[0] if t != eot])
     texts = generate_text(model, tok, ["the quick", "a naïve café"], max_new_tokens=8)
     assert isinstance(texts, list) and texts[0] == text
@@ -238,6 +238,11 @@ def test_load_generator_reads_gpt2_tokenizer_files(shared_data, tmp_path, names)
 # --------------------------------------------------------------------------- fastembed generate
 
 
+# fastembed/_generate_cli.py still passes the deprecated stop_tokens= (its owner moves it to
+# eos_token_id); until then its DeprecationWarning is expected here, and only here.
+cli_uses_old_names = pytest.mark.filterwarnings(r"ignore:generate(_text)?\(stop_tokens=:DeprecationWarning")
+
+
 def run_cli(capsys, *argv: str) -> str:
     from fastembed.cli.generate import add_parser
 
@@ -248,6 +253,7 @@ def run_cli(capsys, *argv: str) -> str:
     return capsys.readouterr().out
 
 
+@cli_uses_old_names
 def test_cli_generates_greedy_sampled_and_streamed(model_dir, capsys):
     model, tok = load_generator(model_dir)
     expected = generate_text(model, tok, ["the quick", "lower"], max_new_tokens=6)
@@ -261,6 +267,7 @@ def test_cli_generates_greedy_sampled_and_streamed(model_dir, capsys):
     assert sampled[0] == sampled[1] and sampled[0].startswith("the")
 
 
+@cli_uses_old_names
 def test_cli_errors_and_lazy_torch(model_dir, capsys):
     with pytest.raises(ValueError, match=r"\+ max_new_tokens \(999\)"):
         run_cli(capsys, "--model", str(model_dir), "--prompt", "the", "--max-new-tokens", "999")
