@@ -234,3 +234,23 @@ def test_log_callable_still_works_but_warns(tiny_dir, caplog):
     assert any("8 of 8 training examples" in m for m in messages) and "training examples" not in caplog.text
     finetune("classify", tiny_dir, ex, ex, epochs=1, batch_size=4)
     assert "8 of 8 training examples" in caplog.text
+
+
+def test_a_run_of_the_earlier_layout_still_loads(tiny_dir, tmp_path, tiny_tok):
+    """Runs saved before OUT/model existed hold a training checkpoint under checkpoints/."""
+    from fastembed.finetune.heads import FineTuneModel, make_head
+    from fastembed.training.checkpoint import save_checkpoint
+
+    encoder = load_bert(tiny_dir)
+    model = FineTuneModel(encoder, make_head("sequence", 32, 2, pooling="mean"), layers="last")
+    spec = {"task": "classify", "head_kind": "sequence", "num_labels": 2, "labels": ["neg", "pos"],
+            "layers": "last", "head_options": {"pooling": "mean"}, "freeze_encoder": False,
+            "encoder_config": encoder.config.to_dict(), "max_length": 64}
+    save_checkpoint(tmp_path, 3, model, extra_state={"finetune": spec, "epoch": 1, "dev": {"accuracy": 0.5}})
+    tiny_tok.save_pretrained(tmp_path)
+    back, _, state = load_finetuned(tmp_path)
+    assert state["epoch"] == 1 and state["finetune"]["labels"] == ["neg", "pos"]
+    assert state["finetune"]["max_answer_length"] == 30                  # settings it did not record: the defaults
+    ids = torch.tensor([[2, 10, 11, 3]])
+    with torch.no_grad():
+        assert torch.equal(back(ids).logits, model.eval()(ids).logits)
