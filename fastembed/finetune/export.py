@@ -464,9 +464,11 @@ def _load_referenced_encoder(recorded: str, model_dir: Path, cfg: Any) -> Any:
     from ..models.hf import load_bert
 
     where = resolve_encoder(recorded, model_dir)
-    encoder = load_bert(where, hidden_dropout=cfg.hidden_dropout, attention_dropout=cfg.attention_dropout)
+    # what encoder_overrides may have changed for the run comes from our config.json, the weights from there
+    encoder = load_bert(where, hidden_dropout=cfg.hidden_dropout, attention_dropout=cfg.attention_dropout,
+                        layer_norm_eps=cfg.layer_norm_eps)
     shape = ("vocab_size", "hidden_size", "num_layers", "num_heads", "intermediate_size", "max_position",
-             "type_vocab_size", "layer_norm_eps")
+             "type_vocab_size")
     diff = [f"{k} {getattr(encoder.config, k)} (was {getattr(cfg, k)})" for k in shape
             if getattr(encoder.config, k) != getattr(cfg, k)]
     if diff:

@@ -20,8 +20,8 @@ One run, step by step:
    sentence-transformers directory that pools by the mean, no pooler, layers other than the last).
 4. AdamW (weight decay 0.01 on weight matrices only, :func:`fastembed.training.optim.param_groups`),
    linear warmup over the first ``warmup_steps`` steps (default: ``warmup_ratio`` = 0.1 of all
-   steps; transformers' two names), then linear decay to 0; gradient norm clipped to 1. The training rows are shuffled every
-   epoch (seeded) and padded per batch.
+   steps; transformers' two names), then linear decay to 0; gradient norm clipped to 1. The
+   training rows are shuffled every epoch (seeded) and padded per batch.
 5. After each epoch: predict the dev set, score it; when the task's metric improves, the model is
    saved atomically to ``out_dir/model/``, a HuggingFace model directory that transformers'
    ``AutoModelFor...`` classes load with equal logits (:mod:`.export`; only the best epoch is
