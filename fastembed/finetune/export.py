@@ -69,6 +69,7 @@ max_query_length 64, max_answer_length 30).
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -244,8 +245,6 @@ def save_model(model: FineTuneModel, tokenizer: Any, spec: dict[str, Any], out: 
     cfg["fastembed"] = fe
 
     def write(d: Path) -> None:
-        import json
-
         from safetensors.torch import save
 
         atomic_write_bytes(d / WEIGHTS_FILE, save({k: v.detach().cpu().contiguous() for k, v in tensors.items()},
@@ -337,7 +336,9 @@ def load_model(path: PathLike, device: Any = "cpu") -> tuple[FineTuneModel, Any,
     if not path.is_dir():
         raise FileNotFoundError(f"{path} is not a directory; expected a fine-tuned model directory with {CONFIG_FILE}")
     if not (path / CONFIG_FILE).is_file():
-        raise FileNotFoundError(f"{path / CONFIG_FILE} does not exist; expected a fine-tuned model directory")
+        sub = path / "model"
+        hint = f" (a finetune out_dir? its model is {sub})" if (sub / CONFIG_FILE).is_file() else ""
+        raise FileNotFoundError(f"{path / CONFIG_FILE} does not exist; expected a fine-tuned model directory{hint}")
     hf = read_json_object(path / CONFIG_FILE, "a JSON object of config fields")
     if hf.get("model_type", "bert") != "bert":
         raise ValueError(f"{path} holds a {hf['model_type']} model; load_model reads fine-tuned BERT directories")
@@ -488,7 +489,8 @@ def _head_tensors(path: Path) -> dict[str, "torch.Tensor"]:
             with safe_open(str(st), framework="pt") as f:
                 return {k: f.get_tensor(k) for k in f.keys() if not k.startswith("bert.")}
         except Exception as e:     # safetensors raises its own error types for truncated/corrupt files
-            raise ValueError(f"{st} could not be read ({type(e).__name__}: {e}); the file is corrupt or truncated") from None
+            raise ValueError(f"{st} could not be read ({type(e).__name__}: {e}); the file is corrupt or "
+                             "truncated") from None
     from ..models.hf import read_weights
 
     return {k: v for k, v in read_weights(path).items() if not k.startswith("bert.")}

@@ -317,7 +317,8 @@ def finetune(task: str, model_dir: Union[PathLike, tuple], train_data: Any, dev_
     Returns ``{"task", "metric", "epochs": [{"epoch", "train_loss", "dev", "train_seconds", "seconds"}, ...],
     "best": {"epoch", "dev"}, "stopped_early", "data": {"train": report, "dev": report},
     "best_model_dir", ...}``: ``best_model_dir`` is ``out_dir/model`` once an epoch was saved (None
-    without ``out_dir``), and ``checkpoint`` (kept for older callers) names the same directory.
+    without ``out_dir``), and ``checkpoint`` (kept for older callers) names the same directory;
+    ``head_only`` says whether it holds only the head (a frozen run without ``save_full_model``).
     With ``out_dir`` the results are also written to ``out_dir/results.json``.
     """
     from ..training.optim import lr_schedule
@@ -398,7 +399,7 @@ def finetune(task: str, model_dir: Union[PathLike, tuple], train_data: Any, dev_
         "data": {"train": train_rep, "dev": dev_rep, "train_examples": len(train_ex),
                  "train_tokens": int(sum(len(f["input_ids"]) for f in train_f)),
                  "train_examples_available": len(train_all), "dev_examples": len(dev_ex)},
-        "warmup_steps": warmup_steps, "save_full_model": not head_only,
+        "warmup_steps": warmup_steps, "head_only": head_only,
         "epochs": [], "best": None, "stopped_early": False, "best_model_dir": None, "checkpoint": None,
     }
     spec = {"task": t.name, "labels": results["labels"], "max_length": max_length, "doc_stride": doc_stride,

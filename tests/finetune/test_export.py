@@ -264,7 +264,7 @@ def test_finetune_saves_what_the_run_trained(tiny_dir, tmp_path, tiny_tok, caplo
         r = finetune("classify", tiny_dir, ex, ex, out_dir=tmp_path / name, **common, **kw)
         keys = read_weights(tmp_path / name / "model")
         assert any(k.startswith("bert.") for k in keys) == (name != "frozen"), name
-        assert r["save_full_model"] == (name != "frozen")
+        assert r["head_only"] == (name == "frozen")
     loaded = (load_bert(tiny_dir), tiny_tok)
     caplog.clear()
     finetune("classify", loaded, ex, ex, out_dir=tmp_path / "loaded", freeze_encoder=True, **common)
@@ -272,3 +272,18 @@ def test_finetune_saves_what_the_run_trained(tiny_dir, tmp_path, tiny_tok, caplo
     assert "passed as loaded objects" in caplog.text and "the whole model is saved" in caplog.text
     model, _, state = load_finetuned(tmp_path / "frozen")
     assert state["finetune"]["encoder"] == str(tiny_dir) and state["epoch"] == 1
+
+
+def test_load_model_names_a_truncated_weights_file_and_a_run_directory(tmp_path, tiny_tok):
+    out = save_model(tiny_model("token"), tiny_tok, spec_for("token"), tmp_path / "model")
+    with pytest.raises(FileNotFoundError, match=r"a finetune out_dir\? its model is .*model"):
+        load_model(tmp_path)
+    cfg = json.loads((out / "config.json").read_text())
+    cfg["id2label"] = {"0": "O", "1": "B-PER"}
+    (out / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(ValueError, match=r"names 2 labels \(id2label\) but classifier.weight has 3 rows"):
+        load_model(out)
+    weights = out / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:100])
+    with pytest.raises(ValueError, match="model.safetensors.*corrupt or truncated"):
+        load_model(out)
