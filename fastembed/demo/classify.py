@@ -79,8 +79,7 @@ def classify_step(bert_dir: str, corpus: Corpus, report: Report, *, n_train: int
                 f"balanced (chance: {100 / len(names):.0f}%). The same pretrained BERT, two ways, each head reading "
                 "the mean of the last layer's token states (a tiny model takes larger steps than BERT's 5e-5):",
                 echo=True)
-    quiet = lambda msg: None  # noqa: E731
-    common = dict(epochs=epochs, batch_size=32, max_length=max_length, seed=seed, progress=progress, log=quiet,
+    common = dict(epochs=epochs, batch_size=32, max_length=max_length, seed=seed, progress=progress,
                   device="cpu", head_options={"pooling": "mean"})
     runs = {"frozen": finetune("classify", bert_dir, train, dev, freeze_encoder=True, **common),
             "end to end": finetune("classify", bert_dir, train, dev, freeze_encoder=False, lr=1e-3, **common)}
@@ -118,7 +117,7 @@ def features_step(bert_dir: str, data: dict, out: Path, report: Report, *, seed:
         rows.append([layers, xtr.shape[1], f"{100 * acc:.1f}"])
         report.number(f"features_{layers}_accuracy", acc)
     mix = finetune("classify", bert_dir, train, dev, freeze_encoder=True, layers="scalar_mix", epochs=6,
-                   batch_size=32, max_length=data["max_length"], seed=seed, progress=progress, log=lambda m: None,
+                   batch_size=32, max_length=data["max_length"], seed=seed, progress=progress,
                    device="cpu", lr=1e-2, out_dir=out / "scalar_mix")
     weights = [float(w) for w in load_finetuned(out / "scalar_mix")[0].mix.weights.detach()]
     rows.append(["scalar_mix (learned)", encoder.config.hidden_size, f"{100 * mix['best']['dev']['accuracy']:.1f}"])

@@ -16,7 +16,11 @@ Files, in the order data flows through them:
     metrics.py   accuracy, SQuAD EM/F1, conlleval entity F1
     tasks.py     the four tasks: what to read, encode and score
     loop.py      finetune(): AdamW, warmup + linear decay, dev metric per epoch, early stopping,
-                 best checkpoint; load_finetuned()
+                 the best epoch saved as out_dir/model; load_finetuned()
+    export.py    save_model() / load_model(): HuggingFace model directories that transformers'
+                 AutoModelFor... classes load with equal logits; head-only saves of frozen runs
+    modeling_fastembed.py   copied into a saved directory whose head transformers has no class
+                 for (auto_map + trust_remote_code); never imported by fastembed
     _cli.py      ``fastembed finetune``
 
 The names below are imported on first use, so ``fastembed.finetune._cli`` (and the data and
@@ -30,6 +34,7 @@ from typing import Any
 
 _WHERE = {
     "finetune": "loop", "load_finetuned": "loop", "predict": "loop",
+    "save_model": "export", "load_model": "export",
     "FineTuneModel": "heads", "SequenceClassificationHead": "heads", "SpanHead": "heads",
     "TokenClassificationHead": "heads", "make_head": "heads",
     "accuracy": "metrics", "entities": "metrics", "entity_scores": "metrics", "normalize_answer": "metrics",

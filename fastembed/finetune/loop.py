@@ -11,21 +11,27 @@ One run, step by step:
 1. Read the data (paths through the task's reader, or lists of examples), optionally keep a
    random ``max_train`` of the training examples, build the label set from the training labels.
 2. Encode; every truncation, empty word or unfindable answer is counted in ``results["data"]``
-   and printed through ``log``.
+   and logged (``logging.getLogger("fastembed.finetune.loop")`` at INFO; the library prints
+   nothing itself, the ``fastembed`` command shows these lines).
 3. Load the encoder and tokenizer from ``model_dir`` (a HuggingFace BERT directory, or an
    already loaded ``(BertModel, WordPieceTokenizer)`` pair, which is then trained in place), put
    the task's head on it (:class:`.heads.FineTuneModel`). A classification head reads BERT's
    pooled [CLS] unless :func:`default_pooling` finds a reason for the mean of the tokens (a
    sentence-transformers directory that pools by the mean, no pooler, layers other than the last).
 4. AdamW (weight decay 0.01 on weight matrices only, :func:`fastembed.training.optim.param_groups`),
-   linear warmup over the first ``warmup`` of the steps (a fraction, or a step count when >= 1),
-   then linear decay to 0; gradient norm clipped to 1. The training rows are shuffled every
-   epoch (seeded) and padded per batch.
+   linear warmup over the first ``warmup_steps`` steps (default: ``warmup_ratio`` = 0.1 of all
+   steps; transformers' two names), then linear decay to 0; gradient norm clipped to 1. The
+   training rows are shuffled every epoch (seeded) and padded per batch.
 5. After each epoch: predict the dev set, score it; when the task's metric improves, the model is
-   saved atomically to ``out_dir/checkpoints/`` (only the best is kept); ``patience`` epochs
+   saved atomically to ``out_dir/model/``, a HuggingFace model directory that transformers'
+   ``AutoModelFor...`` classes load with equal logits (:mod:`.export`; only the best epoch is
+   kept). A frozen run stores only the head there, with a reference to ``model_dir`` (a few KB
+   instead of the whole encoder), unless ``save_full_model=True`` or the encoder was passed as
+   loaded objects; a run trained end to end always stores the whole model. ``patience`` epochs
    without improvement stop the run early. An ``out_dir`` that already holds a run
-   (``results.json`` or checkpoints) is refused before anything is read, as ``pretrain`` refuses
-   a fresh run over checkpoints: nothing of an earlier run is overwritten.
+   (``results.json``, ``model/`` or an older run's ``checkpoints/``) is refused before anything is
+   read, as ``pretrain`` refuses a fresh run over checkpoints: nothing of an earlier run is
+   overwritten.
 
 Learning rates. End to end (``freeze_encoder=False``): ``lr`` = 5e-5 by default (BERT's
 paper searched 5e-5, 3e-5, 2e-5), and the head uses ``head_lr`` = ``lr`` unless given. Frozen:
@@ -41,10 +47,11 @@ bytes (only the pooled vector for a [CLS]-pooler classifier).
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
-import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence, Union
 
@@ -57,10 +64,13 @@ from .heads import FineTuneModel, feature_width, make_head
 from .tasks import Task, get_task
 
 torch = require_torch("fastembed.finetune")
+logger = logging.getLogger(__name__)
 
 PathLike = Union[str, os.PathLike]
 DEFAULT_LR = {True: 1e-3, False: 5e-5}                 # freeze_encoder -> lr
 DEFAULT_MAX_LENGTH = {"classify": 128, "pair": 128, "ner": 128, "qa": 384}
+DEFAULT_WARMUP_RATIO = 0.1
+MODEL_SUBDIR = "model"                                 # out_dir/model: the best epoch's model (export.py)
 TARGETS = ("labels", "start_positions", "end_positions")
 
 # --------------------------------------------------------------------------- batches
@@ -223,32 +233,69 @@ def subsample(examples: Sequence, n: Optional[int], seed: int) -> list:
 
 
 def check_out_dir(out_dir: PathLike) -> None:
-    """Refuse an ``out_dir`` that holds a run already (its ``results.json`` or checkpoints)."""
+    """Refuse an ``out_dir`` that holds a run already (its ``results.json``, ``model/`` or an
+    older run's ``checkpoints/``)."""
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise ValueError(f"output directory {out} is a file")
-    held = [name for name in ("results.json", "checkpoints") if (out / name).exists()]
+    held = [name for name in ("results.json", MODEL_SUBDIR, "checkpoints") if (out / name).exists()]
     if held:
         raise ValueError(f"{out} already holds a run ({' and '.join(held)}): choose another output directory "
                          "(--out), or delete that run first; fine-tuning does not overwrite one")
 
 
-def _stderr(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
+def _logger(log: Optional[Callable[[str], None]]) -> Callable[[str], None]:
+    """Where the run's messages go: the module's logger, or (deprecated) the ``log`` callable."""
+    if log is None:
+        return logger.info
+    warnings.warn("finetune(log=...) is deprecated and will be removed in the next release: the messages go to "
+                  "logging.getLogger('fastembed.finetune.loop') (INFO); configure that logger instead",
+                  DeprecationWarning, stacklevel=3)
+    return log
+
+
+def warmup_steps_for(total_steps: int, warmup_ratio: Optional[float], warmup_steps: Optional[int],
+                     warmup: Optional[float]) -> int:
+    """The number of warmup steps from transformers' two names (``warmup_steps`` wins; both given
+    is a ValueError) or the deprecated ``warmup`` (a fraction below 1, a step count from 1)."""
+    if warmup is not None:
+        warnings.warn("finetune(warmup=...) is deprecated and will be removed in the next release: use "
+                      "warmup_ratio= (a fraction of the steps) or warmup_steps= (a count)", DeprecationWarning,
+                      stacklevel=3)
+        if warmup_ratio is not None or warmup_steps is not None:
+            raise ValueError("give warmup_ratio or warmup_steps, not the deprecated warmup as well")
+        if isinstance(warmup, bool) or not isinstance(warmup, (int, float)) or warmup < 0:
+            raise ValueError(f"warmup must be a number >= 0, got {warmup!r}")
+        if warmup >= 1:
+            warmup_steps = int(warmup)
+        else:
+            warmup_ratio = warmup
+    if warmup_ratio is not None and warmup_steps is not None:
+        raise ValueError(f"give warmup_ratio ({warmup_ratio}) or warmup_steps ({warmup_steps}), not both: "
+                         "warmup_steps counts steps, warmup_ratio is a fraction of all steps")
+    if warmup_steps is not None:
+        if isinstance(warmup_steps, bool) or not isinstance(warmup_steps, int) or warmup_steps < 0:
+            raise ValueError(f"warmup_steps must be an int >= 0, got {warmup_steps!r}")
+        return warmup_steps
+    ratio = DEFAULT_WARMUP_RATIO if warmup_ratio is None else warmup_ratio
+    if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or not 0 <= ratio <= 1:
+        raise ValueError(f"warmup_ratio must be a fraction in [0, 1], got {ratio!r} (warmup_steps= takes a count)")
+    return int(round(ratio * total_steps))
 
 # --------------------------------------------------------------------------- the loop
 
 
 def finetune(task: str, model_dir: Union[PathLike, tuple], train_data: Any, dev_data: Any, *,
              freeze_encoder: bool = False, epochs: int = 3, batch_size: int = 32, lr: Optional[float] = None,
-             head_lr: Optional[float] = None, warmup: float = 0.1, weight_decay: float = 0.01,
+             head_lr: Optional[float] = None, warmup_ratio: Optional[float] = None,
+             warmup_steps: Optional[int] = None, weight_decay: float = 0.01,
              grad_clip: Optional[float] = 1.0, max_length: Optional[int] = None, seed: int = 0,
              patience: Optional[int] = None, out_dir: Optional[PathLike] = None, progress: Optional[bool] = None,
              max_train: Optional[int] = None, max_dev: Optional[int] = None, labels: Any = None,
              layers: str = "last", head_options: Optional[dict] = None, encoder_overrides: Optional[dict] = None,
              doc_stride: int = 128, max_query_length: int = 64, max_answer_length: int = 30,
-             cache_encoder: Optional[bool] = None, device: Any = None,
-             log: Optional[Callable[[str], None]] = None) -> dict[str, Any]:
+             cache_encoder: Optional[bool] = None, device: Any = None, save_full_model: bool = False,
+             warmup: Optional[float] = None, log: Optional[Callable[[str], None]] = None) -> dict[str, Any]:
     """Fine-tune the BERT in ``model_dir`` on ``task`` ("classify", "pair", "ner", "qa") and
     return the per-epoch dev metrics (see the module docstring for the recipe and defaults).
 
@@ -257,17 +304,28 @@ def finetune(task: str, model_dir: Union[PathLike, tuple], train_data: Any, dev_
     should not be inferred from the training data. ``layers``/``head_options`` choose the
     features and configure the head (:mod:`.heads`), ``encoder_overrides`` set encoder config
     fields (e.g. ``hidden_dropout=0.0``). ``max_length`` defaults to 128 (384 for qa), or the
-    model's positions if fewer.
+    model's positions if fewer. ``doc_stride``, ``max_query_length`` (qa windows) and
+    ``max_answer_length`` (qa decoding) are also recorded in the saved model for predictions.
+
+    Warmup: ``warmup_ratio`` (default 0.1) of all steps, or ``warmup_steps`` steps when given
+    (giving both is a ValueError). ``save_full_model``: with a frozen encoder, store the whole
+    model in ``out_dir/model`` (which transformers can then load) instead of the head and a
+    reference to ``model_dir``. Deprecated, removed in the next release: ``warmup`` (a fraction
+    below 1, a step count from 1; use the two names above) and ``log`` (a callable that got each
+    message; the messages now go to ``logging.getLogger("fastembed.finetune.loop")``).
 
     Returns ``{"task", "metric", "epochs": [{"epoch", "train_loss", "dev", "train_seconds", "seconds"}, ...],
     "best": {"epoch", "dev"}, "stopped_early", "data": {"train": report, "dev": report},
-    "checkpoint", ...}``; with ``out_dir`` also written to ``out_dir/results.json``.
+    "best_model_dir", ...}``: ``best_model_dir`` is ``out_dir/model`` once an epoch was saved (None
+    without ``out_dir``), and ``checkpoint`` (kept for older callers) names the same directory;
+    ``head_only`` says whether it holds only the head (a frozen run without ``save_full_model``).
+    With ``out_dir`` the results are also written to ``out_dir/results.json``.
     """
-    from ..training.checkpoint import save_checkpoint
     from ..training.optim import lr_schedule
     from ..training.rng import seed_all
+    from .export import describe, head_kind, head_options as options_of, save_model
 
-    log = log or _stderr
+    say = _logger(log)
     t = get_task(task)
     for name, v in (("epochs", epochs), ("batch_size", batch_size)):
         if not isinstance(v, int) or v < 1:
@@ -286,7 +344,7 @@ def finetune(task: str, model_dir: Union[PathLike, tuple], train_data: Any, dev_
     train_all = _examples(t, train_data, "train_data")
     dev_all = _examples(t, dev_data, "dev_data")
     train_ex, dev_ex = subsample(train_all, max_train, seed), subsample(dev_all, max_dev, seed + 1)
-    log(f"finetune {t.name}: {len(train_ex):,} of {len(train_all):,} training examples, "
+    say(f"finetune {t.name}: {len(train_ex):,} of {len(train_all):,} training examples, "
         f"{len(dev_ex):,} of {len(dev_all):,} dev examples")
     label_set = t.label_set(train_ex, labels)
     encoder, tokenizer = _load(model_dir, encoder_overrides)
@@ -299,7 +357,7 @@ def finetune(task: str, model_dir: Union[PathLike, tuple], train_data: Any, dev_
     dev_f, dev_rep = t.encode(dev_ex, tokenizer, label_set, max_length=max_length, train=False, **opts)
     for split, rep in (("train", train_rep), ("dev", dev_rep)):
         for m in rep["messages"]:
-            log(f"finetune {t.name}: {split}: {m}")
+            say(f"finetune {t.name}: {split}: {m}")
     if not train_f:
         raise ValueError("no training rows are left after encoding (see the messages above)")
 
@@ -310,7 +368,7 @@ def finetune(task: str, model_dir: Union[PathLike, tuple], train_data: Any, dev_
     head_options = dict(head_options or {})
     if t.head_kind == "sequence" and "pooling" not in head_options:
         head_options["pooling"] = default_pooling(model_dir, encoder, layers)
-        log(f"finetune {t.name}: the head reads {POOLING_SAYS[head_options['pooling']]}")
+        say(f"finetune {t.name}: the head reads {POOLING_SAYS[head_options['pooling']]}")
     head = make_head(t.head_kind, C, num_labels, **head_options)
     model = FineTuneModel(encoder, head, freeze_encoder=freeze_encoder, layers=layers).to(device)
     use_cache = freeze_encoder if cache_encoder is None else (cache_encoder and freeze_encoder)
@@ -321,11 +379,17 @@ def finetune(task: str, model_dir: Union[PathLike, tuple], train_data: Any, dev_
     optimizer = make_finetune_optimizer(model, lr, head_lr, weight_decay)
     steps_per_epoch = math.ceil(len(train_f) / batch_size)
     total = epochs * steps_per_epoch
-    warmup_steps = int(warmup) if warmup >= 1 else int(round(warmup * total))
+    warmup_steps = warmup_steps_for(total, warmup_ratio, warmup_steps, warmup)
     out = Path(out_dir) if out_dir is not None else None
+    loaded = isinstance(model_dir, tuple)
+    head_only = bool(freeze_encoder) and not save_full_model and not loaded
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
-        tokenizer.save_pretrained(out)                      # the run loads on its own (load_finetuned)
+        if freeze_encoder and loaded and not save_full_model:
+            say(f"finetune {t.name}: the encoder was passed as loaded objects, so there is no directory for the "
+                "saved head to refer to: the whole model is saved")
+        say(f"finetune {t.name}: the best epoch goes to {out / MODEL_SUBDIR}: "
+            + describe(head_kind(head), layers, options_of(head), head_only=head_only))
 
     results: dict[str, Any] = {
         "task": t.name, "metric": t.metric, "model_dir": None if isinstance(model_dir, tuple) else str(model_dir),
@@ -335,11 +399,12 @@ def finetune(task: str, model_dir: Union[PathLike, tuple], train_data: Any, dev_
         "data": {"train": train_rep, "dev": dev_rep, "train_examples": len(train_ex),
                  "train_tokens": int(sum(len(f["input_ids"]) for f in train_f)),
                  "train_examples_available": len(train_all), "dev_examples": len(dev_ex)},
-        "epochs": [], "best": None, "stopped_early": False, "checkpoint": None,
+        "warmup_steps": warmup_steps, "head_only": head_only,
+        "epochs": [], "best": None, "stopped_early": False, "best_model_dir": None, "checkpoint": None,
     }
-    spec = {"task": t.name, "head_kind": t.head_kind, "num_labels": num_labels, "labels": results["labels"],
-            "layers": layers, "head_options": head_options, "freeze_encoder": bool(freeze_encoder),
-            "encoder_config": encoder.config.to_dict(), "max_length": max_length}
+    spec = {"task": t.name, "labels": results["labels"], "max_length": max_length, "doc_stride": doc_stride,
+            "max_query_length": max_query_length, "max_answer_length": max_answer_length,
+            "encoder": os.fspath(model_dir) if head_only else None}
     gen = np.random.default_rng(seed)
     step, best, since_best = 0, -math.inf, 0
     with ProgressBar(total, desc=f"finetune {t.name}", unit="steps", show=progress) as bar:
@@ -362,20 +427,20 @@ def finetune(task: str, model_dir: Union[PathLike, tuple], train_data: Any, dev_
             row = {"epoch": epoch, "step": step, "train_loss": float(np.mean(losses)), "dev": dev,
                    "train_seconds": train_seconds, "seconds": time.perf_counter() - t0}
             results["epochs"].append(row)
-            log(f"finetune {t.name}: epoch {epoch}: train loss {row['train_loss']:.4f}, dev {t.metric} "
+            say(f"finetune {t.name}: epoch {epoch}: train loss {row['train_loss']:.4f}, dev {t.metric} "
                 f"{dev[t.metric]:.4f} ({row['seconds']:.1f}s)")
             if dev[t.metric] > best:
                 best, since_best = dev[t.metric], 0
                 results["best"] = {"epoch": epoch, "dev": dev}
                 if out is not None:
-                    ckpt = save_checkpoint(out, step, model, extra_state={"finetune": spec, "epoch": epoch, "dev": dev},
-                                           keep_last=1)
-                    results["checkpoint"] = str(ckpt)
+                    saved = save_model(model, tokenizer, spec, out / MODEL_SUBDIR, full=not head_only,
+                                       trained={"epoch": epoch, "step": step, "dev": dev})
+                    results["best_model_dir"] = results["checkpoint"] = str(saved)
             else:
                 since_best += 1
                 if patience is not None and since_best >= patience:
                     results["stopped_early"] = epoch < epochs
-                    log(f"finetune {t.name}: no dev improvement for {patience} epoch(s); stopping")
+                    say(f"finetune {t.name}: no dev improvement for {patience} epoch(s); stopping")
                     break
     if out is not None:
         atomic_write_text(out / "results.json", json.dumps(results, indent=1, default=str) + "\n")
@@ -383,11 +448,34 @@ def finetune(task: str, model_dir: Union[PathLike, tuple], train_data: Any, dev_
 
 
 def load_finetuned(path: PathLike, device: Any = "cpu") -> tuple[FineTuneModel, Any, dict]:
-    """(model, tokenizer, state) of a fine-tuning run's best checkpoint (``out_dir`` of
-    :func:`finetune`); ``state["finetune"]`` holds the task, labels and layers."""
+    """(model, tokenizer, state) of a fine-tuning run: ``path`` is its ``out_dir`` (or the
+    ``out_dir/model`` directory itself, or any directory :func:`.export.save_model` wrote).
+    ``state["finetune"]`` is :func:`.export.load_model`'s spec (task, labels, layers, prediction
+    settings...), and ``state["epoch"]``, ``state["step"]``, ``state["dev"]`` say which epoch was
+    saved, when recorded. A run of an earlier release (only ``out_dir/checkpoints/``) loads too."""
+    from .export import CONFIG_FILE, load_model
+
+    p = Path(path)
+    if (p / CONFIG_FILE).is_file():
+        model_dir = p
+    elif (p / MODEL_SUBDIR / CONFIG_FILE).is_file():
+        model_dir = p / MODEL_SUBDIR
+    elif (p / "checkpoints").is_dir():
+        return _load_checkpoint_run(p, device)
+    else:
+        raise FileNotFoundError(f"{p} holds no fine-tuned model: expected {p / MODEL_SUBDIR / CONFIG_FILE} (a "
+                                f"finetune out_dir) or {p / CONFIG_FILE} (a model directory)")
+    model, tokenizer, spec = load_model(model_dir, device)
+    return model, tokenizer, {"finetune": spec, **spec.get("trained", {})}
+
+
+def _load_checkpoint_run(path: Path, device: Any) -> tuple[FineTuneModel, Any, dict]:
+    """A run saved by an earlier release: the best epoch as a training checkpoint in
+    ``checkpoints/`` (the whole FineTuneModel) and the tokenizer in ``out_dir`` itself."""
     from ..models import BertConfig, BertModel
     from ..models.hf import load_wordpiece
     from ..training.checkpoint import load_checkpoint, resolve_checkpoint
+    from .export import DEFAULTS
 
     ckpt = resolve_checkpoint(path)
     state_file = ckpt / "state.json"
@@ -398,6 +486,8 @@ def load_finetuned(path: PathLike, device: Any = "cpu") -> tuple[FineTuneModel, 
     spec = state.get("finetune") if isinstance(state, dict) else None
     if spec is None:
         raise ValueError(f"{ckpt} is not a fine-tuning checkpoint (its state.json has no 'finetune' entry)")
+    for k, v in DEFAULTS.items():                                   # prediction settings it did not record
+        spec.setdefault(k, v)
     encoder = BertModel(BertConfig.from_dict(spec["encoder_config"]))
     C = feature_width(spec["layers"], encoder.config.hidden_size, encoder.config.num_layers)
     head = make_head(spec["head_kind"], C, spec["num_labels"], **spec["head_options"])
