@@ -67,3 +67,38 @@ def tag_table(tok: WordPieceTokenizer, tags_of: dict[str, str]) -> torch.Tensor:
         table[i, 0] = 0.0
         table[i, TAGS.index(tag)] = 5.0
     return table
+
+
+def save_hf_model(path, arch: str, labels=None, seed: int = 0):
+    """A tiny random transformers ``arch`` ("BertForSequenceClassification", ...) saved with our
+    tokenizer's files into ``path``; weights drawn with std 0.5, not BERT's 0.02, so that texts
+    score apart."""
+    import transformers
+
+    kw = {} if labels is None else dict(id2label=dict(enumerate(labels)), label2id={x: i for i, x in enumerate(labels)})
+    cfg = transformers.BertConfig(vocab_size=len(VOCAB), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                                  intermediate_size=64, max_position_embeddings=128,
+                                  initializer_range=0.5, **kw)          # wide weights: texts score apart
+    torch.manual_seed(seed)
+    model = getattr(transformers, arch)(cfg).eval()
+    model.save_pretrained(path)
+    WordPieceTokenizer(VOCAB).save_pretrained(path)
+    return path
+
+
+def pipeline_from_hf_dir(path, task: str, labels=None, **options):
+    """Our pipeline for a transformers directory, built from objects: the encoder through
+    ``load_bert``, the head's weights copied. ``fastembed.predict.load`` (through
+    ``fastembed.finetune.export.load_model``) replaces this; test_load checks that they agree."""
+    from fastembed.models.hf import load_bert, load_wordpiece, read_weights
+    from fastembed.predict import QuestionAnswerer, TextClassifier, TokenTagger
+
+    encoder = load_bert(path)
+    kind, name, cls = {"classify": ("sequence", "classifier", TextClassifier), "ner": ("token", "classifier", TokenTagger),
+                       "qa": ("span", "qa_outputs", QuestionAnswerer)}[task]
+    head = make_head(kind, encoder.config.hidden_size, len(labels or ()) or 2)
+    weights = read_weights(path)
+    head.out.weight.data.copy_(weights[f"{name}.weight"])
+    head.out.bias.data.copy_(weights[f"{name}.bias"])
+    spec = {"task": task, "labels": labels, "max_length": 128}
+    return cls(FineTuneModel(encoder, head).eval(), load_wordpiece(path), spec, **options)
