@@ -104,6 +104,8 @@ def _softmax_at(x: np.ndarray, i: int) -> float:
 
 def _examples(question: Any, context: Any) -> tuple[bool, list[QAExample]]:
     """(a single question given, the questions as QAExamples with ids "0", "1", ...)."""
+    if isinstance(question, (list, tuple)) and not question and (context is None or context == [] or context == ()):
+        return False, []                                  # nothing to answer
     if isinstance(question, dict):
         question = [question]
         single = True

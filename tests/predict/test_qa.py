@@ -67,7 +67,7 @@ def test_input_forms(tok):
                                             ("who lives in paris ?", "where ?")]
     assert qa({"question": "where ?", "context": CTX})["answer"] == batch[1]["answer"]
     assert [r["answer"] for r in qa([{"question": "where ?", "context": CTX}])] == [batch[1]["answer"]]
-    assert qa(question=[], context=[]) == []
+    assert qa(question=[], context=[]) == [] and qa([]) == []
 
 
 def test_bad_input_is_refused_clearly(tok):
