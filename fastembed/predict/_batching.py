@@ -98,6 +98,13 @@ class Runner:
         return out
 
 
+def softmax(x: np.ndarray) -> np.ndarray:
+    """Softmax over the last axis, in float64 (scores are reported as Python floats)."""
+    x = np.asarray(x, np.float64)
+    e = np.exp(x - x.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
 def _pad(rows: Sequence[dict], device: Any) -> tuple["torch.Tensor", "torch.Tensor", "torch.Tensor"]:
     """(input_ids, token_type_ids, attention_mask), each (B, T) int64, padded on the right to the
     longest row (padding is masked, so the pad id does not matter)."""

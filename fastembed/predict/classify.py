@@ -23,7 +23,7 @@ import numpy as np
 from ..features import TruncationWarning
 from ..finetune.encoding import encode_sequences
 from ..finetune.readers import TextExample
-from ._batching import DEFAULT_BATCH_TOKENS, Runner
+from ._batching import DEFAULT_BATCH_TOKENS, Runner, softmax
 from ._spec import label_names, read_spec
 
 __all__ = ["TextClassifier", "TruncationWarning"]
@@ -86,7 +86,7 @@ class TextClassifier:
                           "tokens and were truncated to it, as in fine-tuning", TruncationWarning, stacklevel=3)
         logits = np.stack(self.runner.logits(features))              # (N, L)
         label_names(self.spec, "TextClassifier", need=logits.shape[1])
-        return _softmax(logits)
+        return softmax(logits)
 
     def _result(self, p: np.ndarray, top_k: Optional[int]) -> Any:
         if top_k == 1:
@@ -97,12 +97,6 @@ class TextClassifier:
 
     def __repr__(self) -> str:
         return f"TextClassifier(task={self.spec['task']!r}, labels={self.labels}, max_length={self.max_length})"
-
-
-def _softmax(x: np.ndarray) -> np.ndarray:
-    x = np.asarray(x, np.float64)
-    e = np.exp(x - x.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
 
 
 def _example(item: Any, where: str) -> TextExample:

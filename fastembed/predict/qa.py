@@ -22,7 +22,7 @@ import numpy as np
 from ..features import _positive_int
 from ..finetune.qa import best_spans, encode_qa
 from ..finetune.readers import QAExample
-from ._batching import DEFAULT_BATCH_TOKENS, Runner
+from ._batching import DEFAULT_BATCH_TOKENS, Runner, softmax
 from ._spec import read_spec
 
 __all__ = ["QuestionAnswerer"]
@@ -87,19 +87,13 @@ class QuestionAnswerer:
             f = features[k]
             a, b = int(f["offsets"][s, 0]), int(f["offsets"][e, 1])
             ctx = f["context_mask"]
-            p = _softmax_at(start[k][ctx], int(np.sum(ctx[:s]))) * _softmax_at(end[k][ctx], int(np.sum(ctx[:e])))
+            p = softmax(start[k][ctx])[int(np.sum(ctx[:s]))] * softmax(end[k][ctx])[int(np.sum(ctx[:e]))]
             out.append({"answer": ex.context[a:b], "start": a, "end": b, "score": float(p)})
         return out[0] if single else out
 
     def __repr__(self) -> str:
         return (f"QuestionAnswerer(max_length={self.max_length}, doc_stride={self.doc_stride}, "
                 f"max_query_length={self.max_query_length}, max_answer_length={self.max_answer_length})")
-
-
-def _softmax_at(x: np.ndarray, i: int) -> float:
-    x = np.asarray(x, np.float64)
-    e = np.exp(x - x.max())
-    return float(e[i] / e.sum())
 
 
 def _examples(question: Any, context: Any) -> tuple[bool, list[QAExample]]:

@@ -32,7 +32,7 @@ from ..features import TruncationWarning
 from ..finetune.encoding import encode_tagged, word_predictions
 from ..finetune.metrics import entities
 from ..finetune.readers import TaggedSentence
-from ._batching import DEFAULT_BATCH_TOKENS, Runner
+from ._batching import DEFAULT_BATCH_TOKENS, Runner, softmax
 from ._spec import label_names, read_spec
 
 __all__ = ["TokenTagger", "word_spans"]
@@ -103,7 +103,7 @@ class TokenTagger:
         for n, f, y in zip(used, features, logits):
             if y.shape[-1] != len(self.labels):
                 label_names(self.spec, "TokenTagger", need=y.shape[-1])
-            p = _softmax(y)                                                # (T, L)
+            p = softmax(y)                                                # (T, L)
             pred = np.argmax(p, -1)
             tags[n] = word_predictions(f["word_index"], pred, len(sentences[n]), self.labels)
             s = np.zeros(len(sentences[n]))
@@ -150,12 +150,6 @@ def _entities(tags: list[str], scores: np.ndarray, spans: np.ndarray, text: str)
         out.append({"entity": kind, "start": start, "end": end, "text": text[start:end],
                     "score": float(np.mean(scores[a:b + 1]))})
     return out
-
-
-def _softmax(x: np.ndarray) -> np.ndarray:
-    x = np.asarray(x, np.float64)
-    e = np.exp(x - x.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
 
 
 def _texts(texts: Any) -> tuple[bool, list[str]]:

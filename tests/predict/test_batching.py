@@ -59,3 +59,15 @@ def test_runner_checks_its_arguments():
         Runner(tiny_model("sequence"), batch_tokens=0)
     with pytest.raises(ValueError, match="workers"):
         Runner(tiny_model("sequence"), workers=-1)
+
+
+def test_threads_sets_torch_and_fastembed_counts(restore_threads):
+    import torch
+
+    from fastembed import _native
+
+    Runner(tiny_model("sequence"), threads=2)
+    assert torch.get_num_threads() == 2 and _native.get_num_threads() == 2
+    with pytest.raises(ValueError, match="threads"):
+        Runner(tiny_model("sequence"), threads=0)
+    assert torch.get_num_threads() == 2                        # a refused argument changes nothing
