@@ -22,6 +22,7 @@ REGISTRY = {
     "embed": "benchmarks.embed",
     "finetune": "benchmarks.finetune",
     "generate": "benchmarks.generate",
+    "predict": "benchmarks.predict",
     "tokenize": "benchmarks.tokenize",
     "pretrain": "benchmarks.pretrain",
     "word2vec": "benchmarks.word2vec",

@@ -94,12 +94,14 @@ def _where(ex: Any, i: int) -> str:
 
 
 def encode_sequences(examples: Sequence[TextExample], tokenizer: Tokenizer, labels: Optional[LabelSet], *,
-                     max_length: int, pair: bool) -> tuple[list[dict], dict]:
+                     max_length: int, pair: bool, allow_empty: bool = False) -> tuple[list[dict], dict]:
     """Features for sequence (``pair=False``) or sequence-pair classification, and a report.
 
     The rows are ``tokenizer(texts, pairs, truncation=True, max_length=max_length)``'s: the
     tokenizer's template (``[CLS] A [SEP] B [SEP]`` for BERT) and its ``longest_first``
-    truncation. All examples go through one native call, the too-long ones through a second."""
+    truncation. All examples go through one native call, the too-long ones through a second.
+    An empty text (or one with no token) is an error in training data; ``allow_empty=True``
+    (prediction) encodes it as the template alone, as transformers' pipelines do."""
     report = new_report(len(examples))
     specials = tokenizer.num_special_tokens_to_add(pair)
     if max_length < specials + 1:
@@ -110,7 +112,7 @@ def encode_sequences(examples: Sequence[TextExample], tokenizer: Tokenizer, labe
         if not pair and ex.text_b is not None:
             raise ValueError(f"{where}: the example has a second text; use the 'pair' task for sentence pairs")
         for side, (name, t) in enumerate([("text", ex.text_a)] + ([("second text", ex.text_b)] if pair else [])):
-            if t is None or (isinstance(t, str) and not t.strip()):
+            if t is None or (isinstance(t, str) and not t.strip() and not allow_empty):
                 raise ValueError(f"{where}: the {name} is empty")
             if not isinstance(t, str):
                 raise ValueError(f"{where}: the {name} is a {type(t).__name__}, not a str")
@@ -119,7 +121,7 @@ def encode_sequences(examples: Sequence[TextExample], tokenizer: Tokenizer, labe
     enc = tokenizer(texts[0], pairs) if examples else {"input_ids": [], "token_type_ids": []}
     ids, types = enc["input_ids"], enc["token_type_ids"]
     lengths = np.fromiter((len(a) for a in ids), np.int64, len(ids))
-    for i in np.flatnonzero(lengths < specials + (2 if pair else 1)):     # a text with no token at all
+    for i in np.flatnonzero(lengths < specials + (2 if pair else 1)) if not allow_empty else ():  # no token at all
         sides = set(enc.sequence_ids(int(i)))
         name = "text" if 0 not in sides else "second text"
         t = texts[0 if name == "text" else 1][i]

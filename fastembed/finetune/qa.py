@@ -174,23 +174,32 @@ def best_span(start_logits: np.ndarray, end_logits: np.ndarray, context_mask: np
     return float(scores[i, j]), int(idx[i]), int(idx[j])
 
 
+def best_spans(features: Sequence[dict], start_logits: Sequence[np.ndarray], end_logits: Sequence[np.ndarray],
+               num_examples: int, max_answer_length: int = 30) -> list[Optional[tuple[float, int, int, int]]]:
+    """For each example (question) n, (score, k, s, e): its best span over all its windows,
+    found in ``features[k]`` from token s to token e, scored ``start[s] + end[e]``; None for an
+    example without a window or a context token. The rule of :func:`decode_answers`, which
+    ``fastembed.predict`` shares to report character spans and scores as well."""
+    best: list[Optional[tuple[float, int, int, int]]] = [None] * num_examples
+    for k, f in enumerate(features):
+        score, s, e = best_span(start_logits[k], end_logits[k], f["context_mask"], max_answer_length)
+        n = f["example_index"]
+        if s >= 0 and (best[n] is None or score > best[n][0]):
+            best[n] = (score, k, s, e)
+    return best
+
+
 def decode_answers(examples: Sequence[QAExample], features: Sequence[dict], start_logits: Sequence[np.ndarray],
                    end_logits: Sequence[np.ndarray], max_answer_length: int = 30) -> dict[str, str]:
     """Question id -> predicted answer text, the best span over all of the question's windows.
 
     ``start_logits[k]``/``end_logits[k]`` are the scores of ``features[k]``'s tokens."""
-    best: dict[int, tuple[float, int, int, int]] = {}
-    for k, f in enumerate(features):
-        score, s, e = best_span(start_logits[k], end_logits[k], f["context_mask"], max_answer_length)
-        n = f["example_index"]
-        if s >= 0 and (n not in best or score > best[n][0]):
-            best[n] = (score, k, s, e)
     out = {}
-    for n, ex in enumerate(examples):
-        if n not in best:
+    for ex, hit in zip(examples, best_spans(features, start_logits, end_logits, len(examples), max_answer_length)):
+        if hit is None:
             out[ex.id] = ""
             continue
-        _, k, s, e = best[n]
+        _, k, s, e = hit
         off = features[k]["offsets"]
         out[ex.id] = ex.context[off[s, 0]:off[e, 1]]
     return out
