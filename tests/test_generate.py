@@ -238,11 +238,6 @@ def test_load_generator_reads_gpt2_tokenizer_files(shared_data, tmp_path, names)
 # --------------------------------------------------------------------------- fastembed generate
 
 
-# fastembed/_generate_cli.py still passes the deprecated stop_tokens= (its owner moves it to
-# eos_token_id); until then its DeprecationWarning is expected here, and only here.
-cli_uses_old_names = pytest.mark.filterwarnings(r"ignore:generate(_text)?\(stop_tokens=:DeprecationWarning")
-
-
 def run_cli(capsys, *argv: str) -> str:
     from fastembed.cli.generate import add_parser
 
@@ -253,7 +248,6 @@ def run_cli(capsys, *argv: str) -> str:
     return capsys.readouterr().out
 
 
-@cli_uses_old_names
 def test_cli_generates_greedy_sampled_and_streamed(model_dir, capsys):
     model, tok = load_generator(model_dir)
     expected = generate_text(model, tok, ["the quick", "lower"], max_new_tokens=6)
@@ -267,7 +261,22 @@ def test_cli_generates_greedy_sampled_and_streamed(model_dir, capsys):
     assert sampled[0] == sampled[1] and sampled[0].startswith("the")
 
 
-@cli_uses_old_names
+def test_cli_stop_strings_and_controls_streamed_or_not(model_dir, capsys):
+    model, tok = load_generator(model_dir)
+    cont = generate_text(model, tok, "the quick", max_new_tokens=12)
+    stop = cont[4:6]                                   # a text the greedy continuation holds
+    assert stop and stop in cont
+    base = ["--model", str(model_dir), "--prompt", "the quick", "--greedy", "--max-new-tokens", "12"]
+    want = f"the quick{cont[:cont.find(stop)]}\n"
+    assert run_cli(capsys, *base, "--stop", stop) == want
+    assert run_cli(capsys, *base, "--stop", stop, "--stream") == want
+    controls = dict(repetition_penalty=1.5, no_repeat_ngram_size=2)
+    expected = generate_text(model, tok, "the quick", max_new_tokens=12, **controls)
+    flags = ["--repetition-penalty", "1.5", "--no-repeat-ngram-size", "2"]
+    assert run_cli(capsys, *base, *flags) == f"the quick{expected}\n"
+    assert run_cli(capsys, *base, *flags, "--stream") == f"the quick{expected}\n"
+
+
 def test_cli_errors_and_lazy_torch(model_dir, capsys):
     with pytest.raises(ValueError, match=r"\+ max_new_tokens \(999\)"):
         run_cli(capsys, "--model", str(model_dir), "--prompt", "the", "--max-new-tokens", "999")

@@ -12,6 +12,7 @@
     fastembed finetune --task ...     fine-tune an encoder: classify | pair | qa | ner, frozen or end to end
     fastembed generate --model ...    continue prompts with a GPT model directory
     fastembed embed --model ...       embed lines of text into a .npy file (sentence embeddings)
+    fastembed predict --model ...     a fine-tuned classifier, tagger or QA model on lines of text (JSON lines)
 
 One module per command (COMMANDS below), each with add_parser(sub); a module imports torch and
 the models only inside its run function, so listing the commands and every --help stay fast. A
@@ -49,6 +50,7 @@ COMMANDS = (
     "fastembed.cli.finetune",
     "fastembed.cli.generate",
     "fastembed.cli.embed",
+    "fastembed.cli.predict",
 )
 
 EXIT_INTERRUPTED = 130   # 128 + SIGINT, as shells report a command stopped by Ctrl-C

@@ -48,9 +48,9 @@ read before trusting it.
 Frozen runs: a model whose encoder was frozen can be saved head only (``full=False``, the
 default when ``spec["encoder"]`` names the encoder directory): model.safetensors then holds only
 the head's (and scalar mix's) tensors, a few KB instead of the whole encoder, and config.json's
-``fastembed.encoder`` records the encoder directory as it was given. :func:`load_model` resolves
-it (a relative path against the current working directory) and loads the encoder from there; if
-it has moved, the error names it. transformers cannot load such a directory (its encoder would be
+``fastembed.encoder`` records the encoder directory as an absolute path, so the model loads from
+any working directory (a relative path written by hand is taken against the working directory);
+:func:`load_model` loads the encoder from there, and if it has moved, the error names it. transformers cannot load such a directory (its encoder would be
 random): save with ``full=True`` (``finetune(..., save_full_model=True)``) for that. Its
 config.json names the remote-code classes in ``auto_map``, which refuse it with that advice when
 loaded with ``trust_remote_code=True``.
@@ -63,8 +63,8 @@ directory under the final name.
 :func:`load_model` also reads a directory that transformers wrote itself
 (``BertForSequenceClassification(...).save_pretrained(d)`` plus a tokenizer): the task follows
 ``architectures`` ("classify", "ner" or "qa"), the labels ``id2label``, and the prediction
-settings take their defaults (max_length 128 or the model's positions if fewer, doc_stride 128,
-max_query_length 64, max_answer_length 30).
+settings take their defaults (max_length 128, 384 for QA as finetune uses, or the model's
+positions if fewer; doc_stride 128, max_query_length 64, max_answer_length 30).
 """
 
 from __future__ import annotations
@@ -89,6 +89,7 @@ logger = logging.getLogger(__name__)
 PathLike = Union[str, os.PathLike]
 CONFIG_FILE, WEIGHTS_FILE, REMOTE_CODE = "config.json", "model.safetensors", "modeling_fastembed.py"
 DEFAULTS = {"max_length": 128, "doc_stride": 128, "max_query_length": 64, "max_answer_length": 30}
+QA_MAX_LENGTH = 384   # finetune's default for qa; with 128 a 128-token stride would not fit a window
 HEAD_KIND = {"classify": "sequence", "pair": "sequence", "ner": "token", "qa": "span"}
 _SUFFIX = {"sequence": "ForSequenceClassification", "token": "ForTokenClassification",
            "span": "ForQuestionAnswering"}
@@ -236,7 +237,7 @@ def save_model(model: FineTuneModel, tokenizer: Any, spec: dict[str, Any], out: 
     if remote:
         cfg["auto_map"] = {"AutoModel" + _SUFFIX[kind]: f"{REMOTE_CODE[:-3]}.FastembedBert{_SUFFIX[kind]}"}
     fe = {"task": task, "layers": layers, "head_options": options, "freeze_encoder": model.freeze_encoder,
-          "encoder": None if full else os.fspath(encoder_dir)}
+          "encoder": None if full else os.path.abspath(os.fspath(encoder_dir))}   # loads from any working directory
     for k, default in DEFAULTS.items():
         v = spec.get(k)
         fe[k] = int(v) if v is not None else default
@@ -397,6 +398,8 @@ def _read_spec(hf: dict[str, Any], path: Path) -> dict[str, Any]:
                    "span": {}}[kind]
         spec = {"task": task, "layers": "last", "head_options": options, "freeze_encoder": False, "encoder": None,
                 **DEFAULTS}
+        if task == "qa":
+            spec["max_length"] = QA_MAX_LENGTH          # room for a question and a context window
     else:
         if not isinstance(fe, dict):
             raise ValueError(f"{source}: 'fastembed' must be a JSON object, not {type(fe).__name__}")

@@ -21,9 +21,9 @@ rows by token count on worker threads (:mod:`._batching`). Files:
     classify.py    TextClassifier (texts or pairs -> label, probability)
     tag.py         TokenTagger (text -> entity spans with character offsets, BIO merged)
     qa.py          QuestionAnswerer (question + context -> answer span; long contexts by windows)
-    _cli.py        ``fastembed predict`` (JSON lines)
 
-The names below are imported on first use, so ``fastembed.predict._cli`` loads without PyTorch.
+The names below are imported on first use, so ``import fastembed.predict`` loads without PyTorch
+(the command line, fastembed/cli/predict.py, lists its help without it).
 """
 
 from __future__ import annotations

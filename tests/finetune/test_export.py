@@ -156,7 +156,7 @@ def test_all_minilm_mean_pooling_head_loads_in_transformers(tmp_path):
     assert max_diff("sequence", ours(back, ids, types, mask), ours(model, ids, types, mask), mask) == 0.0
 
 
-def test_frozen_head_only_save_is_small_and_refers_to_the_encoder(tmp_path, tiny_tok):
+def test_frozen_head_only_save_is_small_and_refers_to_the_encoder(tmp_path, tiny_tok, monkeypatch):
     enc_dir = tmp_path / "encoder"
     save_bert(tiny_bert(0), enc_dir, tokenizer=tiny_tok)
     model = FineTuneModel(load_bert(enc_dir), make_head("token", 32, len(LABELS), lstm_hidden=4),
@@ -174,6 +174,10 @@ def test_frozen_head_only_save_is_small_and_refers_to_the_encoder(tmp_path, tiny
         back, _, spec = load_model(d)
         assert max_diff("token", ours(back, ids, types, mask), ours(model, ids, types, mask), mask) == 0.0
     assert spec["freeze_encoder"] and back.freeze_encoder
+    monkeypatch.chdir(tmp_path)                      # an encoder given as a relative path is recorded absolute
+    rel = save_model(model, tiny_tok, spec_for("token", encoder="encoder"), tmp_path / "rel")
+    monkeypatch.chdir(rel)
+    assert max_diff("token", ours(load_model(rel)[0], ids, types, mask), ours(model, ids, types, mask), mask) == 0.0
     with pytest.raises(ValueError, match="holds only the head"):    # transformers' trust_remote_code path refuses it
         theirs("token", out, ids, types, mask, trust_remote_code=True)
 

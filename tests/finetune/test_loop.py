@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import warnings
 
 import numpy as np
 import pytest
@@ -119,15 +118,24 @@ def test_cli_parser_and_run(tiny_dir, tmp_path, capsys, caplog):
     add_parser(parser.add_subparsers(dest="command"))
     args = parser.parse_args(["finetune", "--task", "classify", "--data", str(data), "--model", str(tiny_dir),
                               "--out", str(tmp_path / "run"), "--freeze-encoder", "--epochs", "2", "--max-train", "5",
-                              "--no-progress"])
+                              "--no-progress", "--warmup-steps", "1"])
     assert (args.freeze_encoder, args.epochs, args.max_train, args.lr) == (True, 2, 5, None)
     caplog.set_level(logging.INFO, logger="fastembed")
-    with warnings.catch_warnings():              # until the command passes --warmup-ratio / --warmup-steps
-        warnings.filterwarnings("ignore", r"finetune\(warmup=", DeprecationWarning)
-        assert args.func(args) == 0
+    assert args.func(args) == 0
     out = capsys.readouterr()
     assert "best: epoch" in out.out and "5 of 8 training examples" in caplog.text
-    assert json.loads((tmp_path / "run" / "results.json").read_text())["data"]["train_examples"] == 5
+    results = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert results["data"]["train_examples"] == 5 and results["warmup_steps"] == 1
+    old = parser.parse_args(["finetune", "--task", "classify", "--input", str(data), "--model", str(tiny_dir),
+                             "--out", str(tmp_path / "run2"), "--epochs", "2", "--max-train", "5", "--warmup", "0.5",
+                             "--freeze-encoder", "--no-progress"])
+    assert old.func(old) == 0                        # the old flag still works: a ratio below 1 ...
+    assert "--warmup is deprecated" in capsys.readouterr().err
+    assert json.loads((tmp_path / "run2" / "results.json").read_text())["warmup_steps"] == 1   # 0.5 of 2 steps
+    both = parser.parse_args(["finetune", "--task", "classify", "--input", str(data), "--model", str(tiny_dir),
+                              "--out", str(tmp_path / "run3"), "--warmup", "2", "--warmup-steps", "1"])
+    with pytest.raises(ValueError, match="not the old --warmup"):
+        both.func(both)
     assert resolve_data("classify", [data]) == (data / "train.tsv", data / "dev.tsv")
     with pytest.raises(FileNotFoundError, match="holds none of train.txt"):
         resolve_data("ner", [data])

@@ -1,4 +1,4 @@
-"""``fastembed predict`` (fastembed.predict._cli): plain-text and JSON-lines input, output lines in
+"""``fastembed predict`` (fastembed/cli/predict.py): plain-text and JSON-lines input, output lines in
 input order equal to the pipeline's results, stdin and stdout, atomic output, clear errors.
 
 The model directory loader (fastembed.finetune.export.load_model) is replaced by one that
@@ -6,7 +6,6 @@ returns a pipeline built from objects, so these tests need neither a saved model
 
 from __future__ import annotations
 
-import argparse
 import io
 import json
 
@@ -14,15 +13,18 @@ import pytest
 
 import fastembed.predict
 from fastembed.predict import QuestionAnswerer, TextClassifier, TokenTagger
-from fastembed.predict._cli import add_parser, parse_lines, run
+from fastembed.cli import build_parser, main
+from fastembed.cli.predict import parse_lines
 
 from .conftest import TAGS, LookupModel, tag_table, tiny_model
 
 
 def parse(argv):
-    p = argparse.ArgumentParser(prog="fastembed")
-    add_parser(p.add_subparsers(dest="command"))
-    return p.parse_args(["predict", *argv])
+    return build_parser().parse_args(["predict", *argv])
+
+
+def run(args):
+    return args.func(args)
 
 
 @pytest.fixture
@@ -56,9 +58,8 @@ def test_classifier_plain_text_to_json_lines(use, tmp_path, capsys):
     clf = use("classify")
     texts = ["the movie was good", "", "bad", "a very fine film", "what ?"]
     (tmp_path / "in.txt").write_text("\n".join(texts) + "\n", encoding="utf-8")
-    args = parse(["--model", "m", "--input", str(tmp_path / "in.txt"), "-o", str(tmp_path / "out.jsonl"),
-                  "--batch-tokens", "16", "--threads", "1"])
-    assert args.func is run and run(args) == 0
+    assert main(["predict", "--model", "m", "--input", str(tmp_path / "in.txt"), "-o", str(tmp_path / "out.jsonl"),
+                 "--batch-tokens", "16", "--threads", "1"]) == 0
     assert lines(tmp_path / "out.jsonl") == json.loads(json.dumps(clf(texts)))
     assert clf.seen["batch_tokens"] == 16 and clf.seen["threads"] == 1 and str(clf.seen["path"]) == "m"
     assert "5 inputs (classify)" in capsys.readouterr().err
@@ -69,7 +70,7 @@ def test_json_lines_pairs_and_stdout(use, tmp_path, capsys, monkeypatch):
     rows = [{"text": "good", "text_pair": "bad"}, {"text": "the plot"}]
     monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO("".join(json.dumps(r) + "\n" for r in rows)
                                                                   .encode())))
-    assert run(parse(["--model", "m", "--input", "-", "--quiet"])) == 0
+    assert main(["predict", "--model", "m", "--input", "-", "--quiet"]) == 0
     out = capsys.readouterr()
     assert [json.loads(x) for x in out.out.splitlines()] == json.loads(json.dumps(clf(rows)))
     assert out.err == ""

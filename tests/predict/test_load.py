@@ -19,10 +19,6 @@ TEXTS = ["the movie was good", "the film was great", "the plot is awful", "a bad
 CTX = "john smith lives in paris . paris is the capital of france ."
 
 
-def quiet(msg):
-    pass
-
-
 @pytest.fixture(scope="module")
 def tiny_dir(tmp_path_factory):
     import torch
@@ -56,7 +52,7 @@ def test_load_our_finetuned_directory(tiny_dir, tmp_path, task):
     else:
         train = [QAExample("1", "who lives in paris ?", CTX, [Answer("john smith", 0)])]
         kw = dict(max_length=32, doc_stride=8, max_query_length=8)
-    finetune(task, tiny_dir, train, train, epochs=1, batch_size=2, out_dir=tmp_path, log=quiet, **kw)
+    finetune(task, tiny_dir, train, train, epochs=1, batch_size=2, out_dir=tmp_path, **kw)
     pipe = load(tmp_path / "model", batch_tokens=64)
     assert type(pipe) is {"classify": TextClassifier, "ner": TokenTagger, "qa": QuestionAnswerer}[task]
     assert pipe.runner.batch_tokens == 64

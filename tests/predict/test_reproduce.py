@@ -23,9 +23,6 @@ from fastembed.predict import QuestionAnswerer, TextClassifier, TokenTagger
 pytestmark = [pytest.mark.data, pytest.mark.slow]
 
 
-def quiet(msg):
-    pass
-
 
 @pytest.fixture(scope="module")
 def encoder_dir(shared_data, tmp_path_factory):
@@ -42,7 +39,7 @@ def test_sst2_accuracy(shared_data, encoder_dir, tmp_path):
     train = read_glue(shared_data / "glue" / "SST-2" / "train.tsv")[:1500]
     dev = read_glue(shared_data / "glue" / "SST-2" / "dev.tsv")[:200]
     r = finetune("classify", encoder_dir, train, dev, epochs=2, lr=3e-3, batch_size=16,
-                 head_options=dict(pooling="mean"), out_dir=tmp_path, log=quiet)
+                 head_options=dict(pooling="mean"), out_dir=tmp_path)
     model, tok, state = load_finetuned(tmp_path)
     clf = TextClassifier(model, tok, state["finetune"], batch_tokens=512, workers=2)
     pred = [p["label"] for p in clf([ex.text_a for ex in dev])]
@@ -64,7 +61,7 @@ def f1(gold: set, pred: set) -> float:
 def test_conll_entity_f1_via_character_spans(shared_data, encoder_dir, tmp_path, capsys):
     root = shared_data / "ner" / "conll2003"
     train, dev = read_conll(root / "train.txt")[:500], read_conll(root / "valid.txt")[:200]
-    r = finetune("ner", encoder_dir, train, dev, epochs=3, lr=3e-3, batch_size=16, out_dir=tmp_path, log=quiet)
+    r = finetune("ner", encoder_dir, train, dev, epochs=3, lr=3e-3, batch_size=16, out_dir=tmp_path)
     model, tok, state = load_finetuned(tmp_path)
     tagger = TokenTagger(model, tok, state["finetune"], batch_tokens=512, workers=2)
     gold = set()
@@ -84,7 +81,7 @@ def test_xquad_squad_f1(shared_data, encoder_dir, tmp_path):
     train, dev = split_by_title(read_squad(shared_data / "qa" / "xquad" / "xquad.en.json"))
     train, dev = train[:150], dev[:60]
     r = finetune("qa", encoder_dir, train, dev, epochs=2, lr=3e-3, batch_size=16, max_length=192, doc_stride=64,
-                 out_dir=tmp_path, log=quiet)
+                 out_dir=tmp_path)
     model, tok, state = load_finetuned(tmp_path)
     qa = QuestionAnswerer(model, tok, state["finetune"], doc_stride=64, batch_tokens=2048, workers=2)
     got = qa(question=[ex.question for ex in dev], context=[ex.context for ex in dev])
