@@ -1,5 +1,6 @@
 """The README's shell sequence on a tiny corpus: tokenizer train --kind wordpiece, then pretrain
-bert with that tokenizer, then finetune the pretrained model (a few seconds on the tiny config)."""
+bert with that tokenizer, then finetune the pretrained model, then predict with the fine-tuned one
+on raw text (a few seconds on the tiny config)."""
 
 from __future__ import annotations
 
@@ -55,4 +56,14 @@ def test_wordpiece_then_pretrain_bert_then_finetune(corpus, tmp_path, capsys, ou
                  "--out", str(tmp_path / "ft"), "--epochs", "1", "--batch-size", "4", "--max-length", "16",
                  "--no-progress", "--threads", "1"]) == 0
     assert "best: epoch 1" in capsys.readouterr().out
-    assert json.loads((tmp_path / "ft" / "results.json").read_text())["task"] == "classify"
+    results = json.loads((tmp_path / "ft" / "results.json").read_text())
+    assert results["task"] == "classify"
+
+    texts = tmp_path / "texts.txt"
+    texts.write_text("".join(f"{t}\n" for t, _ in rows), encoding="utf-8")
+    assert main(["predict", "--model", str(tmp_path / "ft" / "model"), "--input", str(texts),
+                 "-o", str(tmp_path / "pred.jsonl"), "--threads", "1"]) == 0
+    pred = [json.loads(x) for x in (tmp_path / "pred.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert len(pred) == len(rows) and all(0.0 <= p["score"] <= 1.0 for p in pred)
+    accuracy = sum(p["label"] == str(y) for p, (_, y) in zip(pred, rows)) / len(rows)
+    assert accuracy == results["best"]["dev"]["accuracy"]      # the dev file is these texts: the same score
