@@ -362,7 +362,7 @@ def test_help_shows_every_default(command, capsys):
     parser = build_parser([command])
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices[command]
     for action in sub._actions:
-        if not action.option_strings or action.dest == "help":
+        if not action.option_strings or action.dest == "help" or action.help == argparse.SUPPRESS:
             continue
         if action.required:
             assert "required" in action.help, action.option_strings
