@@ -229,6 +229,15 @@ def save_bert(model: Union[BertModel, BertForPreTraining], path: PathLike, *, to
         tokenizer.save_pretrained(path)
 
 
+def read_model_config(path: PathLike, model_type: str, **overrides: Any) -> Union[BertConfig, GPTConfig]:
+    """The config of the HF model directory ``path`` (``model_type`` "bert" or "gpt2"), as the
+    loaders read it, without reading the weights."""
+    path = Path(path)
+    hf = _read_config(path, model_type)
+    from_hf = bert_config_from_hf if model_type == "bert" else gpt_config_from_hf
+    return from_hf(hf, source=path / "config.json", **overrides)
+
+
 def load_wordpiece(path: PathLike) -> Any:
     """The WordPieceTokenizer of a HF BERT directory (``tokenizer.json``, or ``vocab.txt`` with
     lower-casing from ``tokenizer_config.json``): :func:`fastembed.tokenizers.from_pretrained`,
