@@ -544,9 +544,11 @@ def check_resume(run_file: Path, run: dict[str, Any], say: Any) -> None:
               for k in sorted(set(old_cfg) | set(new_cfg)) if old_cfg.get(k) != new_cfg.get(k)]
     old_init, new_init = saved.get("init_from"), run.get("init_from")
     if (old_init or {}).get("sha256") != (new_init or {}).get("sha256"):
-        diffs.append(f"init_from: {(old_init or {}).get('path')} in the run, {(new_init or {}).get('path')} now"
-                     + (" (the same path, other weights)" if old_init and new_init
-                        and old_init.get("path") == new_init.get("path") else ""))
+        if old_init and new_init and old_init.get("path") == new_init.get("path"):
+            diffs.append(f"init_from: {new_init['path']} holds other weights or another config than when the run "
+                         "started")
+        else:
+            diffs.append(f"init_from: {(old_init or {}).get('path')} in the run, {(new_init or {}).get('path')} now")
     old_tok, new_tok = saved.get("tokenizer") or {}, run["tokenizer"]
     if old_tok.get("sha256") != new_tok["sha256"]:
         diffs.append(f"tokenizer: {old_tok.get('type')} of {old_tok.get('vocab_size')} tokens in the run, "
