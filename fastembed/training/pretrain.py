@@ -106,7 +106,7 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["pretrain", "load_tokenizer", "model_config", "init_source", "build_data", "bert_documents",
            "save_pretrained", "check_resume", "check_batch", "default_save_every", "tokenizer_fingerprint",
-           "model_dir_fingerprint", "unigram_log_prior"]
+           "model_dir_fingerprint", "unigram_log_prior", "tokenizer_difference"]
 
 PathLike = Union[str, os.PathLike]
 KINDS = ("bert", "gpt")

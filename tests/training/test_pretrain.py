@@ -29,7 +29,8 @@ from fastembed.training.pretrain import (bert_documents, load_tokenizer, model_c
 
 # fastembed/training/_cli.py still passes pretrain's old argument names (its owner renames them to
 # max_length= / warmup_steps=, flags --max-length / --warmup-steps); drop this filter then.
-pytestmark = pytest.mark.filterwarnings(r"ignore:pretrain\((seq_len|warmup)=\.\.\.\) is deprecated:DeprecationWarning")
+CLI_OLD_NAMES = pytest.mark.filterwarnings(r"ignore:pretrain\((seq_len|warmup)=\.\.\.\) is deprecated:DeprecationWarning")
+pytestmark = CLI_OLD_NAMES
 
 ROOT = Path(__file__).resolve().parents[2]
 WORDS = ("the a cat dog sat ran on mat big small red blue house tree river sun moon saw ate and old new "
