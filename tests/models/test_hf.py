@@ -193,6 +193,15 @@ def test_bert_for_masked_lm_keeps_its_mlm_head_and_gets_nsp_and_pooler_fresh(tmp
     with torch.no_grad():
         torch.testing.assert_close(ours(x).logits, hf(input_ids=x).logits, rtol=1e-5, atol=1e-5)
 
+    full = transformers.BertForPreTraining(hc).eval()          # HF's own save with every head: all read
+    full.save_pretrained(str(tmp_path / "full"))
+    ours = load_bert(tmp_path / "full", pretraining=True, missing_heads="fresh").eval()
+    assert ours.fresh_heads == ()
+    with torch.no_grad():
+        theirs = full(input_ids=x)
+        torch.testing.assert_close(ours(x).logits, theirs.prediction_logits, rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(ours(x).extras["nsp_logits"], theirs.seq_relationship_logits, rtol=1e-5, atol=1e-5)
+
 
 def test_a_checkpoint_with_heads_keeps_them_and_bad_missing_heads_are_refused(tmp_path):
     torch.manual_seed(0)
