@@ -19,6 +19,7 @@ REGISTRY = {
     "axpy": "benchmarks.axpy",
     "bpe_encode": "benchmarks.bpe_encode",
     "bpe_train": "benchmarks.bpe_train",
+    "continued_pretraining": "benchmarks.continued_pretraining",
     "embed": "benchmarks.embed",
     "finetune": "benchmarks.finetune",
     "generate": "benchmarks.generate",

@@ -84,10 +84,9 @@ def bert_step(corpus_path: Path, corpus: Corpus, vocab_path: Path, out: Path, re
 
     run = out / "bert"
     result = pretrain("bert", corpus=corpus_path, tokenizer=vocab_path, out_dir=run, steps=steps, config="tiny",
-                      overrides=overrides, batch_size=batch_size, seq_len=seq_len, lr=1e-3,
-                      warmup=max(1, steps // 20), eval_every=max(1, steps // 5), eval_batches=8, save_every=steps,
-                      log_every=max(1, steps // 60), dev_fraction=0.02, seed=seed, device="cpu", progress=progress,
-                      verbose=False)
+                      overrides=overrides, batch_size=batch_size, max_length=seq_len, lr=1e-3,
+                      warmup_steps=max(1, steps // 20), eval_every=max(1, steps // 5), eval_batches=8, save_every=steps,
+                      log_every=max(1, steps // 60), dev_fraction=0.02, seed=seed, device="cpu", progress=progress)
     model = load_bert(result["model_dir"], pretraining=True).eval()
     dev = result["dev"] or {}
     pieces = collections.Counter(t for a in tok.encode_batch(corpus.sentences[:3000], add_special_tokens=False)

@@ -50,10 +50,10 @@ def gpt_step(corpus_path: Path, corpus: Corpus, bpe_path: Path, out: Path, repor
 
     run = out / "gpt"
     result = pretrain("gpt", corpus=corpus_path, tokenizer=bpe_path, out_dir=run, steps=steps, config="tiny",
-                      batch_size=batch_size, seq_len=seq_len, lr=1e-3, warmup=max(1, steps // 20),
+                      batch_size=batch_size, max_length=seq_len, lr=1e-3, warmup_steps=max(1, steps // 20),
                       eval_every=max(1, steps // 5), eval_batches=8, save_every=steps,
                       log_every=max(1, steps // 60), dev_fraction=0.02, seed=seed, device="cpu",
-                      progress=progress, verbose=False)
+                      progress=progress)
     model, tok = load_generator(result["model_dir"])
     after = generate_text(model, tok, prompts, **sample)
     rows = read_metrics(run / "metrics.jsonl")

@@ -12,6 +12,7 @@ splits them. :func:`save_bert` and :func:`save_gpt2` write directories that
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 from pathlib import Path
@@ -26,6 +27,7 @@ from .config import BertConfig, GPTConfig
 from .gpt import GPT
 
 PathLike = Union[str, os.PathLike]
+logger = logging.getLogger(__name__)
 
 # --------------------------------------------------------------------------- BERT
 
@@ -49,6 +51,11 @@ _BERT_HEADS = {
     "mlm_bias": "cls.predictions.bias",
     "nsp.weight": "cls.seq_relationship.weight", "nsp.bias": "cls.seq_relationship.bias",
 }
+# BertForPreTraining's parts that a checkpoint may lack (BertModel has no heads; BertForMaskedLM
+# no NSP head and no pooler), each read or created fresh as a whole (our names)
+HEAD_GROUPS = {"mlm": ("mlm_transform.weight", "mlm_transform.bias", "mlm_norm.weight", "mlm_norm.bias", "mlm_bias"),
+               "nsp": ("nsp.weight", "nsp.bias"), "pooler": ("bert.pooler.weight", "bert.pooler.bias")}
+MISSING_HEADS = ("error", "fresh")
 
 
 # The fields a config.json must hold (HF names); the others have defaults.
@@ -96,17 +103,20 @@ def bert_config_to_hf(cfg: BertConfig, architecture: str) -> dict[str, Any]:
             "position_embedding_type": "absolute"}
 
 
-def bert_state_from_hf(sd: dict[str, torch.Tensor], cfg: BertConfig, *, heads: bool) -> dict[str, torch.Tensor]:
+def bert_state_from_hf(sd: dict[str, torch.Tensor], cfg: BertConfig, *, heads: bool,
+                       missing_heads: str = "error") -> dict[str, torch.Tensor]:
     """A HF BERT state dict (with or without the ``bert.`` prefix; old ``gamma``/``beta`` names
     too) in our names. ``heads`` also converts the pretraining heads (``cls.*``); without them
-    the pooler is optional (left out when the checkpoint has none)."""
+    the pooler is optional (left out when the checkpoint has none). ``missing_heads="fresh"``
+    leaves out the ``HEAD_GROUPS`` the checkpoint lacks (a group found only in part is still an
+    error: the file is damaged, not a different architecture)."""
     sd = {re.sub(r"LayerNorm\.gamma$", "LayerNorm.weight", re.sub(r"LayerNorm\.beta$", "LayerNorm.bias", k)): v
           for k, v in sd.items()}
     enc = {k[len("bert."):]: v for k, v in sd.items() if k.startswith("bert.")} or sd
     out: dict[str, torch.Tensor] = {}
     take = _Taker(enc)
     for ours, theirs in _BERT_TOP.items():
-        if ours.startswith("pooler.") and not heads and theirs not in enc:
+        if ours.startswith("pooler.") and (not heads or missing_heads == "fresh") and theirs not in enc:
             continue                                # saved without a pooler (add_pooling_layer=False)
         out[ours] = take(theirs)
     for i in range(cfg.num_layers):
@@ -122,8 +132,12 @@ def bert_state_from_hf(sd: dict[str, torch.Tensor], cfg: BertConfig, *, heads: b
     out = {"bert." + k: v for k, v in out.items()}
     take = _Taker(sd)
     for ours, theirs in _BERT_HEADS.items():
+        if missing_heads == "fresh" and not any(_BERT_HEADS[n] in sd for g in HEAD_GROUPS.values() if ours in g
+                                                 for n in g):
+            continue                                # the whole group is absent: the loader makes it fresh
         out[ours] = take(theirs)
-    take.raise_missing("BERT pretraining heads (pass heads=False / load a BertModel)")
+    take.raise_missing("BERT pretraining heads (load a BertModel, or pass missing_heads=\"fresh\" to create "
+                      "the missing heads)")
     return out
 
 
@@ -154,21 +168,42 @@ def bert_state_to_hf(model: Union[BertModel, BertForPreTraining]) -> dict[str, t
     return out  # cls.predictions.decoder.{weight,bias} are tied to the embedding and the bias: HF re-ties them
 
 
-def load_bert(path: PathLike, *, pretraining: bool = False, **overrides: Any) -> Union[BertModel, BertForPreTraining]:
+def load_bert(path: PathLike, *, pretraining: bool = False, missing_heads: str = "error",
+              **overrides: Any) -> Union[BertModel, BertForPreTraining]:
     """A HF BERT directory as our :class:`BertModel` (or :class:`BertForPreTraining` with
-    ``pretraining=True``, which needs the ``cls.*`` heads in the checkpoint). ``overrides`` set
-    config fields, e.g. ``attn_impl="sdpa"`` or ``hidden_dropout=0.0``. A checkpoint saved
-    without a pooler (HF's ``add_pooling_layer=False``) gives a BertModel without one
-    (``pooler_output`` None; fine-tuning then pools by the mean)."""
+    ``pretraining=True``). ``overrides`` set config fields, e.g. ``attn_impl="sdpa"`` or
+    ``hidden_dropout=0.0``. A checkpoint saved without a pooler (HF's ``add_pooling_layer=False``)
+    gives a BertModel without one (``pooler_output`` None; fine-tuning then pools by the mean).
+
+    ``pretraining=True`` needs the ``cls.*`` heads and the pooler in the checkpoint (ours and HF's
+    BertForPreTraining have them), unless ``missing_heads="fresh"``: then the MLM head, the NSP
+    head and the pooler that a checkpoint lacks (a BertModel has none of them, BertForMaskedLM
+    lacks NSP and the pooler) are created fresh, drawn from torch's generator (seed it first),
+    the MLM head as :meth:`BertForPreTraining.init_fresh_mlm_head` says (its decoder is always
+    the word embeddings); ``model.fresh_heads`` names them and one log line says so."""
+    if missing_heads not in MISSING_HEADS:
+        raise ValueError(f"missing_heads must be one of {MISSING_HEADS}, got {missing_heads!r}")
     path = Path(path)
     hf = _read_config(path, "bert")
     cfg = bert_config_from_hf(hf, source=path / "config.json", **overrides)
     sd = read_weights(path)
     _check_shapes(hf, sd, path, "bert")     # before the model is built: a wrong size must not allocate
-    state = bert_state_from_hf(sd, cfg, heads=pretraining)
-    model: Union[BertModel, BertForPreTraining] = (
-        BertForPreTraining(cfg) if pretraining else BertModel(cfg, add_pooler="pooler.weight" in state))
-    _load_exact(model, state, path)
+    state = bert_state_from_hf(sd, cfg, heads=pretraining, missing_heads=missing_heads)
+    if not pretraining:
+        model = BertModel(cfg, add_pooler="pooler.weight" in state)
+        _load_exact(model, state, path)
+        return model
+    model = BertForPreTraining(cfg)
+    fresh = tuple(g for g, names in HEAD_GROUPS.items() if not any(n in state for n in names))
+    _load_exact(model, state, path, fresh=[n for g in fresh for n in HEAD_GROUPS[g]])
+    if "mlm" in fresh:
+        model.init_fresh_mlm_head()
+    model.fresh_heads = fresh
+    if fresh:
+        names = {"mlm": "MLM head", "nsp": "NSP head", "pooler": "pooler"}
+        logger.info("%s has no %s: created fresh%s", path, " or ".join(names[g] for g in fresh),
+                    " (the MLM decoder tied to the word embeddings, its transform the identity)" if "mlm" in fresh
+                    else "")
     return model
 
 
@@ -192,6 +227,15 @@ def save_bert(model: Union[BertModel, BertForPreTraining], path: PathLike, *, to
     atomic_write_text(path / "config.json", json.dumps(bert_config_to_hf(cfg, arch), indent=2) + "\n")
     if tokenizer is not None:
         tokenizer.save_pretrained(path)
+
+
+def read_model_config(path: PathLike, model_type: str, **overrides: Any) -> Union[BertConfig, GPTConfig]:
+    """The config of the HF model directory ``path`` (``model_type`` "bert" or "gpt2"), as the
+    loaders read it, without reading the weights."""
+    path = Path(path)
+    hf = _read_config(path, model_type)
+    from_hf = bert_config_from_hf if model_type == "bert" else gpt_config_from_hf
+    return from_hf(hf, source=path / "config.json", **overrides)
 
 
 def load_wordpiece(path: PathLike) -> Any:
@@ -391,8 +435,9 @@ def _write_weights(path: Path, tensors: dict[str, torch.Tensor]) -> None:
                        save({k: v.contiguous() for k, v in tensors.items()}, metadata={"format": "pt"}))
 
 
-def _load_exact(model: torch.nn.Module, state: dict[str, torch.Tensor], source: Any) -> None:
-    """Copy ``state`` into ``model``; every tensor must be present and of the right shape."""
+def _load_exact(model: torch.nn.Module, state: dict[str, torch.Tensor], source: Any, fresh: Sequence[str] = ()) -> None:
+    """Copy ``state`` into ``model``; every tensor but those named in ``fresh`` (which keep the
+    model's own values) must be present and of the right shape."""
     own = model.state_dict()
     for k, v in state.items():
         if k not in own:
@@ -400,7 +445,7 @@ def _load_exact(model: torch.nn.Module, state: dict[str, torch.Tensor], source: 
         if tuple(own[k].shape) != tuple(v.shape):
             raise ValueError(f"{source}: {k} has shape {tuple(v.shape)} but the config gives {tuple(own[k].shape)}; "
                              "is the checkpoint from another config?")
-    missing = sorted(set(own) - set(state))
+    missing = sorted(set(own) - set(state) - set(fresh))
     if missing:
         raise ValueError(f"{source}: no weights for {missing[:5]}")
-    model.load_state_dict(state, strict=True)
+    model.load_state_dict(state, strict=not fresh)

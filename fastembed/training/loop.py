@@ -15,7 +15,8 @@ into ``grad_accum`` micro-batches:
 4. Clip the gradient norm, set the learning rate for this step, ``optimizer.step()``.
 
 Every ``log_every`` steps a row goes to ``metrics.jsonl`` (see :mod:`.metrics`), every
-``eval_every`` steps and at the end the model is evaluated on ``eval_data`` (:mod:`.evaluate`),
+``eval_every`` steps and at the end (and with ``eval_at_start`` before the first step of a fresh
+run, as step 0) the model is evaluated on ``eval_data`` (:mod:`.evaluate`),
 every ``save_every`` steps and at the end a checkpoint is written (:mod:`.checkpoint`).
 Resuming restores weights, AdamW moments, the step and every rank's generators, so a resumed run
 continues bit for bit where the interrupted one would have gone.
@@ -24,15 +25,15 @@ Ctrl-C (KeyboardInterrupt) in a one-process run saves a checkpoint of the last f
 before it propagates (``save_on_interrupt``), so an interrupted run keeps its work: an interrupt
 inside step k+1's forward or backward saves step k with the generator states step k+1 started
 from (what resuming needs to redo it exactly); one that lands inside the optimizer update itself,
-where the weights are half-updated, saves nothing and says so. Under torchrun no rank saves on
+where the weights are half-updated, saves nothing and says so (both on the logger of this module). Under torchrun no rank saves on
 an interrupt (a rank that stopped cannot join the collective a save needs).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
-import sys
 import time
 import warnings
 from contextlib import nullcontext
@@ -50,6 +51,7 @@ from .optim import lr_schedule, make_optimizer, set_lr
 from .rng import get_rng_state, seed_all, set_rng_state
 
 torch = require_torch("fastembed.training")
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -69,6 +71,7 @@ class TrainConfig:
     log_every: int = 10                       # 0: log only the last step
     eval_every: int = 0                       # 0: evaluate only at the end (when eval_data is given)
     eval_batches: int = 10
+    eval_at_start: bool = False               # also evaluate before the first step (a fresh run only): step 0
     save_every: int = 0                       # 0: save only at the end (when out_dir is set)
     keep_last: Optional[int] = 2              # checkpoints kept on disk; None keeps all
     save_on_interrupt: bool = True            # Ctrl-C saves the last finished step first (one process only)
@@ -219,6 +222,9 @@ def train(model: "torch.nn.Module", data: Any, config: TrainConfig, *, eval_data
             "elapsed": elapsed_before + time.monotonic() - t0, "metrics": last, "rng": rngs,
         }, keep_last=config.keep_last)
 
+    if eval_data is not None and config.eval_at_start and not resume:
+        emit({"step": 0, "split": "dev", **evaluate(model, eval_data, config.eval_batches, bf16=config.bf16),
+              "elapsed": 0.0})
     model.train()
     try:
         for step in range(start, config.steps):
@@ -291,11 +297,10 @@ def _save_on_interrupt(save: Callable[[int, list], Path], completed: int, saved:
     """Ctrl-C: checkpoint the ``completed`` steps unless they are saved already (see the module
     docstring); ``rng`` is the generator state they left (None: the current one)."""
     if updating:
-        print(f"interrupted inside the optimizer update of step {completed + 1}: the weights are half-updated, "
-              f"so no checkpoint was saved (the last one is of step {saved})", file=sys.stderr, flush=True)
+        logger.warning("interrupted inside the optimizer update of step %d: the weights are half-updated, so no "
+                       "checkpoint was saved (the last one is of step %d)", completed + 1, saved)
         return
     if completed <= saved:
         return
     path = save(completed, [rng if rng is not None else get_rng_state()])
-    print(f"interrupted: saved checkpoint {path} (step {completed}); continue with resume", file=sys.stderr,
-          flush=True)
+    logger.warning("interrupted: saved checkpoint %s (step %d); continue with resume", path, completed)

@@ -5,6 +5,8 @@ From Python or from the shell (``fastembed pretrain``, see :mod:`._cli`), in one
     from fastembed.training.pretrain import pretrain
     metrics = pretrain("bert", corpus="wiki.txt", tokenizer="bert-base-uncased/", out_dir="runs/bert",
                        config="mini", steps=10_000)
+    # continued (domain-adaptive) pretraining: config, weights and tokenizer from a model directory
+    metrics = pretrain("bert", corpus="legal.txt", init_from="all-MiniLM-L6-v2/", out_dir="runs/legal", steps=2_000)
     # torchrun --nproc_per_node=2 -m fastembed.cli pretrain bert --corpus wiki.txt ... (same run, 2 ranks)
 
 :func:`pretrain` strings the library's pieces together, in this order:
@@ -21,7 +23,9 @@ From Python or from the shell (``fastembed pretrain``, see :mod:`._cli`), in one
    the run writes is for ``fastembed finetune`` and ``embed``, which tokenize with WordPiece.
 3. :func:`model_config`: a preset (tiny/mini/small/base) or a JSON file (our field names, or a
    HuggingFace ``config.json``), then ``overrides``. ``vocab_size`` is always the tokenizer's
-   size, BERT's ``pad_token_id`` its [PAD], and ``max_position`` at least ``seq_len``.
+   size, BERT's ``pad_token_id`` its [PAD], and ``max_position`` at least ``max_length``. With
+   ``init_from`` instead, :func:`init_source`: the directory's config and tokenizer, checked
+   against a ``tokenizer`` or ``config`` the caller gave.
 4. The data. BERT: :func:`bert_documents` reads each corpus file in BERT's format (one sentence
    per line, a blank line between documents); a file with no blank line whose lines are long
    (over ``LONG_LINE`` = 200 characters on average) is prose with one document per line instead,
@@ -33,12 +37,17 @@ From Python or from the shell (``fastembed pretrain``, see :mod:`._cli`), in one
    larger than the training set, or a step whose estimated memory (:mod:`._budget`: weights,
    gradients and AdamW moments, activations, BERT's logits) exceeds what the device has free,
    is refused before the model is built.
-5. The model, from ``torch.manual_seed(seed)`` so every rank and every rerun starts alike;
+5. The model, from ``torch.manual_seed(seed)`` so every rank and every rerun starts alike (with
+   ``init_from``: read from the directory, fresh heads drawn from that seed);
    :func:`~.loop.train`; then rank 0 writes the final model to ``out_dir/model/``.
+
+Progress lines and warnings go to this module's ``logging`` logger on rank 0 (the command line
+configures the "fastembed" logger); the library prints nothing.
 
 ``out_dir`` afterwards::
 
-    run.json          the run's arguments, resolved model config and tokenizer fingerprint
+    run.json          the run's arguments, resolved model config, tokenizer fingerprint and, with
+                      init_from, the starting directory's path and sha256 (model_dir_fingerprint)
     metrics.jsonl     one row per log step / evaluation (see .metrics)
     checkpoints/      atomic, resumable checkpoints (see .checkpoint)
     model/            config.json + model.safetensors that transformers' BertForPreTraining /
@@ -52,9 +61,10 @@ From Python or from the shell (``fastembed pretrain``, see :mod:`._cli`), in one
 finished step before it stops the run (:mod:`.loop`), so an interrupted run loses nothing.
 
 **Resume** (``resume=True``) continues from ``out_dir``'s latest checkpoint (the step and the
-checkpoint's path are printed), exactly where an
+checkpoint's path are logged), exactly where an
 interrupted run would have gone (same batches, same dropout). It is refused when the arguments
-that shape the model (kind, config, overrides, tokenizer) differ from ``run.json``'s; other
+that shape the model (kind, config, overrides, tokenizer, the ``init_from`` directory's
+contents) differ from ``run.json``'s; the checkpoint's weights replace the directory's. Other
 changes are allowed: ``steps`` extends (or shortens) the run, and a changed corpus, batch or
 sequence length only warns, since the batches then no longer continue the old sequence (a
 changed ``seed`` is refused by the loop). The learning-rate
@@ -68,8 +78,10 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import logging
+import math
 import os
-import sys
+import warnings
 from pathlib import Path
 from typing import Any, Optional, Sequence, Union
 
@@ -80,7 +92,8 @@ from ..data.documents import read_text
 from ..data.instances import NSP_MODES
 from ..io import atomic_write_text, read_json_object
 from ..models import BertConfig, BertForPreTraining, GPT, GPTConfig
-from ..models.hf import bert_config_from_hf, gpt_config_from_hf, save_bert, save_gpt2
+from ..models.hf import (bert_config_from_hf, gpt_config_from_hf, load_bert, load_gpt2, read_model_config, save_bert,
+                         save_gpt2)
 from ..tokenizers import from_pretrained
 from ..tokenizers.base import Tokenizer
 from ..tokenizers.hf import tokenizer_json
@@ -89,78 +102,124 @@ from .distributed import barrier, init_distributed, is_main
 from .loop import TrainConfig, train
 
 torch = require_torch("fastembed.training.pretrain")
+logger = logging.getLogger(__name__)
 
-__all__ = ["pretrain", "load_tokenizer", "model_config", "build_data", "bert_documents", "save_pretrained",
-           "check_resume", "check_batch", "default_save_every", "tokenizer_fingerprint"]
+__all__ = ["pretrain", "load_tokenizer", "model_config", "init_source", "build_data", "bert_documents",
+           "save_pretrained", "check_resume", "check_batch", "default_save_every", "tokenizer_fingerprint",
+           "model_dir_fingerprint", "unigram_log_prior", "tokenizer_difference"]
 
 PathLike = Union[str, os.PathLike]
 KINDS = ("bert", "gpt")
 SCHEDULES = ("linear", "cosine", "constant")
 RUN_FILE, MODEL_DIR = "run.json", "model"
 LONG_LINE = 200                                  # mean characters per line above which a file is prose
+DEFAULT_CONFIG, DEFAULT_MAX_LENGTH = "mini", 128
+# Config fields that change how a model trains but not the function its weights compute: the only
+# ones ``overrides`` may change in a model read from ``init_from``.
+TRAINING_FIELDS = ("hidden_dropout", "attention_dropout", "attn_impl", "mlm_unmasked_weight")
 
 # Per-kind defaults for lr / schedule when not given: BERT's paper (1e-4, linear decay) and
 # GPT-2 small as nanoGPT trains it (6e-4, cosine).
 DEFAULTS = {"bert": {"lr": 1e-4, "schedule": "linear"}, "gpt": {"lr": 6e-4, "schedule": "cosine"}}
 # Arguments that decide which batches a step sees; changing them on resume only warns.
-DATA_ARGS = ("corpus", "seq_len", "batch_size", "dev_fraction", "nsp", "mlm_probability")
+DATA_ARGS = ("corpus", "max_length", "batch_size", "dev_fraction", "nsp", "mlm_probability")
+# run.json files written before the renames hold the old names
+OLD_ARG_NAMES = {"max_length": "seq_len", "warmup_steps": "warmup"}
 
 
 
-def pretrain(kind: str, *, corpus: Union[PathLike, Sequence[PathLike]], tokenizer: PathLike, out_dir: PathLike,
-             steps: int, config: str = "mini", batch_size: int = 32, seq_len: int = 128, lr: Optional[float] = None,
-             warmup: Optional[int] = None, schedule: Optional[str] = None, weight_decay: float = 0.01,
-             grad_accum: int = 1, bf16: bool = False, seed: int = 0, eval_every: int = 1000, eval_batches: int = 10,
-             save_every: int | None = None, log_every: int = 10, dev_fraction: float = 0.01, nsp: str = "random",
-             mlm_probability: float = 0.15, resume: bool = False, overrides: Optional[dict[str, Any]] = None,
-             device: Optional[str] = None, progress: Optional[bool] = None, verbose: bool = True) -> dict[str, Any]:
+def pretrain(kind: str, *, corpus: Union[PathLike, Sequence[PathLike]], out_dir: PathLike, steps: int,
+             tokenizer: Optional[PathLike] = None, config: Optional[Union[str, PathLike]] = None,
+             init_from: Optional[PathLike] = None, batch_size: int = 32, max_length: Optional[int] = None,
+             lr: Optional[float] = None, warmup_steps: Optional[int] = None, warmup_ratio: Optional[float] = None,
+             schedule: Optional[str] = None, weight_decay: float = 0.01, grad_accum: int = 1, bf16: bool = False,
+             seed: int = 0, eval_every: int = 1000, eval_batches: int = 10, save_every: int | None = None,
+             log_every: int = 10, dev_fraction: float = 0.01, nsp: str = "random", mlm_probability: float = 0.15,
+             resume: bool = False, overrides: Optional[dict[str, Any]] = None, device: Optional[str] = None,
+             progress: Optional[bool] = None, verbose: Optional[bool] = None, seq_len: Optional[int] = None,
+             warmup: Optional[int] = None) -> dict[str, Any]:
     """Pretrain a ``kind`` ("bert" or "gpt") model on ``corpus`` and save it; return the final metrics.
 
     ``corpus``: one or more UTF-8 text files. ``tokenizer``: see :func:`load_tokenizer`.
-    ``config``: a preset name or a JSON file (:func:`model_config`); ``overrides`` sets config
-    fields on top, e.g. ``{"hidden_dropout": 0.0}``. ``batch_size`` is the global batch of one
-    optimizer step (over all ranks and ``grad_accum`` micro-batches); ``seq_len`` is BERT's
-    max_seq_len or GPT's block size. ``lr`` and ``schedule`` default by kind (``DEFAULTS``),
-    ``warmup`` to 1% of ``steps``. ``eval_every``/``save_every``/``log_every`` count optimizer
-    steps (evaluation and a checkpoint also come at the end; ``save_every=None``: ``default_save_every(steps)``,
-    ``0``: only at the end); ``dev_fraction=0`` holds out nothing
-    and skips evaluation. ``nsp`` ("random": BERT's next sentence; "swap": ALBERT's sentence
-    order) and ``mlm_probability`` are BERT's and ignored for GPT. ``verbose`` prints a summary
-    on rank 0.
+    ``config``: a preset name or a JSON file (:func:`model_config`; default "mini");
+    ``overrides`` sets config fields on top, e.g. ``{"hidden_dropout": 0.0}``.
+
+    ``init_from``: continued pretraining from a HuggingFace BERT or GPT-2 model directory (ours,
+    ``OUT/model/`` of an earlier run, or any compatible one). The model's config and weights come
+    from it, and so does the tokenizer when the directory holds one (``tokenizer`` is then
+    optional; one that is given must have the same vocabulary, special tokens and settings). A
+    ``config`` that is given must agree with the directory's; ``overrides`` may change only
+    ``TRAINING_FIELDS`` (dropout, attention implementation). A BERT without MLM/NSP heads (an HF
+    BertModel such as all-MiniLM-L6-v2) gets fresh ones (:func:`fastembed.models.hf.load_bert`),
+    the fresh MLM bias set to the training data's log unigram frequencies (:func:`unigram_log_prior`).
+    The dev set is evaluated before the first step too (a step-0 row in ``metrics.jsonl``).
+
+    ``batch_size`` is the global batch of one optimizer step (over all ranks and ``grad_accum``
+    micro-batches); ``max_length`` (default 128) is BERT's max_seq_len or GPT's block size.
+    ``lr`` and ``schedule`` default by kind (``DEFAULTS``); ``warmup_steps`` counts optimizer
+    steps, ``warmup_ratio`` is the same as a share of ``steps`` (give one; default 1% of
+    ``steps``). ``eval_every``/``save_every``/``log_every`` count optimizer steps (evaluation and
+    a checkpoint also come at the end; ``save_every=None``: ``default_save_every(steps)``, ``0``:
+    only at the end); ``dev_fraction=0`` holds out nothing and skips evaluation. ``nsp``
+    ("random": BERT's next sentence; "swap": ALBERT's sentence order) and ``mlm_probability`` are
+    BERT's and ignored for GPT.
+
+    Progress goes to the ``logging`` logger of this module (rank 0 only; configure the
+    "fastembed" logger to see it); nothing is printed. Deprecated, kept for one release with a
+    DeprecationWarning: ``seq_len`` (now ``max_length``), ``warmup`` (now ``warmup_steps``) and
+    ``verbose`` (False logs the summary lines at DEBUG instead of INFO).
 
     Returns ``{"step", "train": last train row, "dev": last dev row or None, "out_dir",
     "model_dir"}``. Bad input raises ValueError or OSError with a message that names the problem.
     """
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    max_length = _renamed("seq_len", seq_len, "max_length", max_length)
+    max_length = DEFAULT_MAX_LENGTH if max_length is None else max_length
+    warmup_steps = _renamed("warmup", warmup, "warmup_steps", warmup_steps)
+    if verbose is not None:
+        warnings.warn("pretrain(verbose=...) is deprecated: pretrain reports through logging (the logger "
+                      f"{logger.name!r}); configure that instead", DeprecationWarning, stacklevel=2)
     lr = DEFAULTS[kind]["lr"] if lr is None else lr
     schedule = DEFAULTS[kind]["schedule"] if schedule is None else schedule
-    warmup = steps // 100 if warmup is None else warmup
+    warmup_steps = _warmup_steps(warmup_steps, warmup_ratio, steps)
     save_every = default_save_every(steps) if save_every is None else save_every
     corpus = [Path(corpus)] if isinstance(corpus, (str, os.PathLike)) else [Path(p) for p in corpus]
-    _check_args(kind, corpus=corpus, steps=steps, batch_size=batch_size, seq_len=seq_len, warmup=warmup,
-                schedule=schedule, grad_accum=grad_accum, dev_fraction=dev_fraction, nsp=nsp)
+    _check_args(kind, corpus=corpus, steps=steps, batch_size=batch_size, max_length=max_length,
+                warmup_steps=warmup_steps, schedule=schedule, grad_accum=grad_accum, dev_fraction=dev_fraction, nsp=nsp)
+    if tokenizer is None and init_from is None:
+        raise ValueError("pass tokenizer= (a tokenizer file or directory), or init_from= a model directory that "
+                         "holds its tokenizer")
     out = Path(out_dir)
     _, world, dev = init_distributed(device)
-    say = _printer(verbose)
+    say = _reporter(verbose)
 
     # tokenizer and model config first: cheap, and enough to refuse a mismatched resume early
-    tok = load_tokenizer(tokenizer)
+    if init_from is not None:
+        tok, cfg, tokenizer_path = init_source(kind, init_from, tokenizer=tokenizer, config=config,
+                                               overrides=overrides, max_length=max_length)
+    else:
+        tok, tokenizer_path = load_tokenizer(tokenizer), tokenizer
     if kind == "bert" and tok.template is None:
-        raise ValueError(f"tokenizer {tokenizer} puts no [CLS] / [SEP] around texts (it has no template, as a BPE "
-                         "tokenizer); BERT pretraining needs a WordPiece vocabulary (a vocab.txt, one token per line, "
-                         "with [CLS], [SEP], [MASK], [PAD] and [UNK]): fastembed finetune and embed read the model "
-                         "directory's vocab.txt and build [CLS] A [SEP] B [SEP] inputs with its template")
+        raise ValueError(f"tokenizer {tokenizer_path} puts no [CLS] / [SEP] around texts (it has no template, as a "
+                         "BPE tokenizer); BERT pretraining needs a WordPiece vocabulary (a vocab.txt, one token per "
+                         "line, with [CLS], [SEP], [MASK], [PAD] and [UNK]): fastembed finetune and embed read the "
+                         "model directory's vocab.txt and build [CLS] A [SEP] B [SEP] inputs with its template")
     ids = special_ids(tok) if kind == "bert" else {}
-    cfg = model_config(kind, config, vocab_size=tok.vocab_size, seq_len=seq_len, pad_id=ids.get("pad"),
-                       overrides=overrides)
-    args = {"corpus": [os.path.abspath(p) for p in corpus], "tokenizer": os.path.abspath(tokenizer),
-            "config": str(config), "overrides": dict(overrides or {}), "steps": steps, "batch_size": batch_size,
-            "seq_len": seq_len, "lr": lr, "warmup": warmup, "schedule": schedule, "weight_decay": weight_decay,
-            "grad_accum": grad_accum, "bf16": bf16, "seed": seed, "eval_every": eval_every,
-            "eval_batches": eval_batches, "save_every": save_every, "log_every": log_every,
+    if init_from is None:
+        cfg = model_config(kind, DEFAULT_CONFIG if config is None else config, vocab_size=tok.vocab_size,
+                           seq_len=max_length, pad_id=ids.get("pad"), overrides=overrides)
+    args = {"corpus": [os.path.abspath(p) for p in corpus],
+            "tokenizer": None if tokenizer is None else os.path.abspath(tokenizer),
+            "config": None if config is None else str(config),
+            "init_from": None if init_from is None else os.path.abspath(init_from),
+            "overrides": dict(overrides or {}), "steps": steps, "batch_size": batch_size,
+            "max_length": max_length, "lr": lr, "warmup_steps": warmup_steps, "schedule": schedule,
+            "weight_decay": weight_decay, "grad_accum": grad_accum, "bf16": bf16, "seed": seed,
+            "eval_every": eval_every, "eval_batches": eval_batches, "save_every": save_every, "log_every": log_every,
             "dev_fraction": dev_fraction, "nsp": nsp, "mlm_probability": mlm_probability}
     run = {"kind": kind, "args": args, "model_config": cfg.to_dict(), "tokenizer": tokenizer_fingerprint(tok),
+           "init_from": None if init_from is None else model_dir_fingerprint(init_from),
            "world_size": world, "fastembed": __version__}
     resume_from = None
     if resume:
@@ -172,17 +231,25 @@ def pretrain(kind: str, *, corpus: Union[PathLike, Sequence[PathLike]], tokenize
         raise ValueError(f"{out} already holds checkpoints of a run: resume it (--resume) or choose another "
                          "output directory")
 
-    data, dev_data, what = build_data(kind, corpus, tok, seq_len=seq_len, batch_size=batch_size, seed=seed,
+    data, dev_data, what = build_data(kind, corpus, tok, seq_len=max_length, batch_size=batch_size, seed=seed,
                                       dev_fraction=dev_fraction, nsp=nsp, mlm_probability=mlm_probability,
-                                      say=say, tokenizer_path=tokenizer)
-    check_batch(kind, cfg, data, batch_size=batch_size, seq_len=seq_len, per_micro_batch=batch_size // (world * grad_accum),
-                mlm_probability=mlm_probability, device=dev)
+                                      say=say, tokenizer_path=tokenizer_path)
+    check_batch(kind, cfg, data, batch_size=batch_size, seq_len=max_length,
+                per_micro_batch=batch_size // (world * grad_accum), mlm_probability=mlm_probability, device=dev)
 
-    # model
+    # model: every rank draws the same initial (or fresh-head) weights; a resumed run loads its checkpoint over them
     torch.manual_seed(seed)
-    model = (BertForPreTraining if kind == "bert" else GPT)(cfg).to(dev)
+    if init_from is None:
+        model = (BertForPreTraining if kind == "bert" else GPT)(cfg)
+    else:
+        model = _load_init(kind, init_from, cfg)
+        if "mlm" in getattr(model, "fresh_heads", ()) and resume_from is None:
+            with torch.no_grad():
+                model.mlm_bias.copy_(unigram_log_prior(data, tok))
+    model = model.to(dev)
     n_params = sum(p.numel() for p in model.parameters())
-    say(f"pretrain {kind}: {type(model).__name__} {config} ({cfg.num_layers} layers, {cfg.hidden_size} hidden, "
+    source = f"from {init_from}" if init_from is not None else str(DEFAULT_CONFIG if config is None else config)
+    say(f"pretrain {kind}: {type(model).__name__} {source} ({cfg.num_layers} layers, {cfg.hidden_size} hidden, "
         f"{cfg.num_heads} heads), {n_params / 1e6:.2f}M parameters, vocabulary {cfg.vocab_size:,} "
         f"({type(tok).__name__})")
     say(f"data: {what}; batch {batch_size} ({world} rank x {grad_accum} micro-batch x "
@@ -196,10 +263,10 @@ def pretrain(kind: str, *, corpus: Union[PathLike, Sequence[PathLike]], tokenize
     if dev_data is not None:   # one pass over the dev set at most: no instance counted twice
         eval_batches = min(eval_batches, max(1, int(dev_data.steps_per_epoch)))
     rows = train(model, data, TrainConfig(
-        steps=steps, lr=lr, weight_decay=weight_decay, warmup_steps=warmup, schedule=schedule,
+        steps=steps, lr=lr, weight_decay=weight_decay, warmup_steps=warmup_steps, schedule=schedule,
         grad_accum=grad_accum, bf16=bf16, seed=seed, log_every=log_every, eval_every=eval_every,
-        eval_batches=eval_batches, save_every=save_every, out_dir=str(out), progress=progress),
-        eval_data=dev_data, resume=resume_from if resume_from is not None else False)
+        eval_batches=eval_batches, eval_at_start=init_from is not None, save_every=save_every, out_dir=str(out),
+        progress=progress), eval_data=dev_data, resume=resume_from if resume_from is not None else False)
 
     model_dir = out / MODEL_DIR
     if is_main():
@@ -299,11 +366,7 @@ def model_config(kind: str, config: Union[str, PathLike], *, vocab_size: int, se
         else:
             explicit = set(d)
         fields = {**dataclasses.asdict(cls()), **d}
-    overrides = dict(overrides or {})
-    defaults = dataclasses.asdict(cls())
-    for key, value in overrides.items():
-        if isinstance(defaults.get(key), float) and isinstance(value, int) and not isinstance(value, bool):
-            overrides[key] = float(value)  # --set hidden_dropout=0 means 0.0
+    overrides = _coerce_overrides(cls, overrides)
     tokenizer_fields = {"vocab_size": vocab_size}
     if kind == "bert" and pad_id is not None:
         tokenizer_fields["pad_token_id"] = pad_id
@@ -320,11 +383,112 @@ def model_config(kind: str, config: Union[str, PathLike], *, vocab_size: int, se
     return cls.from_dict(fields)
 
 
+def init_source(kind: str, init_from: PathLike, *, tokenizer: Optional[PathLike] = None,
+                config: Optional[Union[str, PathLike]] = None, overrides: Optional[dict[str, Any]] = None,
+                max_length: int = DEFAULT_MAX_LENGTH) -> tuple[Tokenizer, Union[BertConfig, GPTConfig], PathLike]:
+    """(tokenizer, model config, where the tokenizer came from) of a run that starts from the model
+    directory ``init_from`` (see :func:`pretrain`); ValueError for a tokenizer, ``config`` or
+    ``overrides`` that disagrees with the directory, or a ``max_length`` beyond its positions."""
+    d = Path(init_from)
+    cls = BertConfig if kind == "bert" else GPTConfig
+    overrides = _coerce_overrides(cls, overrides)
+    cfg = read_model_config(d, "bert" if kind == "bert" else "gpt2")
+    shape = {k: v for k, v in overrides.items() if k not in TRAINING_FIELDS and getattr(cfg, k, v) != v}
+    if shape:
+        raise ValueError(f"overrides {', '.join(f'{k}={v!r}' for k, v in shape.items())} would change the model "
+                         f"read from {d} ({', '.join(f'{k} {getattr(cfg, k, None)!r}' for k in shape)} in its "
+                         f"config.json); with init_from only the training fields {', '.join(TRAINING_FIELDS)} "
+                         "can be set")
+    cfg = cls.from_dict({**cfg.to_dict(), **overrides})
+
+    given = None if tokenizer is None else load_tokenizer(tokenizer)
+    if _holds_tokenizer(d):
+        tok, source = load_tokenizer(d), d
+        why = None if given is None else tokenizer_difference(given, tok)
+        if why is not None:
+            raise ValueError(f"tokenizer {tokenizer} differs from the one in {d} ({why}): the model's embeddings "
+                             f"are indexed by its own vocabulary; leave the tokenizer out to use {d}'s")
+    elif given is not None:
+        tok, source = given, tokenizer
+    else:
+        raise ValueError(f"{d} holds no tokenizer (tokenizer.json, vocab.txt, or vocab.json + merges.txt): pass "
+                         "the tokenizer the model was trained with")
+    if tok.vocab_size != cfg.vocab_size:
+        raise ValueError(f"tokenizer {source} has {tok.vocab_size:,} tokens but the model in {d} has vocab_size "
+                         f"{cfg.vocab_size:,}: they do not belong together")
+
+    if config is not None:
+        pad = special_ids(tok)["pad"] if kind == "bert" else None
+        want = model_config(kind, config, vocab_size=tok.vocab_size, seq_len=max_length, pad_id=pad)
+        fields = ["vocab_size", "hidden_size", "num_layers", "num_heads", "intermediate_size", "layer_norm_eps"]
+        fields += ["type_vocab_size"] if kind == "bert" else []
+        fields += [] if str(config) in cls.PRESETS else ["max_position"]   # a preset's follows max_length
+        diffs = [f"{k} {getattr(want, k)!r} vs {getattr(cfg, k)!r}" for k in fields if getattr(want, k) != getattr(cfg, k)]
+        if diffs:
+            raise ValueError(f"config {str(config)!r} disagrees with the model in {d}: {'; '.join(diffs)} (config vs "
+                             f"{d / 'config.json'}); leave config out to use the directory's")
+    if max_length > cfg.max_position:
+        raise ValueError(f"max_length {max_length} is longer than the model in {d} allows: it has "
+                         f"{cfg.max_position} positions (max_position_embeddings / n_positions in its config.json)")
+    return tok, cfg, source
+
+
+def tokenizer_difference(a: Tokenizer, b: Tokenizer) -> Optional[str]:
+    """None when ``a`` and ``b`` turn every text into the same ids (:func:`tokenizer_fingerprint`),
+    else what differs first: the size, a token, or the settings around the vocabulary."""
+    if tokenizer_fingerprint(a)["sha256"] == tokenizer_fingerprint(b)["sha256"]:
+        return None
+    if type(a) is not type(b):
+        return f"{type(a).__name__} vs {type(b).__name__}"
+    if a.vocab_size != b.vocab_size:
+        return f"{a.vocab_size:,} tokens vs {b.vocab_size:,}"
+    for i in range(a.vocab_size):
+        if a.id_to_token(i) != b.id_to_token(i):
+            return f"id {i} is {a.id_to_token(i)!r} vs {b.id_to_token(i)!r}"
+    if a.all_special_ids != b.all_special_ids:
+        return f"special token ids {a.all_special_ids} vs {b.all_special_ids}"
+    return "the same vocabulary but other settings: lower-casing, normalization, pre-tokenization or template"
+
+
+def model_dir_fingerprint(path: PathLike) -> dict[str, Any]:
+    """The model directory a run started from: its path and a sha256 of its config.json and
+    weights, so that resuming can check it is the same model (the checkpoint's weights win)."""
+    d = Path(path)
+    h = hashlib.sha256()
+    for name in ("config.json", "model.safetensors", "pytorch_model.bin"):
+        f = d / name
+        if f.is_file():
+            h.update(name.encode())
+            with open(f, "rb") as fh:
+                for chunk in iter(lambda: fh.read(1 << 22), b""):
+                    h.update(chunk)
+    return {"path": os.path.abspath(d), "sha256": h.hexdigest()}
+
+
+def unigram_log_prior(data: Any, tok: Tokenizer) -> Any:
+    """log p(token) over the real, non-special tokens of BERT training ``data`` (what masked
+    positions hold), add-one smoothed so tokens the data lacks keep a finite value; float32 (V,).
+
+    The bias a fresh MLM head starts from: the usual initialisation of an output layer's bias to
+    the log class prior, so that the head predicts the data's base rates before it has learnt
+    anything (the loss of a unigram model, about 6.3 nats on wikitext-2 with BERT's vocabulary,
+    instead of ln V = 10.3 for uniform predictions). Without it the head's first steps go to
+    learning token frequencies, with large gradients flowing back into the pretrained encoder.
+    Computed from the training split only: the dev loss at step 0 stays a held-out number."""
+    inst = data.instances
+    ids = torch.from_numpy(inst.ids.astype("int64"))
+    real = torch.arange(ids.shape[1])[None, :] < torch.from_numpy(inst.lengths.astype("int64"))[:, None]
+    counts = torch.bincount(ids[real], minlength=tok.vocab_size).double()
+    counts[tok.all_special_ids] = 0
+    counts += 1.0
+    return (counts / counts.sum()).log().float()
+
+
 def build_data(kind: str, corpus: Sequence[PathLike], tok: Tokenizer, *, seq_len: int, batch_size: int, seed: int,
                dev_fraction: float, nsp: str = "random", mlm_probability: float = 0.15, say: Any = None,
                tokenizer_path: PathLike = "the tokenizer") -> tuple[Any, Any, str]:
     """(train data, dev data or None, a line describing them) for ``kind`` (module docstring, step 4)."""
-    say = say or _printer(False)
+    say = say or _reporter(None)
     if kind == "bert":
         data = BertPretrainingData.from_documents(bert_documents(corpus), tok, max_seq_len=seq_len, nsp=nsp,
                                                   seed=seed, batch_size=batch_size, mlm_probability=mlm_probability)
@@ -378,34 +542,42 @@ def check_resume(run_file: Path, run: dict[str, Any], say: Any) -> None:
     old_cfg, new_cfg = saved.get("model_config") or {}, run["model_config"]
     diffs += [f"{k}: {old_cfg.get(k)!r} in the run, {new_cfg.get(k)!r} now"
               for k in sorted(set(old_cfg) | set(new_cfg)) if old_cfg.get(k) != new_cfg.get(k)]
+    old_init, new_init = saved.get("init_from"), run.get("init_from")
+    if (old_init or {}).get("sha256") != (new_init or {}).get("sha256"):
+        if old_init and new_init and old_init.get("path") == new_init.get("path"):
+            diffs.append(f"init_from: {new_init['path']} holds other weights or another config than when the run "
+                         "started")
+        else:
+            diffs.append(f"init_from: {(old_init or {}).get('path')} in the run, {(new_init or {}).get('path')} now")
     old_tok, new_tok = saved.get("tokenizer") or {}, run["tokenizer"]
     if old_tok.get("sha256") != new_tok["sha256"]:
         diffs.append(f"tokenizer: {old_tok.get('type')} of {old_tok.get('vocab_size')} tokens in the run, "
                      f"a different {new_tok['type']} of {new_tok['vocab_size']} now")
     old_args, new_args = saved.get("args", {}), run["args"]
     if diffs:
-        started = f"--config {old_args.get('config')}" + "".join(
+        started = (f"--init-from {old_args['init_from']}" if old_args.get("init_from") else
+                   f"--config {old_args.get('config') or DEFAULT_CONFIG}") + "".join(
             f" --set {k}={json.dumps(v)}" for k, v in (old_args.get("overrides") or {}).items())
         raise ValueError(f"cannot resume {run_file.parent}: it was started with {started}, and these arguments "
                          "make a different model: " + "; ".join(diffs))
-    changed = [k for k in DATA_ARGS if old_args.get(k) != new_args[k]]
+    changed = [k for k in DATA_ARGS if old_args.get(k, old_args.get(OLD_ARG_NAMES.get(k, k))) != new_args[k]]
     if changed:
-        say(f"warning: resuming with different {', '.join(changed)} than the run: "
-            "the batches will not continue the run's sequence", err=True)
+        say(f"resuming with different {', '.join(changed)} than the run: the batches will not continue the run's "
+            "sequence", err=True)
 
 
 # --------------------------------------------------------------------------- helpers
 
 
-def _check_args(kind: str, *, corpus: list[Path], steps: int, batch_size: int, seq_len: int, warmup: int,
+def _check_args(kind: str, *, corpus: list[Path], steps: int, batch_size: int, max_length: int, warmup_steps: int,
                 schedule: str, grad_accum: int, dev_fraction: float, nsp: str) -> None:
     if not corpus:
         raise ValueError("no corpus files given")
     for p in corpus:
         if not p.is_file():
             raise FileNotFoundError(f"corpus file {p} {'is a directory' if p.is_dir() else 'does not exist'}")
-    for name, v, low in (("steps", steps, 1), ("batch_size", batch_size, 1), ("seq_len", seq_len, 1),
-                         ("grad_accum", grad_accum, 1), ("warmup", warmup, 0)):
+    for name, v, low in (("steps", steps, 1), ("batch_size", batch_size, 1), ("max_length", max_length, 1),
+                         ("grad_accum", grad_accum, 1), ("warmup_steps", warmup_steps, 0)):
         if isinstance(v, bool) or not isinstance(v, int) or v < low:
             raise ValueError(f"{name} must be an int >= {low}, got {v!r}")
     if schedule not in SCHEDULES:
@@ -416,8 +588,55 @@ def _check_args(kind: str, *, corpus: list[Path], steps: int, batch_size: int, s
         raise ValueError(f"nsp must be one of {NSP_MODES}, got {nsp!r}")
 
 
-def _vocab_size(tok: Tokenizer) -> int:
-    return tok.vocab_size
+def _renamed(old: str, old_value: Any, new: str, new_value: Any) -> Any:
+    """The value of an argument that was renamed (``old`` -> ``new``), warning when the old name is used."""
+    if old_value is None:
+        return new_value
+    if new_value is not None:
+        raise ValueError(f"pass {new}= only ({old}= is its old name)")
+    warnings.warn(f"pretrain({old}=...) is deprecated, use {new}=... (the old name goes in the next release)",
+                  DeprecationWarning, stacklevel=3)
+    return old_value
+
+
+def _warmup_steps(warmup_steps: Optional[int], warmup_ratio: Optional[float], steps: int) -> int:
+    """Warmup in optimizer steps from ``warmup_steps`` or ``warmup_ratio`` (transformers' rounding
+    up), 1% of ``steps`` when neither is given."""
+    if warmup_ratio is None:
+        return steps // 100 if warmup_steps is None else warmup_steps
+    if warmup_steps is not None:
+        raise ValueError("pass warmup_steps or warmup_ratio, not both")
+    if isinstance(warmup_ratio, bool) or not isinstance(warmup_ratio, (int, float)) or not 0 <= warmup_ratio <= 1:
+        raise ValueError(f"warmup_ratio must be a number in [0, 1], got {warmup_ratio!r}")
+    return math.ceil(warmup_ratio * steps) if isinstance(steps, int) else 0
+
+
+def _coerce_overrides(cls: type, overrides: Optional[dict[str, Any]]) -> dict[str, Any]:
+    """``overrides`` with ints given for float fields as floats (--set hidden_dropout=0 means 0.0)."""
+    overrides = dict(overrides or {})
+    defaults = dataclasses.asdict(cls())
+    for key, value in overrides.items():
+        if isinstance(defaults.get(key), float) and isinstance(value, int) and not isinstance(value, bool):
+            overrides[key] = float(value)
+    return overrides
+
+
+def _holds_tokenizer(path: PathLike) -> bool:
+    """Whether the model directory ``path`` holds tokenizer files (from_pretrained's first choices)."""
+    d = Path(path)
+    return any((d / f).is_file() for f in ("tokenizer.json", "vocab.txt", "bpe.json", "vocab.json"))
+
+
+def _load_init(kind: str, path: PathLike, cfg: Union[BertConfig, GPTConfig]) -> Any:
+    """The model of ``path`` with ``cfg``'s training fields; a BERT's missing heads made fresh."""
+    overrides = {k: getattr(cfg, k) for k in TRAINING_FIELDS if hasattr(cfg, k)}
+    if kind == "bert":
+        model = load_bert(path, pretraining=True, missing_heads="fresh", **overrides)
+    else:
+        model = load_gpt2(path, **overrides)
+    if model.config != cfg:   # init_source read the same file: only a file changed in between gets here
+        raise ValueError(f"{path} changed while the run started: its config now differs from the one checked")
+    return model
 
 
 def _eot(tok: Tokenizer) -> Optional[int]:
@@ -432,15 +651,19 @@ def _gpt_separator(tok: Tokenizer, path: PathLike, say: Any) -> Optional[str]:
     """"eot" when the tokenizer has <|endoftext|>; else None, with a warning."""
     if _eot(tok) is not None:
         return "eot"
-    say(f"warning: tokenizer {path} has no <|endoftext|> token, so documents are joined with no separator "
+    say(f"tokenizer {path} has no <|endoftext|> token, so documents are joined with no separator "
         "between them (train it with --special '<|endoftext|>' to mark where each document ends)", err=True)
     return None
 
 
-def _printer(verbose: bool) -> Any:
+def _reporter(verbose: Optional[bool]) -> Any:
+    """say(msg, err=False): a line on this module's logger from rank 0, a warning with ``err``;
+    the deprecated ``verbose=False`` moves the other lines to DEBUG."""
+    level = logging.DEBUG if verbose is False else logging.INFO
+
     def say(msg: str, *, err: bool = False) -> None:
-        if is_main() and (verbose or err):
-            print(msg, file=sys.stderr if err else sys.stdout, flush=True)
+        if is_main():
+            logger.log(logging.WARNING if err else level, msg)
 
     return say
 

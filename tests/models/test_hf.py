@@ -151,3 +151,72 @@ def test_checkpoint_errors(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps({**cfg, "activation_function": "relu"}))
     with pytest.raises(ValueError, match="not supported"):
         load_gpt2(tmp_path)
+
+
+# --------------------------------------------------------------------------- missing heads (issue 23)
+
+
+def test_minilm_for_pretraining_gets_fresh_heads_with_an_identity_transform(minilm_dir, caplog):
+    with pytest.raises(ValueError, match='missing_heads="fresh"'):
+        load_bert(minilm_dir, pretraining=True)
+    with caplog.at_level("INFO", logger="fastembed.models.hf"):
+        m = load_bert(minilm_dir, pretraining=True, missing_heads="fresh").eval()
+    assert m.fresh_heads == ("mlm", "nsp")                   # MiniLM keeps its pooler
+    assert [r.getMessage() for r in caplog.records if "created fresh" in r.getMessage()] == [
+        f"{minilm_dir} has no MLM head or NSP head: created fresh (the MLM decoder tied to the word embeddings, "
+        "its transform the identity)"]
+    enc = load_bert(minilm_dir).eval()
+    for name, t in enc.state_dict().items():                 # the encoder is the checkpoint's
+        assert torch.equal(m.bert.state_dict()[name], t), name
+    C = m.config.hidden_size
+    assert torch.equal(m.mlm_transform.weight, torch.eye(C)) and not m.mlm_bias.any()
+    last = enc.layers[-1].ffn_norm
+    assert torch.equal(m.mlm_norm.weight, last.weight) and torch.equal(m.mlm_norm.bias, last.bias)
+    h = torch.randn(3, C)                                     # the decoder is the word embedding matrix
+    want = torch.nn.functional.layer_norm(torch.nn.functional.gelu(h), (C,), last.weight, last.bias,
+                                          m.config.layer_norm_eps) @ enc.embeddings.word.weight.T
+    torch.testing.assert_close(m.mlm_logits(h), want, rtol=1e-5, atol=1e-5)
+
+
+def test_bert_for_masked_lm_keeps_its_mlm_head_and_gets_nsp_and_pooler_fresh(tmp_path):
+    torch.manual_seed(0)
+    hc = transformers.BertConfig(vocab_size=97, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                                 intermediate_size=64, max_position_embeddings=40)
+    hf = transformers.BertForMaskedLM(hc).eval()           # cls.predictions.*, no pooler, no NSP head
+    hf.save_pretrained(str(tmp_path))
+    assert not any(k.startswith(("bert.pooler", "cls.seq_relationship")) for k in hf.state_dict())
+    with pytest.raises(ValueError, match="pooler.dense.weight"):
+        load_bert(tmp_path, pretraining=True)
+    ours = load_bert(tmp_path, pretraining=True, missing_heads="fresh").eval()
+    assert ours.fresh_heads == ("nsp", "pooler")
+    x = torch.randint(0, 97, (2, 11))
+    with torch.no_grad():
+        torch.testing.assert_close(ours(x).logits, hf(input_ids=x).logits, rtol=1e-5, atol=1e-5)
+
+    full = transformers.BertForPreTraining(hc).eval()          # HF's own save with every head: all read
+    full.save_pretrained(str(tmp_path / "full"))
+    ours = load_bert(tmp_path / "full", pretraining=True, missing_heads="fresh").eval()
+    assert ours.fresh_heads == ()
+    with torch.no_grad():
+        theirs = full(input_ids=x)
+        torch.testing.assert_close(ours(x).logits, theirs.prediction_logits, rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(ours(x).extras["nsp_logits"], theirs.seq_relationship_logits, rtol=1e-5, atol=1e-5)
+
+
+def test_a_checkpoint_with_heads_keeps_them_and_bad_missing_heads_are_refused(tmp_path):
+    torch.manual_seed(0)
+    m = BertForPreTraining(BertConfig.preset("tiny", vocab_size=60)).eval()
+    save_bert(m, tmp_path)
+    got = load_bert(tmp_path, pretraining=True, missing_heads="fresh")
+    assert got.fresh_heads == ()
+    for name, t in m.state_dict().items():
+        assert torch.equal(got.state_dict()[name], t), name
+    with pytest.raises(ValueError, match="missing_heads must be one of"):
+        load_bert(tmp_path, pretraining=True, missing_heads="random")
+    from safetensors.torch import load_file, save_file
+
+    sd = load_file(str(tmp_path / "model.safetensors"))
+    del sd["cls.predictions.transform.LayerNorm.bias"]        # one tensor of a head: a damaged file
+    save_file(sd, str(tmp_path / "model.safetensors"))
+    with pytest.raises(ValueError, match="LayerNorm.bias"):
+        load_bert(tmp_path, pretraining=True, missing_heads="fresh")

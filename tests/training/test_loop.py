@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -58,6 +59,17 @@ def test_metrics_rows_and_file(tmp_path):
     assert train_row["loss"] == pytest.approx(train_row["lm_loss"] + train_row["nsp_loss"])
     assert dev_row["perplexity"] == pytest.approx(torch.tensor(dev_row["lm_loss"]).exp().item())
     assert 0.0 <= dev_row["nsp_accuracy"] <= 1.0
+
+
+def test_eval_at_start_evaluates_the_untrained_model_once_and_not_on_resume(tmp_path):
+    config = TrainConfig(steps=3, lr=1e-2, log_every=0, eval_batches=2, eval_at_start=True, out_dir=str(tmp_path))
+    model, dev = make_model(), ToyData(seed=1)
+    before = evaluate(model, dev, 2)
+    rows = train(model, ToyData(), config, eval_data=dev)
+    assert [(r["step"], r["split"]) for r in rows] == [(0, "dev"), (3, "train"), (3, "dev")]
+    assert rows[0]["mlm_loss"] == before["mlm_loss"] != rows[2]["mlm_loss"]
+    rows = train(make_model(), ToyData(), dataclasses.replace(config, steps=4), eval_data=dev, resume=True)
+    assert [(r["step"], r["split"]) for r in rows] == [(0, "dev"), (3, "train"), (3, "dev"), (4, "train"), (4, "dev")]
 
 
 def test_evaluate_is_exact_mean_over_batches_and_restores_train_mode():
@@ -144,7 +156,7 @@ class InterruptIn:
 
 
 @pytest.mark.parametrize("where", ["between_steps", "inside_forward"])
-def test_interrupt_saves_the_last_finished_step_and_resumes_exactly(tmp_path, where, capsys):
+def test_interrupt_saves_the_last_finished_step_and_resumes_exactly(tmp_path, where, caplog):
     """No periodic checkpoint before step 7 (save_every=100): Ctrl-C after 3 finished steps must
     save step 3, and resuming from it must end where an uninterrupted run ends, bit for bit."""
     config = {"steps": 7, "lr": 1e-2, "warmup_steps": 2, "schedule": "cosine", "log_every": 1, "save_every": 100}
@@ -160,7 +172,7 @@ def test_interrupt_saves_the_last_finished_step_and_resumes_exactly(tmp_path, wh
     with pytest.raises(KeyboardInterrupt):
         train(model, data, TrainConfig(**config, out_dir=str(tmp_path / "b")))
     assert latest_checkpoint(tmp_path / "b").name == "step_00000003"
-    assert "interrupted: saved checkpoint" in capsys.readouterr().err
+    assert [r.levelname for r in caplog.records if "interrupted: saved checkpoint" in r.getMessage()] == ["WARNING"]
 
     resumed = make_model(seed=7)
     train(resumed, ToyData(), TrainConfig(**config, out_dir=str(tmp_path / "b")), resume=True)
@@ -168,7 +180,7 @@ def test_interrupt_saves_the_last_finished_step_and_resumes_exactly(tmp_path, wh
         assert torch.equal(weights(resumed)[name], w), name
 
 
-def test_interrupt_inside_the_optimizer_update_saves_nothing(tmp_path, monkeypatch, capsys):
+def test_interrupt_inside_the_optimizer_update_saves_nothing(tmp_path, monkeypatch, caplog):
     from fastembed.training import loop
 
     real = loop.make_optimizer
@@ -188,7 +200,7 @@ def test_interrupt_inside_the_optimizer_update_saves_nothing(tmp_path, monkeypat
     with pytest.raises(KeyboardInterrupt):
         train(make_model(), ToyData(), TrainConfig(steps=5, save_every=100, out_dir=str(tmp_path)))
     assert latest_checkpoint(tmp_path) is None
-    assert "inside the optimizer update of step 3" in capsys.readouterr().err
+    assert "inside the optimizer update of step 3" in caplog.text
 
 
 def test_interrupt_does_not_save_when_turned_off_or_nothing_is_new(tmp_path):

@@ -27,6 +27,11 @@ from fastembed.training.metrics import read_metrics
 from fastembed.training.pretrain import (bert_documents, load_tokenizer, model_config, pretrain,
                                          tokenizer_fingerprint)
 
+# fastembed/training/_cli.py still passes pretrain's old argument names (its owner renames them to
+# max_length= / warmup_steps=, flags --max-length / --warmup-steps); drop this filter then.
+CLI_OLD_NAMES = pytest.mark.filterwarnings(r"ignore:pretrain\((seq_len|warmup)=\.\.\.\) is deprecated:DeprecationWarning")
+pytestmark = CLI_OLD_NAMES
+
 ROOT = Path(__file__).resolve().parents[2]
 WORDS = ("the a cat dog sat ran on mat big small red blue house tree river sun moon saw ate and old new "
          "man woman city road green door").split()
@@ -71,10 +76,11 @@ def train_losses(out: Path) -> list[tuple]:
 # --------------------------------------------------------------------------- end to end
 
 
-def test_bert_end_to_end(files, tmp_path, capsys):
+def test_bert_end_to_end(files, tmp_path, caplog):
     out = tmp_path / "run"
-    assert run("bert", files["vocab"], files["corpus"], out, 3) == 0
-    printed = capsys.readouterr().out
+    with caplog.at_level("INFO", logger="fastembed"):
+        assert run("bert", files["vocab"], files["corpus"], out, 3) == 0
+    printed = caplog.text
     assert "BertForPreTraining tiny" in printed and "done: step 3" in printed
 
     rows = read_metrics(out / "metrics.jsonl")
@@ -114,11 +120,11 @@ def test_gpt_end_to_end(files, tmp_path):
     torch.testing.assert_close(hf(input_ids=x).logits, ours.eval()(x).logits, atol=1e-5, rtol=0)
 
 
-def test_gpt_without_end_of_text_warns_and_trains(files, tmp_path, capsys):
+def test_gpt_without_end_of_text_warns_and_trains(files, tmp_path, caplog):
     bpe = tmp_path / "plain.json"
     BPETokenizer.train(files=[files["corpus"]], vocab_size=280, progress=False).save(bpe)
     assert run("gpt", bpe, files["corpus"], tmp_path / "run", 1) == 0
-    assert "no <|endoftext|> token" in capsys.readouterr().err
+    assert [r.levelname for r in caplog.records if "no <|endoftext|> token" in r.getMessage()] == ["WARNING"]
 
 
 # --------------------------------------------------------------------------- resume
@@ -160,7 +166,7 @@ def test_two_ranks_under_torchrun_equal_one_process(tmp_path):
            "-m", "fastembed.cli", *args, "--out", str(tmp_path / "ddp")]
     out = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
-    assert "2 rank x 1 micro-batch x 4 rows" in out.stdout
+    assert json.loads((tmp_path / "ddp" / "run.json").read_text())["world_size"] == 2   # the log line is not printed
 
     assert main([*args, "--out", str(tmp_path / "one")]) == 0
     ddp, one = read_weights(tmp_path / "ddp" / "model"), read_weights(tmp_path / "one" / "model")
@@ -285,7 +291,7 @@ def test_load_tokenizer_by_file_type(files, tmp_path):
 
 def test_python_api_returns_the_final_metrics(files, tmp_path):
     result = pretrain("gpt", corpus=files["corpus"], tokenizer=files["bpe"], out_dir=tmp_path, config="tiny",
-                      steps=2, batch_size=4, seq_len=16, log_every=1, dev_fraction=0, verbose=False)
+                      steps=2, batch_size=4, max_length=16, log_every=1, dev_fraction=0)
     assert result["step"] == 2 and result["train"]["step"] == 2 and result["dev"] is None
     assert Path(result["model_dir"]) == tmp_path / "model"
 
@@ -343,14 +349,15 @@ def test_bert_with_a_bpe_tokenizer_is_refused(files, tmp_path, capsys):
     assert "[CLS], [SEP], [MASK], [PAD] and [UNK]" in err and not (tmp_path / "run").exists()
 
 
-def test_default_save_every_follows_the_run_length_and_resume_says_where_from(files, tmp_path, capsys):
+def test_default_save_every_follows_the_run_length_and_resume_says_where_from(files, tmp_path, caplog):
     out = tmp_path / "run"
     assert run("gpt", files["bpe"], files["corpus"], out, 20) == 0
     assert json.loads((out / "run.json").read_text())["args"]["save_every"] == 2       # 20 // 10
     assert sorted(p.name for p in (out / "checkpoints").glob("step_*")) == ["step_00000018", "step_00000020"]
-    capsys.readouterr()
-    assert run("gpt", files["bpe"], files["corpus"], out, 22, "--resume") == 0
-    assert f"resume: from step 20, checkpoint {out / 'checkpoints' / 'step_00000020'}" in capsys.readouterr().out
+    caplog.clear()
+    with caplog.at_level("INFO", logger="fastembed"):
+        assert run("gpt", files["bpe"], files["corpus"], out, 22, "--resume") == 0
+    assert f"resume: from step 20, checkpoint {out / 'checkpoints' / 'step_00000020'}" in caplog.text
 
 
 @pytest.mark.parametrize("command", ["pretrain", "finetune"])
