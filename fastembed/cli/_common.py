@@ -194,6 +194,16 @@ def deprecate(p: argparse.ArgumentParser, action: argparse.Action, spelling: str
     p._option_string_actions[spelling] = action
 
 
+def add_renamed(p: argparse.ArgumentParser, flag: str, old: tuple[str, ...], **kwargs: Any) -> argparse.Action:
+    """A command's own flag (not a shared one) that had other spellings: they keep working for one
+    release, hidden and with a warning line."""
+    action = p.add_argument(flag, action=_Store, **kwargs)
+    action.old = {}
+    for spelling in old:
+        deprecate(p, action, spelling)
+    return action
+
+
 class _OldPositional(argparse.Action):
     """The files a command once took as positional arguments, now --input's."""
 
@@ -360,8 +370,7 @@ def logging_to_stderr(command: str, *, quiet: bool = False) -> Iterator[logging.
     handler.setFormatter(_Format(command))
     level = logging.DEBUG if os.environ.get("FASTEMBED_DEBUG") else logging.WARNING if quiet else logging.INFO
     log.setLevel(level)
-    log.propagate = False
-    log.addHandler(handler)
+    log.addHandler(handler)   # still propagating: a program's own root handlers (and pytest's caplog) see the records
     try:
         yield log
     finally:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 from typing import Any
 
 from . import _common as c
@@ -20,12 +21,18 @@ Pretrain BERT or GPT on a text corpus, alone or under torchrun.
   fastembed pretrain gpt --input a.txt b.txt --tokenizer tok.json --config tiny --steps 2000 --out runs/gpt \\
       --max-length 256 --set hidden_dropout=0.0
   fastembed pretrain bert ... --out runs/bert --resume            # continue from the latest checkpoint
+  fastembed pretrain bert --init-from all-MiniLM-L6-v2/ --input domain.txt --steps 2000 --out runs/adapted
   torchrun --nproc_per_node=2 -m fastembed.cli pretrain bert ...  # the same run on 2 ranks
 
 --batch-size is the global batch of one optimizer step, whatever the number of ranks and
 --grad-accum. The run writes OUT/metrics.jsonl, OUT/checkpoints/ and, at the end, OUT/model/
 (HuggingFace format plus the tokenizer), the directory that finetune --model and generate --model
-take."""
+take.
+
+--init-from DIR continues pretraining from a HuggingFace BERT or GPT-2 directory (pretrain's own
+OUT/model/, or any compatible one): its config, weights and tokenizer are used (--config and
+--tokenizer may be left out; given, they must agree with it), and a BERT without MLM or NSP heads
+gets fresh ones, said in the log."""
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -36,17 +43,24 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     c.add_input(p, "UTF-8 text files (BERT: one sentence per line, a blank line between documents)", nargs="+",
                 old=("--corpus",))
     c.add_tokenizer(p, "gpt: BPE .json (tokenizer train); bert: a WordPiece vocab.txt or directory (tokenizer train "
-                       "--kind wordpiece); or a HF tokenizer.json, or a directory holding one of these")
-    p.add_argument("--config", default="mini", metavar="PRESET_OR_JSON",
-                   help="preset (tiny, mini, small, base) or a JSON config (default: %(default)s)")
+                       "--kind wordpiece); or a HF tokenizer.json, or a directory holding one of these (default: "
+                       "--init-from's; required without it)", required=False)
+    p.add_argument("--config", default=None, metavar="PRESET_OR_JSON",
+                   help="preset (tiny, mini, small, base) or a JSON config (default: --init-from's, else mini)")
+    p.add_argument("--init-from", type=Path, default=None, metavar="DIR",
+                   help="continue pretraining from this HuggingFace BERT or GPT-2 directory (default: none, "
+                        "random weights)")
     p.add_argument("--steps", type=int, required=True, metavar="N", help="optimizer steps in the whole run; required")
     c.add_out(p, "the run directory (a fresh run refuses one that holds checkpoints)", kind="dir")
     p.add_argument("--resume", action="store_true",
                    help="continue from the latest checkpoint in --out (default: off, a fresh run)")
     c.add_batch_size(p, "global batch per optimizer step, at most the training set", 32)
-    c.add_max_length(p, "BERT's max_seq_len, GPT's block size (default: %(default)s)", 128, old=("--seq-len",))
+    c.add_max_length(p, "BERT's max_seq_len, GPT's block size (default: 128)", None, old=("--seq-len",))
     p.add_argument("--lr", type=float, default=None, metavar="X", help="peak learning rate (default: bert 1e-4, gpt 6e-4)")
-    p.add_argument("--warmup", type=int, default=None, metavar="N", help="warmup steps (default: 1%% of --steps)")
+    c.add_renamed(p, "--warmup-steps", ("--warmup",), type=int, default=None, metavar="N",
+                  help="warm the learning rate up over N steps (default: 1%% of --steps)")
+    p.add_argument("--warmup-ratio", type=float, default=None, metavar="R",
+                   help="warm up over this fraction of --steps instead (default: use --warmup-steps)")
     p.add_argument("--schedule", choices=["linear", "cosine", "constant"], default=None,
                    help="after warmup (default: bert linear, gpt cosine)")
     p.add_argument("--weight-decay", type=float, default=0.01, metavar="X", help="AdamW weight decay (default: %(default)s)")
@@ -71,7 +85,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="set a model config field, e.g. hidden_dropout=0 (repeatable; default: none)")
     c.add_device(p, "cuda:LOCAL_RANK when available, else cpu")
     c.add_common(p)
-    c.set_command(p, run, {"corpus": "--input", "seq_len": "--max-length", "out_dir": "--out", "overrides": "--set"})
+    c.set_command(p, run, {"corpus": "--input", "seq_len": "--max-length", "out_dir": "--out", "overrides": "--set",
+                           "warmup": "--warmup-steps"})
 
 
 def parse_overrides(items: list[str]) -> dict[str, Any]:
@@ -100,7 +115,8 @@ def run(args: argparse.Namespace) -> int:
         return c.missing(e)
     c.torch_threads(args)
     pretrain(args.kind, corpus=args.input, tokenizer=args.tokenizer, out_dir=args.out, config=args.config,
-             steps=args.steps, batch_size=args.batch_size, seq_len=args.max_length, lr=args.lr, warmup=args.warmup,
+             init_from=args.init_from, steps=args.steps, batch_size=args.batch_size, max_length=args.max_length,
+             lr=args.lr, warmup_steps=args.warmup_steps, warmup_ratio=args.warmup_ratio,
              schedule=args.schedule, weight_decay=args.weight_decay, grad_accum=args.grad_accum, bf16=args.bf16,
              seed=args.seed, eval_every=args.eval_every, eval_batches=args.eval_batches, save_every=args.save_every,
              log_every=args.log_every, dev_fraction=args.dev_fraction, nsp=args.nsp,

@@ -1,6 +1,6 @@
 """``fastembed demo``: the lecture, end to end, on real text that needs no download.
 
-    fastembed demo [--quick] [--corpus FILE] [--out DIR] [--vocab-size N] [--seed N]
+    fastembed demo [--quick] [--input FILE] [--out DIR] [--vocab-size N] [--seed N]
 
 0. the native core checks itself (:mod:`.selfcheck`);
 1. tokenizers: byte-level BPE merge by merge on a rare word, and a WordPiece vocabulary for BERT

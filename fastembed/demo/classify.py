@@ -4,7 +4,7 @@ scalar mix), and one word's contextual vectors next to its single word2vec vecto
 
 The task needs no labels from anyone: **which section of the corpus does a sentence come
 from?** For CPython's documentation: the language reference or a library docstring; for a
-``--corpus`` file, which quarter of it. Classes are balanced and train and dev use different
+``--input`` file, which quarter of it. Classes are balanced and train and dev use different
 sentences. (A first version asked "original word order or shuffled?": a BERT pretrained for a
 few minutes on CPU cannot tell, frozen or fine-tuned, so it showed nothing.)
 """

@@ -10,7 +10,7 @@ The default corpus is CPython's own documentation, read from the running interpr
 Only prose is kept: a paragraph (lines between blank lines) goes in when it is not indented code
 or an interactive session (``>>>``), and at least 60% of its characters are letters or spaces.
 Each topic page and each module is one *document*; paragraphs are split into sentences by
-:func:`fastembed.data.split_sentences`. ``--corpus PATH`` takes any UTF-8 text file instead:
+:func:`fastembed.data.split_sentences`. ``--input PATH`` takes any UTF-8 text file instead:
 blank lines separate paragraphs, and a line holding only ``---`` or two blank lines in a row
 separate documents (a file with fewer than 8 such documents has each cut into runs of 20
 sentences, so next-sentence pairs have somewhere to come from and sections can be made).
@@ -39,7 +39,7 @@ from ..data import split_sentences
 _WORD = re.compile(r"[A-Za-z]+(?:'[a-z]+)?")
 MIN_WORDS = {"quick": 20_000, "default": 50_000}
 MIN_SENTENCES = {"quick": 1_000, "default": 2_500}
-SENTENCES_PER_DOCUMENT = 20          # for a --corpus file with fewer than MIN_DOCUMENTS documents
+SENTENCES_PER_DOCUMENT = 20          # for a --input file with fewer than MIN_DOCUMENTS documents
 MIN_DOCUMENTS = 8
 
 
@@ -154,24 +154,24 @@ def file_corpus(path: os.PathLike | str) -> Corpus:
     """A UTF-8 text file as documents of sentences; OSError/ValueError say what is wrong."""
     p = Path(path)
     if not p.exists():
-        raise FileNotFoundError(f"--corpus {p}: no such file")
+        raise FileNotFoundError(f"--input {p}: no such file")
     if p.is_dir():
-        raise IsADirectoryError(f"--corpus {p} is a directory; give one UTF-8 text file")
+        raise IsADirectoryError(f"--input {p} is a directory; give one UTF-8 text file")
     try:
         text = p.read_text(encoding="utf-8")
     except UnicodeDecodeError as e:
-        raise ValueError(f"--corpus {p} is not UTF-8 text ({e.reason} at byte {e.start})") from None
+        raise ValueError(f"--input {p} is not UTF-8 text ({e.reason} at byte {e.start})") from None
     except OSError as e:
-        raise OSError(f"--corpus {p} cannot be read: {e.strerror or e}") from None
+        raise OSError(f"--input {p} cannot be read: {e.strerror or e}") from None
     if not text.strip():
-        raise ValueError(f"--corpus {p} is empty")
+        raise ValueError(f"--input {p} is empty")
     blocks = [b for b in re.split(r"\n[ \t]*---[ \t]*\n|\n[ \t]*\n[ \t]*\n", text) if b.strip()]
     documents = [[s for s in split_sentences(b) if _WORD.search(s)] for b in blocks]
     documents = [d for d in documents if d]
     if len(documents) < MIN_DOCUMENTS:                              # few document breaks: make more
         documents = [d[i:i + SENTENCES_PER_DOCUMENT] for d in documents
                      for i in range(0, len(d), SENTENCES_PER_DOCUMENT)]
-    return Corpus(f"{p.name} (--corpus)", documents, [str(p)], quarters(documents))
+    return Corpus(f"{p.name} (--input)", documents, [str(p)], quarters(documents))
 
 
 def quarters(documents: list[list[str]]) -> list[tuple[str, int, int]]:

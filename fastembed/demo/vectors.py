@@ -15,7 +15,7 @@ from .report import Report
 PROBES = ("function", "list", "string", "file", "error", "true", "read", "king", "love", "ship", "house")
 
 # Analogies a : b :: c : d, tried when all four words are in the vocabulary. The first groups
-# suit documentation (plurals, verb forms); the last the prose of a --corpus (gender).
+# suit documentation (plurals, verb forms); the last the prose of a --input (gender).
 ANALOGIES = (
     ("function", "functions", "method", "methods"), ("argument", "arguments", "object", "objects"),
     ("file", "files", "string", "strings"), ("class", "classes", "module", "modules"),
@@ -106,7 +106,7 @@ def bias_step(kv: Any, report: Report, *, min_pairs: int = 3) -> None:
         axis, pairs = "read/write", bias.used_pairs(kv, READ_WRITE_PAIRS)
         if len(pairs) < 2:
             report.text("The vocabulary has neither enough gendered pairs nor the read/write pairs: no direction "
-                        "to measure. Run the demo with `--corpus` on prose (a novel, news) to see the gender "
+                        "to measure. Run the demo with `--input` on prose (a novel, news) to see the gender "
                         "table.", echo=True)
             return
         neutral_probe = list(READ_WRITE_NEUTRAL)
@@ -114,7 +114,7 @@ def bias_step(kv: Any, report: Report, *, min_pairs: int = 3) -> None:
         report.text(f"This corpus hardly speaks of people ({len(gendered)} of the ten gender pairs occur), so the "
                     "tools run on an axis it does have, reading vs writing, from the pairs "
                     f"{', '.join(f'{f}/{m}' for f, m in pairs)}; the method is the same one that finds a gender "
-                    "direction in prose (`--corpus` a novel to see that).", echo=True)
+                    "direction in prose (`--input` a novel to see that).", echo=True)
     g = bias.gender_direction(kv, pairs)
     words_ = _present(kv, neutral_probe)[:12]
     fair = bias.debias(kv, g, equalize=equalize, gender_specific=specific)

@@ -21,10 +21,9 @@ Files, in the order data flows through them:
                  AutoModelFor... classes load with equal logits; head-only saves of frozen runs
     modeling_fastembed.py   copied into a saved directory whose head transformers has no class
                  for (auto_map + trust_remote_code); never imported by fastembed
-    _cli.py      ``fastembed finetune``
 
-The names below are imported on first use, so ``fastembed.finetune._cli`` (and the data and
-metric modules, which need only numpy) load without PyTorch.
+The names below are imported on first use, so the data and metric modules, which need only
+numpy, load without PyTorch (and so does the command line, fastembed/cli/finetune.py).
 """
 
 from __future__ import annotations

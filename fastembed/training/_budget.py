@@ -1,6 +1,6 @@
 """How much memory a pretraining step will want, estimated before anything big is allocated.
 
-A user-chosen size (``--batch-size``, ``--seq-len``, ``--set hidden_size=...``) drives the big
+A user-chosen size (``--batch-size``, ``--max-length``, ``--set hidden_size=...``) drives the big
 allocations of a run: the parameters with their gradients and AdamW moments (4 copies), the
 activations the backward keeps (per token and layer, about 8 x hidden + 2 x intermediate floats;
 the reference attention adds its heads x seq_len scores), and BERT's vocabulary logits at the

@@ -1,13 +1,13 @@
 """Pretrain BERT (masked LM + next sentence) or GPT (next token) on a text corpus: the whole run.
 
-From Python or from the shell (``fastembed pretrain``, see :mod:`._cli`), in one process or many::
+From Python or from the shell (``fastembed pretrain``, fastembed/cli/pretrain.py), in one process or many::
 
     from fastembed.training.pretrain import pretrain
     metrics = pretrain("bert", corpus="wiki.txt", tokenizer="bert-base-uncased/", out_dir="runs/bert",
                        config="mini", steps=10_000)
     # continued (domain-adaptive) pretraining: config, weights and tokenizer from a model directory
     metrics = pretrain("bert", corpus="legal.txt", init_from="all-MiniLM-L6-v2/", out_dir="runs/legal", steps=2_000)
-    # torchrun --nproc_per_node=2 -m fastembed.cli pretrain bert --corpus wiki.txt ... (same run, 2 ranks)
+    # torchrun --nproc_per_node=2 -m fastembed.cli pretrain bert --input wiki.txt ... (same run, 2 ranks)
 
 :func:`pretrain` strings the library's pieces together, in this order:
 
@@ -308,10 +308,10 @@ def check_batch(kind: str, cfg: Union[BertConfig, GPTConfig], data: Any, *, batc
                          f"{batch_size} would need {estimate} of memory)")
     free = _budget.available_bytes(device if hasattr(device, "type") else torch.device(device))
     if free is not None and need > free:
-        raise ValueError(f"--batch-size {batch_size} x --seq-len {seq_len} needs {estimate} for one step of a "
+        raise ValueError(f"--batch-size {batch_size} x --max-length {seq_len} needs {estimate} for one step of a "
                          f"{cfg.num_layers}-layer, {cfg.hidden_size}-wide model with {cfg.vocab_size:,} tokens, but "
                          f"{device} has {_budget.format_bytes(free)} free: lower --batch-size (or raise "
-                         "--grad-accum), --seq-len or the model size")
+                         "--grad-accum), --max-length or the model size")
 
 
 def load_tokenizer(path: PathLike) -> Tokenizer:
@@ -406,8 +406,8 @@ def init_source(kind: str, init_from: PathLike, *, tokenizer: Optional[PathLike]
         tok, source = load_tokenizer(d), d
         why = None if given is None else tokenizer_difference(given, tok)
         if why is not None:
-            raise ValueError(f"tokenizer {tokenizer} differs from the one in {d} ({why}): the model's embeddings "
-                             f"are indexed by its own vocabulary; leave the tokenizer out to use {d}'s")
+            raise ValueError(f"tokenizer={str(tokenizer)!r} differs from the one in {d} ({why}): the model's "
+                             f"embeddings are indexed by its own vocabulary; leave it out to use {d}'s")
     elif given is not None:
         tok, source = given, tokenizer
     else:
@@ -425,8 +425,8 @@ def init_source(kind: str, init_from: PathLike, *, tokenizer: Optional[PathLike]
         fields += [] if str(config) in cls.PRESETS else ["max_position"]   # a preset's follows max_length
         diffs = [f"{k} {getattr(want, k)!r} vs {getattr(cfg, k)!r}" for k in fields if getattr(want, k) != getattr(cfg, k)]
         if diffs:
-            raise ValueError(f"config {str(config)!r} disagrees with the model in {d}: {'; '.join(diffs)} (config vs "
-                             f"{d / 'config.json'}); leave config out to use the directory's")
+            raise ValueError(f"config={str(config)!r} disagrees with the model in {d}: {'; '.join(diffs)} (the given "
+                             f"config vs {d / 'config.json'}); leave it out to use the directory's")
     if max_length > cfg.max_position:
         raise ValueError(f"max_length {max_length} is longer than the model in {d} allows: it has "
                          f"{cfg.max_position} positions (max_position_embeddings / n_positions in its config.json)")

@@ -176,3 +176,24 @@ def test_old_argument_names_warn_and_still_work(files, tmp_path):
              steps=10, batch_size=4, max_length=16, warmup_ratio=0.25, log_every=5, save_every=0, dev_fraction=0)
     assert json.loads((tmp_path / "ratio" / "run.json").read_text())["args"]["warmup_steps"] == 3   # ceil(2.5)
     assert not (tmp_path / "x").exists()
+
+
+# --------------------------------------------------------------------------- the command line
+
+
+def test_cli_init_from_takes_the_directorys_tokenizer_and_config(files, trained, tmp_path, capsys):
+    from fastembed.cli import main
+
+    before = trained["bert"]
+    common = ["--input", str(files["corpus"]), "--steps", "1", "--batch-size", "8", "--max-length", "32",
+              "--dev-fraction", "0.1", "--eval-batches", "2", "--no-progress", "--threads", "1"]
+    assert main(["pretrain", "bert", "--init-from", str(before["model_dir"]), "--out", str(tmp_path / "a"),
+                 *common]) == 0                                   # no --tokenizer, no --config: the directory's
+    assert dev_rows(tmp_path / "a")[0]["loss"] == pytest.approx(before["dev"]["loss"], rel=1e-6, abs=0)
+    capsys.readouterr()
+    assert main(["pretrain", "bert", "--init-from", str(before["model_dir"]), "--config", "mini",
+                 "--out", str(tmp_path / "b"), *common]) == 1     # the run was "tiny"
+    err = capsys.readouterr().err
+    assert "fastembed pretrain: error: --config='mini' disagrees" in err
+    assert main(["pretrain", "bert", "--out", str(tmp_path / "c"), *common]) == 1
+    assert "--tokenizer" in capsys.readouterr().err                # without --init-from it is needed

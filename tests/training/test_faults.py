@@ -29,9 +29,7 @@ from fastembed.training.checkpoint import list_checkpoints
 
 from tests._interrupt import check_interrupted, interrupt
 
-from .test_pretrain import CLI_OLD_NAMES, QUICK, make_files
-
-pytestmark = CLI_OLD_NAMES   # the CLI still passes pretrain's old argument names (see test_pretrain)
+from .test_pretrain import QUICK, make_files
 
 ROOT = Path(__file__).resolve().parents[2]
 
