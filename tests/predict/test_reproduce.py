@@ -1,7 +1,7 @@
 """Prediction on raw text reproduces the dev metrics that finetune reported: a tiny BERT (real
 uncased vocabulary, random weights) is fine-tuned for a few steps on slices of SST-2, CoNLL-2003
-and XQuAD with ``finetune(..., out_dir=...)``, reloaded with ``load_finetuned``, and the
-pipelines built from those objects score the same dev examples from their raw text.
+and XQuAD with ``finetune(..., out_dir=...)``, the OUT/model directory it wrote is loaded with
+``fastembed.predict.load``, and the pipeline scores the same dev examples from their raw text.
 
 Entities are compared as character spans: gold word-level entities become spans of
 ``" ".join(words)``. With pre-split words that is exactly finetune's word-level F1. From the raw
@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 import torch
 
-from fastembed.finetune import finetune, load_finetuned, read_conll, read_glue, read_squad, split_by_title
+import fastembed.predict
+from fastembed.finetune import finetune, read_conll, read_glue, read_squad, split_by_title
 from fastembed.finetune.metrics import entities, squad_scores
 from fastembed.models import BertConfig, BertModel
 from fastembed.models.hf import save_bert
@@ -40,8 +41,8 @@ def test_sst2_accuracy(shared_data, encoder_dir, tmp_path):
     dev = read_glue(shared_data / "glue" / "SST-2" / "dev.tsv")[:200]
     r = finetune("classify", encoder_dir, train, dev, epochs=2, lr=3e-3, batch_size=16,
                  head_options=dict(pooling="mean"), out_dir=tmp_path)
-    model, tok, state = load_finetuned(tmp_path)
-    clf = TextClassifier(model, tok, state["finetune"], batch_tokens=512, workers=2)
+    clf = fastembed.predict.load(tmp_path / "model", batch_tokens=512, workers=2)    # what finetune wrote
+    assert isinstance(clf, TextClassifier)
     pred = [p["label"] for p in clf([ex.text_a for ex in dev])]
     assert len(set(pred)) == 2                                         # it learned something to reproduce
     assert np.mean([p == ex.label for p, ex in zip(pred, dev)]) == pytest.approx(r["best"]["dev"]["accuracy"],
@@ -62,8 +63,8 @@ def test_conll_entity_f1_via_character_spans(shared_data, encoder_dir, tmp_path,
     root = shared_data / "ner" / "conll2003"
     train, dev = read_conll(root / "train.txt")[:500], read_conll(root / "valid.txt")[:200]
     r = finetune("ner", encoder_dir, train, dev, epochs=3, lr=3e-3, batch_size=16, out_dir=tmp_path)
-    model, tok, state = load_finetuned(tmp_path)
-    tagger = TokenTagger(model, tok, state["finetune"], batch_tokens=512, workers=2)
+    tagger = fastembed.predict.load(tmp_path / "model", batch_tokens=512, workers=2)
+    assert isinstance(tagger, TokenTagger)
     gold = set()
     for n, s in enumerate(dev):
         starts = np.cumsum([len(w) + 1 for w in s.words]) - [len(w) + 1 for w in s.words]
@@ -82,8 +83,8 @@ def test_xquad_squad_f1(shared_data, encoder_dir, tmp_path):
     train, dev = train[:150], dev[:60]
     r = finetune("qa", encoder_dir, train, dev, epochs=2, lr=3e-3, batch_size=16, max_length=192, doc_stride=64,
                  out_dir=tmp_path)
-    model, tok, state = load_finetuned(tmp_path)
-    qa = QuestionAnswerer(model, tok, state["finetune"], doc_stride=64, batch_tokens=2048, workers=2)
+    qa = fastembed.predict.load(tmp_path / "model", batch_tokens=2048, workers=2)  # doc_stride 64 from the run
+    assert isinstance(qa, QuestionAnswerer) and qa.spec["doc_stride"] == 64
     got = qa(question=[ex.question for ex in dev], context=[ex.context for ex in dev])
     for g, ex in zip(got, dev):
         assert ex.context[g["start"]:g["end"]] == g["answer"]
