@@ -64,14 +64,14 @@ def real_batches(torch: Any, kind: str, shape: dict, n: int, seed: int = 0) -> l
 
         tok = WordPieceTokenizer.from_vocab(data_path("tokenizers", "bert-base-uncased", "vocab.txt"))
         docs = [lines[i:i + 20] for i in range(0, len(lines), 20)]            # 20 lines make a document
-        data = BertPretrainingData.from_documents(docs, tok, max_seq_len=shape["T"], batch_size=shape["B"], seed=seed)
+        data = BertPretrainingData.from_documents(docs, tok, max_length=shape["T"], batch_size=shape["B"], seed=seed)
     else:
         from fastembed.tokenizers import BPETokenizer
 
         tok = BPETokenizer.from_gpt2_files(data_path("tokenizers", "gpt2", "encoder.json"),
                                            data_path("tokenizers", "gpt2", "vocab.bpe"))
         data = GPTBlocks.from_text(["\n".join(lines[i:i + 20]) for i in range(0, len(lines), 20)], tok,
-                                   block_size=shape["T"], batch_size=shape["B"], seed=seed)
+                                   max_length=shape["T"], batch_size=shape["B"], seed=seed)
     return [data.get_batch(step) for step in range(n)]
 
 

@@ -55,7 +55,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--resume", action="store_true",
                    help="continue from the latest checkpoint in --out (default: off, a fresh run)")
     c.add_batch_size(p, "global batch per optimizer step, at most the training set", 32)
-    c.add_max_length(p, "BERT's max_seq_len, GPT's block size (default: 128)", None, old=("--seq-len",))
+    c.add_max_length(p, "BERT's sentence pairs, GPT's blocks (default: 128)", None, old=("--seq-len",))
     p.add_argument("--lr", type=float, default=None, metavar="X", help="peak learning rate (default: bert 1e-4, gpt 6e-4)")
     c.add_renamed(p, "--warmup-steps", ("--warmup",), type=int, default=None, metavar="N",
                   help="warm the learning rate up over N steps (default: 1%% of --steps)")

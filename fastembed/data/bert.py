@@ -10,7 +10,7 @@ row of the global batch, so every rank builds tensors of one shape.
 >>> from fastembed.tokenizers import WordPieceTokenizer
 >>> tok = WordPieceTokenizer(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "cat", "dog", "sat", "ran", "."])
 >>> docs = [["the cat sat.", "the dog ran."], ["the dog sat.", "the cat ran."]]
->>> data = BertPretrainingData.from_documents(docs, tok, max_seq_len=16, batch_size=2, seed=0)
+>>> data = BertPretrainingData.from_documents(docs, tok, max_length=16, batch_size=2, seed=0)
 >>> batch = data.get_batch(0)
 >>> sorted(batch), tuple(batch["input_ids"].shape)
 (['attention_mask', 'input_ids', 'labels', 'next_sentence_label', 'token_type_ids'], (2, 11))
@@ -26,6 +26,7 @@ import numpy as np
 
 from .._optional import require_torch
 from ..tokenizers.base import Tokenizer
+from ._renamed import UNSET, renamed_arg, renamed_attribute
 from .documents import read_documents
 from .instances import Instances, create_instances
 from .mlm import mask_tokens
@@ -61,11 +62,17 @@ class BertPretrainingData(Ordered):
         self.random_ids = np.asarray(random_ids, dtype=np.int64)
 
     @classmethod
-    def from_documents(cls, documents: Sequence[Sequence[str]], tokenizer: Tokenizer, *, max_seq_len: int = 128,
-                       nsp: str = "random", short_seq_prob: float = 0.1, seed: int = 0, batch_size: int = 32,
-                       mlm_probability: float = 0.15) -> "BertPretrainingData":
+    def from_documents(cls, documents: Sequence[Sequence[str]], tokenizer: Tokenizer, *,
+                       max_length: int | None = None, nsp: str = "random", short_seq_prob: float = 0.1,
+                       seed: int = 0, batch_size: int = 32, mlm_probability: float = 0.15,
+                       max_seq_len: Any = UNSET) -> "BertPretrainingData":
         """Tokenize documents of sentence strings (one native call, special-token text as text)
-        and build instances with ``np.random.default_rng((seed, 0, 2))``."""
+        and build instances with ``np.random.default_rng((seed, 0, 2))``. ``max_length``: tokens
+        per instance, special tokens included (default 128; ``max_seq_len=``, its old name, still
+        works for one release with a DeprecationWarning)."""
+        max_length = renamed_arg("BertPretrainingData.from_documents", "max_seq_len", max_seq_len, "max_length",
+                                 max_length)
+        max_length = 128 if max_length is None else max_length
         ids = special_ids(tokenizer)
         documents = [list(doc) for doc in documents]
         sentences = [s for doc in documents for s in doc]
@@ -76,7 +83,7 @@ class BertPretrainingData(Ordered):
             docs.append(encoded[k:k + len(doc)])
             k += len(doc)
         rng = np.random.default_rng((seed, 0, _CREATE))
-        instances = create_instances(docs, max_seq_len=max_seq_len, cls_id=ids["cls"], sep_id=ids["sep"], rng=rng,
+        instances = create_instances(docs, max_length=max_length, cls_id=ids["cls"], sep_id=ids["sep"], rng=rng,
                                      short_seq_prob=short_seq_prob, nsp=nsp, pad_id=ids["pad"])
         specials = set(tokenizer.all_special_ids) | set(ids.values())
         random_ids = np.setdiff1d(np.arange(tokenizer.vocab_size), sorted(specials))
@@ -85,7 +92,11 @@ class BertPretrainingData(Ordered):
 
     @classmethod
     def from_file(cls, path: str | os.PathLike, tokenizer: Tokenizer, **kwargs: Any) -> "BertPretrainingData":
-        """From a file in BERT's format (one sentence per line, blank line between documents)."""
+        """From a file in BERT's format (one sentence per line, blank line between documents);
+        ``kwargs`` go to :meth:`from_documents`."""
+        if "max_seq_len" in kwargs:
+            old, new = kwargs.pop("max_seq_len"), kwargs.pop("max_length", None)
+            kwargs["max_length"] = renamed_arg("BertPretrainingData.from_file", "max_seq_len", old, "max_length", new)
         return cls.from_documents(read_documents(path), tokenizer, **kwargs)
 
     # ------------------------------------------------------------------ sizes
@@ -94,14 +105,17 @@ class BertPretrainingData(Ordered):
         return len(self.instances)
 
     @property
-    def max_seq_len(self) -> int:
-        return self.instances.max_seq_len
+    def max_length(self) -> int:
+        """Tokens per instance, padding included."""
+        return self.instances.max_length
+
+    max_seq_len = renamed_attribute("BertPretrainingData", "max_seq_len", "max_length")
 
     @property
     def tokens_per_step(self) -> int:
-        """batch_size × max_seq_len: the token positions of one step before padding is trimmed
+        """batch_size × max_length: the token positions of one step before padding is trimmed
         (the way the BERT paper counts, 256 × 512 = 128k tokens per batch)."""
-        return self.batch_size * self.max_seq_len
+        return self.batch_size * self.max_length
 
     # ------------------------------------------------------------------ batches
 
@@ -169,5 +183,5 @@ class BertPretrainingData(Ordered):
 
     def __repr__(self) -> str:
         labels = self.instances.labels
-        return (f"BertPretrainingData(instances={len(self)}, max_seq_len={self.max_seq_len}, "
+        return (f"BertPretrainingData(instances={len(self)}, max_length={self.max_length}, "
                 f"batch_size={self.batch_size}, negatives={float(labels.mean()) if len(labels) else 0:.1%})")

@@ -1,9 +1,9 @@
 """GPT pretraining batches: the token stream cut into fixed windows, next-token labels.
 
 Documents follow one another in one token stream, each ended by ``<|endoftext|>``, and the
-stream is cut into non-overlapping blocks: block i is the window of ``block_size + 1`` tokens
-starting at ``i * block_size``. Its first ``block_size`` tokens are the inputs and its last
-``block_size`` the labels, the same tokens shifted by one (position t predicts token t + 1).
+stream is cut into non-overlapping blocks: block i is the window of ``max_length + 1`` tokens
+starting at ``i * max_length``. Its first ``max_length`` tokens are the inputs and its last
+``max_length`` the labels, the same tokens shifted by one (position t predicts token t + 1).
 Consecutive windows share one token (the last label of a block is the first input of the
 next), so every token but the first is a label exactly once per epoch. Blocks cross document
 boundaries: the model learns from the separator that what follows is unrelated (GPT-2's and
@@ -13,7 +13,7 @@ whole block are not used.
 Batch ``step`` is a pure function of (seed, step) and ranks take their rows of it, as for BERT
 (see :mod:`fastembed.data.order`).
 
->>> blocks = GPTBlocks(np.arange(10), block_size=3, batch_size=2, seed=0)
+>>> blocks = GPTBlocks(np.arange(10), max_length=3, batch_size=2, seed=0)
 >>> len(blocks), blocks.window(1).tolist()
 (3, [3, 4, 5, 6])
 >>> b = blocks.numpy_batch(0)
@@ -32,6 +32,7 @@ import numpy as np
 
 from .._optional import require_torch
 from ..tokenizers.base import Tokenizer
+from ._renamed import UNSET, renamed_arg, renamed_attribute
 from .order import BatchOrder, Ordered
 from .shards import TokenShards, encode_documents
 
@@ -41,64 +42,74 @@ class GPTBlocks(Ordered):
 
     ``starts`` (normally left out) picks which blocks this object serves, by their first token's
     position; :meth:`split` uses it to make disjoint train and dev sets over one stream.
+    ``max_length`` is the tokens per block (GPT-2's and nanoGPT's block size; ``block_size=``,
+    its old name, still works for one release with a DeprecationWarning).
     """
 
-    def __init__(self, tokens: np.ndarray | TokenShards, *, block_size: int, batch_size: int, seed: int = 0,
-                 starts: np.ndarray | None = None) -> None:
+    def __init__(self, tokens: np.ndarray | TokenShards, *, max_length: int | None = None, batch_size: int,
+                 seed: int = 0, starts: np.ndarray | None = None, block_size: Any = UNSET) -> None:
+        max_length = renamed_arg("GPTBlocks", "block_size", block_size, "max_length", max_length, required=True)
         if not isinstance(tokens, TokenShards):
             tokens = np.asarray(tokens)
             if tokens.ndim != 1 or not np.issubdtype(tokens.dtype, np.integer):
                 raise ValueError(f"tokens must be a 1-D integer array, got shape {tokens.shape} of {tokens.dtype}")
-        if isinstance(block_size, bool) or not isinstance(block_size, (int, np.integer)) or block_size < 1:
-            raise ValueError(f"block_size must be a positive int, got {block_size!r}")
-        n, need = len(tokens), block_size + 1
+        if isinstance(max_length, bool) or not isinstance(max_length, (int, np.integer)) or max_length < 1:
+            raise ValueError(f"max_length must be a positive int, got {max_length!r}")
+        n, need = len(tokens), max_length + 1
         if n < need:
-            raise ValueError(f"the corpus has {n} tokens; one block of block_size={block_size} needs {need} "
-                             f"(block_size inputs plus the label of the last one)")
+            raise ValueError(f"the corpus has {n} tokens; one block of max_length={max_length} needs {need} "
+                             f"(max_length inputs plus the label of the last one)")
         self.tokens = tokens
-        self.block_size = int(block_size)
+        self.max_length = int(max_length)
         if starts is None:
-            starts = np.arange((n - 1) // block_size, dtype=np.int64) * block_size
+            starts = np.arange((n - 1) // max_length, dtype=np.int64) * max_length
         self.starts = np.asarray(starts, dtype=np.int64)
         self.order = BatchOrder(len(self.starts), batch_size=batch_size, seed=seed)
 
     @classmethod
-    def from_text(cls, texts: str | Iterable[str], tokenizer: Tokenizer, *, block_size: int, batch_size: int,
-                  seed: int = 0, separator: str | int | None = "eot") -> "GPTBlocks":
+    def from_text(cls, texts: str | Iterable[str], tokenizer: Tokenizer, *, max_length: int | None = None,
+                  batch_size: int, seed: int = 0, separator: str | int | None = "eot",
+                  block_size: Any = UNSET) -> "GPTBlocks":
         """Tokenize documents (each string is one document) with a separator after each."""
+        max_length = renamed_arg("GPTBlocks.from_text", "block_size", block_size, "max_length", max_length,
+                                 required=True)
         texts = [texts] if isinstance(texts, str) else list(texts)
-        return cls(encode_documents(texts, tokenizer, separator=separator), block_size=block_size,
+        return cls(encode_documents(texts, tokenizer, separator=separator), max_length=max_length,
                    batch_size=batch_size, seed=seed)
 
     @classmethod
     def from_files(cls, paths: str | os.PathLike | Iterable[str | os.PathLike], tokenizer: Tokenizer, *,
-                   block_size: int, batch_size: int, seed: int = 0,
-                   separator: str | int | None = "eot") -> "GPTBlocks":
+                   max_length: int | None = None, batch_size: int, seed: int = 0,
+                   separator: str | int | None = "eot", block_size: Any = UNSET) -> "GPTBlocks":
         """Tokenize UTF-8 text files (blank lines separate documents) with a separator after each
         document; for corpora larger than memory, use :func:`write_shards` and pass the shards."""
+        max_length = renamed_arg("GPTBlocks.from_files", "block_size", block_size, "max_length", max_length,
+                                 required=True)
         paths = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
         return cls(encode_documents([Path(p) for p in paths], tokenizer, separator=separator),
-                   block_size=block_size, batch_size=batch_size, seed=seed)
+                   max_length=max_length, batch_size=batch_size, seed=seed)
 
     # ------------------------------------------------------------------ sizes
 
     def __len__(self) -> int:
         return len(self.starts)
 
+    block_size = renamed_attribute("GPTBlocks", "block_size", "max_length")
+
     @property
     def tokens_per_step(self) -> int:
-        """batch_size × block_size: the tokens predicted in one optimizer step."""
-        return self.batch_size * self.block_size
+        """batch_size × max_length: the tokens predicted in one optimizer step."""
+        return self.batch_size * self.max_length
 
     # ------------------------------------------------------------------ batches
 
     def window(self, i: int) -> np.ndarray:
-        """Block ``i``'s ``block_size + 1`` tokens (int64)."""
+        """Block ``i``'s ``max_length + 1`` tokens (int64)."""
         return self._windows(self.starts[[i]])[0]
 
     def get_batch(self, step: int, *, rank: int = 0, world_size: int = 1) -> dict[str, Any]:
         """This rank's rows of the global batch of ``step``: {"input_ids", "labels"}, int64 torch
-        tensors of shape (batch_size // world_size, block_size)."""
+        tensors of shape (batch_size // world_size, max_length)."""
         torch = require_torch("GPTBlocks.get_batch")
         return {k: torch.from_numpy(v) for k, v in self.numpy_batch(step, rank=rank, world_size=world_size).items()}
 
@@ -118,11 +129,11 @@ class GPTBlocks(Ordered):
             yield {k: torch.from_numpy(v) for k, v in batch.items()}
 
     def _batch(self, starts: np.ndarray) -> dict[str, np.ndarray]:
-        w = self._windows(starts)  # (B, block_size + 1)
+        w = self._windows(starts)  # (B, max_length + 1)
         return {"input_ids": np.ascontiguousarray(w[:, :-1]), "labels": np.ascontiguousarray(w[:, 1:])}
 
     def _windows(self, starts: np.ndarray) -> np.ndarray:
-        span = self.block_size + 1
+        span = self.max_length + 1
         if isinstance(self.tokens, TokenShards):
             rows = [self.tokens.slice(int(s), int(s) + span) for s in starts]
             return np.stack(rows).astype(np.int64) if rows else np.zeros((0, span), np.int64)
@@ -143,9 +154,9 @@ class GPTBlocks(Ordered):
         return self._subset(self.starts[:cut]), self._subset(self.starts[cut:])
 
     def _subset(self, starts: np.ndarray) -> "GPTBlocks":
-        return GPTBlocks(self.tokens, block_size=self.block_size, batch_size=self.batch_size, seed=self.seed,
+        return GPTBlocks(self.tokens, max_length=self.max_length, batch_size=self.batch_size, seed=self.seed,
                          starts=starts)
 
     def __repr__(self) -> str:
-        return (f"GPTBlocks(blocks={len(self)}, block_size={self.block_size}, batch_size={self.batch_size}, "
+        return (f"GPTBlocks(blocks={len(self)}, max_length={self.max_length}, batch_size={self.batch_size}, "
                 f"tokens={len(self.tokens)})")

@@ -1,6 +1,6 @@
 """BERT's sentence-pair instances: ``[CLS] A [SEP] B [SEP]`` built as create_pretraining_data.py does.
 
-For each document, sentences are gathered into a chunk until it holds about ``max_seq_len - 3``
+For each document, sentences are gathered into a chunk until it holds about ``max_length - 3``
 tokens (with probability ``short_seq_prob`` a shorter random target, so the model also sees
 short inputs as in fine-tuning). The chunk is cut at a random sentence boundary into A and B,
 and the pair gets a sentence-level label:
@@ -13,7 +13,7 @@ and the pair gets a sentence-level label:
   continuation, and half the time the two are swapped, ``[CLS] B [SEP] A [SEP]`` (label 1). Both
   segments come from one document, so topic gives nothing away: only order does.
 
-A pair longer than ``max_seq_len - 3`` tokens loses one token at a time from its longer side,
+A pair longer than ``max_length - 3`` tokens loses one token at a time from its longer side,
 from the front or the back at random. All instances are packed in numpy arrays (:class:`Instances`),
 not lists of dicts: a few million instances take a few hundred MB.
 """
@@ -22,8 +22,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+
+from ._renamed import UNSET, renamed_arg, renamed_attribute
 
 NSP_MODES = ("random", "swap")
 
@@ -49,8 +52,11 @@ class Instances:
         return len(self.lengths)
 
     @property
-    def max_seq_len(self) -> int:
+    def max_length(self) -> int:
+        """Tokens per instance, padding included (the width of ``ids``)."""
         return self.ids.shape[1]
+
+    max_seq_len = renamed_attribute("Instances", "max_seq_len", "max_length")
 
     def segments(self, i: int) -> tuple[np.ndarray, np.ndarray]:
         """(A, B) of instance ``i``, without [CLS]/[SEP]."""
@@ -63,19 +69,23 @@ class Instances:
                          self.labels[index].copy(), self.cls_id, self.sep_id, self.pad_id)
 
 
-def create_instances(documents_ids: Sequence[Sequence[np.ndarray]], *, max_seq_len: int, cls_id: int, sep_id: int,
-                     rng: np.random.Generator, short_seq_prob: float = 0.1, nsp: str = "random",
-                     pad_id: int = 0) -> Instances:
+def create_instances(documents_ids: Sequence[Sequence[np.ndarray]], *, max_length: int | None = None, cls_id: int,
+                     sep_id: int, rng: np.random.Generator, short_seq_prob: float = 0.1, nsp: str = "random",
+                     pad_id: int = 0, max_seq_len: Any = UNSET) -> Instances:
     """Sentence-pair instances from documents of tokenized sentences (see the module docstring).
 
     ``documents_ids``: documents, each a list of 1-D token-id arrays, one per sentence (without
     special tokens). Empty sentences and documents are skipped. ``nsp="random"`` needs at least
-    two documents (negatives come from another one).
+    two documents (negatives come from another one). ``max_length``: tokens per instance, special
+    tokens included (``max_seq_len=``, its old name, still works for one release with a
+    DeprecationWarning).
     """
+    max_length = renamed_arg("create_instances", "max_seq_len", max_seq_len, "max_length", max_length, required=True)
     if nsp not in NSP_MODES:
         raise ValueError(f"nsp must be one of {NSP_MODES}, got {nsp!r}")
-    if max_seq_len < 5:
-        raise ValueError(f"max_seq_len must be at least 5 ([CLS] A [SEP] B [SEP] with one token each), got {max_seq_len}")
+    if isinstance(max_length, bool) or not isinstance(max_length, (int, np.integer)) or max_length < 5:
+        raise ValueError(f"max_length must be an int of at least 5 ([CLS] A [SEP] B [SEP] with one token each), "
+                         f"got {max_length!r}")
     if not 0.0 <= short_seq_prob <= 1.0:
         raise ValueError(f"short_seq_prob must be in [0, 1], got {short_seq_prob}")
     docs = [[np.asarray(s, dtype=np.int64).reshape(-1) for s in doc] for doc in documents_ids]
@@ -86,8 +96,8 @@ def create_instances(documents_ids: Sequence[Sequence[np.ndarray]], *, max_seq_l
                          f"documents, got {len(docs)} (use nsp='swap' for a single document)")
     pairs: list[tuple[np.ndarray, np.ndarray, int]] = []
     for d in range(len(docs)):
-        pairs += _document_pairs(docs, d, max_seq_len - 3, rng, short_seq_prob, nsp)
-    return _pack(pairs, max_seq_len, cls_id, sep_id, pad_id)
+        pairs += _document_pairs(docs, d, max_length - 3, rng, short_seq_prob, nsp)
+    return _pack(pairs, max_length, cls_id, sep_id, pad_id)
 
 
 def _document_pairs(docs: list[list[np.ndarray]], d: int, max_tokens: int, rng: np.random.Generator,
@@ -180,10 +190,10 @@ def truncate_pair(a: np.ndarray, b: np.ndarray, max_tokens: int,
     return out[0], out[1]
 
 
-def _pack(pairs: list[tuple[np.ndarray, np.ndarray, int]], max_seq_len: int, cls_id: int, sep_id: int,
+def _pack(pairs: list[tuple[np.ndarray, np.ndarray, int]], max_length: int, cls_id: int, sep_id: int,
           pad_id: int) -> Instances:
     n = len(pairs)
-    ids = np.full((n, max_seq_len), pad_id, dtype=np.int32)
+    ids = np.full((n, max_length), pad_id, dtype=np.int32)
     lengths = np.empty(n, dtype=np.int32)
     segment_start = np.empty(n, dtype=np.int32)
     labels = np.empty(n, dtype=np.int8)

@@ -155,7 +155,7 @@ def pretrain(kind: str, *, corpus: Union[PathLike, Sequence[PathLike]], out_dir:
     The dev set is evaluated before the first step too (a step-0 row in ``metrics.jsonl``).
 
     ``batch_size`` is the global batch of one optimizer step (over all ranks and ``grad_accum``
-    micro-batches); ``max_length`` (default 128) is BERT's max_seq_len or GPT's block size.
+    micro-batches); ``max_length`` (default 128) is the tokens per BERT sentence pair or GPT block.
     ``lr`` and ``schedule`` default by kind (``DEFAULTS``); ``warmup_steps`` counts optimizer
     steps, ``warmup_ratio`` is the same as a share of ``steps`` (give one; default 1% of
     ``steps``). ``eval_every``/``save_every``/``log_every`` count optimizer steps (evaluation and
@@ -490,11 +490,11 @@ def build_data(kind: str, corpus: Sequence[PathLike], tok: Tokenizer, *, seq_len
     """(train data, dev data or None, a line describing them) for ``kind`` (module docstring, step 4)."""
     say = say or _reporter(None)
     if kind == "bert":
-        data = BertPretrainingData.from_documents(bert_documents(corpus), tok, max_seq_len=seq_len, nsp=nsp,
+        data = BertPretrainingData.from_documents(bert_documents(corpus), tok, max_length=seq_len, nsp=nsp,
                                                   seed=seed, batch_size=batch_size, mlm_probability=mlm_probability)
         what = f"{len(data):,} sentence-pair instances of <= {seq_len} tokens ({nsp} NSP)"
     else:
-        data = GPTBlocks.from_files(corpus, tok, block_size=seq_len, batch_size=batch_size, seed=seed,
+        data = GPTBlocks.from_files(corpus, tok, max_length=seq_len, batch_size=batch_size, seed=seed,
                                     separator=_gpt_separator(tok, tokenizer_path, say))
         what = f"{len(data):,} blocks of {seq_len} tokens from {len(data.tokens):,} tokens"
     dev_data = None

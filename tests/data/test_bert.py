@@ -16,7 +16,7 @@ KEYS = ["attention_mask", "input_ids", "labels", "next_sentence_label", "token_t
 @pytest.fixture(scope="module")
 def data(wordpiece):
     docs = word_documents(40, sentences=8, words=5)
-    return BertPretrainingData.from_documents(docs, wordpiece, max_seq_len=32, batch_size=8, seed=3)
+    return BertPretrainingData.from_documents(docs, wordpiece, max_length=32, batch_size=8, seed=3)
 
 
 def same(x: dict, y: dict) -> bool:
@@ -51,10 +51,10 @@ def test_same_step_same_batch_and_steps_differ(data):
 
 def test_resuming_rebuilds_the_same_batches(wordpiece, data):
     docs = word_documents(40, sentences=8, words=5)
-    again = BertPretrainingData.from_documents(docs, wordpiece, max_seq_len=32, batch_size=8, seed=3)
+    again = BertPretrainingData.from_documents(docs, wordpiece, max_length=32, batch_size=8, seed=3)
     for step in (0, 7, 123):
         assert same(again.get_batch(step), data.get_batch(step))
-    other = BertPretrainingData.from_documents(docs, wordpiece, max_seq_len=32, batch_size=8, seed=4)
+    other = BertPretrainingData.from_documents(docs, wordpiece, max_length=32, batch_size=8, seed=4)
     assert not same(other.get_batch(0), data.get_batch(0))
 
 
@@ -101,7 +101,7 @@ def test_split_is_disjoint_and_keeps_settings(data):
 
 
 def test_sizes(data):
-    assert data.tokens_per_step == 8 * 32 and data.max_seq_len == 32 and len(data) == len(data.instances)
+    assert data.tokens_per_step == 8 * 32 and data.max_length == 32 and len(data) == len(data.instances)
     assert "BertPretrainingData(" in repr(data)
 
 
@@ -109,7 +109,7 @@ def test_bpe_tokenizer_and_swap(bpe):
     from .conftest import LINES
 
     docs = [LINES[k:] + LINES[:k] for k in range(5)]
-    data = BertPretrainingData.from_documents(docs, bpe, max_seq_len=24, nsp="swap", batch_size=4, seed=0)
+    data = BertPretrainingData.from_documents(docs, bpe, max_length=24, nsp="swap", batch_size=4, seed=0)
     b = data.numpy_batch(0)
     assert (b["input_ids"][:, 0] == bpe.special_tokens["[CLS]"]).all()
     specials = list(bpe.special_tokens.values())
@@ -121,7 +121,7 @@ def test_bpe_tokenizer_and_swap(bpe):
 def test_from_file(tmp_path, wordpiece):
     path = tmp_path / "bert.txt"
     path.write_text("w1 w2 w3.\nw4 w5.\n\nw6 w7.\nw8 w9 w10.\n", encoding="utf-8")
-    data = BertPretrainingData.from_file(path, wordpiece, max_seq_len=16, batch_size=2)
+    data = BertPretrainingData.from_file(path, wordpiece, max_length=16, batch_size=2)
     assert len(data) >= 2
 
 
@@ -129,7 +129,7 @@ def test_from_file(tmp_path, wordpiece):
 def test_real_bert_vocabulary(bert_uncased):
     docs = [["The cat sat on the mat.", "It was warm there.", "Then it left."],
             ["Stocks fell sharply on Monday.", "Investors were worried.", "Markets recovered later."]]
-    data = BertPretrainingData.from_documents(docs * 4, bert_uncased, max_seq_len=32, batch_size=4, seed=1)
+    data = BertPretrainingData.from_documents(docs * 4, bert_uncased, max_length=32, batch_size=4, seed=1)
     b = data.numpy_batch(0)
     assert (b["input_ids"][:, 0] == 101).all()  # [CLS]; [SEP] = 102, [MASK] = 103, [PAD] = 0
     row = b["input_ids"][0][b["attention_mask"][0] == 1]

@@ -30,8 +30,8 @@ def counting_corpus(n_docs=30, n_sent=12, sent_len=(3, 9), seed=0):
     return docs, owner
 
 
-def build(docs, nsp, seed=0, max_seq_len=64, short_seq_prob=0.1):
-    return create_instances(docs, max_seq_len=max_seq_len, cls_id=CLS, sep_id=SEP, pad_id=PAD,
+def build(docs, nsp, seed=0, max_length=64, short_seq_prob=0.1):
+    return create_instances(docs, max_length=max_length, cls_id=CLS, sep_id=SEP, pad_id=PAD,
                             rng=np.random.default_rng(seed), short_seq_prob=short_seq_prob, nsp=nsp)
 
 
@@ -56,7 +56,7 @@ def test_layout_and_segment_ids(nsp):
 @pytest.mark.parametrize("nsp", ["random", "swap"])
 def test_labels_are_balanced(nsp):
     docs, _ = counting_corpus(n_docs=300, n_sent=20)
-    inst = build(docs, nsp, max_seq_len=32, short_seq_prob=0.0)
+    inst = build(docs, nsp, max_length=32, short_seq_prob=0.0)
     assert len(inst) > 1000
     # std of the mean ~0.015. In "random" mode a chunk of one sentence has no B of its own and
     # is always a negative (as in BERT's script): here ~1 document in 5 ends with one, which
@@ -67,7 +67,7 @@ def test_labels_are_balanced(nsp):
 
 def test_random_mode_positives_continue_and_negatives_come_from_another_document():
     docs, owner = counting_corpus()
-    inst = build(docs, "random", max_seq_len=512)  # long enough that nothing is truncated
+    inst = build(docs, "random", max_length=512)  # long enough that nothing is truncated
     for i in range(len(inst)):
         a, b = inst.segments(i)
         assert runs_on(a) and runs_on(b)
@@ -80,7 +80,7 @@ def test_random_mode_positives_continue_and_negatives_come_from_another_document
 
 def test_random_mode_puts_unused_sentences_back():
     docs, _ = counting_corpus()
-    inst = build(docs, "random", max_seq_len=512)
+    inst = build(docs, "random", max_length=512)
     a_tokens = np.concatenate([inst.segments(i)[0] for i in range(len(inst))])
     b_true = np.concatenate([inst.segments(i)[1] for i in range(len(inst)) if inst.labels[i] == 0])
     used = np.concatenate([a_tokens, b_true])
@@ -93,7 +93,7 @@ def test_random_mode_puts_unused_sentences_back():
 
 def test_swap_mode_really_swaps():
     docs, owner = counting_corpus()
-    inst = build(docs, "swap", max_seq_len=512)
+    inst = build(docs, "swap", max_length=512)
     assert 0 < inst.labels.sum() < len(inst)
     for i in range(len(inst)):
         a, b = inst.segments(i)
@@ -108,7 +108,7 @@ def test_swap_label_one_is_the_in_order_pair_with_segments_exchanged():
     """Un-swapping every label-1 instance gives back the in-order construction: the pairs, read
     in order, are each document's text exactly once, cut at sentence boundaries."""
     docs, _ = counting_corpus()
-    inst = build(docs, "swap", max_seq_len=512)  # nothing is truncated
+    inst = build(docs, "swap", max_length=512)  # nothing is truncated
     boundaries = {int(s[0]) for doc in docs for s in doc}
     text = []
     for i in range(len(inst)):
@@ -122,7 +122,7 @@ def test_swap_label_one_is_the_in_order_pair_with_segments_exchanged():
 def test_truncation_keeps_the_limit_and_cuts_the_longer_side():
     docs, _ = counting_corpus(n_sent=6, sent_len=(20, 60))
     for nsp in ("random", "swap"):
-        inst = build(docs, nsp, max_seq_len=32)
+        inst = build(docs, nsp, max_length=32)
         assert (inst.lengths <= 32).all() and (inst.lengths == 32).mean() > 0.5
 
 
@@ -146,8 +146,8 @@ def test_truncation_takes_from_both_ends():
 
 def test_short_sequences_appear_with_short_seq_prob():
     docs, _ = counting_corpus(n_docs=200)
-    long_only = build(docs, "swap", max_seq_len=64, short_seq_prob=0.0)
-    some_short = build(docs, "swap", max_seq_len=64, short_seq_prob=1.0)
+    long_only = build(docs, "swap", max_length=64, short_seq_prob=0.0)
+    some_short = build(docs, "swap", max_length=64, short_seq_prob=1.0)
     assert some_short.lengths.mean() < long_only.lengths.mean() - 10
 
 
@@ -158,8 +158,8 @@ def test_errors():
     assert len(build(docs, "swap")) > 0
     with pytest.raises(ValueError, match="nsp"):
         build(docs, "next")
-    with pytest.raises(ValueError, match="max_seq_len"):
-        build(docs, "swap", max_seq_len=4)
+    with pytest.raises(ValueError, match="max_length"):
+        build(docs, "swap", max_length=4)
 
 
 def test_empty_sentences_and_documents_are_skipped():

@@ -198,7 +198,7 @@ def test_bad_input_is_one_line_and_exit_1(files, tmp_path, capsys):
     small.write_text("the cat sat.\n", encoding="utf-8")
     err = fails("gpt", "--input", str(small), "--tokenizer", str(files["bpe"]), "--steps", "1",
                 "--out", str(tmp_path / "b"), *QUICK)
-    assert "block_size=32 needs 33" in err and "the corpus has" in err
+    assert "--max-length=32 needs 33" in err and "the corpus has" in err
 
     err = fails("gpt", "--input", str(tmp_path / "missing.txt"), "--tokenizer", str(files["bpe"]), "--steps", "1",
                 "--out", str(tmp_path / "c"), *QUICK)
