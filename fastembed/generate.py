@@ -55,11 +55,11 @@ from __future__ import annotations
 import math
 import numbers
 import os
-import warnings
 from pathlib import Path
 from typing import Any, Callable, NamedTuple, Optional, Sequence, Union
 
 from ._optional import require_torch
+from ._renamed import UNSET, renamed_arg
 from .tokenizers.base import Tokenizer
 
 torch = require_torch("fastembed.generate")
@@ -70,16 +70,6 @@ __all__ = ["generate", "generate_text", "Generation", "few_shot_prompt", "load_g
 Prompts = Union["torch.Tensor", Sequence[Sequence[int]], Sequence[int]]
 Callback = Callable[[int, list[Optional[int]]], Any]
 TokenIds = Union[int, Sequence[int]]
-
-
-class _Unset:
-    """The default of a renamed argument: tells "not passed" from any value a caller could pass."""
-
-    def __repr__(self) -> str:
-        return "<unset>"
-
-
-_UNSET: Any = _Unset()
 
 
 class Generation(NamedTuple):
@@ -96,7 +86,7 @@ def generate(model: Any, prompts: Prompts, *, max_new_tokens: int, do_sample: bo
              pad_token_id: Optional[int] = None, stop_strings: Union[str, Sequence[str], None] = None,
              tokenizer: Optional[Tokenizer] = None, return_logprobs: bool = False, use_cache: bool = True,
              seed: Union[int, "torch.Generator", None] = None, callback: Optional[Callback] = None,
-             stop_tokens: Any = _UNSET, pad_id: Any = _UNSET) -> Union[list[list[int]], Generation]:
+             stop_tokens: Any = UNSET, pad_id: Any = UNSET) -> Union[list[list[int]], Generation]:
     """Continue each prompt by up to ``max_new_tokens`` tokens; returns the new ids of each row.
 
     ``prompts``: a list of prompts (each a list or array of token ids; lengths may differ), a
@@ -133,8 +123,8 @@ def generate(model: Any, prompts: Prompts, *, max_new_tokens: int, do_sample: bo
     afterwards. ValueError for bad arguments, and when the longest prompt + ``max_new_tokens`` is
     longer than the model's ``max_position``.
     """
-    eos_token_id = _renamed("generate", "stop_tokens", stop_tokens, "eos_token_id", eos_token_id)
-    pad_token_id = _renamed("generate", "pad_id", pad_id, "pad_token_id", pad_token_id)
+    eos_token_id = renamed_arg("generate", "stop_tokens", stop_tokens, "eos_token_id", eos_token_id)
+    pad_token_id = renamed_arg("generate", "pad_id", pad_id, "pad_token_id", pad_token_id)
     rows = _prompt_lists(prompts)
     cfg = model.config
     _check_args(rows, cfg.vocab_size, cfg.max_position, max_new_tokens=max_new_tokens, temperature=temperature,
@@ -449,24 +439,12 @@ def _check_controls(*, repetition_penalty: float, no_repeat_ngram_size: int) -> 
         raise ValueError(f"no_repeat_ngram_size must be an int >= 0 (0: off), got {no_repeat_ngram_size!r}")
 
 
-def _renamed(fn: str, old: str, old_value: Any, new: str, new_value: Any) -> Any:
-    """The value of an argument that was renamed to transformers' name: the old name still works
-    for one release, with a DeprecationWarning; both at once is a TypeError."""
-    if old_value is _UNSET:
-        return new_value
-    if new_value is not None:
-        raise TypeError(f"{fn}() got both {old}= and {new}=; {old} is the deprecated name of {new}: pass {new} only")
-    warnings.warn(f"{fn}({old}=...) is deprecated and will be removed in the next release; use {new}= instead",
-                  DeprecationWarning, stacklevel=3)
-    return old_value
-
-
 # --------------------------------------------------------------------------- text level
 
 
 def generate_text(model: Any, tokenizer: Tokenizer, prompts: Union[str, Sequence[str]], *,
                   eos_token_id: Optional[TokenIds] = None, stop_strings: Union[str, Sequence[str], None] = None,
-                  stop_tokens: Any = _UNSET, **kw: Any) -> Union[str, list[str]]:
+                  stop_tokens: Any = UNSET, **kw: Any) -> Union[str, list[str]]:
     """:func:`generate` from text to text: the continuation of each prompt (without the prompt).
 
     ``eos_token_id`` defaults to the tokenizer's end-of-text token (GPT-2's ``<|endoftext|>``)
@@ -477,7 +455,7 @@ def generate_text(model: Any, tokenizer: Tokenizer, prompts: Union[str, Sequence
     One string in, one string out; a list in, a list out. ``stop_tokens`` is the old name of
     ``eos_token_id`` (DeprecationWarning).
     """
-    eos_token_id = _renamed("generate_text", "stop_tokens", stop_tokens, "eos_token_id", eos_token_id)
+    eos_token_id = renamed_arg("generate_text", "stop_tokens", stop_tokens, "eos_token_id", eos_token_id)
     if kw.get("return_logprobs"):
         raise ValueError("generate_text returns text only; for log-probabilities call generate(..., "
                          "return_logprobs=True) on the token ids")

@@ -26,7 +26,7 @@ import numpy as np
 
 from .._optional import require_torch
 from ..tokenizers.base import Tokenizer
-from ._renamed import UNSET, renamed_arg, renamed_attribute
+from .._renamed import UNSET, renamed_arg, renamed_attribute
 from .documents import read_documents
 from .instances import Instances, create_instances
 from .mlm import mask_tokens

@@ -32,7 +32,7 @@ import numpy as np
 
 from .._optional import require_torch
 from ..tokenizers.base import Tokenizer
-from ._renamed import UNSET, renamed_arg, renamed_attribute
+from .._renamed import UNSET, renamed_arg, renamed_attribute
 from .order import BatchOrder, Ordered
 from .shards import TokenShards, encode_documents
 

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from ._renamed import UNSET, renamed_arg, renamed_attribute
+from .._renamed import UNSET, renamed_arg, renamed_attribute
 
 NSP_MODES = ("random", "swap")
 

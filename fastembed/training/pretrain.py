@@ -86,6 +86,7 @@ from pathlib import Path
 from typing import Any, Optional, Sequence, Union
 
 from .._optional import require_torch
+from .._renamed import UNSET, renamed_arg
 from .._version import __version__
 from ..data import BertPretrainingData, GPTBlocks, eot_id, read_documents, special_ids, split_sentences
 from ..data.documents import read_text
@@ -136,8 +137,8 @@ def pretrain(kind: str, *, corpus: Union[PathLike, Sequence[PathLike]], out_dir:
              seed: int = 0, eval_every: int = 1000, eval_batches: int = 10, save_every: int | None = None,
              log_every: int = 10, dev_fraction: float = 0.01, nsp: str = "random", mlm_probability: float = 0.15,
              resume: bool = False, overrides: Optional[dict[str, Any]] = None, device: Optional[str] = None,
-             progress: Optional[bool] = None, verbose: Optional[bool] = None, seq_len: Optional[int] = None,
-             warmup: Optional[int] = None) -> dict[str, Any]:
+             progress: Optional[bool] = None, verbose: Optional[bool] = None, seq_len: Any = UNSET,
+             warmup: Any = UNSET) -> dict[str, Any]:
     """Pretrain a ``kind`` ("bert" or "gpt") model on ``corpus`` and save it; return the final metrics.
 
     ``corpus``: one or more UTF-8 text files. ``tokenizer``: see :func:`load_tokenizer`.
@@ -174,9 +175,9 @@ def pretrain(kind: str, *, corpus: Union[PathLike, Sequence[PathLike]], out_dir:
     """
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
-    max_length = _renamed("seq_len", seq_len, "max_length", max_length)
+    max_length = renamed_arg("pretrain", "seq_len", seq_len, "max_length", max_length)
     max_length = DEFAULT_MAX_LENGTH if max_length is None else max_length
-    warmup_steps = _renamed("warmup", warmup, "warmup_steps", warmup_steps)
+    warmup_steps = renamed_arg("pretrain", "warmup", warmup, "warmup_steps", warmup_steps)
     if verbose is not None:
         warnings.warn("pretrain(verbose=...) is deprecated: pretrain reports through logging (the logger "
                       f"{logger.name!r}); configure that instead", DeprecationWarning, stacklevel=2)
@@ -586,17 +587,6 @@ def _check_args(kind: str, *, corpus: list[Path], steps: int, batch_size: int, m
         raise ValueError(f"dev_fraction must be in [0, 1), got {dev_fraction}")
     if kind == "bert" and nsp not in NSP_MODES:
         raise ValueError(f"nsp must be one of {NSP_MODES}, got {nsp!r}")
-
-
-def _renamed(old: str, old_value: Any, new: str, new_value: Any) -> Any:
-    """The value of an argument that was renamed (``old`` -> ``new``), warning when the old name is used."""
-    if old_value is None:
-        return new_value
-    if new_value is not None:
-        raise ValueError(f"pass {new}= only ({old}= is its old name)")
-    warnings.warn(f"pretrain({old}=...) is deprecated, use {new}=... (the old name goes in the next release)",
-                  DeprecationWarning, stacklevel=3)
-    return old_value
 
 
 def _warmup_steps(warmup_steps: Optional[int], warmup_ratio: Optional[float], steps: int) -> int:

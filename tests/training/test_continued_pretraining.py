@@ -163,7 +163,7 @@ def test_old_argument_names_warn_and_still_work(files, tmp_path):
         "pretrain(seq_len=...)", "pretrain(verbose=...)", "pretrain(warmup=...)"]
     args = json.loads((tmp_path / "old" / "run.json").read_text())["args"]
     assert (args["max_length"], args["warmup_steps"]) == (16, 1)
-    with pytest.raises(ValueError, match=r"pass max_length= only \(seq_len= is its old name\)"):
+    with pytest.raises(TypeError, match=r"got both seq_len= and max_length="):
         pretrain("gpt", corpus=files["corpus"], tokenizer=files["bpe"], out_dir=tmp_path / "x", steps=2,
                  seq_len=16, max_length=16)
     with pytest.raises(ValueError, match="warmup_steps or warmup_ratio, not both"):

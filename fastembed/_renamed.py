@@ -1,8 +1,10 @@
-"""Old names of the data layer's arguments and attributes, kept for one release.
+"""Old names of public arguments and attributes, kept for one release.
 
-The tokens per sequence were ``max_seq_len`` (BERT) and ``block_size`` (GPT); they are now
-``max_length``, as in transformers and the rest of fastembed. The old spellings still work and
-warn, so code written against the previous release keeps running while it is moved over.
+One name per concept, transformers' where a user would look for it: the tokens per sequence are
+``max_length`` (once ``max_seq_len``, ``block_size``, ``seq_len``), generation's ``eos_token_id`` and
+``pad_token_id`` (once ``stop_tokens``, ``pad_id``), pretraining's ``warmup_steps`` (once
+``warmup``). The old spellings still work and warn, so code written against the previous release
+keeps running while it is moved over; giving an old and a new name together is a TypeError.
 """
 
 from __future__ import annotations
