@@ -10,13 +10,22 @@ table's throughput is texts/s; the note gives real tokens/s ([CLS] and [SEP] inc
 **Fidelity**: the cosine between the two vectors of every text; the minimum must be >= 0.9999
 (the run fails otherwise). ``--profile`` prints torch's operator profile of one call of each on
 the first 256 texts.
+
+**ONNX Runtime** (when ``onnxruntime`` and ``onnx`` are installed; ``--no-onnx`` leaves it out):
+the same model exported with ``torch.onnx.export`` (checked against transformers before any
+timing), in fp32 and with ONNX Runtime's dynamic int8 quantization, on the same texts, threads,
+batch size and max length, in the same alternating rounds (:mod:`benchmarks._onnx`). Each row's
+note gives its minimum cosine to fastembed's vectors, and the summary line fastembed's speed
+against each.
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 from .harness import Recorder, Stats, optional_import
@@ -32,6 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, default=32, help="texts per forward pass, both (default 32)")
     parser.add_argument("--max-length", type=int, default=256, help="tokens per text, both (default 256)")
     parser.add_argument("--profile", action="store_true", help="print torch's operator profile of each")
+    parser.add_argument("--no-onnx", action="store_true", help="leave out the ONNX Runtime rows")
 
 
 def sst2_sentences(n: int) -> list[str]:
@@ -80,6 +90,8 @@ def run(args: argparse.Namespace, recorder: Recorder) -> None:
     fns = {"fastembed": lambda: ours.encode(texts),
            "sentence-transformers": lambda: theirs.encode(texts, batch_size=args.batch_size,
                                                           normalize_embeddings=True, show_progress_bar=False)}
+    scratch = tempfile.TemporaryDirectory(prefix="fastembed-embed-onnx-")
+    fns.update(_onnx_rows(args, path, texts, threads, Path(scratch.name), recorder, case))
     out = {name: fn() for name, fn in fns.items()}           # warm-up, and the vectors to compare
     a, b = out["fastembed"], out["sentence-transformers"]
     cos = (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
@@ -95,12 +107,20 @@ def run(args: argparse.Namespace, recorder: Recorder) -> None:
     for name, ts in times.items():
         med = statistics.median(ts)
         stats = Stats(median=med, min=min(ts), max=max(ts), mean=statistics.fmean(ts), repeats=len(ts), number=1)
+        note = f"{tokens / med:,.0f} real tokens/s"
+        if name.startswith("onnxruntime"):
+            note += f"; min cosine to fastembed {min_cosine(out[name], a):.4f}"
         recorder.add(case=label, impl=name, stats=stats, work=len(texts), unit="texts/s",
-                     incumbent=name == "sentence-transformers", note=f"{tokens / med:,.0f} real tokens/s")
+                     incumbent=name == "sentence-transformers", note=note)
     ours_s, theirs_s = statistics.median(times["fastembed"]), statistics.median(times["sentence-transformers"])
     print(f"{label}: fastembed {len(texts) / ours_s:,.1f} texts/s, sentence-transformers {len(texts) / theirs_s:,.1f} "
           f"texts/s: {theirs_s / ours_s:.2f}x; min cosine {cos.min():.6f} over {len(texts)} texts "
           f"(target >= {MIN_COSINE})", flush=True)
+    for name in [n for n in times if n.startswith("onnxruntime")]:
+        other = statistics.median(times[name])
+        print(f"{label}: fastembed vs {name} {len(texts) / other:,.1f} texts/s: {other / ours_s:.2f}x; "
+              f"{name}'s min cosine to fastembed {min_cosine(out[name], a):.4f}", flush=True)
+    scratch.cleanup()
     if cos.min() < MIN_COSINE:
         raise RuntimeError(f"fastembed and sentence-transformers disagree: text {int(cos.argmin())} has cosine "
                            f"{cos.min():.6f} < {MIN_COSINE}")
@@ -109,6 +129,31 @@ def run(args: argparse.Namespace, recorder: Recorder) -> None:
         _profile({"fastembed": lambda: ours.encode(few),
                   "sentence-transformers": lambda: theirs.encode(few, batch_size=args.batch_size,
                                                                  normalize_embeddings=True, show_progress_bar=False)})
+
+
+def min_cosine(x: Any, y: Any) -> float:
+    import numpy as np
+
+    return float(((x * y).sum(1) / np.linalg.norm(x, axis=1) / np.linalg.norm(y, axis=1)).min())
+
+
+def _onnx_rows(args: argparse.Namespace, model_dir: Path, texts: list[str], threads: int, scratch: Path,
+               recorder: Recorder, case: str) -> dict[str, Any]:
+    """The ONNX Runtime calls (fp32 and dynamic int8) for the table, or none when it is not installed."""
+    if args.no_onnx:
+        return {}
+    for name in ("onnxruntime", "onnx"):
+        if optional_import(name) is None:
+            recorder.skip(case=case, impl="onnxruntime", missing=name)
+            return {}
+    from ._onnx import OnnxEmbedder, export, quantize_int8
+
+    fp32 = export(model_dir, scratch / "model.onnx", check_texts=texts[:8])
+    int8 = quantize_int8(fp32, scratch / "model.int8.onnx")
+    kw = dict(max_length=args.max_length, batch_size=args.batch_size, threads=threads)
+    runs = {name: OnnxEmbedder(p, model_dir, **kw) for name, p in (("onnxruntime fp32", fp32),
+                                                                    ("onnxruntime int8", int8))}
+    return {name: (lambda e=e: e.encode(texts)) for name, e in runs.items()}
 
 
 def _profile(fns: dict[str, Any]) -> None:
