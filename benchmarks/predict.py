@@ -65,27 +65,10 @@ def make_model_dir(minilm: Path, out: Path, seed: int = 0) -> Path:
 
 
 def fastembed_classifier(path: Path, batch_tokens: Any) -> Any:
-    """fastembed.predict's TextClassifier for ``path``: through ``fastembed.predict.load`` once
-    fastembed.finetune.export is there, else built from objects (the encoder by load_bert, the
-    head's weights copied), the small stand-in that ``load`` replaces."""
-    import importlib.util
+    """fastembed.predict's TextClassifier for the directory ``path``, as a user loads it."""
+    from fastembed.predict import DEFAULT_BATCH_TOKENS, load
 
-    from fastembed.predict import DEFAULT_BATCH_TOKENS, TextClassifier, load
-
-    batch_tokens = batch_tokens or DEFAULT_BATCH_TOKENS
-    if importlib.util.find_spec("fastembed.finetune.export") is not None:
-        return load(path, batch_tokens=batch_tokens)
-    # --- replaced by load() above once fastembed.finetune.export is merged
-    from fastembed.finetune.heads import FineTuneModel, SequenceClassificationHead
-    from fastembed.models.hf import load_bert, load_wordpiece, read_weights
-
-    encoder = load_bert(path)
-    head = SequenceClassificationHead(encoder.config.hidden_size, len(LABELS), pooling="pooler")
-    weights = read_weights(path)
-    head.out.weight.data.copy_(weights["classifier.weight"])
-    head.out.bias.data.copy_(weights["classifier.bias"])
-    spec = {"task": "classify", "labels": LABELS, "max_length": encoder.config.max_position}
-    return TextClassifier(FineTuneModel(encoder, head), load_wordpiece(path), spec, batch_tokens=batch_tokens)
+    return load(path, batch_tokens=batch_tokens or DEFAULT_BATCH_TOKENS)
 
 
 def run(args: argparse.Namespace, recorder: Recorder) -> None:

@@ -21,6 +21,7 @@ import numpy as np
 from .._optional import require_torch
 from .._workers import plan_workers, run_in_workers
 from ..features import _positive_int
+from ..finetune.loop import collate
 
 torch = require_torch("fastembed.predict")
 
@@ -83,8 +84,8 @@ class Runner:
 
         def run(idx: np.ndarray) -> None:
             with torch.inference_mode():
-                ids, types, mask = _pad([features[i] for i in idx], self.device)
-                y = self.model(ids, types, mask).logits.float().cpu().numpy()
+                b = collate(features, idx, self.device, targets=False)      # finetune's padding
+                y = self.model(b["input_ids"], b["token_type_ids"], b["attention_mask"]).logits.float().cpu().numpy()
             for r, i in enumerate(idx):
                 out[i] = y[r] if y.ndim == 2 else y[r, :lengths[i]]
 
@@ -103,15 +104,3 @@ def softmax(x: np.ndarray) -> np.ndarray:
     x = np.asarray(x, np.float64)
     e = np.exp(x - x.max(axis=-1, keepdims=True))
     return e / e.sum(axis=-1, keepdims=True)
-
-
-def _pad(rows: Sequence[dict], device: Any) -> tuple["torch.Tensor", "torch.Tensor", "torch.Tensor"]:
-    """(input_ids, token_type_ids, attention_mask), each (B, T) int64, padded on the right to the
-    longest row (padding is masked, so the pad id does not matter)."""
-    lens = np.fromiter((len(f["input_ids"]) for f in rows), np.int64, len(rows))
-    B, T = len(rows), int(lens.max())
-    ids, types = np.zeros((B, T), np.int64), np.zeros((B, T), np.int64)
-    for r, f in enumerate(rows):
-        ids[r, :lens[r]], types[r, :lens[r]] = f["input_ids"], f["token_type_ids"]
-    mask = (np.arange(T)[None, :] < lens[:, None]).astype(np.int64)
-    return tuple(torch.from_numpy(x).to(device) for x in (ids, types, mask))   # type: ignore[return-value]

@@ -13,17 +13,11 @@ from fastembed.models import BertConfig, BertModel
 from fastembed.models.hf import load_wordpiece, save_bert
 from fastembed.tokenizers import WordPieceTokenizer
 
+from .._tiny import one_torch_thread  # noqa: F401  (autouse)
+
 WORDS = ("good bad great awful fine terrible movie film plot the a was is very not what who where "
          "paris france city river capital of in on john smith lives works").split()
 VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", ".", ",", "?", "-", "'"] + WORDS + ["##s", "##ed"]
-
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def tiny_bert(seed: int = 0, **overrides) -> BertModel:

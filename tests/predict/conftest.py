@@ -16,18 +16,12 @@ from fastembed.finetune.heads import FineTuneModel, make_head
 from fastembed.models import BertConfig, BertModel
 from fastembed.tokenizers import WordPieceTokenizer
 
+from .._tiny import one_torch_thread  # noqa: F401  (autouse)
+
 WORDS = ("good bad great awful fine movie film plot the a was is very not what who where when "
          "paris france city river capital of in on from john smith lives works").split()
 VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", ".", ",", "?", "!", "-", "'"] + WORDS + ["##s", "##ed"]
 TAGS = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]
-
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="session")

@@ -3,13 +3,4 @@ loaded 2-core machine and run ~15x slower), so these tests use one and put the c
 
 from __future__ import annotations
 
-import pytest
-import torch
-
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+from .._tiny import one_torch_thread  # noqa: F401  (autouse)
