@@ -78,7 +78,7 @@ from pathlib import Path
 from typing import Any, Optional, Union
 
 from .._optional import require_torch
-from ..io import atomic_write_bytes, atomic_write_text, read_json_object
+from ..io import atomic_write_text, read_json_object
 from .heads import (FineTuneModel, SequenceClassificationHead, SpanHead, TokenClassificationHead, check_layers,
                     feature_width, make_head)
 
@@ -197,7 +197,7 @@ def save_model(model: FineTuneModel, tokenizer: Any, spec: dict[str, Any], out: 
     encoder and ``spec["encoder"]``; None (default) picks head only exactly when both are there.
     ``trained`` (epoch, step, dev scores) is recorded as it is. Layers and head options are read
     from the model itself."""
-    from ..models.hf import bert_config_to_hf, bert_state_to_hf
+    from ..models.hf import bert_config_to_hf, bert_state_to_hf, write_weights
 
     if not isinstance(model, FineTuneModel):
         raise TypeError(f"save_model takes a FineTuneModel, got {type(model).__name__}")
@@ -246,10 +246,7 @@ def save_model(model: FineTuneModel, tokenizer: Any, spec: dict[str, Any], out: 
     cfg["fastembed"] = fe
 
     def write(d: Path) -> None:
-        from safetensors.torch import save
-
-        atomic_write_bytes(d / WEIGHTS_FILE, save({k: v.detach().cpu().contiguous() for k, v in tensors.items()},
-                                                  metadata={"format": "pt"}))
+        write_weights(d, tensors)
         atomic_write_text(d / CONFIG_FILE, json.dumps(cfg, indent=2, default=float) + "\n")
         if remote:
             shutil.copyfile(Path(__file__).with_name(REMOTE_CODE), d / REMOTE_CODE)

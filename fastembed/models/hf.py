@@ -223,7 +223,7 @@ def save_bert(model: Union[BertModel, BertForPreTraining], path: PathLike, *, to
     path.mkdir(parents=True, exist_ok=True)
     arch = "BertForPreTraining" if isinstance(model, BertForPreTraining) else "BertModel"
     cfg = model.config
-    _write_weights(path, bert_state_to_hf(model))
+    write_weights(path, bert_state_to_hf(model))
     atomic_write_text(path / "config.json", json.dumps(bert_config_to_hf(cfg, arch), indent=2) + "\n")
     if tokenizer is not None:
         tokenizer.save_pretrained(path)
@@ -329,7 +329,7 @@ def save_gpt2(model: GPT, path: PathLike, *, eos_token_id: Optional[int] = None)
     ``eos_token_id``: the tokenizer's end-of-text id (see :func:`gpt_config_to_hf`)."""
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
-    _write_weights(path, gpt_state_to_hf(model))
+    write_weights(path, gpt_state_to_hf(model))
     atomic_write_text(path / "config.json", json.dumps(gpt_config_to_hf(model.config, eos_token_id), indent=2) + "\n")
 
 # --------------------------------------------------------------------------- files
@@ -428,11 +428,12 @@ def read_weights(path: PathLike) -> dict[str, torch.Tensor]:
     raise FileNotFoundError(f"{path} holds neither model.safetensors nor pytorch_model.bin")
 
 
-def _write_weights(path: Path, tensors: dict[str, torch.Tensor]) -> None:
+def write_weights(path: Path, tensors: dict[str, torch.Tensor]) -> None:
+    """``tensors`` as ``path/model.safetensors``, written atomically (from any device)."""
     from safetensors.torch import save
 
     atomic_write_bytes(path / "model.safetensors",
-                       save({k: v.contiguous() for k, v in tensors.items()}, metadata={"format": "pt"}))
+                       save({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, metadata={"format": "pt"}))
 
 
 def _load_exact(model: torch.nn.Module, state: dict[str, torch.Tensor], source: Any, fresh: Sequence[str] = ()) -> None:
