@@ -19,7 +19,7 @@ import time
 from typing import Any, Callable, TypeVar
 
 from ._native import _C
-from ._threads import wait_through_interrupts
+from ._threads import Gate, wait_through_interrupts
 
 T = TypeVar("T")
 
@@ -60,11 +60,12 @@ def run_native(fn: Callable[[Any], T], *, desc: str, unit: str, show: bool | Non
     """
     progress = _C.Progress()
     box: dict[str, Any] = {}
-    finished = threading.Event()
+    gate, finished = Gate(), threading.Event()
 
     def work() -> None:
         try:
-            box["result"] = fn(progress)
+            if gate.wait():
+                box["result"] = fn(progress)
         except BaseException as e:  # re-raised in the calling thread
             box["error"] = e
         finally:
@@ -74,12 +75,14 @@ def run_native(fn: Callable[[Any], T], *, desc: str, unit: str, show: bool | Non
     own = bar is None
     if bar is None:
         bar = ProgressBar(0, desc=desc, unit=unit, show=show)
-    thread.start()
+    thread.start()             # an interrupt here leaves the thread waiting at the gate, outside native code
     try:
+        gate.open()
         while not finished.wait(min(bar.interval, 1.0)):
             bar.update_to(base + progress.done, progress.total if own else bar.total)
     except BaseException:  # Ctrl-C, or SystemExit from a signal handler: stop the native work first
         progress.cancel()
+        gate.close()
         wait_through_interrupts([finished])
         raise
     finally:

@@ -17,7 +17,7 @@ import threading
 from typing import Any, Callable, Iterable
 
 from ._native import local_num_threads
-from ._threads import wait_through_interrupts
+from ._threads import Gate, wait_through_interrupts
 
 __all__ = ["plan_workers", "run_in_workers"]
 
@@ -67,21 +67,26 @@ def run_in_workers(items: Iterable[Any], fn: Callable[[Any], None], *, workers: 
 
     done = [threading.Event() for _ in range(workers)]
 
+    gate = Gate()
+
     def run(i: int) -> None:
         try:
-            work()
+            if gate.wait():
+                work()
         finally:
             done[i].set()
 
     pool = [threading.Thread(target=run, args=(i,), name=f"fastembed-worker-{i}", daemon=True) for i in range(workers)]
     for t in pool:
-        t.start()
+        t.start()            # an interrupt here leaves the started threads waiting at the gate
     try:
+        gate.open()
         for d in done:
             while not d.wait(0.1):
                 pass
     except BaseException:                        # Ctrl-C, SystemExit from a signal handler, ...
         stop.set()                               # the workers finish their item and end
+        gate.close()
         wait_through_interrupts(done)
         raise
     if errors:
