@@ -27,10 +27,19 @@ Build switches (environment variables; see csrc/README.md for the policies behin
   CUDA_HOME                   CUDA toolkit root (default: found from nvcc, else /usr/local/cuda).
   NVCC_THREADS=4              nvcc --threads for multi-arch compiles.
   FASTEMBED_BUILD_JOBS=N      Parallel C++ compile jobs (default: the number of cores).
+  FASTEMBED_NO_BUILD_CACHE=1  Always compile, never reuse a module from build/native-cache/.
+
+Build once: every finished module is kept in build/native-cache/, under a key made of everything
+that goes into it (the contents of csrc/ and of this file, the compiler and its flags, the
+Python ABI, pybind11's version, nvcc and the GPU architectures). pip builds each install in a
+fresh temporary directory, so without it the README's second command (`pip install -e
+".[test]"`) would compile the whole core again; with it, that command copies the first build.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import shlex
 import shutil
@@ -204,6 +213,15 @@ class BuildExt(build_ext):
         super().build_extensions()
 
     def build_extension(self, ext):
+        target = Path(self.get_ext_fullpath(ext.name))
+        cache = BuildCache(ext, self.compiler, target.name)
+        if cache.restore(target):
+            print(f"fastembed: {ext.name} reused from {cache.path.parent} (the same sources and flags)")
+            return
+        self.compile_extension(ext)
+        cache.store(target)
+
+    def compile_extension(self, ext):
         if ext.name == "fastembed._C_cuda":
             self.compile_cuda(ext)
         if ext.name == "fastembed._C_cuda_emu":
@@ -258,6 +276,70 @@ class BuildExt(build_ext):
         ext.include_dirs.append(str(home / "include"))
         ext.library_dirs.append(str(cuda_lib_dir(home)))
         ext.libraries += ["cudart_static", "dl", "rt", "pthread"]
+
+
+class BuildCache:
+    """build/native-cache/KEY/FILE: one finished module per key (see the module docstring).
+    The three newest entries per module are kept; a half-written entry is never seen (written to a
+    temporary name, then renamed)."""
+
+    ROOT_DIR = ROOT / "build" / "native-cache"
+    LOG = ROOT_DIR / "last-build.json"       # what the last build did per module: "built" or "reused"
+
+    def __init__(self, ext, compiler, filename: str) -> None:
+        self.ext, self.filename = ext, filename
+        h = hashlib.sha256()
+        inputs = sorted(p for p in CSRC.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+        for path in inputs + [Path(__file__).resolve()]:
+            h.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes() + b"\0")
+        facts = [ext.name, filename, sys.version, pybind11.__version__, ext.sources, ext.include_dirs,
+                 ext.define_macros, ext.extra_compile_args, ext.extra_link_args, ext.libraries, ext.library_dirs,
+                 getattr(compiler, "compiler_so", None), getattr(compiler, "linker_so", None),
+                 getattr(ext, "nvcc", None), str(getattr(ext, "cuda_home", None)), getattr(ext, "archs", None),
+                 [tool_identity(t) for t in (getattr(compiler, "compiler_so", None) or [])[:1]]]
+        h.update(json.dumps(facts, default=str).encode())
+        self.path = self.ROOT_DIR / f"{ext.name.rsplit('.', 1)[-1]}-{h.hexdigest()[:20]}" / filename
+        self.enabled = not env_flag("FASTEMBED_NO_BUILD_CACHE")
+
+    def restore(self, target: Path) -> bool:
+        if not (self.enabled and self.path.is_file()):
+            return False
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(self.path, target)
+        self.log("reused")
+        return True
+
+    def store(self, target: Path) -> None:
+        self.log("built")
+        if not self.enabled or not target.is_file():
+            return
+        prefix = self.path.parent.name.rsplit("-", 1)[0] + "-"      # keep this module's 3 newest builds
+        older = sorted((p for p in self.ROOT_DIR.glob(prefix + "*") if p != self.path.parent),
+                       key=lambda p: p.stat().st_mtime, reverse=True)
+        for old in older[2:]:
+            shutil.rmtree(old, ignore_errors=True)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        shutil.copy2(target, tmp)
+        os.replace(tmp, self.path)
+
+    def log(self, what: str) -> None:
+        self.ROOT_DIR.mkdir(parents=True, exist_ok=True)
+        try:
+            done = json.loads(self.LOG.read_text())
+        except (OSError, ValueError):
+            done = {}
+        done[self.ext.name] = what
+        self.LOG.write_text(json.dumps(done, indent=1, sort_keys=True) + "\n")
+
+
+def tool_identity(exe: str) -> str:
+    """The compiler's version line, so that a new compiler under the same name rebuilds."""
+    try:
+        out = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=30).stdout
+    except (OSError, subprocess.SubprocessError):
+        return exe
+    return out.splitlines()[0] if out else exe
 
 
 def load_rewrite():
