@@ -292,12 +292,16 @@ class BuildCache:
         inputs = sorted(p for p in CSRC.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
         for path in inputs + [Path(__file__).resolve()]:
             h.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes() + b"\0")
-        facts = [ext.name, filename, sys.version, pybind11.__version__, ext.sources, ext.include_dirs,
+        # pip builds in an isolated environment at a new temporary path each time: pybind11's headers
+        # count by version, not by where they lie.
+        includes = ["<pybind11>" if d == pybind11.get_include() else d for d in ext.include_dirs]
+        facts = [ext.name, filename, sys.version, pybind11.__version__, ext.sources, includes,
                  ext.define_macros, ext.extra_compile_args, ext.extra_link_args, ext.libraries, ext.library_dirs,
                  getattr(compiler, "compiler_so", None), getattr(compiler, "linker_so", None),
                  getattr(ext, "nvcc", None), str(getattr(ext, "cuda_home", None)), getattr(ext, "archs", None),
                  [tool_identity(t) for t in (getattr(compiler, "compiler_so", None) or [])[:1]]]
-        h.update(json.dumps(facts, default=str).encode())
+        self.facts = json.dumps(facts, default=str, indent=1)
+        h.update(self.facts.encode())
         self.path = self.ROOT_DIR / f"{ext.name.rsplit('.', 1)[-1]}-{h.hexdigest()[:20]}" / filename
         self.enabled = not env_flag("FASTEMBED_NO_BUILD_CACHE")
 
@@ -319,6 +323,7 @@ class BuildCache:
         for old in older[2:]:
             shutil.rmtree(old, ignore_errors=True)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        (self.path.parent / "facts.json").write_text(self.facts + "\n")    # what the key was made of
         tmp = self.path.with_name(self.path.name + ".tmp")
         shutil.copy2(target, tmp)
         os.replace(tmp, self.path)
