@@ -17,6 +17,12 @@ timing), in fp32 and with ONNX Runtime's dynamic int8 quantization, on the same 
 batch size and max length, in the same alternating rounds (:mod:`benchmarks._onnx`). Each row's
 note gives its minimum cosine to fastembed's vectors, and the summary line fastembed's speed
 against each.
+
+**Low precision**: ``fastembed bf16`` (where the CPU multiplies bf16 natively) and ``fastembed
+int8`` (:mod:`fastembed.models.precision`) run in the same rounds; each note gives the min cosine
+to fastembed's float32 vectors, and summary lines their speed against float32 and ONNX Runtime.
+``--stsb`` adds STS-B dev's Spearman correlation (cosine of the two sentences' vectors against
+the gold scores) for fastembed fp32, bf16 and int8.
 """
 
 from __future__ import annotations
@@ -42,6 +48,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-length", type=int, default=256, help="tokens per text, both (default 256)")
     parser.add_argument("--profile", action="store_true", help="print torch's operator profile of each")
     parser.add_argument("--no-onnx", action="store_true", help="leave out the ONNX Runtime rows")
+    parser.add_argument("--no-low-precision", action="store_true", help="leave out fastembed's bf16 and int8 rows")
+    parser.add_argument("--stsb", action="store_true", help="STS-B dev Spearman for fastembed fp32/bf16/int8")
 
 
 def sst2_sentences(n: int) -> list[str]:
@@ -91,6 +99,8 @@ def run(args: argparse.Namespace, recorder: Recorder) -> None:
            "sentence-transformers": lambda: theirs.encode(texts, batch_size=args.batch_size,
                                                           normalize_embeddings=True, show_progress_bar=False)}
     scratch = tempfile.TemporaryDirectory(prefix="fastembed-embed-onnx-")
+    low = {} if args.no_low_precision else _low_precision(path, args)
+    fns.update({f"fastembed {p}": (lambda e=e: e.encode(texts)) for p, e in low.items()})
     fns.update(_onnx_rows(args, path, texts, threads, Path(scratch.name), recorder, case))
     out = {name: fn() for name, fn in fns.items()}           # warm-up, and the vectors to compare
     a, b = out["fastembed"], out["sentence-transformers"]
@@ -108,6 +118,8 @@ def run(args: argparse.Namespace, recorder: Recorder) -> None:
         med = statistics.median(ts)
         stats = Stats(median=med, min=min(ts), max=max(ts), mean=statistics.fmean(ts), repeats=len(ts), number=1)
         note = f"{tokens / med:,.0f} real tokens/s"
+        if name.startswith("fastembed "):
+            note += f"; min cosine to fastembed fp32 {min_cosine(out[name], a):.4f}"
         if name.startswith("onnxruntime"):
             note += f"; min cosine to fastembed {min_cosine(out[name], a):.4f}"
         recorder.add(case=label, impl=name, stats=stats, work=len(texts), unit="texts/s",
@@ -120,7 +132,15 @@ def run(args: argparse.Namespace, recorder: Recorder) -> None:
         other = statistics.median(times[name])
         print(f"{label}: fastembed vs {name} {len(texts) / other:,.1f} texts/s: {other / ours_s:.2f}x; "
               f"{name}'s min cosine to fastembed {min_cosine(out[name], a):.4f}", flush=True)
+    for name in [n for n in times if n.startswith("fastembed ")]:
+        mine = statistics.median(times[name])
+        line = (f"{label}: {name} {len(texts) / mine:,.1f} texts/s: {ours_s / mine:.2f}x fastembed fp32")
+        for other in [n for n in times if n.startswith("onnxruntime")]:
+            line += f", {statistics.median(times[other]) / mine:.2f}x {other}"
+        print(f"{line}; min cosine to fastembed fp32 {min_cosine(out[name], a):.4f}", flush=True)
     scratch.cleanup()
+    if args.stsb:
+        _stsb({"fp32": ours, **low})
     if cos.min() < MIN_COSINE:
         raise RuntimeError(f"fastembed and sentence-transformers disagree: text {int(cos.argmin())} has cosine "
                            f"{cos.min():.6f} < {MIN_COSINE}")
@@ -129,6 +149,36 @@ def run(args: argparse.Namespace, recorder: Recorder) -> None:
         _profile({"fastembed": lambda: ours.encode(few),
                   "sentence-transformers": lambda: theirs.encode(few, batch_size=args.batch_size,
                                                                  normalize_embeddings=True, show_progress_bar=False)})
+
+
+def _low_precision(path: Path, args: argparse.Namespace) -> dict[str, Any]:
+    """Embedders at bf16 (only where the CPU has it: elsewhere it would be float32 again) and int8."""
+    from fastembed.embedder import Embedder
+    from fastembed.models.precision import cpu_has_bf16
+
+    kinds = (["bf16"] if cpu_has_bf16() else []) + ["int8"]
+    if "bf16" not in kinds:
+        print("embed: no fastembed bf16 row: this CPU has neither AVX-512-BF16 nor AMX-BF16", flush=True)
+    return {p: Embedder(path, max_length=args.max_length, batch_size=args.batch_size, precision=p) for p in kinds}
+
+
+def _stsb(embedders: dict[str, Any]) -> None:
+    """STS-B dev: Spearman's rank correlation of each embedder's cosine with the gold scores."""
+    import numpy as np
+    from scipy.stats import spearmanr
+
+    from fastembed._data import data_path
+
+    rows = [ln.split("\t") for ln in data_path("glue", "STS-B", "dev.tsv").read_text(encoding="utf-8").split("\n")[1:]
+            if ln.strip()]
+    a, b, gold = [r[7] for r in rows], [r[8] for r in rows], np.array([float(r[9]) for r in rows])
+    rho = {}
+    for name, emb in embedders.items():
+        va, vb = emb.encode(a), emb.encode(b)
+        rho[name] = float(spearmanr((va * vb).sum(1), gold).statistic)
+    base = rho["fp32"]
+    print(f"STS-B dev ({len(rows)} pairs) Spearman: " + ", ".join(
+        f"{n} {r:.4f} ({r - base:+.4f})" for n, r in rho.items()), flush=True)
 
 
 def min_cosine(x: Any, y: Any) -> float:

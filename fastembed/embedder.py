@@ -141,12 +141,19 @@ class Embedder:
     batches use the cores better this way than split inside each operator. ``workers=1`` runs
     the batches one after another, each with all the threads. The vectors do not depend on it
     (beyond float32 rounding in the matrix products).
+
+    ``precision``: "fp32" (default), "bf16" or "int8" for the layers' matrix products
+    (:func:`fastembed.models.precision.prepare`; LayerNorm, attention, pooling and normalisation
+    stay float32). bf16 needs a CPU with AVX-512-BF16 or AMX: elsewhere a
+    :class:`~fastembed.models.precision.PrecisionFallbackWarning` says so and float32 is used.
+    ``self.precision`` is the precision in use.
     """
 
     def __init__(self, model_dir: PathLike, *, pooling: Optional[str] = None, normalize: Optional[bool] = None,
                  max_length: Optional[int] = None, batch_size: int = 32, threads: Optional[int] = None,
-                 workers: Optional[int] = None, device: Any = "cpu") -> None:
+                 workers: Optional[int] = None, device: Any = "cpu", precision: str = "fp32") -> None:
         from .models.hf import load_bert, load_wordpiece
+        from .models.precision import check_precision, prepare
 
         path = Path(model_dir)
         st = sentence_transformers_config(path)
@@ -156,6 +163,7 @@ class Embedder:
         self.normalize = bool(st["normalize"] is not False if normalize is None else normalize)  # no modules.json: on
         self.batch_size = _positive_int(batch_size, "batch_size")
         threads = None if threads is None else _positive_int(threads, "threads")
+        check_precision(precision)
         self.workers = None if workers is None else _positive_int(workers, "workers")
         self.model = load_bert(path, attn_impl="fused", hidden_dropout=0.0, attention_dropout=0.0).eval()
         self.model.pooler = None                                # tanh(W·h[CLS]): not part of the embedding
@@ -167,6 +175,7 @@ class Embedder:
                              f"got {self.max_length}")
         self.device = torch.device(device)
         self.model.to(self.device)
+        self.precision = prepare(self.model, precision, device=self.device)   # "fp32" after a fallback warning
         self.tokenizer = load_wordpiece(path)
         self.lowercase = bool(st["lowercase"])           # sentence-transformers lower-cases before tokenizing
         self.dim = cfg.hidden_size
@@ -226,4 +235,4 @@ class Embedder:
 
     def __repr__(self) -> str:
         return (f"Embedder({str(self.path)!r}, dim={self.dim}, pooling={self.pooling!r}, normalize={self.normalize}, "
-                f"max_length={self.max_length}, device={str(self.device)!r})")
+                f"max_length={self.max_length}, device={str(self.device)!r}, precision={self.precision!r})")

@@ -59,6 +59,7 @@ SHARED: dict[str, Shared] = {
     "model": Shared(("--model",), "model", "model directory", Path, "DIR"),
     "tokenizer": Shared(("-t", "--tokenizer"), "tokenizer", "tokenizer", Path, "PATH"),
     "device": Shared(("--device",), "device", "torch device", str, "DEVICE"),
+    "precision": Shared(("--precision",), "precision", "precision of the layers' matrix products", str, None),
 }
 
 
@@ -145,6 +146,13 @@ def add_tokenizer(p: argparse.ArgumentParser, help: str, required: bool = True) 
 
 def add_device(p: argparse.ArgumentParser, default_help: str) -> argparse.Action:
     return _add(p, "device", f"cpu, cuda, cuda:1, ... (default: {default_help})", default=None)
+
+
+def add_precision(p: argparse.ArgumentParser) -> argparse.Action:
+    # the choices are fastembed.models.precision.PRECISIONS, spelled out so the help needs no torch
+    return _add(p, "precision", "fp32, bf16 (CPUs with AVX-512-BF16 or AMX; elsewhere a warning and fp32) "
+                "or int8; LayerNorm, attention and pooling stay fp32 (default: %(default)s)",
+                choices=("fp32", "bf16", "int8"), default="fp32")
 
 
 def add_common(p: argparse.ArgumentParser, *, progress: bool = True, threads: bool = True) -> None:

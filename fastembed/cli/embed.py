@@ -34,6 +34,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--normalize", action=argparse.BooleanOptionalAction, default=None,
                    help="unit-length vectors (default: the model directory's, else on)")
     c.add_device(p, "cpu")
+    c.add_precision(p)
     c.add_common(p)
     c.set_command(p, run, {"model_dir": "--model"})
     return p
@@ -53,7 +54,8 @@ def run(args: argparse.Namespace) -> int:
 
     check_writable_target(args.out)
     emb = Embedder(args.model, pooling=args.pooling, normalize=args.normalize, max_length=args.max_length,
-                   batch_size=args.batch_size, threads=args.threads, device=args.device or "cpu")
+                   batch_size=args.batch_size, threads=args.threads, device=args.device or "cpu",
+                   precision=args.precision)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", TruncationWarning)      # reported below, by line number
         vectors, report = emb.encode(texts, progress=c.progress(args), return_report=True)

@@ -47,6 +47,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--workers", type=c.positive_int, default=None, metavar="N",
                    help="batches run side by side on the CPU (default: one per thread, at most 8)")
     c.add_device(p, "cpu")
+    c.add_precision(p)
     c.add_common(p, progress=False)
     c.set_command(p, run, {"batch_tokens": "--batch-tokens"})
     return p
@@ -120,7 +121,8 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     try:
         pipeline = predict.load(args.model, threads=args.threads, workers=args.workers,
-                                batch_tokens=args.batch_tokens, device=args.device or "cpu")
+                                batch_tokens=args.batch_tokens, device=args.device or "cpu",
+                                precision=args.precision)
     except ImportError as e:                             # torch is missing: one line
         return c.missing(e)
     task = pipeline.spec["task"]

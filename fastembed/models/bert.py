@@ -24,6 +24,7 @@ from .attention import SelfAttention
 from .config import BertConfig
 from .loss import linear_cross_entropy
 from .output import ModelOutput, mean_loss
+from .precision import linear_mm
 
 
 class BertEmbeddings(nn.Module):
@@ -63,11 +64,11 @@ class BertLayer(nn.Module):
         (:mod:`fastembed.ops.epilogue`), instead of PyTorch's two or three passes."""
         B, T, C = h.shape
         y, _ = self.attn(h, key_padding_mask=key_padding_mask, project=False)
-        a = torch.mm(y.view(B * T, C), self.attn.out.weight.t())
+        a = linear_mm(self.attn.out, y.view(B * T, C))
         epilogue.bias_residual_layer_norm_(a, self.attn.out.bias, h.reshape(B * T, C), self.attn_norm.weight,
                                            self.attn_norm.bias, self.attn_norm.eps)
-        u = epilogue.bias_gelu_(torch.mm(a, self.up.weight.t()), self.up.bias)
-        d = torch.mm(u, self.down.weight.t())
+        u = epilogue.bias_gelu_(linear_mm(self.up, a), self.up.bias)
+        d = linear_mm(self.down, u)
         epilogue.bias_residual_layer_norm_(d, self.down.bias, a, self.ffn_norm.weight, self.ffn_norm.bias,
                                            self.ffn_norm.eps)
         return d.view(B, T, C)

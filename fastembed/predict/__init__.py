@@ -40,14 +40,19 @@ PIPELINES = {"classify": "TextClassifier", "pair": "TextClassifier", "ner": "Tok
 
 
 def load(path: Union[str, os.PathLike], *, threads: Optional[int] = None, workers: Optional[int] = None,
-         batch_tokens: Optional[int] = None, device: Any = "cpu") -> Any:
+         batch_tokens: Optional[int] = None, device: Any = "cpu", precision: str = "fp32") -> Any:
     """The pipeline for the fine-tuned model in ``path``: a :class:`TextClassifier` ("classify",
     "pair"), :class:`TokenTagger` ("ner") or :class:`QuestionAnswerer` ("qa"). ``threads``:
     torch's and fastembed's thread counts (process-wide); ``workers``: CPU worker threads
     (default one per thread); ``batch_tokens``: padded tokens per batch (default
-    :data:`DEFAULT_BATCH_TOKENS`)."""
+    :data:`DEFAULT_BATCH_TOKENS`); ``precision``: "fp32", "bf16" or "int8" for the encoder layers'
+    matrix products (:func:`fastembed.models.precision.prepare`: the head, LayerNorm and attention
+    stay float32; bf16 without CPU support warns and runs float32), kept in ``pipeline.precision``."""
     from ..finetune.export import load_model
+    from ..models.precision import check_precision, prepare
     from ._batching import DEFAULT_BATCH_TOKENS
+
+    check_precision(precision)
 
     model, tokenizer, spec = load_model(path, device=device)
     task = spec.get("task")
@@ -55,8 +60,10 @@ def load(path: Union[str, os.PathLike], *, threads: Optional[int] = None, worker
         raise ValueError(f"{path}: the model's task is {task!r}; fastembed.predict has pipelines for "
                          f"{sorted(PIPELINES)}")
     cls = globals().get(PIPELINES[task]) or __getattr__(PIPELINES[task])
-    return cls(model, tokenizer, spec, threads=threads, workers=workers,
-               batch_tokens=DEFAULT_BATCH_TOKENS if batch_tokens is None else batch_tokens, device=device)
+    pipeline = cls(model, tokenizer, spec, threads=threads, workers=workers,
+                   batch_tokens=DEFAULT_BATCH_TOKENS if batch_tokens is None else batch_tokens, device=device)
+    pipeline.precision = prepare(pipeline.model, precision, device=device)
+    return pipeline
 
 
 def __getattr__(name: str) -> Any:
