@@ -1,15 +1,30 @@
-"""Greedy generation on the CPU: fastembed's KV-cache loop, the same loop recomputing the whole
-sequence every step, and HuggingFace ``transformers``' ``generate``, same weights.
+"""Greedy generation on the CPU at GPT-2 124M shapes (issue 25, item 3): fastembed's decoder,
+fastembed's previous loop (``GPT.forward`` with a ``torch.cat``-grown cache) and HuggingFace
+``transformers``' ``generate``, same weights; a bf16 row and a weight-streaming floor.
 
-GPT-mini (4 layers, 256 hidden, 4 heads, GPT-2's vocabulary of 50257), prompts of 32 random
-tokens, 128 new tokens, batch 1 and batch 8 (2 threads unless ``--threads``). HF runs
+GPT-2 base (``GPTConfig.preset("base")``: 12 layers, 768 hidden, 12 heads, vocabulary 50257,
+random weights), prompts of 32 random tokens, 128 new tokens, batch 1 and batch 8 (2 threads
+unless ``--threads``); ``--quick``: GPT-mini (4/256/4), 16 new tokens. HF runs
 ``GPT2LMHeadModel.generate(do_sample=False)`` with its SDPA attention and its own KV cache.
-tokens/s counts generated tokens (batch × new tokens). The three run in turn, ``--repeats``
-times, so that a change in machine load hits all alike; the reported time is the median call.
+tokens/s counts generated tokens (batch × new tokens). The implementations run in turn,
+``--repeats`` times, so that a change in machine load hits all alike; the time is the median call.
 
-Each implementation's tokens are compared with fastembed's KV-cache output; the note says
-whether they are equal (a random model's greedy choices can be near ties, so a difference late
-in a row is rounding, not a bug; the tests check equality on a model with well-separated logits).
+Rows:
+
+* ``fastembed`` — :func:`fastembed.generate.generate` through :meth:`GPT.decoder` (fp32);
+* ``fastembed forward+cat`` — the same loop through ``GPT.forward(past_key_values=...)``, what
+  generate ran before the decoder (the cache grows by a ``torch.cat`` per step);
+* ``fastembed bf16`` — the decoder with bf16 matrix products (``precision="bf16"``): NOT the
+  same computation, so its tokens are compared with fp32's and the count that match is printed;
+* ``weight-streaming floor`` — informative, not an implementation: one ``F.linear`` of a (B, C)
+  activation with every weight matrix of the model (the tied 50257×768 head included), once per
+  token. At small batches decoding is bound by reading the weights from memory, so no fp32
+  implementation built on these products beats this row by much; a ratio above 1 for it says how
+  far the incumbent is from that bound.
+
+Each implementation's tokens are compared with transformers' (a random model's greedy choices can
+be near ties, so a difference late in a row can be rounding, not a bug; the tests check equality
+on a model with well-separated logits).
 """
 
 from __future__ import annotations
@@ -17,25 +32,44 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from pathlib import Path
 from typing import Any, Callable
 
 from .harness import Recorder, Stats, optional_import
 
 NAME = "generate"
-DESCRIPTION = "GPT-mini greedy generation (tokens/s): KV cache vs no cache vs transformers.generate"
+DESCRIPTION = "GPT-2 124M greedy generation (tokens/s): fastembed decoder vs transformers.generate"
 
-SHAPE = dict(vocab_size=50257, num_layers=4, hidden_size=256, num_heads=4, prompt=32, new=128, batches=(1, 8))
-QUICK = dict(SHAPE, vocab_size=2000, num_layers=2, hidden_size=64, num_heads=2, prompt=8, new=16, batches=(1, 4))
+SHAPE = dict(name="gpt2-base", vocab_size=50257, num_layers=12, hidden_size=768, num_heads=12, prompt=32, new=128,
+             batches=(1, 8))
+QUICK = dict(SHAPE, name="gpt-mini", num_layers=4, hidden_size=256, num_heads=4, prompt=8, new=16, batches=(1, 4))
+CPU_FLAGS = ("avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_vnni", "avx512_bf16", "avx512_fp16",
+             "amx_tile", "amx_bf16", "amx_int8")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--repeats", type=int, default=3, help="timed calls per implementation (default 3)")
 
 
+def cpu_description() -> str:
+    """The CPU's name and which of the vector extensions that matter here it has."""
+    from .harness import _cpu_model
+
+    flags: set[str] = set()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text(errors="replace").splitlines():
+            if line.startswith("flags"):
+                flags = set(line.partition(":")[2].split())
+                break
+    have = [f for f in CPU_FLAGS if f in flags]
+    return f"{_cpu_model()}; flags: {' '.join(have) if have else 'unknown'}"
+
+
 def run(args: argparse.Namespace, recorder: Recorder) -> None:
     torch, transformers = optional_import("torch"), optional_import("transformers")
     shape = QUICK if args.quick else SHAPE
-    cases = [f"gpt-mini B={B}" for B in shape["batches"]]
+    cases = [f"{shape['name']} B={B}" for B in shape["batches"]]
     if torch is None:
         for case in cases:
             recorder.skip(case=case, impl="fastembed", missing="torch")
@@ -45,6 +79,8 @@ def run(args: argparse.Namespace, recorder: Recorder) -> None:
     from .pretrain import make_pair
 
     torch.set_num_threads(fastembed.get_num_threads())
+    print(f"CPU: {cpu_description()}; torch {torch.__version__} capability "
+          f"{torch.backends.cpu.get_cpu_capability()}, {torch.get_num_threads()} threads", flush=True)
     if transformers is not None:
         transformers.logging.set_verbosity_error()
         ours, hf = make_pair(torch, transformers, "gpt", shape, dropout=0.0)
@@ -65,13 +101,50 @@ def run(args: argparse.Namespace, recorder: Recorder) -> None:
             recorder.skip(case=case, impl="transformers", missing="transformers", incumbent=True)
 
 
+class _ForwardOnly:
+    """The model without its ``decoder`` method: generate then runs ``GPT.forward`` with
+    ``past_key_values``, the loop it ran before the decoder existed."""
+
+    def __init__(self, model: Any) -> None:
+        self.model, self.config, self.training = model, model.config, False
+
+    def __call__(self, *args: Any, **kw: Any) -> Any:
+        return self.model(*args, **kw)
+
+    def parameters(self) -> Any:
+        return self.model.parameters()
+
+    def eval(self) -> "_ForwardOnly":
+        return self
+
+    def train(self, mode: bool = True) -> "_ForwardOnly":
+        return self
+
+
+def _floor(torch: Any, model: Any, batch: int, new: int) -> Callable[[], list[list[int]]]:
+    """One F.linear of a (batch, in) activation with every weight matrix, ``new`` times."""
+    F = torch.nn.functional
+    mats = [m.weight for b in model.blocks for m in (b.attn.qkv, b.attn.out, b.up, b.down)] + [model.wte.weight]
+    xs = {w.shape[1]: torch.randn(batch, w.shape[1]) for w in mats}
+
+    def stream() -> list[list[int]]:
+        with torch.inference_mode():
+            for _ in range(new):
+                for w in mats:
+                    F.linear(xs[w.shape[1]], w)
+        return []
+    return stream
+
+
 def _case(torch: Any, ours: Any, hf: Any, prompts: Any, new: int, case: str, repeats: int,
           recorder: Recorder) -> None:
     from fastembed.generate import generate
 
+    B = prompts.shape[0]
     fns: dict[str, Callable[[], list[list[int]]]] = {
-        "fastembed KV cache": lambda: generate(ours, prompts, max_new_tokens=new),
-        "fastembed no cache": lambda: generate(ours, prompts, max_new_tokens=new, use_cache=False),
+        "fastembed": lambda: generate(ours, prompts, max_new_tokens=new),
+        "fastembed forward+cat": lambda: generate(_ForwardOnly(ours), prompts, max_new_tokens=new),
+        "fastembed bf16": lambda: generate(ours, prompts, max_new_tokens=new, precision="bf16"),
     }
     if hf is not None:
         def hf_generate() -> list[list[int]]:
@@ -80,6 +153,7 @@ def _case(torch: Any, ours: Any, hf: Any, prompts: Any, new: int, case: str, rep
                                   min_new_tokens=new, do_sample=False, pad_token_id=0)
             return out[:, prompts.shape[1]:].tolist()
         fns["transformers"] = hf_generate
+    fns["weight-streaming floor"] = _floor(torch, ours, B, new)
     outputs = {name: fn() for name, fn in fns.items()}           # warm-up, and the tokens to compare
     times: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(repeats):
@@ -87,15 +161,22 @@ def _case(torch: Any, ours: Any, hf: Any, prompts: Any, new: int, case: str, rep
             t = time.perf_counter()
             fn()
             times[name].append(time.perf_counter() - t)
-    tokens = prompts.shape[0] * new
-    reference = outputs["fastembed KV cache"]
+    tokens = B * new
+    reference = outputs["transformers"] if hf is not None else outputs["fastembed"]
     for name, ts in times.items():
         stats = Stats(median=statistics.median(ts), min=min(ts), max=max(ts), mean=statistics.fmean(ts),
                       repeats=len(ts), number=1)
-        same = "reference" if name == "fastembed KV cache" else _compare(outputs[name], reference)
+        if name == "weight-streaming floor":
+            note = "informative: fp32 weights read once per token, no attention or Python"
+        elif name == "fastembed bf16":
+            note = f"tokens vs fp32: {_matching(outputs[name], outputs['fastembed'])}"
+        elif name == "transformers" or reference is outputs[name]:
+            note = "tokens: reference"
+        else:
+            note = f"tokens: {_compare(outputs[name], reference)}"
         recorder.add(case=case, impl=name, stats=stats, work=tokens, unit="tokens/s",
-                     incumbent=name == "transformers", note=f"tokens: {same}")
-    rates = ", ".join(f"{name} {tokens / statistics.median(ts):,.0f}" for name, ts in times.items())
+                     incumbent=name == "transformers", note=note)
+    rates = ", ".join(f"{name} {tokens / statistics.median(ts):,.1f}" for name, ts in times.items())
     print(f"{case}, prompt {prompts.shape[1]}, {new} new tokens: {rates} tokens/s", flush=True)
 
 
@@ -106,3 +187,12 @@ def _compare(rows: list[list[int]], reference: list[list[int]]) -> str:
             t = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
             return f"DIFFER (row {r} from token {t})"
     return "equal" if len(rows) == len(reference) else "DIFFER (row count)"
+
+
+def _matching(rows: list[list[int]], reference: list[list[int]]) -> str:
+    """How many tokens agree with the reference before each row's first difference, in all."""
+    same = total = 0
+    for a, b in zip(rows, reference):
+        total += len(b)
+        same += next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+    return f"{same}/{total} before each row's first difference"

@@ -21,9 +21,16 @@ tokens whose probabilities add up to at least ``top_p`` (Holtzman et al. 2020, "
 of Neural Text Degeneration"), and draws from the softmax of what is left.
 
 **KV cache.** A causal model's keys and values at earlier positions never change, so the first
-call runs the whole prompt and keeps them (``past_key_values``), and every later call feeds only
-the newest token: one position of work per step instead of the whole sequence again.
+call runs the whole prompt and keeps them, and every later call feeds only the newest token: one
+position of work per step instead of the whole sequence again. A GPT runs through its lean
+decoder (:meth:`fastembed.models.GPT.decoder`: a cache allocated once for prompt + new tokens and
+written in place, few ops per token); other models through ``forward(past_key_values=...)``.
 ``use_cache=False`` recomputes everything each step: slower, the same tokens.
+
+**Host round trips.** Without end tokens, stop strings, n-gram bans or a ``callback``, no row can
+finish early: the chosen ids feed the next step where they are (on the device) and are read back
+once at the end. Each of those controls needs the ids on the host every step (to see which rows
+have finished, to stream them, or to look up the bans): one small read back per step.
 
 **Batches of prompts of different lengths** are padded on the LEFT, so that every row's next
 token is in the last column::
@@ -46,8 +53,7 @@ stop string (its text holds a stop string's last character, or a piece of a char
 Text in, text out: :func:`generate_text`; few-shot prompts (the in-context learning of GPT-3,
 Brown et al. 2020): :func:`few_shot_prompt`; a model directory: :func:`load_generator`.
 
-Left out on purpose: beam search, speculative decoding, and a preallocated cache (the cache grows
-by one ``torch.cat`` per step).
+Left out on purpose: beam search and speculative decoding.
 """
 
 from __future__ import annotations
@@ -86,7 +92,8 @@ def generate(model: Any, prompts: Prompts, *, max_new_tokens: int, do_sample: bo
              pad_token_id: Optional[int] = None, stop_strings: Union[str, Sequence[str], None] = None,
              tokenizer: Optional[Tokenizer] = None, return_logprobs: bool = False, use_cache: bool = True,
              seed: Union[int, "torch.Generator", None] = None, callback: Optional[Callback] = None,
-             stop_tokens: Any = UNSET, pad_id: Any = UNSET) -> Union[list[list[int]], Generation]:
+             precision: Optional[str] = None, stop_tokens: Any = UNSET,
+             pad_id: Any = UNSET) -> Union[list[list[int]], Generation]:
     """Continue each prompt by up to ``max_new_tokens`` tokens; returns the new ids of each row.
 
     ``prompts``: a list of prompts (each a list or array of token ids; lengths may differ), a
@@ -116,6 +123,12 @@ def generate(model: Any, prompts: Prompts, *, max_new_tokens: int, do_sample: bo
     top-p (the log_softmax of transformers' ``output_scores``). Computed on the device and read
     back once at the end.
 
+    ``precision``: "fp32" (default) or "bf16", the dtype of the matrix products in the KV-cache
+    decoder of a GPT (:mod:`fastembed.models.gpt_decode`: bf16 halves the bytes each token streams;
+    LayerNorm, attention, softmax and argmax stay float32; greedy tokens then differ from fp32's
+    where two candidates are within bf16's rounding). None: the model's ``generation_precision``
+    attribute (:func:`load_generator` sets it), else "fp32".
+
     ``stop_tokens`` and ``pad_id`` are the old names of ``eos_token_id`` and ``pad_token_id``: they
     still work for one release, with a DeprecationWarning.
 
@@ -133,6 +146,7 @@ def generate(model: Any, prompts: Prompts, *, max_new_tokens: int, do_sample: bo
     eos = {_check_id("eos_token_id", t, cfg.vocab_size) for t in _as_tuple(eos_token_id)}
     pad = (min(eos) if eos else 0) if pad_token_id is None else _check_id("pad_token_id", pad_token_id, cfg.vocab_size)
     stops = _stop_strings(stop_strings, tokenizer)
+    precision = _check_precision(getattr(model, "generation_precision", "fp32") if precision is None else precision)
     device = next(model.parameters()).device
     generator = _generator(seed, device) if do_sample else None
 
@@ -151,7 +165,7 @@ def generate(model: Any, prompts: Prompts, *, max_new_tokens: int, do_sample: bo
                                      no_repeat_ngram_size=no_repeat_ngram_size)
             out, logprobs = _decode(model, rows, processors, scores_of, pick, max_new_tokens=max_new_tokens,
                                     eos=eos, stops=stops, pad=pad, device=device, use_cache=use_cache,
-                                    callback=callback, logprobs=return_logprobs)
+                                    callback=callback, logprobs=return_logprobs, precision=precision)
     finally:
         model.train(was_training)
     return Generation(out, logprobs) if return_logprobs else out
@@ -160,10 +174,15 @@ def generate(model: Any, prompts: Prompts, *, max_new_tokens: int, do_sample: bo
 def _decode(model: Any, rows: list[list[int]], processors: "_Processors",
             scores_of: Callable[[torch.Tensor], torch.Tensor], pick: Callable[[torch.Tensor], torch.Tensor], *,
             max_new_tokens: int, eos: set[int], stops: Optional["_StopStrings"], pad: int, device: torch.device,
-            use_cache: bool, callback: Optional[Callback], logprobs: bool) -> tuple[list[list[int]], list[list[float]]]:
-    """The decoding loop of :func:`generate` (module docstring), on checked arguments. One read
-    back from the device per step (the chosen ids), with or without the controls; the
-    log-probabilities stay on the device until the end."""
+            use_cache: bool, callback: Optional[Callback], logprobs: bool,
+            precision: str) -> tuple[list[list[int]], list[list[float]]]:
+    """The decoding loop of :func:`generate` (module docstring), on checked arguments.
+
+    The chosen ids are read back to the host once per step only when something on the host needs
+    them then: end tokens or stop strings (to see which rows have finished), a ``callback`` (to
+    stream them) or the n-gram bans (their tables live on the host). Otherwise every row runs the
+    full ``max_new_tokens``, the ids stay on the device, feed the next step from there, and are
+    read back once at the end, as are the log-probabilities in every case."""
     B, T = len(rows), max(len(r) for r in rows)
     ids = torch.full((B, T), pad, dtype=torch.long)                # (B, T) prompts, left-padded
     mask = torch.zeros((B, T), dtype=torch.long)                   # (B, T) 1 = real token
@@ -171,20 +190,26 @@ def _decode(model: Any, rows: list[list[int]], processors: "_Processors",
         ids[b, T - len(r):] = torch.tensor(r, dtype=torch.long)
         mask[b, T - len(r):] = 1
     ids, mask = ids.to(device), mask.to(device)
+    forward = _forward_of(model, B, T + max_new_tokens, use_cache=use_cache, precision=precision)
+    on_host = callback is not None or bool(eos) or stops is not None or processors.n > 0
     out: list[list[int]] = [[] for _ in rows]
     done = [False] * B
+    picks: list[torch.Tensor] = []                                 # per step (B,), when not on_host
     chosen_lp: list[torch.Tensor] = []                             # per step (B,): log p of the chosen ids
-    past, feed = None, ids                                         # what the next forward call reads
+    feed, alive = ids, mask                                        # what the next forward call reads
+    ones = torch.ones((B, 1), dtype=torch.long, device=device)
     for step in range(max_new_tokens):
-        if use_cache:
-            o = model(feed, attention_mask=mask, past_key_values=past, use_cache=True, logits_to_keep=1)
-            past = o.extras["past_key_values"]                     # per layer (k, v), each (B, Tseen, H, D)
-        else:
-            o = model(ids, attention_mask=mask, logits_to_keep=1)  # the whole sequence, every step
-        scores = scores_of(processors(o.logits[:, -1].float()))   # (B, V) from the last position
+        scores = scores_of(processors(forward(feed, alive)))       # (B, V) from the last position
         picked = pick(scores)                                      # (B,)
         if logprobs:
             chosen_lp.append(torch.log_softmax(scores, -1).gather(1, picked[:, None])[:, 0])
+        if not on_host:                                            # no row can finish early
+            picks.append(picked)
+            if step == max_new_tokens - 1:
+                break
+            processors.update(picked, None)
+            feed, alive = picked[:, None], ones
+            continue
         chosen = picked.tolist()
         new = [None if d else t for t, d in zip(chosen, done)]
         for b, t in enumerate(new):
@@ -198,13 +223,38 @@ def _decode(model: Any, rows: list[list[int]], processors: "_Processors",
         processors.update(picked, new)
         feed = torch.tensor([[pad if t is None else t] for t in new], dtype=torch.long, device=device)  # (B, 1)
         alive = torch.tensor([[0 if d else 1] for d in done], dtype=torch.long, device=device)          # (B, 1)
-        mask = torch.cat([mask, alive], 1)                         # (B, T + step + 1): cached + the fed one
-        if not use_cache:
-            ids = torch.cat([ids, feed], 1)
+    if not on_host:
+        out = torch.stack(picks, 1).tolist()                       # (B, max_new_tokens): one read back
     if not logprobs:
         return out, []
     lp = torch.stack(chosen_lp, 1).tolist()                        # (B, steps): one read back
     return out, [row[:len(r)] for row, r in zip(lp, out)]         # a row's ids are its first steps
+
+
+def _forward_of(model: Any, batch: int, max_len: int, *, use_cache: bool,
+                precision: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    """``forward(feed, alive)``: the next (B, T) ids and their (B, T) mask (1 = real) -> the (B, V)
+    float logits after them. A model with a ``decoder`` method (:meth:`GPT.decoder`: preallocated
+    cache, lean step) runs through it; any other model through its ``forward`` with
+    ``past_key_values``; ``use_cache=False`` recomputes the whole sequence every step."""
+    if use_cache and hasattr(model, "decoder"):
+        return model.decoder(batch, max_len, precision=precision)
+    if precision != "fp32":
+        why = "use_cache=False" if not use_cache else f"{type(model).__name__} has no decoder method"
+        raise ValueError(f"precision={precision!r} needs the KV-cache decoder of a GPT ({why}); use precision='fp32'")
+    seen: dict[str, Any] = {"ids": None, "mask": None, "past": None}
+
+    def forward(feed: torch.Tensor, alive: torch.Tensor) -> torch.Tensor:
+        mask = alive if seen["mask"] is None else torch.cat([seen["mask"], alive], 1)   # (B, all positions)
+        seen["mask"] = mask
+        if use_cache:
+            o = model(feed, attention_mask=mask, past_key_values=seen["past"], use_cache=True, logits_to_keep=1)
+            seen["past"] = o.extras["past_key_values"]             # per layer (k, v), each (B, Tseen, H, D)
+        else:
+            seen["ids"] = feed if seen["ids"] is None else torch.cat([seen["ids"], feed], 1)
+            o = model(seen["ids"], attention_mask=mask, logits_to_keep=1)   # the whole sequence, every step
+        return o.logits[:, -1].float()
+    return forward
 
 
 # --------------------------------------------------------------------------- processing the logits
@@ -245,11 +295,13 @@ class _Processors:
             logits = logits.index_put(self.bans, torch.tensor(float("-inf"), device=logits.device))
         return logits
 
-    def update(self, picked: torch.Tensor, new: list[Optional[int]]) -> None:
+    def update(self, picked: torch.Tensor, new: Optional[list[Optional[int]]]) -> None:
         """Add the ids just chosen: ``picked`` (B,) on the device, ``new`` the same on the host
-        (None for the rows that had finished)."""
+        (None for the rows that had finished); ``new`` may be None when there are no n-gram bans."""
         if self.seen is not None:
             self.seen.scatter_(1, picked[:, None], True)           # finished rows: harmless, never read
+        if not self.n:
+            return
         for t, r, table in zip(new, self.rows, self.followers):
             if t is not None:
                 r.append(t)
@@ -429,6 +481,15 @@ def _check_id(what: str, t: Any, vocab_size: int) -> int:
 
 
 
+def _check_precision(precision: Any) -> str:
+    from .models.gpt_decode import PRECISIONS
+
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS} (the dtype of the decoder's matrix products), "
+                         f"got {precision!r}")
+    return precision
+
+
 def _check_controls(*, repetition_penalty: float, no_repeat_ngram_size: int) -> None:
     if (not isinstance(repetition_penalty, numbers.Real) or isinstance(repetition_penalty, bool)
             or not math.isfinite(repetition_penalty) or repetition_penalty <= 0):
@@ -505,15 +566,18 @@ def few_shot_prompt(instruction: Optional[str], examples: Sequence[tuple[str, st
 # --------------------------------------------------------------------------- model directories
 
 
-def load_generator(model_dir: Union[str, os.PathLike]) -> tuple[Any, Any]:
+def load_generator(model_dir: Union[str, os.PathLike], *, precision: str = "fp32") -> tuple[Any, Any]:
     """(GPT in eval mode, BPETokenizer) of a model directory: HF-format GPT-2 weights
     (``config.json`` + ``model.safetensors``) with the tokenizer's files, as ``fastembed pretrain
     gpt`` writes them (``tokenizer.json`` & co.; older runs: ``bpe.json``) or as HF ships GPT-2
     (``vocab.json`` + ``merges.txt``), or OpenAI's ``encoder.json`` + ``vocab.bpe``
-    (:func:`fastembed.tokenizers.from_pretrained`)."""
+    (:func:`fastembed.tokenizers.from_pretrained`). ``precision`` ("fp32" or "bf16") becomes the
+    model's ``generation_precision``, what :func:`generate` uses unless told otherwise; the weights
+    stay float32 (the decoder makes its bf16 copies on first use)."""
     from .models.hf import load_gpt2
     from .tokenizers import BPETokenizer
 
+    precision = _check_precision(precision)
     path = Path(model_dir)
     if not path.is_dir():
         raise FileNotFoundError(f"{path} is not a directory; expected a GPT model directory")
@@ -522,4 +586,5 @@ def load_generator(model_dir: Union[str, os.PathLike]) -> tuple[Any, Any]:
     if tok.vocab_size > model.config.vocab_size:
         raise ValueError(f"{path}: the tokenizer has {tok.vocab_size} tokens but the model only "
                          f"{model.config.vocab_size}; are they from different runs?")
+    model.generation_precision = precision
     return model.eval(), tok

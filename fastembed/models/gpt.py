@@ -7,7 +7,8 @@
 
 ``past_key_values`` carries each layer's keys and values from earlier calls (a KV cache), so
 generation feeds one new token at a time; the attention op's bottom-right causal alignment lets
-the new queries see every cached key.
+the new queries see every cached key. :meth:`GPT.decoder` is the lean version generation uses:
+a preallocated cache and fewer ops per token (``fastembed/models/gpt_decode.py``).
 """
 
 from __future__ import annotations
@@ -117,6 +118,14 @@ class GPT(nn.Module):
         return ModelOutput(loss=mean_loss(sums, counts) if sums else None, loss_sums=sums, counts=counts,
                            correct=correct, logits=logits, last_hidden_state=h,
                            hidden_states=tuple(states) if states else None, extras=extras)
+
+    def decoder(self, batch: int, max_len: int, *, precision: str = "fp32", attn: Optional[str] = None) -> Any:
+        """A :class:`fastembed.models.gpt_decode.KVDecoder` for ``batch`` rows of up to ``max_len``
+        positions: the inference-only forward pass generation runs (call it under
+        ``torch.inference_mode()`` with the model in eval mode)."""
+        from .gpt_decode import KVDecoder
+
+        return KVDecoder(self, batch, max_len, precision=precision, attn=attn)
 
 
 def _empty(h: torch.Tensor, block: GPTBlock) -> tuple[torch.Tensor, torch.Tensor]:

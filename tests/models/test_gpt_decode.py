@@ -1,0 +1,106 @@
+"""The lean GPT decoder (models/gpt_decode.py) against GPT.forward, the slow obvious path: the
+same logits after a left-padded prompt and every later token, fp32 to float rounding, bf16 within
+its rounding; its weight copies follow the model's parameters; bad use is refused."""
+
+from __future__ import annotations
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from fastembed.generate import generate  # noqa: E402
+from fastembed.models import GPT, GPTConfig  # noqa: E402
+from fastembed.models.gpt_decode import decode_weights  # noqa: E402
+
+V = 300
+
+
+def tiny(**kw) -> GPT:
+    torch.manual_seed(0)
+    return GPT(GPTConfig.preset("tiny", vocab_size=V, max_position=48, initializer_range=0.2, **kw)).eval()
+
+
+@pytest.fixture(scope="module")
+def model() -> GPT:
+    return tiny()
+
+
+def reference_logits(model: GPT, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """(B, T) ids and mask -> (B, T, V): GPT.forward over the whole sequence at once, in float64."""
+    m64 = tiny().double()
+    m64.load_state_dict(model.state_dict())
+    with torch.no_grad():
+        return m64(ids, attention_mask=mask).logits
+
+
+def left_padded(lengths: list[int], T: int, seed: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    ids = torch.randint(0, V, (len(lengths), T), generator=g)
+    mask = torch.zeros((len(lengths), T), dtype=torch.long)
+    for b, n in enumerate(lengths):
+        mask[b, T - n:] = 1
+    return ids, mask
+
+
+@pytest.mark.parametrize("attn", ["fused", "sdpa"])
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_decoder_logits_equal_the_full_forward(model, attn, precision):
+    lengths, T, steps = [5, 9, 1], 9, 6
+    ids, mask = left_padded(lengths, T + steps)
+    mask[:, T:] = 1
+    mask[1, T + 2] = 0                       # a finished row's filler token: a key no one sees
+    expected = reference_logits(model, ids, mask)
+    got = []
+    with torch.inference_mode():
+        dec = model.decoder(len(lengths), T + steps, precision=precision, attn=attn)
+        got.append(dec(ids[:, :T], mask[:, :T]))                   # the prompt: one call
+        for t in range(T, T + steps):
+            got.append(dec(ids[:, t:t + 1], mask[:, t:t + 1]))     # then one token at a time
+    positions = [T - 1] + list(range(T, T + steps))
+    for p, logits in zip(positions, got):
+        ref = expected[:, p].float()
+        keep = mask[:, p].bool()                                   # a filler's own logits are never used
+        err = (logits[keep] - ref[keep]).abs().max().item()
+        scale = ref[keep].abs().max().item()
+        bound = 2e-5 if precision == "fp32" else 3e-2              # bf16: 8 mantissa bits in each product
+        assert err <= bound * scale, (p, err, scale)
+
+
+def test_bf16_greedy_mostly_agrees_with_fp32(model):
+    ids, _ = left_padded([8], 8)
+    fp32 = generate(model, ids, max_new_tokens=20)[0]
+    bf16 = generate(model, ids, max_new_tokens=20, precision="bf16")[0]
+    assert bf16[:3] == fp32[:3]                                    # well-separated logits: the start agrees
+
+
+def test_decoder_weights_follow_the_parameters(model):
+    m = tiny()
+    ids, _ = left_padded([6], 6)
+    generate(m, ids, max_new_tokens=5)
+    w = decode_weights(m, "fp32")
+    assert decode_weights(m, "fp32") is w                          # kept between calls
+    with torch.no_grad():
+        m.blocks[0].up.weight.mul_(3.0)                            # an in-place change (e.g. an optimizer step)
+    assert decode_weights(m, "fp32") is not w
+    with torch.no_grad():
+        expected = m(ids).logits[:, -1]
+    with torch.inference_mode():
+        got = m.decoder(1, 6)(ids, torch.ones_like(ids))
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_bad_use_is_refused(model):
+    with pytest.raises(ValueError, match="precision must be one of"):
+        generate(model, [1, 2], max_new_tokens=2, precision="int4")
+    with pytest.raises(ValueError, match="precision must be one of"):
+        decode_weights(model, "fp16")
+    with pytest.raises(ValueError, match="needs the KV-cache decoder"):
+        generate(model, [1, 2], max_new_tokens=2, precision="bf16", use_cache=False)
+    with pytest.raises(ValueError, match="max_len must be in 1..48"):
+        model.decoder(1, 49)
+    with torch.inference_mode():
+        dec = model.decoder(2, 4)
+        with pytest.raises(ValueError, match="holds 2 rows of up to 4 positions"):
+            dec(torch.zeros((2, 5), dtype=torch.long), torch.ones((2, 5)))
+        with pytest.raises(ValueError, match="holds 2 rows"):
+            dec(torch.zeros((3, 1), dtype=torch.long), torch.ones((3, 1)))
