@@ -2,6 +2,7 @@
 #include "bindings/args.h"
 #include "common/error.h"
 #include "nn/epilogue.h"
+#include "nn/quantize.h"
 
 namespace fe::bindings {
 
@@ -27,24 +28,74 @@ const float* vector(py::handle obj, const char* fn, const char* name, int64_t co
   return static_cast<const float*>(a.data);
 }
 
+// An optional float32 (n,) vector: null for None.
+const float* optional_vector(py::handle obj, const char* fn, const char* name, int64_t n, const char* what) {
+  if (obj.is_none()) return nullptr;
+  const ArrayArg a = arg_array(obj, fn, name, py::dtype::of<float>(), 1, false);
+  FE_CHECK(a.shape[0] == n, ValueError, fn, ": argument '", name, "' must have shape (", n, ",) to match the ",
+           what, ", got ", shape_str(a.array));
+  FE_CHECK(n <= 1 || a.stride_elems(0) == 1, ValueError, fn, ": argument '", name, "' must be contiguous");
+  return static_cast<const float*>(a.data);
+}
+
 }  // namespace
 
 void bind_nn(py::module_& m) {
-  m.def("bias_gelu_", [](py::handle y, py::handle bias) {
+  m.def("bias_", [](py::handle y, py::handle bias, py::handle row_scale) {
+    constexpr const char* fn = "bias_";
+    const ArrayArg ya = matrix(y, fn, "y", true);
+    const int64_t rows = ya.shape[0], cols = ya.shape[1];
+    const float* b = vector(bias, fn, "bias", cols);
+    const float* s = optional_vector(row_scale, fn, "row_scale", rows, "rows of 'y'");
+    float* yp = static_cast<float*>(ya.data);
+    const int64_t ldy = ya.stride_elems(0);
+    py::gil_scoped_release release;
+    bias_cpu(yp, rows, cols, ldy, b, s);
+  }, py::arg("y"), py::arg("bias"), py::arg("row_scale") = py::none(),
+     "y = y * row_scale[:, None] + bias in place. y: float32 (rows, cols) with a contiguous last axis; bias: "
+     "float32 (cols,); row_scale: float32 (rows,) or None (1).");
+
+  m.def("bias_gelu_", [](py::handle y, py::handle bias, py::handle row_scale) {
     constexpr const char* fn = "bias_gelu_";
     const ArrayArg ya = matrix(y, fn, "y", true);
     const int64_t rows = ya.shape[0], cols = ya.shape[1];
     const float* b = vector(bias, fn, "bias", cols);
+    const float* s = optional_vector(row_scale, fn, "row_scale", rows, "rows of 'y'");
     float* yp = static_cast<float*>(ya.data);
     const int64_t ldy = ya.stride_elems(0);
     py::gil_scoped_release release;
-    bias_gelu_cpu(yp, rows, cols, ldy, b);
-  }, py::arg("y"), py::arg("bias"),
-     "y = gelu(y + bias) in place (exact, erf-based GELU). y: float32 (rows, cols) with a contiguous last "
-     "axis; bias: float32 (cols,).");
+    bias_gelu_cpu(yp, rows, cols, ldy, b, s);
+  }, py::arg("y"), py::arg("bias"), py::arg("row_scale") = py::none(),
+     "y = gelu(y * row_scale[:, None] + bias) in place (exact, erf-based GELU). y: float32 (rows, cols) with a "
+     "contiguous last axis; bias: float32 (cols,); row_scale: float32 (rows,) or None (1).");
+
+  m.def("quantize_rows_s8", [](py::handle x, py::handle col_scale, py::handle q, py::handle row_scale) {
+    constexpr const char* fn = "quantize_rows_s8";
+    const ArrayArg xa = matrix(x, fn, "x", false);
+    const int64_t rows = xa.shape[0], cols = xa.shape[1];
+    const float* cs = optional_vector(col_scale, fn, "col_scale", cols, "columns of 'x'");
+    const ArrayArg qa = arg_array(q, fn, "q", py::dtype::of<int8_t>(), 2, true);
+    FE_CHECK(qa.shape[0] == rows && qa.shape[1] == cols, ValueError, fn, ": argument 'q' must have the shape of 'x' ",
+             shape_str(xa.array), ", got ", shape_str(qa.array));
+    FE_CHECK(rows * cols == 0 || ((cols == 1 || qa.stride_elems(1) == 1) && (rows == 1 || qa.stride_elems(0) == cols)),
+             ValueError, fn, ": argument 'q' must be C-contiguous");
+    const ArrayArg sa = arg_array(row_scale, fn, "row_scale", py::dtype::of<float>(), 1, true);
+    FE_CHECK(sa.shape[0] == rows, ValueError, fn, ": argument 'row_scale' must have shape (", rows,
+             ",) to match the rows of 'x', got ", shape_str(sa.array));
+    FE_CHECK(rows <= 1 || sa.stride_elems(0) == 1, ValueError, fn, ": argument 'row_scale' must be contiguous");
+    const float* xp = static_cast<const float*>(xa.data);
+    int8_t* qp = static_cast<int8_t*>(qa.data);
+    float* sp = static_cast<float*>(sa.data);
+    const int64_t ldx = xa.stride_elems(0);
+    py::gil_scoped_release release;
+    quantize_rows_s8_cpu(xp, rows, cols, ldx, cs, qp, sp);
+  }, py::arg("x"), py::arg("col_scale"), py::arg("q"), py::arg("row_scale"),
+     "Per-row symmetric int8 quantization (csrc/nn/quantize.h): writes q (int8, rows x cols, C-contiguous) and "
+     "row_scale (float32, rows) so that x * col_scale ~= q * row_scale[:, None]. x: float32 (rows, cols) with a "
+     "contiguous last axis; col_scale: float32 (cols,) or None.");
 
   m.def("bias_residual_layer_norm_", [](py::handle y, py::handle bias, py::handle residual, py::handle weight,
-                                        py::handle ln_bias, py::handle eps) {
+                                        py::handle ln_bias, py::handle eps, py::handle row_scale) {
     constexpr const char* fn = "bias_residual_layer_norm_";
     const ArrayArg ya = matrix(y, fn, "y", true);
     const int64_t rows = ya.shape[0], cols = ya.shape[1];
@@ -57,14 +108,17 @@ void bind_nn(py::module_& m) {
     const double e = arg_double(eps, fn, "eps");
     FE_CHECK(e > 0, ValueError, fn, ": argument 'eps' must be > 0, got ", e);
     FE_CHECK(cols >= 1 || rows == 0, ValueError, fn, ": argument 'y' must have at least one column");
+    const float* s = optional_vector(row_scale, fn, "row_scale", rows, "rows of 'y'");
     float* yp = static_cast<float*>(ya.data);
     const float* rp = static_cast<const float*>(ra.data);
     const int64_t ldy = ya.stride_elems(0), ldr = ra.stride_elems(0);
     py::gil_scoped_release release;
-    bias_residual_layer_norm_cpu(yp, rows, cols, ldy, b, rp, ldr, g, beta, static_cast<float>(e));
+    bias_residual_layer_norm_cpu(yp, rows, cols, ldy, b, rp, ldr, g, beta, static_cast<float>(e), s);
   }, py::arg("y"), py::arg("bias"), py::arg("residual"), py::arg("weight"), py::arg("ln_bias"), py::arg("eps"),
-     "y = layer_norm(y + bias + residual) * weight + ln_bias in place, over the last axis. y, residual: float32 "
-     "(rows, cols) with a contiguous last axis (residual may be y itself); bias, weight, ln_bias: float32 (cols,).");
+     py::arg("row_scale") = py::none(),
+     "y = layer_norm(y * row_scale[:, None] + bias + residual) * weight + ln_bias in place, over the last axis. y, "
+     "residual: float32 (rows, cols) with a contiguous last axis (residual may be y itself); bias, weight, ln_bias: "
+     "float32 (cols,); row_scale: float32 (rows,) or None (1).");
 }
 
 }  // namespace fe::bindings

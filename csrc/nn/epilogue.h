@@ -1,10 +1,16 @@
 // What a transformer layer does to a matrix product's output before the next product reads it,
 // fused into one pass over each row while it is in cache (inference, CPU, float32):
 //
+//   bias:                      y = y + bias                             a product read by attention
 //   bias_gelu:                 y = GELU(y + bias)                       the FFN's first product
 //   bias_residual_layer_norm:  y = LayerNorm(y + bias + residual)·γ + β  post-LN BERT, after the
 //                                                                       attention output and the
 //                                                                       FFN's second product
+//
+// row_scale (nullable, (rows,)): y is first multiplied by row_scale[r] in each row r: the
+// per-token activation scale of an int8 product (nn/quantize.h), whose int32 sums come out of the
+// matmul with only the per-channel weight scale applied. Null means 1 and gives bit for bit the
+// result without it.
 //
 // PyTorch runs each as two or three kernels (the bias is first broadcast-copied into the output
 // by addmm, then GELU, then add, then LayerNorm), each reading and writing the whole activation.
@@ -27,10 +33,13 @@
 
 namespace fe {
 
-void bias_gelu_cpu(float* y, int64_t rows, int64_t cols, int64_t ldy, const float* bias);
+void bias_cpu(float* y, int64_t rows, int64_t cols, int64_t ldy, const float* bias, const float* row_scale);
+
+void bias_gelu_cpu(float* y, int64_t rows, int64_t cols, int64_t ldy, const float* bias,
+                   const float* row_scale = nullptr);
 
 void bias_residual_layer_norm_cpu(float* y, int64_t rows, int64_t cols, int64_t ldy, const float* bias,
                                   const float* residual, int64_t ldr, const float* gamma, const float* beta,
-                                  float eps);
+                                  float eps, const float* row_scale = nullptr);
 
 }  // namespace fe

@@ -61,35 +61,50 @@ inline int64_t row_grain(int64_t cols) { return std::max<int64_t>(1, 16384 / std
 
 }  // namespace
 
-void bias_gelu_cpu(float* y, int64_t rows, int64_t cols, int64_t ldy, const float* bias) {
+void bias_cpu(float* y, int64_t rows, int64_t cols, int64_t ldy, const float* bias, const float* row_scale) {
   parallel_for(0, rows, row_grain(cols), [&](int64_t lo, int64_t hi) {
     for (int64_t r = lo; r < hi; ++r) {
       float* row = y + r * ldy;
+      const float s = row_scale ? row_scale[r] : 1.0f;
       int64_t c = 0;
-      for (; c + W <= cols; c += W) storev(row + c, gelu_vec(loadv<V>(row + c) + loadv<V>(bias + c)));
-      if (c < cols) store_tail(row + c, gelu_vec(load_tail(row + c, cols - c) + load_tail(bias + c, cols - c)), cols - c);
+      for (; c + W <= cols; c += W) storev(row + c, loadv<V>(row + c) * s + loadv<V>(bias + c));
+      for (; c < cols; ++c) row[c] = row[c] * s + bias[c];
+    }
+  });
+}
+
+void bias_gelu_cpu(float* y, int64_t rows, int64_t cols, int64_t ldy, const float* bias, const float* row_scale) {
+  parallel_for(0, rows, row_grain(cols), [&](int64_t lo, int64_t hi) {
+    for (int64_t r = lo; r < hi; ++r) {
+      float* row = y + r * ldy;
+      const float s = row_scale ? row_scale[r] : 1.0f;   // y·1 + b rounds as y + b, fused or not
+      int64_t c = 0;
+      for (; c + W <= cols; c += W) storev(row + c, gelu_vec(loadv<V>(row + c) * s + loadv<V>(bias + c)));
+      if (c < cols)
+        store_tail(row + c, gelu_vec(load_tail(row + c, cols - c) * s + load_tail(bias + c, cols - c)), cols - c);
     }
   });
 }
 
 void bias_residual_layer_norm_cpu(float* y, int64_t rows, int64_t cols, int64_t ldy, const float* bias,
                                   const float* residual, int64_t ldr, const float* gamma, const float* beta,
-                                  float eps) {
+                                  float eps, const float* row_scale) {
   parallel_for(0, rows, row_grain(cols), [&](int64_t lo, int64_t hi) {
     for (int64_t r = lo; r < hi; ++r) {
       float* row = y + r * ldy;
       const float* res = residual + r * ldr;
+      const float s = row_scale ? row_scale[r] : 1.0f;
       // pass 1: v = y + bias + residual, written back; its sum
       V acc = V{};
       int64_t c = 0;
       for (; c + W <= cols; c += W) {
-        const V v = loadv<V>(row + c) + loadv<V>(bias + c) + loadv<V>(res + c);
+        const V v = loadv<V>(row + c) * s + loadv<V>(bias + c) + loadv<V>(res + c);
         storev(row + c, v);
         acc += v;
       }
       float sum = hsum(acc);
       for (; c < cols; ++c) {
-        row[c] = row[c] + bias[c] + res[c];
+        row[c] = row[c] * s + bias[c] + res[c];
         sum += row[c];
       }
       const float mean = sum / static_cast<float>(cols);

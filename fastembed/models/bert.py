@@ -24,7 +24,7 @@ from .attention import SelfAttention
 from .config import BertConfig
 from .loss import linear_cross_entropy
 from .output import ModelOutput, mean_loss
-from .precision import linear_mm
+from .precision import linear_mm_parts
 
 
 class BertEmbeddings(nn.Module):
@@ -64,13 +64,14 @@ class BertLayer(nn.Module):
         (:mod:`fastembed.ops.epilogue`), instead of PyTorch's two or three passes."""
         B, T, C = h.shape
         y, _ = self.attn(h, key_padding_mask=key_padding_mask, project=False)
-        a = linear_mm(self.attn.out, y.view(B * T, C))
+        a, s = linear_mm_parts(self.attn.out, y.view(B * T, C))     # s: an int8 product's row scales
         epilogue.bias_residual_layer_norm_(a, self.attn.out.bias, h.reshape(B * T, C), self.attn_norm.weight,
-                                           self.attn_norm.bias, self.attn_norm.eps)
-        u = epilogue.bias_gelu_(linear_mm(self.up, a), self.up.bias)
-        d = linear_mm(self.down, u)
+                                           self.attn_norm.bias, self.attn_norm.eps, row_scale=s)
+        u, s = linear_mm_parts(self.up, a)
+        epilogue.bias_gelu_(u, self.up.bias, row_scale=s)
+        d, s = linear_mm_parts(self.down, u)
         epilogue.bias_residual_layer_norm_(d, self.down.bias, a, self.ffn_norm.weight, self.ffn_norm.bias,
-                                           self.ffn_norm.eps)
+                                           self.ffn_norm.eps, row_scale=s)
         return d.view(B, T, C)
 
 

@@ -9,7 +9,8 @@ inference): the native kernels of ``csrc/nn/epilogue.h`` on torch tensors, in pl
 The layer computes its products without the bias (``torch.mm``) and hands the output here: one
 pass adds the bias and applies GELU, or adds the bias and the residual and applies LayerNorm,
 while PyTorch's ``addmm`` → ``gelu`` / ``add`` → ``layer_norm`` walks the activation two or three
-times. There is no backward: these run only where no gradient is needed (:func:`usable`).
+times. ``row_scale`` (rows,) multiplies each row first, in the same pass: an int8 product's
+per-token activation scale (:mod:`fastembed.models.precision`). There is no backward: these run only where no gradient is needed (:func:`usable`).
 The slow, obviously correct versions are ``F.gelu(y + b)`` and ``F.layer_norm(y + b + residual)``
 (``fastembed/ops/_reference.py``), which the tests compare against.
 """
@@ -20,11 +21,13 @@ from .._optional import require_torch
 
 torch = require_torch("fastembed.ops.epilogue")
 
+from typing import Optional  # noqa: E402
+
 from torch import Tensor  # noqa: E402
 
 from .._native import _C  # noqa: E402
 
-__all__ = ["bias_gelu_", "bias_residual_layer_norm_", "usable"]
+__all__ = ["bias_", "bias_gelu_", "bias_residual_layer_norm_", "usable"]
 
 
 def usable(x: Tensor) -> bool:
@@ -60,22 +63,36 @@ def _vector(v: Tensor, name: str) -> object:
     return v.detach().numpy()
 
 
-def bias_gelu_(y: Tensor, bias: Tensor) -> Tensor:
-    """``y = GELU(y + bias)`` in place and return ``y`` (..., C); ``bias`` (C,)."""
+def _row_scale(row_scale: Optional[Tensor]) -> object:
+    return None if row_scale is None else _vector(row_scale.reshape(-1), "row_scale")
+
+
+def bias_(y: Tensor, bias: Tensor, row_scale: Optional[Tensor] = None) -> Tensor:
+    """``y = y · row_scale[:, None] + bias`` in place and return ``y`` (..., C); ``bias`` (C,),
+    ``row_scale`` one float32 per row of ``y`` viewed as (rows, C), or None."""
     m = _in_place(y)
-    _C.bias_gelu_(m.detach().numpy(), _vector(bias, "bias"))
+    _C.bias_(m.detach().numpy(), _vector(bias, "bias"), _row_scale(row_scale))
+    return y
+
+
+def bias_gelu_(y: Tensor, bias: Tensor, row_scale: Optional[Tensor] = None) -> Tensor:
+    """``y = GELU(y · row_scale[:, None] + bias)`` in place and return ``y`` (..., C); ``bias``
+    (C,), ``row_scale`` as in :func:`bias_` (None: 1)."""
+    m = _in_place(y)
+    _C.bias_gelu_(m.detach().numpy(), _vector(bias, "bias"), _row_scale(row_scale))
     return y
 
 
 def bias_residual_layer_norm_(y: Tensor, bias: Tensor, residual: Tensor, weight: Tensor, ln_bias: Tensor,
-                              eps: float) -> Tensor:
-    """``y = LayerNorm(y + bias + residual)`` (affine ``weight``, ``ln_bias``, over the last axis)
-    in place and return ``y``. ``y`` and ``residual`` (..., C) of one shape, the rest (C,)."""
+                              eps: float, row_scale: Optional[Tensor] = None) -> Tensor:
+    """``y = LayerNorm(y · row_scale[:, None] + bias + residual)`` (affine ``weight``, ``ln_bias``,
+    over the last axis) in place and return ``y``. ``y`` and ``residual`` (..., C) of one shape,
+    the rest (C,); ``row_scale`` as in :func:`bias_` (None: 1)."""
     m = _in_place(y)
     if not isinstance(residual, Tensor) or residual.shape != y.shape:
         raise ValueError(f"residual must be a tensor of y's shape {tuple(y.shape)}, got "
                          f"{tuple(residual.shape) if isinstance(residual, Tensor) else type(residual).__name__}")
     r = _matrix(residual.detach(), "residual")
     _C.bias_residual_layer_norm_(m.detach().numpy(), _vector(bias, "bias"), r.numpy(), _vector(weight, "weight"),
-                                 _vector(ln_bias, "ln_bias"), float(eps))
+                                 _vector(ln_bias, "ln_bias"), float(eps), _row_scale(row_scale))
     return y
