@@ -49,7 +49,6 @@ from pathlib import Path
 from typing import Any, Optional, Union
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ..io import atomic_write_text, read_json_object
