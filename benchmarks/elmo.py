@@ -12,8 +12,8 @@ from layer 2 on (work the incumbent does not do), and the blockwise cross-entrop
 
 One step = forward, backward, AdamW (torch's, foreach) with dropout 0.1, on batches of random
 token ids (the speed of these models does not depend on which ids they read). Steps alternate
-between the two so that a change in machine load hits both alike; the reported time is the
-median step and tokens/s counts the batch's tokens. Two cases: a BERT-sized vocabulary (30522),
+between the two, and so does which goes first, so that a change in machine load hits both alike;
+the reported time is the median step and tokens/s counts the batch's tokens. Two cases: a BERT-sized vocabulary (30522),
 where the softmax dominates, and a small one (2000), where the LSTMs do.
 """
 
@@ -37,7 +37,7 @@ CPU_FLAGS = ("avx2", "avx512f", "avx512bw", "avx512_vnni", "avx512_bf16", "amx_b
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--steps", type=int, default=6, help="timed steps per implementation (default 6)")
+    parser.add_argument("--steps", type=int, default=10, help="timed steps per implementation (default 10)")
 
 
 def cpu_flags() -> str:
@@ -139,10 +139,11 @@ def _speed(torch: Any, shape: dict, steps: int, recorder: Recorder) -> None:
     for _ in range(2):                                   # warm-up: allocator, AdamW state, oneDNN primitives
         for fn in fns.values():
             fn()
-    for _ in range(steps):
-        for name, fn in fns.items():
+    names = list(fns)
+    for i in range(steps):                               # who goes first alternates too
+        for name in names if i % 2 == 0 else names[::-1]:
             t = time.perf_counter()
-            fn()
+            fns[name]()
             times[name].append(time.perf_counter() - t)
     label = (f"biLM L={shape['num_layers']} E=H={shape['size']} V={shape['vocab_size']} T={shape['T']} "
              f"B={shape['B']}")
