@@ -20,6 +20,7 @@ REGISTRY = {
     "bpe_encode": "benchmarks.bpe_encode",
     "bpe_train": "benchmarks.bpe_train",
     "continued_pretraining": "benchmarks.continued_pretraining",
+    "elmo": "benchmarks.elmo",
     "embed": "benchmarks.embed",
     "finetune": "benchmarks.finetune",
     "generate": "benchmarks.generate",

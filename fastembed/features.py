@@ -307,13 +307,14 @@ def _positive_int(v: Any, name: str) -> int:
 
 
 def _encoder(model: Any) -> Any:
-    """The BertModel inside ``model`` (a BertForPreTraining's ``.bert``; its heads are not needed)."""
-    from .models import BertForPreTraining, BertModel
+    """The BertModel inside ``model`` (a BertForPreTraining's ``.bert``; its heads are not needed),
+    or an ELMo biLM itself (its L + 1 layers, 2 × embed_size wide, are the hidden states)."""
+    from .models import BertForPreTraining, BertModel, ELMo
 
     if isinstance(model, BertForPreTraining):
         return model.bert
-    if not isinstance(model, BertModel):
-        raise TypeError(f"model must be a fastembed BertModel (or BertForPreTraining), got {type(model).__name__}")
+    if not isinstance(model, (BertModel, ELMo)):
+        raise TypeError(f"model must be a fastembed BertModel (or BertForPreTraining) or ELMo, got {type(model).__name__}")
     return model
 
 
@@ -416,7 +417,7 @@ def extract(model: Any, texts_or_batch: Any, *, tokenizer: Optional[Tokenizer] =
     if pooling == "none":
         return _per_text(results, order)
     if not results:                                                # no texts: empty, of the right width
-        C = feature_width(layers, cfg.hidden_size, cfg.num_layers)
+        C = feature_width(layers, getattr(enc, "feature_size", cfg.hidden_size), cfg.num_layers)
         trailing = (k, C) if _named(layers, "all") else (C,)
         return np.zeros((0, *trailing), np.float64 if param.dtype == torch.float64 else np.float32)
     pooled = np.concatenate([_to_numpy(v) for v, _ in results])

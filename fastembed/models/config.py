@@ -111,3 +111,59 @@ class GPTConfig(_Config):
 
     def __post_init__(self) -> None:
         self._check()
+
+
+# name -> (layers per direction, embed_size, hidden_size). ELMo (Peters et al. 2018) has 2 layers of
+# 4096-cell LSTMs projected to 512; these keep its shape (2 layers, cells wider than the
+# token vectors) at sizes a CPU trains.
+_ELMO_PRESETS = {"tiny": (2, 128, 128), "mini": (2, 256, 512), "small": (2, 512, 1024)}
+
+
+@dataclass
+class ELMoConfig:
+    """ELMo's biLM (Peters et al. 2018): a token embedding shared by a forward and a backward
+    LM, ``num_layers`` LSTM layers per direction (residual connections from layer 2 on), both
+    LMs' softmax tied to the embedding.
+
+    ``embed_size`` is the width of the token vectors and of every layer's output per direction
+    (the features are twice that: forward and backward side by side); ``hidden_size`` is the LSTM
+    cell. When they differ a linear projection brings each layer's output back to ``embed_size``,
+    as ELMo projects its 4096 cells to 512. ``max_position`` is the longest input accepted: an LSTM
+    has no position table, so it only bounds a batch (and is ``extract``'s default max_length).
+    Presets (layers / embed / hidden): ``tiny`` 2/128/128, ``mini`` 2/256/512, ``small`` 2/512/1024.
+    """
+
+    PRESETS: ClassVar[dict[str, tuple[int, int, int]]] = _ELMO_PRESETS
+    vocab_size: int = 30000
+    embed_size: int = 256
+    hidden_size: int = 512
+    num_layers: int = 2
+    max_position: int = 512
+    dropout: float = 0.1
+    initializer_range: float = 0.02
+
+    def __post_init__(self) -> None:
+        for name in ("vocab_size", "embed_size", "hidden_size", "num_layers", "max_position"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
+                raise ValueError(f"ELMoConfig.{name} must be a positive int, got {v!r}")
+        if isinstance(self.dropout, bool) or not isinstance(self.dropout, (int, float)) or not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"ELMoConfig.dropout must be a number in [0, 1), got {self.dropout!r}")
+        if isinstance(self.initializer_range, bool) or not isinstance(self.initializer_range, (int, float)) \
+                or not self.initializer_range > 0:
+            raise ValueError(f"ELMoConfig.initializer_range must be a positive number, got {self.initializer_range!r}")
+
+    @classmethod
+    def preset(cls, name: str, **overrides: Any) -> "ELMoConfig":
+        if name not in cls.PRESETS:
+            raise ValueError(f"unknown ELMoConfig preset {name!r}; choose one of {sorted(cls.PRESETS)}")
+        layers, embed, hidden = cls.PRESETS[name]
+        return cls(**{"num_layers": layers, "embed_size": embed, "hidden_size": hidden, **overrides})
+
+    to_dict = _Config.to_dict
+    from_dict = classmethod(_Config.from_dict.__func__)
+
+    @property
+    def feature_size(self) -> int:
+        """Width of each of the biLM's layer representations: forward and backward, side by side."""
+        return 2 * self.embed_size

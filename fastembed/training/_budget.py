@@ -20,7 +20,11 @@ FLOAT = 4   # bytes: parameters, gradients, moments and activations are float32 
 
 
 def parameter_count(kind: str, cfg: Any) -> int:
-    """Parameters of a BERT (with its pretraining heads) or GPT of config ``cfg``."""
+    """Parameters of a BERT (with its pretraining heads), GPT or ELMo of config ``cfg``."""
+    if kind == "elmo":
+        V, E, H, L = cfg.vocab_size, cfg.embed_size, cfg.hidden_size, cfg.num_layers
+        layer = 4 * H * (E + H) + 8 * H + (H * E + E if H != E else 0)   # LSTM (two biases) + projection
+        return V * E + V + 2 * L * layer
     V, H, L, I, P = cfg.vocab_size, cfg.hidden_size, cfg.num_layers, cfg.intermediate_size, cfg.max_position
     layer = 4 * H * H + 4 * H + 2 * H * I + I + H + 4 * H          # qkv + out, up + down, two norms
     n = V * H + P * H + 2 * H + L * layer
@@ -32,6 +36,10 @@ def parameter_count(kind: str, cfg: Any) -> int:
 def step_bytes(kind: str, cfg: Any, *, rows: int, seq_len: int, mlm_probability: float = 0.15) -> dict[str, int]:
     """The estimate, by part: ``{"parameters": ..., "activations": ..., "logits": ...}`` in bytes,
     for micro-batches of ``rows`` sequences of ``seq_len`` tokens."""
+    if kind == "elmo":   # per direction and layer: the LSTM's gates, cell and output, the projection, the sum
+        E, H, L = cfg.embed_size, cfg.hidden_size, cfg.num_layers
+        return {"parameters": 4 * FLOAT * parameter_count(kind, cfg),
+                "activations": FLOAT * rows * seq_len * (2 * L * (6 * H + 3 * E) + 3 * E)}
     H, L, I = cfg.hidden_size, cfg.num_layers, cfg.intermediate_size
     per_token = L * (8 * H + 2 * I) + 2 * H
     if getattr(cfg, "attn_impl", "") == "reference":

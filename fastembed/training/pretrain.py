@@ -1,4 +1,5 @@
-"""Pretrain BERT (masked LM + next sentence) or GPT (next token) on a text corpus: the whole run.
+"""Pretrain BERT (masked LM + next sentence), GPT (next token) or ELMo (a forward and a backward
+LM) on a text corpus: the whole run.
 
 From Python or from the shell (``fastembed pretrain``, fastembed/cli/pretrain.py), in one process or many::
 
@@ -29,7 +30,7 @@ From Python or from the shell (``fastembed pretrain``, fastembed/cli/pretrain.py
 4. The data. BERT: :func:`bert_documents` reads each corpus file in BERT's format (one sentence
    per line, a blank line between documents); a file with no blank line whose lines are long
    (over ``LONG_LINE`` = 200 characters on average) is prose with one document per line instead,
-   each line split into sentences by :func:`~fastembed.data.split_sentences`. GPT: the files'
+   each line split into sentences by :func:`~fastembed.data.split_sentences`. GPT and ELMo: the files'
    token stream (:class:`~fastembed.data.GPTBlocks`; blank lines separate documents, each ended
    by ``<|endoftext|>``). A tokenizer without ``<|endoftext|>`` does not stop a GPT run: the
    documents are then joined with no separator, and a warning says so. ``dev_fraction`` of the
@@ -54,7 +55,9 @@ configures the "fastembed" logger); the library prints nothing.
                       GPT2LMHeadModel.from_pretrained and fastembed.models.hf.load_bert /
                       load_gpt2 read, plus the tokenizer's HF files (Tokenizer.save_pretrained:
                       tokenizer.json, tokenizer_config.json, special_tokens_map.json, and
-                      vocab.txt for WordPiece or vocab.json + merges.txt for GPT-2's pattern)
+                      vocab.txt for WordPiece or vocab.json + merges.txt for GPT-2's pattern).
+                      ELMo has no HuggingFace format: its directory is fastembed's own
+                      (fastembed.models.elmo.save_elmo / load_elmo), with the same tokenizer files
 
 **Checkpoints** come every ``save_every`` steps and at the end; the default (None) is
 ``min(1000, max(1, steps // 10))``, so a short run saves about ten times. Ctrl-C saves the last
@@ -92,7 +95,9 @@ from ..data import BertPretrainingData, GPTBlocks, eot_id, read_documents, speci
 from ..data.documents import read_text
 from ..data.instances import NSP_MODES
 from ..io import atomic_write_text, read_json_object
-from ..models import BertConfig, BertForPreTraining, GPT, GPTConfig
+from ..models import BertConfig, BertForPreTraining, ELMo, ELMoConfig, GPT, GPTConfig
+from ..models.elmo import MODEL_TYPE as ELMO_MODEL_TYPE
+from ..models.elmo import save_elmo
 from ..models.hf import (bert_config_from_hf, gpt_config_from_hf, load_bert, load_gpt2, read_model_config, save_bert,
                          save_gpt2)
 from ..tokenizers import from_pretrained
@@ -110,7 +115,8 @@ __all__ = ["pretrain", "load_tokenizer", "model_config", "init_source", "build_d
            "model_dir_fingerprint", "unigram_log_prior", "tokenizer_difference"]
 
 PathLike = Union[str, os.PathLike]
-KINDS = ("bert", "gpt")
+KINDS = ("bert", "gpt", "elmo")
+MODELS = {"bert": (BertConfig, BertForPreTraining), "gpt": (GPTConfig, GPT), "elmo": (ELMoConfig, ELMo)}
 SCHEDULES = ("linear", "cosine", "constant")
 RUN_FILE, MODEL_DIR = "run.json", "model"
 LONG_LINE = 200                                  # mean characters per line above which a file is prose
@@ -119,9 +125,11 @@ DEFAULT_CONFIG, DEFAULT_MAX_LENGTH = "mini", 128
 # ones ``overrides`` may change in a model read from ``init_from``.
 TRAINING_FIELDS = ("hidden_dropout", "attention_dropout", "attn_impl", "mlm_unmasked_weight")
 
-# Per-kind defaults for lr / schedule when not given: BERT's paper (1e-4, linear decay) and
-# GPT-2 small as nanoGPT trains it (6e-4, cosine).
-DEFAULTS = {"bert": {"lr": 1e-4, "schedule": "linear"}, "gpt": {"lr": 6e-4, "schedule": "cosine"}}
+# Per-kind defaults for lr / schedule when not given: BERT's paper (1e-4, linear decay),
+# GPT-2 small as nanoGPT trains it (6e-4, cosine), and for ELMo's LSTMs the 1e-3 that Adam-trained
+# LSTM language models commonly use (ELMo itself used Adagrad), with a cosine decay.
+DEFAULTS = {"bert": {"lr": 1e-4, "schedule": "linear"}, "gpt": {"lr": 6e-4, "schedule": "cosine"},
+            "elmo": {"lr": 1e-3, "schedule": "cosine"}}
 # Arguments that decide which batches a step sees; changing them on resume only warns.
 DATA_ARGS = ("corpus", "max_length", "batch_size", "dev_fraction", "nsp", "mlm_probability")
 # run.json files written before the renames hold the old names
@@ -139,7 +147,7 @@ def pretrain(kind: str, *, corpus: Union[PathLike, Sequence[PathLike]], out_dir:
              resume: bool = False, overrides: Optional[dict[str, Any]] = None, device: Optional[str] = None,
              progress: Optional[bool] = None, verbose: Optional[bool] = None, seq_len: Any = UNSET,
              warmup: Any = UNSET) -> dict[str, Any]:
-    """Pretrain a ``kind`` ("bert" or "gpt") model on ``corpus`` and save it; return the final metrics.
+    """Pretrain a ``kind`` ("bert", "gpt" or "elmo") model on ``corpus`` and save it; return the final metrics.
 
     ``corpus``: one or more UTF-8 text files. ``tokenizer``: see :func:`load_tokenizer`.
     ``config``: a preset name or a JSON file (:func:`model_config`; default "mini");
@@ -175,6 +183,9 @@ def pretrain(kind: str, *, corpus: Union[PathLike, Sequence[PathLike]], out_dir:
     """
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    if kind == "elmo" and init_from is not None:
+        raise ValueError("init_from continues a HuggingFace BERT or GPT-2 model; an ELMo run starts from random "
+                         "weights (continue an interrupted ELMo run with resume=True / --resume)")
     max_length = renamed_arg("pretrain", "seq_len", seq_len, "max_length", max_length)
     max_length = DEFAULT_MAX_LENGTH if max_length is None else max_length
     warmup_steps = renamed_arg("pretrain", "warmup", warmup, "warmup_steps", warmup_steps)
@@ -241,7 +252,7 @@ def pretrain(kind: str, *, corpus: Union[PathLike, Sequence[PathLike]], out_dir:
     # model: every rank draws the same initial (or fresh-head) weights; a resumed run loads its checkpoint over them
     torch.manual_seed(seed)
     if init_from is None:
-        model = (BertForPreTraining if kind == "bert" else GPT)(cfg)
+        model = MODELS[kind][1](cfg)
     else:
         model = _load_init(kind, init_from, cfg)
         if "mlm" in getattr(model, "fresh_heads", ()) and resume_from is None:
@@ -250,9 +261,10 @@ def pretrain(kind: str, *, corpus: Union[PathLike, Sequence[PathLike]], out_dir:
     model = model.to(dev)
     n_params = sum(p.numel() for p in model.parameters())
     source = f"from {init_from}" if init_from is not None else str(DEFAULT_CONFIG if config is None else config)
-    say(f"pretrain {kind}: {type(model).__name__} {source} ({cfg.num_layers} layers, {cfg.hidden_size} hidden, "
-        f"{cfg.num_heads} heads), {n_params / 1e6:.2f}M parameters, vocabulary {cfg.vocab_size:,} "
-        f"({type(tok).__name__})")
+    shape = (f"{cfg.num_layers} layers per direction, {cfg.embed_size} embedding, {cfg.hidden_size} LSTM cells"
+             if kind == "elmo" else f"{cfg.num_layers} layers, {cfg.hidden_size} hidden, {cfg.num_heads} heads")
+    say(f"pretrain {kind}: {type(model).__name__} {source} ({shape}), {n_params / 1e6:.2f}M parameters, "
+        f"vocabulary {cfg.vocab_size:,} ({type(tok).__name__})")
     say(f"data: {what}; batch {batch_size} ({world} rank x {grad_accum} micro-batch x "
         f"{batch_size // (world * grad_accum)} rows), {steps:,} steps on {dev}")
     if is_main():
@@ -350,7 +362,7 @@ def model_config(kind: str, config: Union[str, PathLike], *, vocab_size: int, se
     >>> cfg.num_layers, cfg.hidden_size, cfg.vocab_size, cfg.max_position, cfg.hidden_dropout
     (2, 128, 300, 2048, 0.0)
     """
-    cls = BertConfig if kind == "bert" else GPTConfig
+    cls = MODELS[kind][0]
     if str(config) in cls.PRESETS:
         fields, explicit = cls.preset(str(config)).to_dict(), set()
     else:
@@ -358,7 +370,13 @@ def model_config(kind: str, config: Union[str, PathLike], *, vocab_size: int, se
         if not path.is_file():
             raise ValueError(f"config {str(config)!r} is neither a preset ({', '.join(cls.PRESETS)}) nor a JSON file")
         d = read_json_object(path, "a JSON object of config fields")
-        if "model_type" in d:  # a HuggingFace config.json
+        if "model_type" in d and kind == "elmo":   # an ELMo directory's config.json (fastembed's own)
+            if d["model_type"] != ELMO_MODEL_TYPE:
+                raise ValueError(f"config file {path} is for model_type {d['model_type']!r}; elmo needs "
+                                 f"{ELMO_MODEL_TYPE!r} (or a JSON object of ELMoConfig fields)")
+            d = {k: v for k, v in d.items() if k not in ("model_type", "architectures")}
+            explicit = {"max_position"}
+        elif "model_type" in d:  # a HuggingFace config.json
             want = "bert" if kind == "bert" else "gpt2"
             if d["model_type"] != want:
                 raise ValueError(f"config file {path} is for model_type {d['model_type']!r}; {kind} needs {want!r}")
@@ -523,6 +541,8 @@ def save_pretrained(model: Any, tok: Tokenizer, path: PathLike) -> None:
     path = Path(path)
     if isinstance(model, BertForPreTraining):
         save_bert(model, path)
+    elif isinstance(model, ELMo):
+        save_elmo(model, path)
     else:
         save_gpt2(model, path, eos_token_id=_eot(tok))
     tok.save_pretrained(path)

@@ -128,7 +128,7 @@ def test_gpt_without_end_of_text_warns_and_trains(files, tmp_path, caplog):
 # --------------------------------------------------------------------------- resume
 
 
-@pytest.mark.parametrize("kind", ["bert", "gpt"])
+@pytest.mark.parametrize("kind", ["bert", "gpt", "elmo"])
 def test_resume_continues_bit_for_bit(kind, files, tmp_path):
     """6 steps in one go == 3 steps, then --resume to 6; dropout on (the preset's 0.1). The
     schedule is constant after warmup, so it does not depend on --steps and the two runs agree."""
