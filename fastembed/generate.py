@@ -148,6 +148,10 @@ def generate(model: Any, prompts: Prompts, *, max_new_tokens: int, do_sample: bo
     stops = _stop_strings(stop_strings, tokenizer)
     precision = _check_precision(getattr(model, "generation_precision", "fp32") if precision is None else precision)
     device = next(model.parameters()).device
+    if precision == "bf16":           # where bf16 is emulated it is slower than float32: say so, use float32
+        from .models.precision import resolve_precision
+
+        precision = resolve_precision(precision, device, stacklevel=2)
     generator = _generator(seed, device) if do_sample else None
 
     def scores_of(logits: torch.Tensor) -> torch.Tensor:

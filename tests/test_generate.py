@@ -283,3 +283,21 @@ def test_cli_errors_and_lazy_torch(model_dir, capsys):
     code = "import sys, argparse, fastembed.cli.generate as g; g.add_parser(argparse.ArgumentParser()" \
            ".add_subparsers()); print('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "False\n"
+
+
+def test_cli_precision_bf16_and_its_fallback(model_dir, capsys, monkeypatch):
+    from fastembed.models import precision as P
+
+    model, tok = load_generator(model_dir, precision="bf16")
+    base = ["--model", str(model_dir), "--prompt", "the quick", "--greedy", "--max-new-tokens", "6"]
+    if P.cpu_has_bf16():
+        expected = generate_text(model, tok, "the quick", max_new_tokens=6)
+        assert run_cli(capsys, *base, "--precision", "bf16") == f"the quick{expected}\n"
+    monkeypatch.setattr(P, "cpu_has_bf16", lambda: False)      # a CPU without native bf16
+    fp32, _ = load_generator(model_dir)
+    with pytest.warns(P.PrecisionFallbackWarning, match="bf16.*float32"):
+        got = generate(model, tok.encode("the quick").tolist(), max_new_tokens=6)
+    assert got == generate(fp32, tok.encode("the quick").tolist(), max_new_tokens=6)
+    with pytest.raises(SystemExit):
+        run_cli(capsys, *base, "--precision", "int8")
+    assert "invalid choice: 'int8'" in capsys.readouterr().err

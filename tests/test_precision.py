@@ -179,3 +179,21 @@ def test_minilm_low_precision_vectors_match_fp32(minilm, precision, bound):
     cos = _min_cosine(got, ref)
     assert bound <= cos < 1.0 - 1e-7                          # close to fp32, and not fp32 itself
     np.testing.assert_allclose(np.linalg.norm(got, axis=1), 1.0, rtol=1e-5)   # pooling, normalisation in fp32
+
+
+def test_cli_embed_precision(tmp_path):
+    from fastembed.cli import main
+
+    model = save_tiny_bert(tmp_path / "m", VOCAB)
+    lines = tmp_path / "lines.txt"
+    words = [w for w in VOCAB if not w.startswith("[")]
+    lines.write_text("\n".join(" ".join(words[i:] + words[:i]) for i in range(len(words))) + "\n")
+    vecs = {}
+    for precision in ("fp32", "int8"):
+        out = tmp_path / f"{precision}.npy"
+        assert main(["embed", "--model", str(model), "--input", str(lines), "--output", str(out),
+                     "--precision", precision, "--quiet", "--no-progress"]) == 0
+        vecs[precision] = np.load(out)
+    cos = (vecs["fp32"] * vecs["int8"]).sum(1)           # unit vectors
+    assert vecs["int8"].shape == vecs["fp32"].shape and cos.min() > 0.99 and cos.max() < 1.0 + 1e-6
+    assert not np.array_equal(vecs["fp32"], vecs["int8"])  # int8 really ran

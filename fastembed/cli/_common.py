@@ -148,11 +148,13 @@ def add_device(p: argparse.ArgumentParser, default_help: str) -> argparse.Action
     return _add(p, "device", f"cpu, cuda, cuda:1, ... (default: {default_help})", default=None)
 
 
-def add_precision(p: argparse.ArgumentParser) -> argparse.Action:
-    # the choices are fastembed.models.precision.PRECISIONS, spelled out so the help needs no torch
-    return _add(p, "precision", "fp32, bf16 (CPUs with AVX-512-BF16 or AMX; elsewhere a warning and fp32) "
-                "or int8; LayerNorm, attention and pooling stay fp32 (default: %(default)s)",
-                choices=("fp32", "bf16", "int8"), default="fp32")
+def add_precision(p: argparse.ArgumentParser, choices: tuple[str, ...] = ("fp32", "bf16", "int8"),
+                  keeps: str = "LayerNorm, attention and pooling") -> argparse.Action:
+    # the choices are fastembed.models.precision.PRECISIONS (or generation's fp32/bf16), spelled
+    # out so the help needs no torch
+    int8 = " or int8" if "int8" in choices else ""
+    return _add(p, "precision", "fp32, bf16 (CPUs with AVX-512-BF16 or AMX; elsewhere a warning and fp32)"
+                f"{int8}; {keeps} stay fp32 (default: %(default)s)", choices=choices, default="fp32")
 
 
 def add_common(p: argparse.ArgumentParser, *, progress: bool = True, threads: bool = True) -> None:
