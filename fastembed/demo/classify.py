@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from .claims import best_sentence, finetune_sentence
 from .corpus import Corpus, words
 from .report import Report
 
@@ -92,8 +93,8 @@ def classify_step(bert_dir: str, corpus: Corpus, report: Report, *, n_train: int
     report.table(["encoder", "what trains", "lr", "dev accuracy %", "training s"], rows)
     frozen, e2e = (runs[k]["best"]["dev"]["accuracy"] for k in ("frozen", "end to end"))
     report.text("Frozen trains fast (the encoder runs once per sentence) and cannot disturb what pretraining "
-                "learned; end to end adapts every layer to the task. Here end to end scores "
-                f"{100 * (e2e - frozen):+.1f} points against frozen: the lecture's trade-off, measured.", echo=True)
+                "learned; end to end adapts every layer to the task. "
+                + finetune_sentence(frozen, e2e, 1 / len(names), len(dev)), echo=True)
     return {"train": train, "dev": dev, "max_length": max_length}
 
 
@@ -127,10 +128,11 @@ def features_step(bert_dir: str, data: dict, out: Path, report: Report, *, seed:
     report.table(["features", "width", "dev accuracy %"], rows)
     report.text("Learned scalar-mix weights, embeddings first: " + ", ".join(f"{w:.2f}" for w in weights)
                 + ".", echo=True)
-    best = max(rows, key=lambda r: float(r[2]))
-    report.text(f"Best here: {best[0]}. BERT's paper (Table 7, NER) found the concatenation of the last four "
-                "layers nearly as good as fine-tuning and the embedding layer far behind; a BERT pretrained for "
-                "minutes has less to give in its upper layers.", echo=True)
+    chance = 1 / len(names)
+    report.text(best_sentence({str(r[0]): float(r[2]) / 100 for r in rows}, chance, len(dev)) + " BERT's paper "
+                "(Table 7, NER) found the concatenation of the last four layers nearly as good as fine-tuning and "
+                "the embedding layer far behind; a BERT pretrained for minutes has less to give in its upper "
+                "layers.", echo=True)
 
 
 def contextual_step(bert_dir: str, corpus: Corpus, kv: Any, out: Path, report: Report) -> None:
