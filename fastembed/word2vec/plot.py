@@ -96,7 +96,8 @@ def plot_pairs(kv: Any, pairs: Sequence[tuple[Any, Any]], path: str | os.PathLik
     groups = ["pairs"] * len(pairs) if groups is None else [str(g) for g in groups]
     if len(groups) != len(pairs):
         raise ValueError(f"plot_pairs: {len(pairs)} pairs but {len(groups)} groups; give one group per pair")
-    words = [w for pair in pairs for w in pair]
+    words = list(dict.fromkeys(w for pair in pairs for w in pair))      # a word in two pairs is drawn once
+    at = {w: i for i, w in enumerate(words)}
     for w in words:
         if w not in kv:
             raise ValueError(f"plot_pairs: {w!r} is not in the vectors' vocabulary")
@@ -106,7 +107,7 @@ def plot_pairs(kv: Any, pairs: Sequence[tuple[Any, Any]], path: str | os.PathLik
     keys = list(dict.fromkeys(groups))
     colour = {g: f"C{i % 10}" for i, g in enumerate(keys)}
     for k, g in enumerate(groups):
-        (x0, y0), (x1, y1) = xy[2 * k], xy[2 * k + 1]
+        (x0, y0), (x1, y1) = xy[at[pairs[k][0]]], xy[at[pairs[k][1]]]
         ax.annotate("", xy=(x1, y1), xytext=(x0, y0),
                     arrowprops={"arrowstyle": "-|>", "color": colour[g], "lw": 1.4, "shrinkA": 3, "shrinkB": 3})
     ax.scatter(xy[:, 0], xy[:, 1], s=14, color="black", zorder=3)
@@ -124,6 +125,10 @@ def plot_pairs(kv: Any, pairs: Sequence[tuple[Any, Any]], path: str | os.PathLik
     pad = 0.25 * max(np.ptp(xy[:, 0]), np.ptp(xy[:, 1]), 1e-6)
     ax.set_xlim(xy[:, 0].min() - pad, xy[:, 0].max() + pad)
     ax.set_ylim(xy[:, 1].min() - pad, xy[:, 1].max() + pad)
-    colours = [colour[groups[i // 2]] for i in range(len(words))]
+    first = {}
+    for (a, b), g in zip(pairs, groups):
+        first.setdefault(a, g)
+        first.setdefault(b, g)
+    colours = [colour[first[w]] for w in words]
     annotate_points(ax, xy, [str(w) for w in words], fontsize=10, colors=colours)
     return save_png(fig, path)
