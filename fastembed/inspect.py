@@ -7,8 +7,9 @@
                                                                     each sentence
 
 Models: :class:`fastembed.models.BertModel`, :class:`~fastembed.models.BertForPreTraining` (its
-encoder is used; the heads are not run) and :class:`~fastembed.models.GPT` (causal). Both
-functions run the model in eval mode under ``torch.no_grad()`` and put every module back in the
+encoder is used; the heads are not run) and :class:`~fastembed.models.GPT` (causal);
+:func:`token_vectors` also reads an :class:`~fastembed.models.ELMo` biLM (its L + 1 layers, forward
+and backward side by side; no special tokens are added). Both functions run the model in eval mode under ``torch.no_grad()`` and put every module back in the
 mode it was in.
 
 **Attention maps** are not returned by the fused kernel (it never materialises them). They are
@@ -59,9 +60,10 @@ class SkippedSentencesWarning(UserWarning):
 # --------------------------------------------------------------------------- models
 
 
-def _unwrap(model: Any, where: str) -> tuple[nn.Module, str]:
-    """(the network to run, "bert" or "gpt"); TypeError for any other model."""
-    from .models import GPT, BertForPreTraining, BertModel
+def _unwrap(model: Any, where: str, *, elmo: bool = False) -> tuple[nn.Module, str]:
+    """(the network to run, "bert", "gpt" or, where ``elmo`` allows it, "elmo"); TypeError for
+    any other model."""
+    from .models import GPT, BertForPreTraining, BertModel, ELMo
 
     if isinstance(model, BertForPreTraining):
         return model.bert, "bert"
@@ -69,7 +71,12 @@ def _unwrap(model: Any, where: str) -> tuple[nn.Module, str]:
         return model, "bert"
     if isinstance(model, GPT):
         return model, "gpt"
-    raise TypeError(f"{where}: model must be a {SUPPORTED}, got {type(model).__name__}")
+    if isinstance(model, ELMo):
+        if elmo:
+            return model, "elmo"
+        raise TypeError(f"{where}: an ELMo biLM has no attention; model must be a {SUPPORTED}")
+    raise TypeError(f"{where}: model must be a {SUPPORTED}{' or fastembed.models.ELMo' if elmo else ''}, "
+                    f"got {type(model).__name__}")
 
 
 def _attention_modules(net: nn.Module, kind: str) -> list[nn.Module]:
@@ -223,9 +230,9 @@ def token_vectors(model: Any, tokenizer: Tokenizer, sentences: Sequence[str], wo
     covering the word's first whole-word, case-insensitive occurrence. Sentences without the
     word, or whose occurrence lies beyond the model's ``max_position`` tokens, are skipped with a
     :class:`SkippedSentencesWarning` saying how many; if none is left, ValueError.
-    ``tokenizer``: any fastembed tokenizer (module docstring).
+    ``tokenizer``: any fastembed tokenizer (module docstring). For ELMo, C is 2 × embed_size.
     """
-    net, kind = _unwrap(model, "token_vectors")
+    net, kind = _unwrap(model, "token_vectors", elmo=True)
     sentences = check_texts(sentences)
     if not sentences:
         raise ValueError("token_vectors: sentences is empty; give at least one sentence containing the word")
@@ -276,13 +283,13 @@ def token_vectors(model: Any, tokenizer: Tokenizer, sentences: Sequence[str], wo
                          "(whole word, case-insensitive) within the model's max_position tokens")
 
     device = next(net.parameters()).device
-    out = np.empty((len(rows), cfg.hidden_size), dtype=np.float32)
+    out = np.empty((len(rows), getattr(net, "feature_size", cfg.hidden_size)), dtype=np.float32)
     with _evaluating(model):
         for s0 in range(0, len(rows), batch_size):
             chunk = rows[s0:s0 + batch_size]
             x, mask, padded = pad_batch([r[0] for r in chunk], 0)  # padding is masked, so any id does
             x, mask = x.to(device), mask.to(device)
-            if kind == "bert":
+            if kind in ("bert", "elmo"):                            # ELMo: padded on the right, as it needs
                 res = net(x, attention_mask=mask if padded else None, output_hidden_states=True)
             else:
                 res = net(x, attention_mask=mask if padded else None, output_hidden_states=True, logits_to_keep=1)

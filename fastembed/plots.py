@@ -2,8 +2,8 @@
 
     plot_merge_trace(steps, path)              how BPE builds a word, merge by merge
     plot_contextual(points, labels, path, word=...)
-                                               contextual vectors of one word (2-D PCA), beside
-                                               its single static vector among its neighbours
+                                               contextual vectors of one word (2-D PCA), one panel
+                                               per model, beside its single static vector
     plot_attention(maps, tokens, path)         attention heatmaps, rows = layers, columns = heads
     plot_loss_curves(curves, path)             training curves, one panel or several
 
@@ -37,9 +37,8 @@ import numpy as np
 
 from .io import atomic_write_bytes
 from .tokenizers.base import Tokenizer, check_tokenizer
-from .word2vec.plot import pca_2d
+from .word2vec.plot import pca_2d  # noqa: F401  (re-exported)
 
-LABEL_CHARS = 40                                   # contextual labels are cut to about this many characters
 HIGHLIGHT, PLAIN = "#f4a259", "#dce8f5"            # merge trace: the new piece, the others
 
 
@@ -217,11 +216,6 @@ def plot_merge_trace(steps: Sequence[Sequence[str]], path: str | os.PathLike, *,
 # --------------------------------------------------------------------------- contextual vs static
 
 
-def _short(s: Any, limit: int = LABEL_CHARS) -> str:
-    s = " ".join(str(s).split())
-    return s if len(s) <= limit else s[:limit - 1].rstrip() + "…"
-
-
 def _static_vector(static: Any, w: Any) -> np.ndarray:
     try:
         v = np.asarray(static.get_vector(w), dtype=np.float64)
@@ -236,23 +230,41 @@ def plot_contextual(points: Any, labels: Sequence[str], path: str | os.PathLike,
                     static_neighbours: Optional[Sequence[Any]] = None, title: Optional[str] = None) -> Path:
     """A static vector cannot tell a word's senses apart; contextual vectors can.
 
-    Left: the 2-D PCA of ``points`` (N, C), the contextual vectors of ``word`` in N sentences
-    (e.g. from :func:`fastembed.inspect.token_vectors`), each annotated with its label (a
-    sentence snippet, cut to about 40 characters) and, with ``groups`` (one int or str per
-    point, e.g. the sense), coloured by group. Right, when ``static`` is given (a KeyedVectors-like
+    ``points``: the contextual vectors of ``word`` in N sentences, (N, C) (e.g. from
+    :func:`fastembed.inspect.token_vectors`), or a mapping {model name: (N, C)} for one panel per
+    model, the same sentences in each. Each panel is the 2-D PCA of its vectors; point i is drawn
+    in sentence i's colour (or its group's, with ``groups``: one int or str per point, e.g. the
+    sense) and numbered i, numbers placed so they never overprint
+    (:func:`fastembed.plot_labels.annotate_points`); under the panels, each number's sentence
+    (``labels``), wrapped to stay legible. Last, when ``static`` is given (a KeyedVectors-like
     object with ``get_vector`` and ``most_similar``): the word's one static vector among
     ``static_neighbours`` (default: its 8 most similar words), in their own 2-D PCA of the unit
     vectors, with the caption "one vector for every sense".
     """
-    x = _to_numpy(points, "points")
-    if x.ndim != 2:
-        raise ValueError(f"plot_contextual: points must have shape (N, C), got {x.shape}")
-    if x.shape[0] < 2 or x.shape[1] < 1:
-        raise ValueError(f"plot_contextual: points needs at least 2 vectors for a PCA, got shape {x.shape}")
-    _check_finite(x, "points")
-    labels = _labels(labels, x.shape[0], "labels", "label")
+    import textwrap
+
+    from .plot_labels import annotate_points
+    from .word2vec.plot import pca_2d_explained
+
+    panels_in = dict(points) if isinstance(points, Mapping) else {"": points}
+    if not panels_in:
+        raise ValueError("plot_contextual: points is an empty mapping; give at least one model's vectors")
+    xs: dict[str, np.ndarray] = {}
+    n = None
+    for name, pts in panels_in.items():
+        x = _to_numpy(pts, "points")
+        if x.ndim != 2:
+            raise ValueError(f"plot_contextual: points must have shape (N, C), got {x.shape}")
+        if x.shape[0] < 2 or x.shape[1] < 1:
+            raise ValueError(f"plot_contextual: points needs at least 2 vectors for a PCA, got shape {x.shape}")
+        if n is not None and x.shape[0] != n:
+            raise ValueError(f"plot_contextual: every model needs one vector per sentence; got {n} and {x.shape[0]}")
+        n = x.shape[0]
+        _check_finite(x, "points")
+        xs[str(name)] = x
+    labels = _labels(labels, n, "labels", "label")
     if groups is not None:
-        groups = _labels(groups, x.shape[0], "groups", "group")
+        groups = _labels(groups, n, "groups", "group")
     if not isinstance(word, str) or not word:
         raise ValueError(f"plot_contextual: word must be a non-empty str, got {word!r}")
     neighbours: list[Any] = []
@@ -272,40 +284,77 @@ def plot_contextual(points: Any, labels: Sequence[str], path: str | os.PathLike,
     elif static_neighbours is not None:
         raise ValueError("plot_contextual: static_neighbours needs static (the static vectors)")
 
-    panels = 2 if static is not None else 1
-    fig = _new_figure("fastembed.plots.plot_contextual", (6.5 * panels, 5.2))
-    axes = fig.subplots(1, panels, squeeze=False)[0]
-    ax = axes[0]
-    xy = pca_2d(x)
     if groups is None:
-        ax.scatter(xy[:, 0], xy[:, 1], s=28, color="tab:blue", zorder=2)
+        palette = "tab20" if n > 10 else "tab10"
+        colours = [_colour(palette, i) for i in range(n)]
     else:
         keys = list(dict.fromkeys(groups))                        # first-appearance order
-        colours = [f"C{k % 10}" for k in range(len(keys))]
-        for key, colour in zip(keys, colours):
-            sel = np.array([g == key for g in groups])
-            ax.scatter(xy[sel, 0], xy[sel, 1], s=28, color=colour, label=str(key), zorder=2)
-        ax.legend(fontsize=8, loc="best")
-    for label, (px, py) in zip(labels, xy):
-        ax.annotate(_short(label), (px, py), textcoords="offset points", xytext=(4, 3), fontsize=7)
-    ax.set_title(f"contextual vectors of {word!r} ({x.shape[0]} sentences, PCA)", fontsize=10)
-    ax.set_xticks([])
-    ax.set_yticks([])
+        colours = [_colour("tab10", keys.index(g)) for g in groups]
+    wrapped = [textwrap.fill(f"{i + 1}. " + " ".join(str(t).split()), 95, subsequent_indent="    ")
+               for i, t in enumerate(labels)]
+    legend_lines = sum(w.count("\n") + 1 for w in wrapped)
+    panels = len(xs) + (static is not None)
+    width = max(6.0 * panels, 11.0)
+    fig = _new_figure("fastembed.plots.plot_contextual", (width, 4.8 + 0.17 * legend_lines))
+    grid = fig.add_gridspec(2, panels, height_ratios=[4.4, 0.17 * legend_lines + 0.2])
+    axes = [fig.add_subplot(grid[0, k]) for k in range(panels)]
+    for ax, (name, x) in zip(axes, xs.items()):
+        xy, share = pca_2d_explained(x)
+        ax.scatter(xy[:, 0], xy[:, 1], s=36, c=colours, edgecolors="black", linewidths=0.4, zorder=2)
+        _pad_limits(ax, xy)
+        ax.set_title(f"{name + ': ' if name else ''}contextual vectors of {word!r} ({n} sentences)", fontsize=10)
+        ax.set_xlabel(f"PC1 ({100 * share[0]:.0f}%)", fontsize=8)
+        ax.set_ylabel(f"PC2 ({100 * share[1]:.0f}%)" if len(share) > 1 else "PC2", fontsize=8)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    if groups is not None:
+        from matplotlib.lines import Line2D
+
+        handles = [Line2D([], [], marker="o", ls="", color=_colour("tab10", k), label=str(g)) for k, g in enumerate(keys)]
+        axes[0].legend(handles=handles, fontsize=8, loc="best")
     if static is not None:
-        ax2 = axes[1]
-        sxy = pca_2d(svecs)
+        ax2 = axes[-1]
+        sxy, share = pca_2d_explained(svecs)
         ax2.scatter(sxy[1:, 0], sxy[1:, 1], s=18, color="grey", zorder=2)
         ax2.scatter(sxy[:1, 0], sxy[:1, 1], s=160, marker="*", color="tab:red", zorder=3)
-        for i, w in enumerate([word, *neighbours]):
-            ax2.annotate(str(w), (sxy[i, 0], sxy[i, 1]), textcoords="offset points", xytext=(5, 3),
-                         fontsize=10 if i == 0 else 8, fontweight="bold" if i == 0 else "normal")
-        ax2.set_title(f"static vector of {word!r} and {len(neighbours)} neighbours (PCA)", fontsize=10)
-        ax2.set_xlabel(f"one vector for every sense of {word!r}", fontsize=10, style="italic")
+        _pad_limits(ax2, sxy)
+        ax2.set_title(f"word2vec: the one vector of {word!r}, {len(neighbours)} neighbours", fontsize=10)
+        ax2.set_xlabel(f"one vector for every sense of {word!r}  (PC1 {100 * share[0]:.0f}%)", fontsize=9,
+                       style="italic")
         ax2.set_xticks([])
         ax2.set_yticks([])
+    text_ax = fig.add_subplot(grid[1, :])
+    text_ax.axis("off")
+    step = 1.0 / max(legend_lines, 1)
+    line = 0
+    for text, c in zip(wrapped, colours):                         # each sentence in its point's colour
+        y = 1.0 - line * step
+        text_ax.text(0.012, y, text, va="top", ha="left", fontsize=8, transform=text_ax.transAxes)
+        text_ax.scatter([0.004], [y - 0.45 * step], s=30, color=c, edgecolors="black", linewidths=0.4,
+                        transform=text_ax.transAxes, clip_on=False)
+        line += text.count("\n") + 1
     if title:
         fig.suptitle(title)
+    for ax, x in zip(axes, xs.values()):
+        annotate_points(ax, pca_2d_explained(x)[0], [str(i + 1) for i in range(n)], fontsize=8, colors=colours,
+                        weights=["bold"] * n)
+    if static is not None:
+        annotate_points(axes[-1], sxy, [str(w) for w in [word, *neighbours]], fontsize=9,
+                        weights=["bold"] + ["normal"] * len(neighbours))
     return save_png(fig, path)
+
+
+def _colour(palette: str, i: int) -> Any:
+    from matplotlib import colormaps
+
+    cmap = colormaps[palette]
+    return cmap(i % cmap.N)
+
+
+def _pad_limits(ax: Any, xy: np.ndarray, frac: float = 0.15) -> None:
+    span = max(float(np.ptp(xy[:, 0])), float(np.ptp(xy[:, 1])), 1e-6)
+    ax.set_xlim(xy[:, 0].min() - frac * span, xy[:, 0].max() + frac * span)
+    ax.set_ylim(xy[:, 1].min() - frac * span, xy[:, 1].max() + frac * span)
 
 
 # --------------------------------------------------------------------------- attention

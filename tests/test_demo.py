@@ -14,7 +14,7 @@ pytest.importorskip("torch")
 pytest.importorskip("matplotlib")
 
 SECTIONS = ("native core self-check", "tokenizers", "word2vec", "GPT", "BERT", "fine-tuning", "features",
-            "biases")
+            "ELMo: contextual vectors from a biLM", "biases")
 
 
 def demo(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
@@ -35,12 +35,13 @@ def test_quick_demo_writes_every_section(quick_run):
     out, run = quick_run
     report = (out / "report.md").read_text(encoding="utf-8")
     heads = re.findall(r"^## (\d+)\. (.+)$", report, flags=re.M)
-    assert [int(n) for n, _ in heads] == list(range(8))
+    assert [int(n) for n, _ in heads] == list(range(9))
     for (_, title), want in zip(heads, SECTIONS):
         assert want.lower() in title.lower()
     assert "CPython" in report and "pydoc_data" in report          # says what text it used
     assert "*Finished after" in report
-    for key in ("frozen", "end to end", "scalar_mix", "WEAT", "[MASK]", "merge"):
+    for key in ("frozen", "end to end", "scalar_mix", "WEAT", "[MASK]", "merge", "replaced-token detection",
+                "learned scalar mix: softmax weights", "γ =", "offset vectors"):
         assert key in report, key
     assert "WRONG" not in run.stdout and "FAILED" not in run.stdout
 
@@ -74,6 +75,10 @@ def test_models_and_tokenizers_are_saved_in_formats_that_load(quick_run):
     bert = load_bert(out / "bert" / "model")
     assert bert.config.num_layers == 4 and load_wordpiece(out / "bert" / "model").vocab_size == bert.config.vocab_size
     assert (out / "corpus.txt").stat().st_size > 500_000
+    from fastembed.models import load_elmo
+
+    elmo = load_elmo(out / "elmo" / "model")
+    assert elmo.config.vocab_size == bert.config.vocab_size          # ELMo reads BERT's WordPiece pieces
 
 
 def test_a_rerun_into_the_same_folder_is_allowed_but_a_foreign_folder_is_not(quick_run, tmp_path):
@@ -104,7 +109,7 @@ def test_bad_corpus_fails_before_any_work(tmp_path, case):
     want = {"missing": "no such file", "empty": "is empty", "binary": "not UTF-8", "tiny": "too small",
             "directory": "is a directory"}[case]
     assert run.returncode == 1 and want in run.stderr, run.stderr
-    assert "[1/7]" not in run.stdout                                  # no step had started
+    assert "[1/8]" not in run.stdout                                  # no step had started
 
 
 def test_unwritable_output_and_oversized_vocabulary_fail_clearly(tmp_path):
@@ -114,4 +119,104 @@ def test_unwritable_output_and_oversized_vocabulary_fail_clearly(tmp_path):
     assert run.returncode == 1 and "cannot be written" in run.stderr, run.stderr
     run = demo("--quick", "--out", str(tmp_path / "o"), "--vocab-size", "200000", timeout=300)
     assert run.returncode == 1 and "too small for a BPE vocabulary" in run.stderr, run.stderr
-    assert "[2/7]" not in run.stdout
+    assert "[2/8]" not in run.stdout
+
+
+# --------------------------------------------------------------------------- choices from a user's text
+
+NAMES = ("anna", "peter", "maria", "ivan", "olga", "boris")
+NOUNS = ("horse", "house", "letter", "garden", "window", "road", "tree", "door", "river", "field", "friend", "book")
+VERBS = ("walk", "open", "call", "look", "watch", "want", "turn", "ask", "follow", "wait")
+
+
+def book_text(lines: int = 400, seed: int = 0) -> str:
+    """A small novel-like text: sentences from templates over singular/plural nouns, verbs in
+    three forms and some gendered words, paragraphs and a few chapter breaks."""
+    import random
+
+    rng = random.Random(seed)
+    out = []
+    for i in range(lines):
+        n, m = rng.choice(NOUNS), rng.choice(NOUNS)
+        v = rng.choice(VERBS)
+        who = rng.choice(NAMES).capitalize()
+        he, his = rng.choice([("he", "his"), ("she", "her")])
+        out.append(rng.choice([
+            f"{who} {v}ed to the {n} and {he} saw the {m}s by the old {n}.",
+            f"The {n}s were {v}ing near the {m} while the man and the woman talked.",
+            f"When {he} came home, {his} {n} was {v}ing and the {m}s were quiet.",
+            f"The king and the queen {v}ed past the {n}s, and the boy and the girl followed {his} {m}.",
+            f"{who} did not {v} the {n}, for {he} was thinking of the {m}s and of {his} father.",
+        ]))
+        if i % 7 == 6:
+            out.append("")
+        if i % 100 == 99:
+            out += ["", ""]
+    return "\n".join(out) + "\n"
+
+
+def test_choices_from_a_small_book_all_occur_in_it(tmp_path):
+    """On a user's text every probe word, analogy word, few-shot word and picture pair is a word
+    of that text; relations hold by their rule; the fill-in-the-blank sentences are held out of
+    the training text; the choices do not change between two runs."""
+    from fastembed.demo import choices
+    from fastembed.demo.bert import probes
+    from fastembed.demo.corpus import Corpus, file_corpus, words
+    from fastembed.word2vec import Word2Vec
+
+    path = tmp_path / "book.txt"
+    path.write_text(book_text(), encoding="utf-8")
+    corpus = file_corpus(path)
+    assert not corpus.curated and len(corpus.held_out) >= 60
+    assert len(corpus.sentences) + len(corpus.held_out) == 400               # the tail moved, nothing lost
+    assert corpus.held_out[-1] == book_text().rstrip().splitlines()[-1]
+    vocab = {w for s in corpus.sentences for w in words(s)}
+    kv = Word2Vec([words(s) for s in corpus.sentences], vector_size=16, min_count=3, epochs=1, seed=1,
+                  progress=False).wv
+    probes_ = choices.probe_words(kv.index_to_key)
+    assert len(probes_) == 6 and set(probes_) <= vocab and not set(probes_) & choices.STOP
+    rel = choices.relation_pairs(choices.word_counts(corpus))
+    assert {choices.PLURAL, choices.PAST, choices.ING, choices.GENDER_REL} <= set(rel)
+    for a, b in rel[choices.PLURAL]:
+        assert b in (a + "s", a + "es") or (a.endswith("y") and b == a[:-1] + "ies")
+    for a, b in rel[choices.PAST]:
+        assert b in (a + "ed", a + "d")
+    quads = choices.analogies(rel)
+    assert quads and all(set(q) <= vocab and len(set(q)) == 4 for q in quads)
+    examples, query, answer = choices.few_shot(rel)
+    assert {w for p in examples for w in p} | {query, answer} <= vocab
+    cases = probes(Corpus("held out", [corpus.held_out]))
+    assert cases and all(s in corpus.held_out and w in words(s) for s, w in cases)
+    again = file_corpus(path)
+    assert choices.relation_pairs(choices.word_counts(again)) == rel and again.held_out == corpus.held_out
+
+
+def test_the_fine_tuning_sentence_claims_only_what_the_scores_show():
+    from fastembed.demo.claims import above_chance, best_sentence, finetune_sentence
+
+    low = finetune_sentence(0.45, 0.49, 0.5, 128)
+    assert "too small" in low and "trade-off" in low and "measured" not in low.replace("does not measure", "")
+    assert "not told apart" in finetune_sentence(0.70, 0.72, 0.5, 400)
+    assert "paid off" in finetune_sentence(0.60, 0.80, 0.5, 400)
+    assert "hurt" in finetune_sentence(0.80, 0.60, 0.5, 400)
+    assert not above_chance(0.55, 0.5, 128) and above_chance(0.65, 0.5, 128)
+    assert "None of these features beats chance" in best_sentence({"a": 0.52, "b": 0.49}, 0.5, 200)
+    assert "within noise of b" in best_sentence({"a": 0.80, "b": 0.79, "c": 0.55}, 0.5, 200)
+
+
+def test_replaced_token_task_hides_nothing_in_the_token_itself():
+    """Half the probed tokens are swapped, each for another sentence's probed token (never itself),
+    at a position with context on both sides."""
+    from fastembed.demo.elmo import replaced_token_task
+    from fastembed.tokenizers import WordPieceTokenizer
+
+    sentences = [f"the {n} and the {m} were near the old {n} by the {m} today" for n in NOUNS for m in NOUNS]
+    tok = WordPieceTokenizer.train(sentences, vocab_size=90, special_tokens=("[PAD]", "[UNK]", "[CLS]", "[SEP]",
+                                                                              "[MASK]"), progress=False)
+    ids, pos, y = replaced_token_task(tok, sentences, 100, seed=3)
+    assert len(ids) == 100 and y.sum() == 50
+    clean = {tuple(tok.encode(s, add_special_tokens=False).tolist()) for s in sentences}
+    for a, p, label in zip(ids, pos, y):
+        assert 1 <= p <= len(a) - 2
+        if not label:
+            assert tuple(a) in clean

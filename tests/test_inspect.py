@@ -222,3 +222,26 @@ def test_token_vectors_wordpiece():
     np.testing.assert_allclose(vecs[0], h[5:7].mean(0).numpy(), atol=1e-5)       # flood ##ed
     bank, _ = token_vectors(model, tok, [s], "bank")
     np.testing.assert_allclose(bank[0], hidden(model, tok.encode(s).tolist())[4].numpy(), atol=1e-5)
+
+
+def test_token_vectors_elmo_reads_every_layer_without_specials():
+    """ELMo: no [CLS]/[SEP] are added, each layer is [forward; backward], and a padded batch
+    (sentences of different lengths) gives the same vectors as each sentence alone."""
+    from fastembed.models import ELMo, ELMoConfig
+
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "bank", "flood", "##ed", ".", "river", ","]
+    tok = WordPieceTokenizer(vocab)
+    torch.manual_seed(0)
+    model = ELMo(ELMoConfig(vocab_size=len(vocab), embed_size=8, hidden_size=12, num_layers=2, dropout=0.0))
+    s, short = "The river, BANK flooded.", "the bank"
+    body = tok.encode(s, add_special_tokens=False).tolist()
+    assert body == [5, 10, 11, 6, 7, 8, 9]
+    for layer in (0, 1, 2):
+        vecs, used = token_vectors(model, tok, [s, short], "bank", layer=layer)
+        assert used == [s, short] and vecs.shape == (2, 16)
+        np.testing.assert_allclose(vecs[0], hidden(model, body, layer)[3].numpy(), atol=1e-6)
+        np.testing.assert_allclose(vecs[1], hidden(model, [5, 6], layer)[1].numpy(), atol=1e-6)
+    flooded, _ = token_vectors(model, tok, [s], "flooded")
+    np.testing.assert_allclose(flooded[0], hidden(model, body)[4:6].mean(0).numpy(), atol=1e-6)
+    with pytest.raises(TypeError, match="ELMo biLM has no attention"):
+        attention_maps(model, torch.tensor([body]))

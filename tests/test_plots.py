@@ -254,3 +254,17 @@ def test_save_png_is_atomic(tmp_path, monkeypatch):
     fig = plot_pairs(kv, [("man", "woman"), ("king", "queen")], out)
     assert not plt.fignum_exists(fig.number)
     check_png(out, out)
+
+
+def test_plot_contextual_one_panel_per_model(tmp_path, kv):
+    """A mapping of models gives one panel each (same sentences); unequal counts are refused."""
+    rng = np.random.default_rng(2)
+    labels = [f"sentence number {i} about the river bank, long enough to need wrapping " * 2 for i in range(8)]
+    out = tmp_path / "ctx.png"
+    pts = {"ELMo": rng.standard_normal((8, 12)), "BERT": rng.standard_normal((8, 20))}
+    check_png(out, plot_contextual(pts, labels, out, word="bank", static=kv))
+    os.remove(out)
+    with pytest.raises(ValueError, match="one vector per sentence"):
+        plot_contextual({"a": np.ones((3, 4)), "b": np.ones((4, 4))}, ["x"] * 3, out, word="bank")
+    with pytest.raises(ValueError, match="empty mapping"):
+        plot_contextual({}, [], out, word="bank")

@@ -10,12 +10,19 @@
 4. a tiny BERT pretrained with masked LM + next sentence: fill-in-the-blank guesses, attention
    maps (:mod:`.bert`), and the loss curves of both;
 5. a classifier fine-tuned frozen vs end to end on a task built from the corpus (:mod:`.classify`);
-6. features from several layers, ELMo's scalar mix, contextual vs static vectors of one word;
-7. bias tools on the word2vec vectors: a direction, projections, WEAT, hard debiasing.
+6. features from several layers of BERT, and ELMo's scalar mix over them;
+7. ELMo: a small biLM pretrained on the corpus; one word's vectors in several sentences (ELMo,
+   BERT) next to its single word2vec vector, and a replaced-token probe on each layer and on a
+   learned scalar mix, ELMo's layers next to BERT's (:mod:`.elmo`);
+8. bias tools on the word2vec vectors: a direction, projections, WEAT, hard debiasing.
+
+With ``--input``, the probes are chosen from the text itself (:mod:`.choices`): frequent words,
+word pairs that occur in it, fill-in-the-blank sentences from a held-out tail.
 
 Everything lands in the output folder (default ``./fastembed-demo``): ``report.md`` with every
 number and picture, the PNGs, the corpus as trained on, the tokenizers, and both pretrained
-models in HuggingFace format (``gpt/model``, ``bert/model``). The default corpus is CPython's
+models in HuggingFace format (``gpt/model``, ``bert/model``), and the biLM in fastembed's own
+(``elmo/model``). The default corpus is CPython's
 own documentation (:mod:`.corpus`). ``--quick`` is a smaller run of every step (under a minute
 on 2 cores); the default takes a few minutes.
 
@@ -39,7 +46,7 @@ if TYPE_CHECKING:
 __all__ = ["run_demo", "Settings", "QUICK", "DEFAULT"]
 
 MARKER = ".fastembed-demo"                # marks a folder the demo made, so reruns may replace its parts
-OWNED = ("gpt", "bert", "scalar_mix")     # sub-folders a rerun clears (pretraining refuses stale checkpoints)
+OWNED = ("gpt", "bert", "scalar_mix", "elmo")     # sub-folders a rerun clears (pretraining refuses stale checkpoints)
 
 
 @dataclass(frozen=True)
@@ -59,14 +66,21 @@ class Settings:
     cls_train: int
     cls_dev: int
     cls_epochs: int
+    elmo_steps: int
+    elmo_embed: int
+    elmo_hidden: int
+    probe_train: int
+    probe_dev: int
 
 
 QUICK = Settings(corpus_bytes=600_000, bpe_vocab=1024, wordpiece_vocab=1500, w2v_dim=50, w2v_epochs=5,
                  w2v_min_count=3, gpt_steps=40, gpt_batch=16, gpt_seq=64, bert_steps=40, bert_batch=16, bert_seq=64,
-                 cls_train=256, cls_dev=128, cls_epochs=2)
+                 cls_train=256, cls_dev=128, cls_epochs=2, elmo_steps=40, elmo_embed=64, elmo_hidden=128,
+                 probe_train=400, probe_dev=200)
 DEFAULT = Settings(corpus_bytes=1_500_000, bpe_vocab=2048, wordpiece_vocab=3000, w2v_dim=100, w2v_epochs=10,
                    w2v_min_count=3, gpt_steps=400, gpt_batch=16, gpt_seq=128, bert_steps=800, bert_batch=16,
-                   bert_seq=64, cls_train=1000, cls_dev=400, cls_epochs=3)
+                   bert_seq=64, cls_train=1000, cls_dev=400, cls_epochs=3, elmo_steps=300, elmo_embed=128,
+                   elmo_hidden=256, probe_train=1000, probe_dev=400)
 
 
 def prepare_out(path: os.PathLike | str) -> Path:
@@ -93,7 +107,7 @@ def run_demo(*, quick: bool = False, corpus: Optional[os.PathLike | str] = None,
     """Run the demo (see the module docstring); returns 0 when every check passed."""
     from dataclasses import replace
 
-    from . import bert, classify, gpt, tokenize, vectors
+    from . import bert, classify, elmo, gpt, tokenize, vectors
     from .corpus import check_corpus, default_corpus, file_corpus
     from .report import Report
     from .selfcheck import native_checks
@@ -115,7 +129,10 @@ def run_demo(*, quick: bool = False, corpus: Optional[os.PathLike | str] = None,
                 f"{len(text.sentences):,} sentences, {text.num_words:,} words, {text.num_bytes / 1e6:.2f} MB "
                 f"(`corpus.txt`, one sentence per line, a blank line between documents). Settings: {mode}.", echo=True)
     corpus_path = text.write(out_dir / "corpus.txt")
-    total = 7
+    if text.held_out:
+        report.text(f"The last {len(text.held_out):,} sentences are held out of every model's training: the "
+                    "fill-in-the-blank sentences come from there.", echo=True)
+    total = 8
 
     report.section(0, total, "native core self-check")
     ok = native_checks()
@@ -147,12 +164,17 @@ def run_demo(*, quick: bool = False, corpus: Optional[os.PathLike | str] = None,
                                   epochs=s.cls_epochs, max_length=s.bert_seq, seed=seed, progress=progress)
     report.write()
 
-    report.section(6, total, "features from layers; contextual vs static vectors")
+    report.section(6, total, "features from layers")
     classify.features_step(b["model_dir"], data, out_dir, report, seed=seed, progress=progress)
-    classify.contextual_step(b["model_dir"], text, w2v.wv, out_dir, report)
     report.write()
 
-    report.section(7, total, "learned biases in word vectors")
+    report.section(7, total, "ELMo: contextual vectors from a biLM")
+    elmo.elmo_step(corpus_path, text, vocab_path, b["model_dir"], w2v.wv, out_dir, report, steps=s.elmo_steps,
+                   batch_size=16, seq_len=s.bert_seq, embed=s.elmo_embed, hidden=s.elmo_hidden,
+                   n_train=s.probe_train, n_dev=s.probe_dev, seed=seed, progress=progress)
+    report.write()
+
+    report.section(8, total, "learned biases in word vectors")
     vectors.bias_step(w2v.wv, report)
 
     elapsed = time.perf_counter() - t0

@@ -7,7 +7,7 @@ from __future__ import annotations
 import collections
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 from ..tokenizers.base import Tokenizer
 from .corpus import Corpus, words
@@ -20,11 +20,12 @@ GRAMMAR = ("is", "of", "to", "in", "the", "a", "be", "and", "for")
 LAYERS = 4                                   # the demo's BERT: the "tiny" preset with 4 layers, 4 heads
 
 
-def probes(corpus: Corpus, n: int = 6) -> list[tuple[str, str]]:
+def probes(corpus: Corpus, n: int = 6, counts: Optional[collections.Counter] = None) -> list[tuple[str, str]]:
     """(sentence, word to hide) for ``n`` sentences spread over the corpus, 8 to 18 words long:
     every other one hides the sentence's most frequent content word of 4+ letters (hard), the
-    others a grammar word (what a briefly pretrained model learns first)."""
-    counts = collections.Counter(w for s in corpus.sentences for w in words(s))
+    others a grammar word (what a briefly pretrained model learns first). ``counts``: the word
+    counts that rank content words (default: those of ``corpus``)."""
+    counts = counts or collections.Counter(w for s in corpus.sentences for w in words(s))
     pool = [s for s in corpus.sentences if 8 <= len(words(s)) <= 18]
     out: list[tuple[str, str]] = []
     for i in range(len(pool)):
@@ -79,7 +80,10 @@ def bert_step(corpus_path: Path, corpus: Corpus, vocab_path: Path, out: Path, re
                        overrides=overrides)
     torch.manual_seed(seed)                                   # pretrain() starts from this same model
     untrained = BertForPreTraining(cfg).eval()
-    cases = probes(corpus)
+    # the built-in corpus: a walk through all of it; a --input text: its held-out tail, never trained on
+    cases = probes(corpus) if corpus.curated or not corpus.held_out else \
+        probes(Corpus("held out", [corpus.held_out]), counts=collections.Counter(
+            w for s in corpus.sentences for w in words(s)))
     before = {s: guesses(untrained, tok, *masked_ids(tok, s, w)) for s, w in cases}
 
     run = out / "bert"
@@ -108,8 +112,9 @@ def bert_step(corpus_path: Path, corpus: Corpus, vocab_path: Path, out: Path, re
         shown = re.sub(rf"\b{re.escape(w)}\b", "[MASK]", s, count=1, flags=re.IGNORECASE)
         rows.append([shown, w, ", ".join(before[s]), ", ".join(after), "yes" if w in after else "no"])
     hits = sum(r[-1] == "yes" for r in rows)
+    where = "" if corpus.curated or not corpus.held_out else " Sentences from the held-out tail, never trained on."
     report.text(f"Fill in the blank: the top 5 guesses for [MASK] ({hits} of {len(rows)} found; every other "
-                "sentence hides a grammar word, which a briefly pretrained model learns first):", echo=True)
+                f"sentence hides a grammar word, which a briefly pretrained model learns first).{where}", echo=True)
     report.table(["sentence", "hidden word", "before pretraining", "after", "in top 5"], rows)
     report.number("bert_mlm_accuracy", dev.get("mlm_accuracy"))
     report.number("bert_nsp_accuracy", dev.get("nsp_accuracy"))

@@ -1,6 +1,6 @@
 """Demo steps 5 and 6: use the pretrained BERT. A labelled task built from the corpus, fine-tuned
 with the encoder frozen vs end to end; then features from chosen layers (and ELMo's learned
-scalar mix), and one word's contextual vectors next to its single word2vec vector.
+scalar mix). (One word's contextual vectors are drawn in the ELMo step, :mod:`.elmo`.)
 
 The task needs no labels from anyone: **which section of the corpus does a sentence come
 from?** For CPython's documentation: the language reference or a library docstring; for a
@@ -18,10 +18,10 @@ from typing import Any
 
 import numpy as np
 
-from .corpus import Corpus, words
+from .claims import best_sentence, finetune_sentence
+from .corpus import Corpus
 from .report import Report
 
-CONTEXT_WORDS = ("bank", "set", "return", "class", "list", "file", "type", "object", "value", "string", "key")
 FEATURE_LAYERS = ("embeddings", "second_to_last", "last", "sum_last_4", "concat_last_4")
 
 
@@ -92,8 +92,8 @@ def classify_step(bert_dir: str, corpus: Corpus, report: Report, *, n_train: int
     report.table(["encoder", "what trains", "lr", "dev accuracy %", "training s"], rows)
     frozen, e2e = (runs[k]["best"]["dev"]["accuracy"] for k in ("frozen", "end to end"))
     report.text("Frozen trains fast (the encoder runs once per sentence) and cannot disturb what pretraining "
-                "learned; end to end adapts every layer to the task. Here end to end scores "
-                f"{100 * (e2e - frozen):+.1f} points against frozen: the lecture's trade-off, measured.", echo=True)
+                "learned; end to end adapts every layer to the task. "
+                + finetune_sentence(frozen, e2e, 1 / len(names), len(dev)), echo=True)
     return {"train": train, "dev": dev, "max_length": max_length}
 
 
@@ -127,28 +127,8 @@ def features_step(bert_dir: str, data: dict, out: Path, report: Report, *, seed:
     report.table(["features", "width", "dev accuracy %"], rows)
     report.text("Learned scalar-mix weights, embeddings first: " + ", ".join(f"{w:.2f}" for w in weights)
                 + ".", echo=True)
-    best = max(rows, key=lambda r: float(r[2]))
-    report.text(f"Best here: {best[0]}. BERT's paper (Table 7, NER) found the concatenation of the last four "
-                "layers nearly as good as fine-tuning and the embedding layer far behind; a BERT pretrained for "
-                "minutes has less to give in its upper layers.", echo=True)
-
-
-def contextual_step(bert_dir: str, corpus: Corpus, kv: Any, out: Path, report: Report) -> None:
-    from ..inspect import token_vectors
-    from ..models.hf import load_bert, load_wordpiece
-    from ..plots import plot_contextual
-
-    encoder, tok = load_bert(bert_dir), load_wordpiece(bert_dir)
-    by_word = {w: [s for s in corpus.sentences if w in words(s) and len(s) < 160] for w in CONTEXT_WORDS if w in kv}
-    word = max(by_word, key=lambda w: (min(len(by_word[w]), 12), -CONTEXT_WORDS.index(w)), default=None)
-    if word is None or len(by_word[word]) < 4:
-        report.text("No word of the demo's list occurs in enough sentences for the contextual picture.", echo=True)
-        return
-    sentences = by_word[word][:: max(1, len(by_word[word]) // 12)][:12]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        points, used = token_vectors(encoder, tok, sentences, word)
-    path = plot_contextual(points, used, out / "contextual_vs_static.png", word=word, static=kv,
-                           title=f"'{word}': one BERT vector per sentence vs one word2vec vector")
-    report.figure(path, f"Contextual vectors of '{word}' in {len(used)} sentences (BERT's last layer, PCA), next to "
-                        "its single word2vec vector among its neighbours: word2vec gives every use the same point")
+    chance = 1 / len(names)
+    report.text(best_sentence({str(r[0]): float(r[2]) / 100 for r in rows}, chance, len(dev)) + " BERT's paper "
+                "(Table 7, NER) found the concatenation of the last four layers nearly as good as fine-tuning and "
+                "the embedding layer far behind; a BERT pretrained for minutes has less to give in its upper "
+                "layers.", echo=True)

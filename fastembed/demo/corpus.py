@@ -51,6 +51,8 @@ class Corpus:
     documents: list[list[str]]
     sources: list[str] = field(default_factory=list)
     sections: list[tuple[str, int, int]] = field(default_factory=list)   # (name, first document, end)
+    curated: bool = False        # the built-in corpus, for which the demo's hand-made probe lists are made
+    held_out: list[str] = field(default_factory=list)   # sentences kept out of every model (see hold_out)
 
     def section_sentences(self) -> dict[str, list[str]]:
         """The sentences of each section: the labels of the demo's classification task."""
@@ -147,6 +149,7 @@ def default_corpus(max_bytes: int) -> Corpus:
             modules += 1
     corpus.sources.append(f"docstrings of {modules} standard-library modules")
     corpus.sections = [("language reference", 0, n_topics), ("library docstring", n_topics, len(corpus.documents))]
+    corpus.curated = True
     return corpus
 
 
@@ -171,7 +174,24 @@ def file_corpus(path: os.PathLike | str) -> Corpus:
     if len(documents) < MIN_DOCUMENTS:                              # few document breaks: make more
         documents = [d[i:i + SENTENCES_PER_DOCUMENT] for d in documents
                      for i in range(0, len(d), SENTENCES_PER_DOCUMENT)]
-    return Corpus(f"{p.name} (--input)", documents, [str(p)], quarters(documents))
+    return hold_out(Corpus(f"{p.name} (--input)", documents, [str(p)]))
+
+
+def hold_out(corpus: Corpus, fraction: float = 0.02, min_sentences: int = 60) -> Corpus:
+    """``corpus`` with its last sentences (``fraction`` of them, at least ``min_sentences``) moved
+    to ``held_out``, out of every model's training text, and its sections recomputed as
+    :func:`quarters` of what is left. The fill-in-the-blank probes of a ``--input`` corpus come
+    from there, so BERT is asked about sentences it never saw."""
+    n = max(min_sentences, int(round(fraction * len(corpus.sentences))))
+    docs = [list(d) for d in corpus.documents]
+    tail: list[str] = []
+    while docs and len(tail) < n:
+        take = min(n - len(tail), len(docs[-1]))
+        tail[:0] = docs[-1][len(docs[-1]) - take:]
+        docs[-1] = docs[-1][:len(docs[-1]) - take]
+        if not docs[-1]:
+            docs.pop()
+    return Corpus(corpus.name, docs, corpus.sources, quarters(docs) if docs else [], corpus.curated, tail)
 
 
 def quarters(documents: list[list[str]]) -> list[tuple[str, int, int]]:

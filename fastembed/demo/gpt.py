@@ -10,7 +10,19 @@ from typing import Any
 from .corpus import Corpus, words
 from .report import Report
 
+# The built-in corpus's few-shot examples and query; a --input text gets pairs found in it
+# (:func:`.choices.few_shot`).
 FEW_SHOT = [("function", "functions"), ("module", "modules"), ("file", "files")]
+FEW_SHOT_QUERY = ("class", "classes")
+
+
+def few_shot_choice(corpus: Corpus) -> tuple[list[tuple[str, str]], str, str]:
+    """(examples, query, expected answer) for the few-shot prompt (see FEW_SHOT)."""
+    from .choices import few_shot, relation_pairs, word_counts
+
+    if corpus.curated:
+        return FEW_SHOT, *FEW_SHOT_QUERY
+    return few_shot(relation_pairs(word_counts(corpus)))
 
 
 def curves(rows: list[dict], key: str) -> dict[str, tuple[list, list]]:
@@ -68,12 +80,22 @@ def gpt_step(corpus_path: Path, corpus: Corpus, bpe_path: Path, out: Path, repor
                 f"is {math.log(tok.vocab_size):.2f}).", echo=True)
     report.table(["prompt", "before pretraining (random weights)", "after"],
                  [[p, b, a] for p, b, a in zip(prompts, before, after)])
-    prompt = few_shot_prompt(None, FEW_SHOT, "class", template="{x} -> {y}")
-    got = generate_text(model, tok, prompt, max_new_tokens=4).split("\n")[0]
-    report.text("Few-shot prompting, the lecture's pattern (examples in the prompt, the model continues):")
-    report.code(f"{prompt}{got}")
-    report.text("(A model this small has only seen the corpus for a minute: it picks up spelling and local "
-                "grammar, not the task. The pattern is the one GPT-3 answers.)", echo=True)
+    try:
+        examples, query, answer = few_shot_choice(corpus)
+    except ValueError as e:
+        report.text(f"No few-shot prompt: {e}.", echo=True)
+        examples = []
+    if examples:
+        prompt = few_shot_prompt(None, examples, query, template="{x} -> {y}")
+        got = generate_text(model, tok, prompt, max_new_tokens=4).split("\n")[0]
+        report.text("Few-shot prompting, the lecture's pattern (examples in the prompt, the model continues):")
+        report.code(f"{prompt}{got}")
+        right = got.strip().split(" ")[0] == answer if got.strip() else False
+        report.text(f"The expected answer is '{answer}': {'the model wrote it' if right else 'the model did not write it'}."
+                    + ("" if right else " A model this small has seen the corpus for a minute: it picks up "
+                       "spelling and local grammar, not the task. The pattern is the one GPT-3 answers."), echo=True)
+        report.number("few_shot", {"examples": [list(p) for p in examples], "query": query, "answer": answer,
+                                   "right": right})
     report.number("gpt_dev_loss", dev.get("loss"))
     report.number("gpt_dev_loss_first_eval", first_dev["loss"] if first_dev else None)
     return {"rows": rows, "model_dir": result["model_dir"]}

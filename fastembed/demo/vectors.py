@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
+from .choices import analogies, present, probe_words, relation_pairs, word_counts
 from .corpus import Corpus, words
 from .report import Report
 
@@ -26,10 +27,6 @@ ANALOGIES = (
     ("man", "woman", "king", "queen"), ("he", "she", "his", "her"), ("brother", "sister", "father", "mother"),
     ("man", "woman", "boy", "girl"), ("king", "queen", "lord", "lady"),
 )
-PLURALS = (("function", "functions"), ("argument", "arguments"), ("file", "files"), ("class", "classes"),
-           ("value", "values"), ("string", "strings"), ("module", "modules"), ("object", "objects"))
-GENDER_PAIRS = (("man", "woman"), ("king", "queen"), ("he", "she"), ("father", "mother"), ("boy", "girl"))
-
 # The bias tools need a direction between word pairs. On prose, gender (Bolukbasi et al.'s
 # definitional pairs); on documentation, which hardly speaks of people, the same tools run on the
 # axis it does have: reading vs writing (pairs written (write-side, read-side) like (female, male)).
@@ -49,12 +46,12 @@ WEAT_SETS = {  # (X, Y) targets for each axis; A, B are the two sides of the axi
 
 
 def _present(kv: Any, items: Sequence[Any]) -> list[Any]:
-    return [w for w in items if all(x in kv for x in (w if isinstance(w, tuple) else (w,)))]
+    return present(kv, items)
 
 
 def word2vec_step(corpus: Corpus, out: Path, report: Report, *, dim: int, epochs: int, min_count: int,
                   seed: int, progress: Any) -> Any:
-    from ..word2vec import Word2Vec, plot_pairs
+    from ..word2vec import Word2Vec
 
     sentences = [words(s) for s in corpus.sentences]
     t0 = time.perf_counter()
@@ -66,14 +63,23 @@ def word2vec_step(corpus: Corpus, out: Path, report: Report, *, dim: int, epochs
     report.text(f"Skip-gram with negative sampling: each word predicts its neighbours (σ(u_o·v_c) pushed up for "
                 f"words seen together, σ(−u_w·v_c) for 5 random words). {len(kv):,} words seen at least "
                 f"{min_count} times, {dim} dimensions, {epochs} epochs over {n_words:,} words in {dt:.1f} s.", echo=True)
-    probes = _present(kv, PROBES)
-    if len(probes) < 4:
-        probes += [w for w in kv.index_to_key[40:200] if len(w) >= 5][:6 - len(probes)]
+    relations = relation_pairs(word_counts(corpus), min_count=min_count)
+    relations = {k: present(kv, v) for k, v in relations.items() if len(present(kv, v)) >= 2}
+    if corpus.curated:
+        probes, quads = _present(kv, PROBES), _present(kv, ANALOGIES)
+        if len(probes) < 4:
+            probes += [w for w in probe_words(kv.index_to_key) if w not in probes][:6 - len(probes)]
+        report.text("Probe words and analogies: the demo's own lists for this documentation corpus.")
+    else:
+        probes, quads = probe_words(kv.index_to_key), analogies(relations)
+        report.text("Probe words and analogies chosen from this text: frequent content words, and analogies "
+                    "from word pairs that occur in it, found by spelling rules (" + "; ".join(
+                        f"{k}: {len(v)} pairs" for k, v in relations.items()) + ").", echo=True)
     report.text("Nearest neighbours (cosine):")
     report.table(["word", "neighbours"], [[w, ", ".join(f"{n} ({s:.2f})" for n, s in kv.most_similar(w, topn=5))]
                                           for w in probes[:6]])
     rows, hits = [], 0
-    for a, b, c, d in _present(kv, ANALOGIES):
+    for a, b, c, d in quads:
         got = [w for w, _ in kv.most_similar(positive=[b, c], negative=[a], topn=3)]
         hits += got[0] == d
         rows.append([f"{a} : {b} :: {c} : ?", d, ", ".join(got), "yes" if got[0] == d else "no"])
@@ -81,16 +87,49 @@ def word2vec_step(corpus: Corpus, out: Path, report: Report, *, dim: int, epochs
         report.text(f"Analogies by 3CosAdd (b − a + c, nearest word): {hits} of {len(rows)} right at the top:", echo=True)
         report.table(["analogy", "expected", "top 3", "right"], rows)
     else:
-        report.text("None of the demo's analogy words are in this corpus's vocabulary.", echo=True)
+        report.text("No analogy of the demo's could be built from this corpus's vocabulary.", echo=True)
     report.number("word2vec_vocab", len(kv))
     report.number("analogies_right", f"{hits}/{len(rows)}")
-    pairs = _present(kv, PLURALS)[:6] + _present(kv, GENDER_PAIRS)[:4]
-    if len(pairs) >= 2:
-        plot_pairs(kv, pairs, out / "word2vec_pairs.png",
-                   title="word2vec: word pairs in 2-D (PCA); parallel arrows = analogies")
-        report.figure(out / "word2vec_pairs.png",
-                      "word2vec pairs (PCA of the unit vectors): the arrows of a relation point the same way")
+    report.number("probe_words", list(probes[:6]))
+    report.number("analogies", [list(q) for q in quads])
+    report.number("relations", {k: [list(p) for p in v] for k, v in relations.items()})
+    _pairs_figure(kv, relations, out, report, seed=seed)
     return model
+
+
+def _pairs_figure(kv: Any, relations: dict, out: Path, report: Report, *, seed: int) -> None:
+    """The pairs picture: for each of the (up to) two relations whose offsets agree best, the
+    4 most parallel pairs (:func:`fastembed.word2vec.plot.most_parallel`), with how parallel they
+    are next to the same measure for random pairs of frequent words."""
+    import numpy as np
+
+    from ..word2vec.plot import most_parallel, parallelism, plot_pairs
+
+    chosen = {k: most_parallel(kv, v, 4) for k, v in relations.items() if len(v) >= 2}
+    scored = sorted(((parallelism(kv, v), k) for k, v in chosen.items()), reverse=True)[:2]
+    if not scored:
+        report.text("No relation has two word pairs in this vocabulary: no pairs picture.", echo=True)
+        return
+    rng = np.random.default_rng(seed)
+    common = [w for w in kv.index_to_key[:500] if w.isalpha()]
+    baseline = float("nan")
+    if len(common) >= 16:
+        pick = rng.choice(len(common), size=16, replace=False)
+        baseline = parallelism(kv, [(common[pick[2 * i]], common[pick[2 * i + 1]]) for i in range(8)])
+    pairs = [p for _, k in scored for p in chosen[k]]
+    groups = [k for _, k in scored for _ in chosen[k]]
+    plot_pairs(kv, pairs, out / "word2vec_pairs.png", groups=groups,
+               title="word2vec: word pairs in 2-D (PCA); parallel arrows = analogies")
+    said = "; ".join(f"{k}: {c:.2f}" for c, k in scored)
+    report.text(f"The pairs in the picture are the most parallel of their relation in the full {kv.vector_size}-"
+                f"dimensional space. Mean cosine between their offset vectors (b − a of the unit vectors; 1 = "
+                f"parallel): {said}; for 8 random pairs of frequent words: {baseline:.2f}. A 2-D projection keeps "
+                "only part of the picture, so arrows that agree in the full space can still look tilted here.",
+                echo=True)
+    report.number("pairs_parallelism", {k: c for c, k in scored})
+    report.number("pairs_parallelism_random", baseline)
+    report.figure(out / "word2vec_pairs.png",
+                  "word2vec pairs (PCA of the unit vectors): the arrows of a relation point the same way")
 
 
 def bias_step(kv: Any, report: Report, *, min_pairs: int = 3) -> None:
@@ -128,6 +167,19 @@ def bias_step(kv: Any, report: Report, *, min_pairs: int = 3) -> None:
                 f"closer each is to '{f0}' than to '{m0}', before and after hard debiasing (neutralise: remove "
                 "the direction from every neutral word; equalise: make each pair symmetric about it):")
     report.table(["word", "projection before", "after", f"cos({f0}) − cos({m0}) before", "after"], rows)
+    import numpy as np
+
+    d = kv.get_vector(f0, norm=True) - kv.get_vector(m0, norm=True)
+    agree = float(np.dot(d, g) / (np.linalg.norm(d) * np.linalg.norm(g) + 1e-12))
+    differ = sum((before[w] > 0) != (kv.similarity(w, f0) - kv.similarity(w, m0) > 0) for w in words_)
+    report.text(f"The columns: *projection* is the word's unit vector dotted with the {axis} direction, the main "
+                f"direction of all {len(pairs)} pairs' differences; *cos({f0}) − cos({m0})* compares the word with "
+                f"one pair only, which is the projection on that pair's own difference {f0} − {m0} (times its "
+                f"length). That difference agrees with the direction only in part (cosine {agree:.2f}), so when a "
+                f"word's projection is small the two can have opposite signs: here they differ in {differ} of "
+                f"{len(words_)} rows. *After* is the same number once the direction is removed: about zero for "
+                "both, up to float rounding.", echo=True)
+    report.number("bias_sign_disagreements", differ)
     worst = max((abs(v) for v in after.values()), default=0.0)
     report.number("bias_max_projection_after", worst)
     x, y = (_present(kv, s) for s in WEAT_SETS[axis])
