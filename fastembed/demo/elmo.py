@@ -257,9 +257,10 @@ def _layer_probe(elmo: Any, bert: Any, tok: Any, corpus: Corpus, report: Report,
     elif above_chance(e0, 0.5, n_dev):
         claim = (f"ELMo's layer 0 scores {100 * e0:.1f}%, above chance: the swapped tokens are not quite as "
                  "frequent as the originals on this small sample, and the probe picked that up.")
-    else:
+    else:                      # best_sentence would say the same again
         claim = ("No ELMo layer beats chance by more than the noise: this biLM is too small or too briefly "
                  "trained to tell a swapped token from its context.")
-    report.text(claim + " ELMo: " + best_sentence(scores["ELMo"], 0.5, n_dev) + " BERT: "
+    elmo_best = "" if claim.startswith("No ELMo layer") else " ELMo: " + best_sentence(scores["ELMo"], 0.5, n_dev)
+    report.text(claim + elmo_best + " BERT: "
                 + best_sentence(scores["BERT"], 0.5, n_dev) + " BERT's embedding layer adds position "
                 "vectors, which do not help here either: a swapped token sits at an ordinary position.", echo=True)
