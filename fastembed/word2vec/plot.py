@@ -84,7 +84,7 @@ def plot_pairs(kv: Any, pairs: Sequence[tuple[Any, Any]], path: str | os.PathLik
     ``groups`` (one relation name per pair, e.g. "plural") colours the arrows by relation; the
     legend gives each relation's :func:`parallelism` in the full space. Axes are labelled with
     the share of variance each component keeps; labels never overprint (:mod:`fastembed.plot_labels`).
-    Returns the path as a :class:`pathlib.Path`. Needs matplotlib."""
+    Returns the matplotlib Figure (closed once saved), as before. Needs matplotlib."""
     from ..plot_labels import annotate_points
     from ..plots import _new_figure, save_png
 
@@ -131,4 +131,5 @@ def plot_pairs(kv: Any, pairs: Sequence[tuple[Any, Any]], path: str | os.PathLik
         first.setdefault(b, g)
     colours = [colour[first[w]] for w in words]
     annotate_points(ax, xy, [str(w) for w in words], fontsize=10, colors=colours)
-    return save_png(fig, path)
+    save_png(fig, path)
+    return fig
