@@ -251,8 +251,9 @@ def test_save_png_is_atomic(tmp_path, monkeypatch):
 
     kv = KeyedVectors(["man", "woman", "king", "queen"], np.random.default_rng(0).standard_normal((4, 6)))
     os.remove(out)
+    before = plt.get_fignums()
     fig = plot_pairs(kv, [("man", "woman"), ("king", "queen")], out)
-    assert not plt.fignum_exists(fig.number)
+    assert plt.get_fignums() == before and fig.axes                # no pyplot figure left open
     check_png(out, out)
 
 
