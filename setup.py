@@ -9,11 +9,15 @@ fastembed._C_cuda_emu  The same .cu sources and bindings built with the host com
 
 Build switches (environment variables; see csrc/README.md for the policies behind them):
 
-  FASTEMBED_ARCH=native       SIMD policy. `native` (default for source builds) compiles for this
-                              CPU (-march=native: AVX2/AVX-512 where the CPU has them). `portable`
-                              adds no -march (the compiler's baseline, e.g. x86-64/SSE2): use it for
-                              wheels or trees copied to other machines. Anything else is passed as
-                              -march=VALUE (e.g. x86-64-v3).
+  FASTEMBED_ARCH=dispatch     SIMD policy. `dispatch` (the default) builds a tree that runs on any
+                              CPU of the architecture and is fast on each: the module is compiled
+                              for a baseline (x86-64-v2 on x86-64) and the hot kernels once more
+                              per level (x86-64-v3 = AVX2+FMA, x86-64-v4 = AVX-512), the level
+                              chosen at import (csrc/README.md, "Runtime dispatch"). `native`
+                              compiles everything for this CPU (-march=native), one copy of the
+                              kernels. `portable` adds no -march at all (the compiler's baseline,
+                              e.g. x86-64/SSE2), one copy. Anything else is passed as -march=VALUE
+                              (e.g. x86-64-v3), one copy.
   FASTEMBED_PORTABLE=1        Same as FASTEMBED_ARCH=portable.
   FASTEMBED_NO_OPENMP=1       Build without OpenMP (parallel loops run serially).
   FASTEMBED_SANITIZE=1        AddressSanitizer + UndefinedBehaviorSanitizer (-O1 -g, UB aborts).
@@ -56,7 +60,20 @@ ROOT = Path(__file__).resolve().parent
 CSRC = ROOT / "csrc"
 
 # fastembed._C: every C++ source in csrc/ except the CUDA module's own bindings and the emulator.
+# The hot kernels (DISPATCHED) are compiled once per dispatch level, not with the rest.
 CUDA_ONLY_CXX = {"bindings/cuda_module.cc"}
+DISPATCHED = ["attention/attention_cpu.cc", "dispatch/table.cc", "nn/epilogue_cpu.cc", "nn/quantize_cpu.cc",
+              "word2vec/train.cc"]
+# Dispatch levels on x86-64, lowest first: (name, -march, the same spelled out for compilers that
+# know no x86-64-vN).
+X86_LEVELS = [
+    ("baseline", "-march=x86-64-v2", ["-msse4.2", "-mpopcnt", "-mcx16"]),
+    ("avx2", "-march=x86-64-v3", ["-msse4.2", "-mpopcnt", "-mcx16", "-mavx2", "-mfma", "-mbmi", "-mbmi2", "-mf16c",
+                                  "-mlzcnt", "-mmovbe"]),
+    ("avx512", "-march=x86-64-v4", ["-msse4.2", "-mpopcnt", "-mcx16", "-mavx2", "-mfma", "-mbmi", "-mbmi2", "-mf16c",
+                                    "-mlzcnt", "-mmovbe", "-mavx512f", "-mavx512bw", "-mavx512cd", "-mavx512dq",
+                                    "-mavx512vl"]),
+]
 EMU_DIR = CSRC / "cuda_emu"
 # fastembed._C_cuda: its bindings, the shared binding helpers, the core files its kernels call,
 # and every .cu file.
@@ -75,7 +92,13 @@ def rel(paths):
 
 def cpu_sources() -> list[str]:
     return rel(p for p in CSRC.rglob("*.cc")
-               if str(p.relative_to(CSRC)) not in CUDA_ONLY_CXX and EMU_DIR not in p.parents)
+               if str(p.relative_to(CSRC)) not in CUDA_ONLY_CXX | set(DISPATCHED) and EMU_DIR not in p.parents)
+
+
+def is_x86() -> bool:
+    import platform
+
+    return platform.machine().lower() in {"x86_64", "amd64", "i386", "i686"}
 
 
 def cuda_sources() -> tuple[list[str], list[str]]:
@@ -159,7 +182,8 @@ class BuildExt(build_ext):
         return True
 
     def native_flags(self) -> tuple[list[str], list[str], list[str], dict[str, str]]:
-        """Compile and link flags for both modules, OpenMP flags (for _C only) and build facts."""
+        """Compile and link flags for both modules, OpenMP flags (for _C only) and build facts.
+        Also sets self.levels: the dispatch levels, [(name, flags)] lowest first."""
         sanitize = env_flag("FASTEMBED_SANITIZE")
         cflags = ["-std=c++17", "-fvisibility=hidden", "-Wall", "-Wextra", "-Wno-unused-parameter"]
         lflags: list[str] = []
@@ -170,10 +194,18 @@ class BuildExt(build_ext):
         else:
             cflags += ["-O3", "-g0"]
 
-        arch = os.environ.get("FASTEMBED_ARCH", "native").strip() or "native"
+        arch = os.environ.get("FASTEMBED_ARCH", "dispatch").strip() or "dispatch"
         if env_flag("FASTEMBED_PORTABLE"):
             arch = "portable"
-        if arch == "native":
+        self.levels = [("native", [])]  # one copy of the kernels, with the module's flags
+        if arch == "dispatch":
+            if is_x86():
+                self.levels = [(name, [march] if self.has_flag(march) else spelled)
+                               for name, march, spelled in X86_LEVELS]
+                cflags += self.levels[0][1]  # the module itself: the baseline
+            else:  # aarch64: NEON is the baseline; one level
+                self.levels = [("baseline", [])]
+        elif arch == "native":
             flag = next((f for f in ("-march=native", "-mcpu=native") if self.has_flag(f)), None)
             if flag is None:
                 print("fastembed: compiler accepts neither -march=native nor -mcpu=native; building portable")
@@ -210,6 +242,9 @@ class BuildExt(build_ext):
             ext.extra_compile_args = cflags + extra + ext.extra_compile_args
             ext.extra_link_args = lflags + extra + ext.extra_link_args
             ext.define_macros += [(k, f'"{v}"') for k, v in facts.items()]
+            if ext.name == "fastembed._C":
+                ext.define_macros += [(f"FE_HAVE_ISA_{name.upper()}", "1") for name, _ in self.levels]
+                ext.levels = self.levels
         super().build_extensions()
 
     def build_extension(self, ext):
@@ -234,7 +269,29 @@ class BuildExt(build_ext):
             finally:
                 self.build_temp = temp
             return
+        if ext.name == "fastembed._C":
+            ext.extra_objects = self.compile_levels(ext)
         super().build_extension(ext)
+
+    def compile_levels(self, ext) -> list[str]:
+        """The DISPATCHED sources once per level: the level's -march after the module's own flags
+        (the last -march wins), its own namespace (FE_ISA_NS: common/isa.h says why) and object
+        directory. The objects are linked after the module's, lowest level first: where the linker
+        keeps one copy of an inline function that several objects define (the first it meets), the
+        copy is the one compiled for the lowest level, which every level's CPU can run."""
+        objects: list[str] = []
+        for name, flags in ext.levels:
+            macros = list(ext.define_macros) + [
+                ("FE_ISA_NS", f"isa_{name}"), ("FE_ISA_NAME", f'"{name}"'),
+                ("FE_ISA_FLAGS", f'"{" ".join(flags)}"')]
+            level = {"baseline": 0, "avx2": 1, "avx512": 2}.get(name)
+            if level is not None:
+                macros.append(("FE_ISA_LEVEL", str(level)))
+            objects += self.compiler.compile(
+                [f"csrc/{s}" for s in DISPATCHED], output_dir=os.path.join(self.build_temp, f"isa_{name}"),
+                macros=macros, include_dirs=ext.include_dirs, debug=self.debug,
+                extra_postargs=ext.extra_compile_args + flags, depends=ext.depends)
+        return objects
 
     def prepare_emulated(self, ext):
         """Writes the emulator's translation of every .cu file (csrc/cuda_emu/rewrite.py) into

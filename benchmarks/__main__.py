@@ -24,6 +24,7 @@ REGISTRY = {
     "embed": "benchmarks.embed",
     "finetune": "benchmarks.finetune",
     "generate": "benchmarks.generate",
+    "isa": "benchmarks.isa",
     "predict": "benchmarks.predict",
     "tokenize": "benchmarks.tokenize",
     "pretrain": "benchmarks.pretrain",

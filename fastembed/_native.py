@@ -13,8 +13,10 @@ from __future__ import annotations
 import contextlib
 import importlib
 import importlib.metadata
+import os
 import platform
 import sys
+import warnings
 from typing import Any, Iterator
 
 from ._version import __version__
@@ -25,8 +27,28 @@ except ImportError as e:  # pragma: no cover - exercised only on a broken instal
     raise ImportError(
         f"fastembed's native core (fastembed._C) could not be loaded: {e}. Build it from the source "
         "tree with `pip install -e .` (needs a C++17 compiler and Python headers). If it was built "
-        "on another machine with -march=native, rebuild here or build with FASTEMBED_PORTABLE=1."
+        "on another machine with FASTEMBED_ARCH=native, rebuild here or build with the default "
+        "FASTEMBED_ARCH=dispatch."
     ) from e
+
+
+def _select_isa() -> dict[str, Any]:
+    """Choose the native kernels' instruction-set level, once, at import.
+
+    The highest level compiled in (baseline, avx2, avx512: csrc/README.md, "Runtime dispatch")
+    that this CPU supports, capped by ``FASTEMBED_ISA`` (for tests and debugging). A cap above
+    what the CPU has falls back with a RuntimeWarning, never an illegal instruction.
+    ``FASTEMBED_TEST_CPU_LEVEL`` (tests only) makes detection report less than the CPU has.
+    """
+    cap = os.environ.get("FASTEMBED_ISA", "").strip().lower()
+    pretend = os.environ.get("FASTEMBED_TEST_CPU_LEVEL", "").strip().lower()
+    info = _C.select_isa(cap, pretend)  # ValueError for a name it does not know
+    if info["warning"]:
+        warnings.warn(f"fastembed: {info['warning']}", RuntimeWarning, stacklevel=2)
+    return info
+
+
+_select_isa()
 
 
 def _optional_module(name: str, not_built: str) -> tuple[Any, str]:
@@ -131,7 +153,9 @@ def build_info() -> dict[str, Any]:
 
     Keys: ``version``, ``python``, ``platform``, ``compiler``, ``flags``, ``arch`` (SIMD policy),
     ``sanitizers``, ``openmp``, ``openmp_version``, ``simd`` (widest vector ISA compiled in),
-    ``simd_features``, ``cpu_simd_features``, ``threads``, ``default_threads``, ``forked_child``,
+    ``simd_features``, ``cpu_simd_features``, ``dispatch`` (a dict: ``level`` the kernels run at,
+    ``compiled`` the levels built, ``flags`` theirs, ``cpu`` the highest level this CPU supports,
+    ``cap`` FASTEMBED_ISA or None, ``warning`` or None), ``threads``, ``default_threads``, ``forked_child``,
     ``cuda`` (a dict: ``built``, ``status``, and when built ``runtime_version``, ``archs``,
     ``driver_version``, ``gpus``, ``gpu_visible``; ``emulator``: a dict ``built``, ``status`` for
     the emulated CUDA module the tests use without a GPU), ``torch`` (installed version or None;

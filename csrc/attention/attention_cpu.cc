@@ -38,7 +38,14 @@
 #include "common/parallel.h"
 #include "common/rng.h"
 
+#include "common/isa.h"
+
+#ifndef FE_ISA_NS
+#error "compiled once per dispatch level by setup.py (-DFE_ISA_NS=isa_<level>; csrc/README.md, Runtime dispatch)"
+#endif
+
 namespace fe {
+FE_ISA_BEGIN
 namespace {
 
 using attention_detail::exp_affine;
@@ -504,4 +511,5 @@ void attention_dropout_mask_cpu(int64_t B, int64_t H, int64_t Tq, int64_t Tk, do
   });
 }
 
+FE_ISA_END
 }  // namespace fe

@@ -16,7 +16,9 @@
 
 #include "common/simd.h"
 
-namespace fe::attention_detail {
+namespace fe {
+FE_ISA_BEGIN
+namespace attention_detail {
 
 // out[j·D + d] = src[j·ld + d] for j in [0, n), d in [0, D).
 template <class T>
@@ -81,4 +83,6 @@ inline void pack_transposed(const T* src, int64_t ld, int64_t jn, int64_t D, T* 
     for (int64_t d = 0; d < D; ++d) std::memset(out + d * ldo + jn, 0, sizeof(T) * (ldo - jn));
 }
 
-}  // namespace fe::attention_detail
+}  // namespace attention_detail
+FE_ISA_END
+}  // namespace fe

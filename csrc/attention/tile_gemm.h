@@ -19,7 +19,9 @@
 
 #include "common/simd.h"
 
-namespace fe::attention_detail {
+namespace fe {
+FE_ISA_BEGIN
+namespace attention_detail {
 
 using simd::loadv;
 using simd::Simd;
@@ -93,4 +95,6 @@ void tile_gemm(int64_t M, int64_t N, int64_t K, const T* a, int64_t ars, int64_t
   }
 }
 
-}  // namespace fe::attention_detail
+}  // namespace attention_detail
+FE_ISA_END
+}  // namespace fe

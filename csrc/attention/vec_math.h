@@ -9,7 +9,9 @@
 
 #include "attention/tile_gemm.h"
 
-namespace fe::attention_detail {
+namespace fe {
+FE_ISA_BEGIN
+namespace attention_detail {
 
 using simd::exp_vec;
 
@@ -69,4 +71,6 @@ inline void exp_affine(double* x, int64_t n, double scale, double shift) {
   for (int64_t i = 0; i < n; ++i) x[i] = std::exp(x[i] * scale - shift);
 }
 
-}  // namespace fe::attention_detail
+}  // namespace attention_detail
+FE_ISA_END
+}  // namespace fe

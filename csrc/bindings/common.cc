@@ -6,6 +6,7 @@
 #include "common/build_info.h"
 #include "common/parallel.h"
 #include "common/progress.h"
+#include "dispatch/kernels.h"
 
 #ifndef FE_BUILD_FLAGS
 #define FE_BUILD_FLAGS ""
@@ -18,6 +19,22 @@
 #endif
 
 namespace fe::bindings {
+namespace {
+
+py::dict selection_dict(const dispatch::Selection& s) {
+  py::dict d;
+  d["level"] = s.level;
+  d["compiled"] = s.compiled;
+  py::dict flags;
+  for (size_t i = 0; i < s.compiled.size(); ++i) flags[py::str(s.compiled[i])] = s.flags[i];
+  d["flags"] = flags;
+  d["cpu"] = s.cpu;
+  d["cap"] = s.cap.empty() ? py::object(py::none()) : py::object(py::str(s.cap));
+  d["warning"] = s.warning.empty() ? py::object(py::none()) : py::object(py::str(s.warning));
+  return d;
+}
+
+}  // namespace
 
 void bind_common(py::module_& m) {
   m.def("build_info", [] {
@@ -31,6 +48,7 @@ void bind_common(py::module_& m) {
     d["simd"] = simd_level();
     d["simd_features"] = compiled_simd_features();
     d["cpu_simd_features"] = cpu_simd_features();
+    d["dispatch"] = selection_dict(dispatch::current());
     return d;
   }, "Facts about how _C was compiled (a dict); see fastembed.build_info().");
 
@@ -48,6 +66,11 @@ void bind_common(py::module_& m) {
       .def_property_readonly("done", [](const Progress& p) { return p.done.load(); })
       .def_property_readonly("total", [](const Progress& p) { return p.total.load(); })
       .def("cancel", [](Progress& p) { p.cancel.store(true); }, "Ask the native call to stop at its next check.");
+
+  m.def("select_isa", [](const std::string& cap, const std::string& pretend_cpu) {
+    return selection_dict(dispatch::select(cap, pretend_cpu));
+  }, py::arg("cap"), py::arg("pretend_cpu") = "",
+     "Choose the kernels' instruction-set level once, at import (FASTEMBED_ISA; see csrc/dispatch/kernels.h).");
 
   m.def("in_forked_child", &in_forked_child, "True in a child forked after fastembed was loaded.");
 }

@@ -12,7 +12,11 @@
 #include <cstdint>
 #include <cstring>
 
-namespace fe::simd {
+#include "common/isa.h"
+
+namespace fe {
+FE_ISA_BEGIN
+namespace simd {
 
 template <class T>
 struct Simd;
@@ -67,4 +71,6 @@ inline Simd<float>::V exp_vec(Simd<float>::V x) {
   return masked ? V{} : (nan ? in : (overflow ? big : y));
 }
 
-}  // namespace fe::simd
+}  // namespace simd
+FE_ISA_END
+}  // namespace fe

@@ -7,7 +7,14 @@
 #include "common/parallel.h"
 #include "common/simd.h"
 
+#include "common/isa.h"
+
+#ifndef FE_ISA_NS
+#error "compiled once per dispatch level by setup.py (-DFE_ISA_NS=isa_<level>; csrc/README.md, Runtime dispatch)"
+#endif
+
 namespace fe {
+FE_ISA_BEGIN
 namespace {
 
 using simd::loadv;
@@ -125,4 +132,5 @@ void bias_residual_layer_norm_cpu(float* y, int64_t rows, int64_t cols, int64_t 
   });
 }
 
+FE_ISA_END
 }  // namespace fe

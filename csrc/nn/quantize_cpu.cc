@@ -8,7 +8,14 @@
 
 #include "common/parallel.h"
 
+#include "common/isa.h"
+
+#ifndef FE_ISA_NS
+#error "compiled once per dispatch level by setup.py (-DFE_ISA_NS=isa_<level>; csrc/README.md, Runtime dispatch)"
+#endif
+
 namespace fe {
+FE_ISA_BEGIN
 namespace {
 
 // The largest |v| of a row, and whether the row holds a NaN (which max would skip).
@@ -59,4 +66,5 @@ void quantize_rows_s8_cpu(const float* x, int64_t rows, int64_t cols, int64_t ld
   });
 }
 
+FE_ISA_END
 }  // namespace fe

@@ -14,7 +14,14 @@
 #include "word2vec/sampler.h"
 #include "word2vec/vecops.h"
 
+#include "common/isa.h"
+
+#ifndef FE_ISA_NS
+#error "compiled once per dispatch level by setup.py (-DFE_ISA_NS=isa_<level>; csrc/README.md, Runtime dispatch)"
+#endif
+
 namespace fe::w2v {
+FE_ISA_BEGIN
 namespace {
 
 // σ and log σ from tables over [-kMaxExp, kMaxExp], as word2vec.c and gensim do (a table lookup
@@ -236,23 +243,6 @@ std::vector<int64_t> shares(const TrainParams& p, int64_t workers) {
 
 }  // namespace
 
-void check_train_params(const TrainParams& p) {
-  constexpr const char* fn = "word2vec";
-  FE_CHECK(p.V >= 1 && p.V < (int64_t{1} << 31), ValueError, fn, ": vocabulary size must be in [1, 2^31), got ", p.V);
-  FE_CHECK(p.D >= 1, ValueError, fn, ": vector_size must be >= 1, got ", p.D);
-  FE_CHECK(p.window >= 1, ValueError, fn, ": window must be >= 1, got ", p.window);
-  FE_CHECK(p.negative >= 1, ValueError, fn, ": negative must be >= 1, got ", p.negative);
-  FE_CHECK(p.epochs >= 1 && p.epoch >= 0 && p.epoch < p.epochs, ValueError, fn, ": epoch ", p.epoch,
-           " is outside [0, epochs = ", p.epochs, ")");
-  FE_CHECK(p.sample >= 0.0, ValueError, fn, ": sample must be >= 0, got ", p.sample);
-  FE_CHECK(p.alpha > 0.0 && p.min_alpha >= 0.0 && std::isfinite(p.alpha), ValueError, fn,
-           ": alpha must be > 0 and min_alpha >= 0, got ", p.alpha, " and ", p.min_alpha);
-  FE_CHECK(p.workers >= 1, ValueError, fn, ": workers must be >= 1, got ", p.workers);
-  FE_CHECK(p.n_sentences >= 0 && p.offsets, ValueError, fn, ": missing sentence offsets");
-  FE_CHECK(p.syn0 && p.syn1neg && p.counts && (p.ids || p.offsets[p.n_sentences] == p.offsets[0]), ValueError, fn,
-           ": null array");
-}
-
 void train_epoch(TrainParams& p, Progress* progress) {
   check_train_params(p);
   const AliasSampler sampler(p.counts, p.V, p.ns_exponent);
@@ -318,10 +308,6 @@ void train_epoch(TrainParams& p, Progress* progress) {
   }
 }
 
-}  // namespace fe::w2v
-
-namespace fe::w2v {
-
 double train_step_for_testing(const TrainParams& p, int mode, int32_t centre, const int32_t* contexts,
                               int64_t n_contexts, const int32_t* negatives, int64_t n_negatives, float alpha) {
   Worker w(p, nullptr, 0);
@@ -335,4 +321,5 @@ double train_step_for_testing(const TrainParams& p, int mode, int32_t centre, co
   return w.loss;
 }
 
+FE_ISA_END
 }  // namespace fe::w2v

@@ -11,7 +11,11 @@
 #include <cstdint>
 #include <cstring>
 
-namespace fe::w2v::vec {
+#include "common/isa.h"
+
+namespace fe::w2v {
+FE_ISA_BEGIN
+namespace vec {
 
 typedef float V8 __attribute__((vector_size(32)));
 constexpr int W = 8;
@@ -105,4 +109,6 @@ inline void sum_rows(float* y, const float* const* rows, int64_t k, float scale,
   }
 }
 
-}  // namespace fe::w2v::vec
+}  // namespace vec
+FE_ISA_END
+}  // namespace fe::w2v

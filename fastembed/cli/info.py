@@ -34,6 +34,9 @@ def format_info(info: dict) -> str:
     emu = cuda["emulator"]
     emu_line = ("built (fastembed._C_cuda_emu: the CUDA kernels on the CPU, for tests without a GPU)"
                 if emu["built"] else emu["status"])
+    d = info["dispatch"]
+    dispatch_line = (f"{d['level']} kernels (compiled: {' '.join(d['compiled'])}; CPU supports: {d['cpu']}; "
+                     f"FASTEMBED_ISA: {d['cap'] or 'unset'})")
     omp = f"on (OpenMP {info['openmp_version']})" if info["openmp"] else "off (loops run on one thread)"
     rows = [
         ("fastembed", info["version"]),
@@ -42,6 +45,7 @@ def format_info(info: dict) -> str:
         ("flags", info["flags"]),
         ("SIMD", f"{info['simd']} (arch policy: {info['arch']}; compiled: {' '.join(info['simd_features']) or '-'})"),
         ("CPU SIMD", " ".join(info["cpu_simd_features"]) or "-"),
+        ("dispatch", dispatch_line),
         ("OpenMP", omp),
         ("threads", f"{info['threads']} (default {info['default_threads']})"),
         ("sanitizers", info["sanitizers"] or "none"),

@@ -1,0 +1,79 @@
+// One level's KernelTable (dispatch/kernels.h). Compiled once per level, like the kernels it lists,
+// with FE_ISA_NS, FE_ISA_NAME and FE_ISA_FLAGS set by setup.py.
+#include "dispatch/kernels.h"
+#include "nn/epilogue.h"
+#include "nn/quantize.h"
+
+#ifndef FE_ISA_NS
+#error "compiled once per dispatch level by setup.py (-DFE_ISA_NS=isa_<level>; csrc/README.md, Runtime dispatch)"
+#endif
+#ifndef FE_ISA_NAME
+#define FE_ISA_NAME "native"
+#endif
+#ifndef FE_ISA_FLAGS
+#define FE_ISA_FLAGS ""
+#endif
+
+namespace fe {
+FE_ISA_BEGIN
+// This level's copies (attention_cpu.cc, epilogue_cpu.cc, quantize_cpu.cc).
+void attention_forward_cpu(const AttentionParams& p);
+void attention_backward_cpu(const AttentionParams& p);
+void attention_dropout_mask_cpu(int64_t B, int64_t H, int64_t Tq, int64_t Tk, double p, uint64_t seed,
+                                uint64_t offset, uint8_t* mask);
+void bias_cpu(float* y, int64_t rows, int64_t cols, int64_t ldy, const float* bias, const float* row_scale);
+void bias_gelu_cpu(float* y, int64_t rows, int64_t cols, int64_t ldy, const float* bias, const float* row_scale);
+void bias_residual_layer_norm_cpu(float* y, int64_t rows, int64_t cols, int64_t ldy, const float* bias,
+                                  const float* residual, int64_t ldr, const float* gamma, const float* beta,
+                                  float eps, const float* row_scale);
+void quantize_rows_s8_cpu(const float* x, int64_t rows, int64_t cols, int64_t ldx, const float* col_scale,
+                          int8_t* q, float* row_scale);
+FE_ISA_END
+}  // namespace fe
+
+namespace fe::w2v {
+FE_ISA_BEGIN
+// This level's copies (word2vec/train.cc).
+void train_epoch(TrainParams& p, Progress* progress);
+double train_step_for_testing(const TrainParams& p, int mode, int32_t centre, const int32_t* contexts,
+                              int64_t n_contexts, const int32_t* negatives, int64_t n_negatives, float alpha);
+FE_ISA_END
+}  // namespace fe::w2v
+
+namespace fe {
+FE_ISA_BEGIN
+
+namespace {
+// The level a "native" copy needs: what its flags let the compiler use.
+constexpr int kCompiledLevel =
+#if defined(FE_ISA_LEVEL)
+    FE_ISA_LEVEL;
+#elif defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__) && defined(__AVX512DQ__)
+    dispatch::kAvx512;
+#elif defined(__AVX2__) && defined(__FMA__)
+    dispatch::kAvx2;
+#else
+    dispatch::kBaseline;
+#endif
+}  // namespace
+
+const dispatch::KernelTable& kernel_table() {
+  static const dispatch::KernelTable t{
+      FE_ISA_NAME,
+      kCompiledLevel,
+      FE_ISA_FLAGS,
+      &FE_ISA_NS::attention_forward_cpu,
+      &FE_ISA_NS::attention_backward_cpu,
+      &FE_ISA_NS::attention_dropout_mask_cpu,
+      &FE_ISA_NS::bias_cpu,
+      &FE_ISA_NS::bias_gelu_cpu,
+      &FE_ISA_NS::bias_residual_layer_norm_cpu,
+      &FE_ISA_NS::quantize_rows_s8_cpu,
+      &w2v::FE_ISA_NS::train_epoch,
+      &w2v::FE_ISA_NS::train_step_for_testing,
+  };
+  return t;
+}
+
+FE_ISA_END
+}  // namespace fe
