@@ -6,6 +6,7 @@ import json
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -110,3 +111,19 @@ def test_tokenizer_errors_are_messages_not_tracebacks(tmp_path):
     bad.write_text("{")
     out = cli("tokenizer", "decode", "-t", str(bad), "1")
     assert out.returncode == 1 and "not a fastembed tokenizer file" in out.stderr
+
+
+def test_bench_finds_the_benchmarks_of_a_checkout_or_says_where_they_are(tmp_path, monkeypatch, caplog):
+    """An installed wheel (no source tree beside the package) runs the benchmarks of the clone it
+    is run from; elsewhere the command says where the benchmarks are, exit 2."""
+    from fastembed.cli import bench
+
+    here = Path(__file__).resolve().parents[2]                                  # this checkout (or its copy)
+    monkeypatch.setattr(bench, "SOURCE_ROOT", tmp_path / "site-packages")      # as installed from a wheel
+    monkeypatch.chdir(here)
+    assert bench.benchmarks_root() == here
+    monkeypatch.chdir(tmp_path)
+    assert bench.benchmarks_root() is None
+    with caplog.at_level("ERROR", logger="fastembed"):
+        assert bench.run(bench.argparse.Namespace(bench_args=["list"])) == 2
+    assert "run this from a clone of the repository" in caplog.text
