@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from .harness import Recorder, Stats, optional_import
+from .pretrain import gpt_batches
 
 NAME = "elmo"
 DESCRIPTION = "ELMo biLM training steps (tokens/s): fastembed.models.elmo vs a plain torch.nn.LSTM biLM"
@@ -89,15 +90,6 @@ def ours(torch: Any, shape: dict, dropout: float) -> Any:
     return ELMo(cfg)
 
 
-def batches(torch: Any, shape: dict, n: int, seed: int = 0) -> list[dict]:
-    g = torch.Generator().manual_seed(seed)
-    out = []
-    for _ in range(n):
-        w = torch.randint(0, shape["vocab_size"], (shape["B"], shape["T"] + 1), generator=g)
-        out.append({"input_ids": w[:, :-1].contiguous(), "labels": w[:, 1:].contiguous()})
-    return out
-
-
 def _step_fn(model: Any, opt: Any, data: list[dict], loss_of: Any) -> Any:
     it = iter(range(10**9))
 
@@ -128,7 +120,7 @@ def run(args: argparse.Namespace, recorder: Recorder) -> None:
 
 
 def _speed(torch: Any, shape: dict, steps: int, recorder: Recorder) -> None:
-    data = batches(torch, shape, 4)
+    data = gpt_batches(torch, shape, 4)          # random next-token blocks, as the GPT benchmark
     tokens = shape["B"] * shape["T"]
     torch.manual_seed(0)
     models = {"fastembed": ours(torch, shape, 0.1).train(), "torch.nn.LSTM": plain_bilm(torch, shape, 0.1).train()}

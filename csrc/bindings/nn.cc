@@ -19,18 +19,9 @@ ArrayArg matrix(py::handle obj, const char* fn, const char* name, bool writeable
   return a;
 }
 
-// A float32 (cols,) vector, contiguous.
-const float* vector(py::handle obj, const char* fn, const char* name, int64_t cols) {
-  const ArrayArg a = arg_array(obj, fn, name, py::dtype::of<float>(), 1, false);
-  FE_CHECK(a.shape[0] == cols, ValueError, fn, ": argument '", name, "' must have shape (", cols,
-           ",) to match the columns of 'y', got ", shape_str(a.array));
-  FE_CHECK(cols <= 1 || a.stride_elems(0) == 1, ValueError, fn, ": argument '", name, "' must be contiguous");
-  return static_cast<const float*>(a.data);
-}
-
-// An optional float32 (n,) vector: null for None.
-const float* optional_vector(py::handle obj, const char* fn, const char* name, int64_t n, const char* what) {
-  if (obj.is_none()) return nullptr;
+// A float32 (n,) vector, contiguous; `what` names what its length must match.
+const float* vector(py::handle obj, const char* fn, const char* name, int64_t n,
+                    const char* what = "columns of 'y'") {
   const ArrayArg a = arg_array(obj, fn, name, py::dtype::of<float>(), 1, false);
   FE_CHECK(a.shape[0] == n, ValueError, fn, ": argument '", name, "' must have shape (", n, ",) to match the ",
            what, ", got ", shape_str(a.array));
@@ -38,36 +29,36 @@ const float* optional_vector(py::handle obj, const char* fn, const char* name, i
   return static_cast<const float*>(a.data);
 }
 
+// The same, or null for None.
+const float* optional_vector(py::handle obj, const char* fn, const char* name, int64_t n, const char* what) {
+  return obj.is_none() ? nullptr : vector(obj, fn, name, n, what);
+}
+
+// y = op(y * row_scale[:, None] + bias) in place: the epilogues that take only a bias.
+using BiasKernel = void (*)(float*, int64_t, int64_t, int64_t, const float*, const float*);
+
+void def_bias_epilogue(py::module_& m, const char* fn, BiasKernel kernel, const char* doc) {
+  m.def(fn, [fn, kernel](py::handle y, py::handle bias, py::handle row_scale) {
+    const ArrayArg ya = matrix(y, fn, "y", true);
+    const int64_t rows = ya.shape[0], cols = ya.shape[1];
+    const float* b = vector(bias, fn, "bias", cols);
+    const float* s = optional_vector(row_scale, fn, "row_scale", rows, "rows of 'y'");
+    float* yp = static_cast<float*>(ya.data);
+    const int64_t ldy = ya.stride_elems(0);
+    py::gil_scoped_release release;
+    kernel(yp, rows, cols, ldy, b, s);
+  }, py::arg("y"), py::arg("bias"), py::arg("row_scale") = py::none(), doc);
+}
+
 }  // namespace
 
 void bind_nn(py::module_& m) {
-  m.def("bias_", [](py::handle y, py::handle bias, py::handle row_scale) {
-    constexpr const char* fn = "bias_";
-    const ArrayArg ya = matrix(y, fn, "y", true);
-    const int64_t rows = ya.shape[0], cols = ya.shape[1];
-    const float* b = vector(bias, fn, "bias", cols);
-    const float* s = optional_vector(row_scale, fn, "row_scale", rows, "rows of 'y'");
-    float* yp = static_cast<float*>(ya.data);
-    const int64_t ldy = ya.stride_elems(0);
-    py::gil_scoped_release release;
-    bias_cpu(yp, rows, cols, ldy, b, s);
-  }, py::arg("y"), py::arg("bias"), py::arg("row_scale") = py::none(),
-     "y = y * row_scale[:, None] + bias in place. y: float32 (rows, cols) with a contiguous last axis; bias: "
-     "float32 (cols,); row_scale: float32 (rows,) or None (1).");
-
-  m.def("bias_gelu_", [](py::handle y, py::handle bias, py::handle row_scale) {
-    constexpr const char* fn = "bias_gelu_";
-    const ArrayArg ya = matrix(y, fn, "y", true);
-    const int64_t rows = ya.shape[0], cols = ya.shape[1];
-    const float* b = vector(bias, fn, "bias", cols);
-    const float* s = optional_vector(row_scale, fn, "row_scale", rows, "rows of 'y'");
-    float* yp = static_cast<float*>(ya.data);
-    const int64_t ldy = ya.stride_elems(0);
-    py::gil_scoped_release release;
-    bias_gelu_cpu(yp, rows, cols, ldy, b, s);
-  }, py::arg("y"), py::arg("bias"), py::arg("row_scale") = py::none(),
-     "y = gelu(y * row_scale[:, None] + bias) in place (exact, erf-based GELU). y: float32 (rows, cols) with a "
-     "contiguous last axis; bias: float32 (cols,); row_scale: float32 (rows,) or None (1).");
+  def_bias_epilogue(m, "bias_", &bias_cpu,
+                    "y = y * row_scale[:, None] + bias in place. y: float32 (rows, cols) with a contiguous last axis; "
+                    "bias: float32 (cols,); row_scale: float32 (rows,) or None (1).");
+  def_bias_epilogue(m, "bias_gelu_", &bias_gelu_cpu,
+                    "y = gelu(y * row_scale[:, None] + bias) in place (exact, erf-based GELU). y: float32 (rows, cols) "
+                    "with a contiguous last axis; bias: float32 (cols,); row_scale: float32 (rows,) or None (1).");
 
   m.def("quantize_rows_s8", [](py::handle x, py::handle col_scale, py::handle q, py::handle row_scale) {
     constexpr const char* fn = "quantize_rows_s8";

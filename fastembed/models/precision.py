@@ -24,9 +24,10 @@ calling it first.
   it would be slower than float32, so ``prepare`` warns (:class:`PrecisionFallbackWarning`) and
   keeps float32.
 - **int8**: symmetric weights with one scale per output channel, the activation quantized per row
-  (per token) with a scale computed from that row at run time, products accumulated in int32 by
-  ``torch._int_mm`` (oneDNN: AMX-int8 / VNNI / AVX2, picked by the library at run time), then
-  rescaled to float32 by both scales. Per-token activation scales matter: one scale for the whole
+  (per token) with a scale computed from that row at run time (one native pass), products
+  accumulated in int32 by oneDNN's int8 linear (AMX-int8 / VNNI / AVX2, picked by the library at
+  run time; ``torch._int_mm`` where that op is missing), then rescaled to float32 by both scales,
+  the per-token one inside the next epilogue's pass. Per-token activation scales matter: one scale for the whole
   batch (ONNX Runtime's dynamic quantization) lets the largest token of the batch decide the step
   of every other, which is what costs its vectors their fidelity. The QKV projection is the one
   product whose int8 error shows in the vectors (measured alone on MiniLM over 2,000 SST-2 texts:
@@ -47,8 +48,10 @@ from typing import Any, Iterable, Optional
 import torch
 from torch import nn
 
+from ..ops import epilogue
+
 __all__ = ["PRECISIONS", "INT8_PRODUCTS", "PrecisionFallbackWarning", "Bf16Linear", "Int8Linear", "check_precision",
-           "cpu_has_bf16", "cpu_flags", "resolve_precision", "prepare", "int8_matmul", "quantize_rows", "linear_mm",
+           "cpu_has_bf16", "cpu_flags", "resolve_precision", "prepare", "quantize_rows", "linear_mm",
            "linear_mm_parts"]
 
 PRECISIONS = ("fp32", "bf16", "int8")
@@ -106,7 +109,7 @@ def resolve_precision(precision: Any, device: Any = "cpu", *, stacklevel: int = 
         reason = ("this CPU has neither AVX-512-BF16 nor AMX-BF16, so bf16 products would be emulated "
                   "(slower than float32)")
     elif precision == "int8" and kind != "cpu":
-        reason = f"the int8 path is for the CPU (its products are torch._int_mm's CPU kernels), not {kind}"
+        reason = f"the int8 path is for the CPU (its products are oneDNN's and torch._int_mm's CPU kernels), not {kind}"
     if reason is None:
         return precision
     warnings.warn(f"precision={precision!r}: {reason}; using float32 instead", PrecisionFallbackWarning,
@@ -155,16 +158,6 @@ def _onednn_linear(q: torch.Tensor, packed: torch.Tensor, w_scale: torch.Tensor,
     they are applied afterwards (in the epilogue's pass)."""
     return torch.ops.onednn.qlinear_pointwise(q, 1.0, 0, packed, w_scale, w_zero, None, 1.0, 0, torch.float32,
                                               "none", [], "")
-
-
-def int8_matmul(x: torch.Tensor, w_q: torch.Tensor, w_scale: torch.Tensor) -> torch.Tensor:
-    """``x · Wᵀ`` in float32 with the activation quantized per row here and the weight already
-    quantized per output channel: ``w_q`` (N, K) int8, ``w_scale`` (N,) float32. The products
-    accumulate exactly in int32; only the two quantizations round. (``torch._int_mm``: the plain
-    version; :class:`Int8Linear` multiplies with oneDNN where it can.)"""
-    q, s = quantize_rows(x)
-    acc = torch._int_mm(q, w_q.t())                                  # (M, N) int32
-    return torch.mul(acc, s).mul_(w_scale)                           # int32 * float32 -> float32
 
 
 class _LowPrecisionLinear(nn.Module):
@@ -259,19 +252,11 @@ class Int8Linear(_LowPrecisionLinear):
         if x.shape[-1] != self.in_features:
             raise ValueError(f"input has {x.shape[-1]} features; this layer takes {self.in_features}")
         y, s = self.mm_parts(x.reshape(-1, self.in_features))
-        if self.bias is not None and y.device.type == "cpu" and epilogue_usable(y):
-            from ..ops import epilogue
-
+        if self.bias is not None and epilogue.usable(y):
             epilogue.bias_(y, self.bias, s)                          # one pass: y · s + bias
         else:
             y = y.mul_(s) if self.bias is None else y.mul_(s).add_(self.bias)
         return y.view(*x.shape[:-1], self.out_features).to(x.dtype)
-
-
-def epilogue_usable(y: torch.Tensor) -> bool:
-    from ..ops import epilogue
-
-    return epilogue.usable(y)
 
 
 def linear_mm(linear: nn.Module, x: torch.Tensor) -> torch.Tensor:
