@@ -235,14 +235,14 @@ def _decode(model: Any, rows: list[list[int]], processors: "_Processors",
     return out, [row[:len(r)] for row, r in zip(lp, out)]         # a row's ids are its first steps
 
 
-def _forward_of(model: Any, batch: int, max_len: int, *, use_cache: bool,
+def _forward_of(model: Any, batch: int, max_length: int, *, use_cache: bool,
                 precision: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
     """``forward(feed, alive)``: the next (B, T) ids and their (B, T) mask (1 = real) -> the (B, V)
     float logits after them. A model with a ``decoder`` method (:meth:`GPT.decoder`: preallocated
     cache, lean step) runs through it; any other model through its ``forward`` with
     ``past_key_values``; ``use_cache=False`` recomputes the whole sequence every step."""
     if use_cache and hasattr(model, "decoder"):
-        return model.decoder(batch, max_len, precision=precision)
+        return model.decoder(batch, max_length, precision=precision)
     if precision != "fp32":
         why = "use_cache=False" if not use_cache else f"{type(model).__name__} has no decoder method"
         raise ValueError(f"precision={precision!r} needs the KV-cache decoder of a GPT ({why}); use precision='fp32'")

@@ -119,13 +119,13 @@ class GPT(nn.Module):
                            correct=correct, logits=logits, last_hidden_state=h,
                            hidden_states=tuple(states) if states else None, extras=extras)
 
-    def decoder(self, batch: int, max_len: int, *, precision: str = "fp32", attn: Optional[str] = None) -> Any:
-        """A :class:`fastembed.models.gpt_decode.KVDecoder` for ``batch`` rows of up to ``max_len``
+    def decoder(self, batch: int, max_length: int, *, precision: str = "fp32", attn: Optional[str] = None) -> Any:
+        """A :class:`fastembed.models.gpt_decode.KVDecoder` for ``batch`` rows of up to ``max_length``
         positions: the inference-only forward pass generation runs (call it under
         ``torch.inference_mode()`` with the model in eval mode)."""
         from .gpt_decode import KVDecoder
 
-        return KVDecoder(self, batch, max_len, precision=precision, attn=attn)
+        return KVDecoder(self, batch, max_length, precision=precision, attn=attn)
 
 
 def _empty(h: torch.Tensor, block: GPTBlock) -> tuple[torch.Tensor, torch.Tensor]:

@@ -6,9 +6,9 @@ pays for what it does not need on every token: each layer's cache grows by a ``t
 attention mask, and the projections read ``nn.Linear``'s (out, in) weights. :class:`KVDecoder`
 computes the same function for inference only:
 
-* each layer's keys and values go into a (B, max_len, H, D) buffer allocated once, written in
+* each layer's keys and values go into a (B, max_length, H, D) buffer allocated once, written in
   place; attention reads the filled prefix (a strided view: no copy);
-* the key padding mask is one (B, max_len) buffer and the positions one (B,) counter, updated
+* the key padding mask is one (B, max_length) buffer and the positions one (B,) counter, updated
   in place by each call;
 * the projections are ``addmm(bias, x, W)`` with the weights stored (in, out), as GPT-2's
   ``Conv1D`` stores them: at batch 8 that layout runs the product about twice as fast as
@@ -123,30 +123,30 @@ def _project(x: torch.Tensor, lin: _Linear) -> torch.Tensor:
 class KVDecoder:
     """One generation's forward passes over a GPT: :meth:`__call__` feeds the next tokens of every
     row and returns the logits of the last one, keeping the keys and values in a cache allocated
-    for ``max_len`` positions.
+    for ``max_length`` positions.
 
     ``attn``: "fused" (:func:`fastembed.ops.attention`) or "sdpa"; the model's ``attn_impl``
     by default ("reference" is taken as "fused": the decoder is not a test oracle).
     """
 
-    def __init__(self, model: Any, batch: int, max_len: int, *, precision: str = "fp32",
+    def __init__(self, model: Any, batch: int, max_length: int, *, precision: str = "fp32",
                  attn: Optional[str] = None) -> None:
         cfg = model.config
-        if not 0 < max_len <= cfg.max_position:
-            raise ValueError(f"max_len must be in 1..{cfg.max_position} (the model's max_position), got {max_len}")
+        if not 0 < max_length <= cfg.max_position:
+            raise ValueError(f"max_length must be in 1..{cfg.max_position} (the model's max_position), got {max_length}")
         self.model, self.cfg, self.precision = model, cfg, precision
         self.weights = decode_weights(model, precision)
         device = model.wte.weight.device
         act = model.wte.weight.dtype if precision == "fp32" else torch.float32
         H, C = cfg.num_heads, cfg.hidden_size
         D = C // H
-        self.H, self.D, self.C, self.B, self.max_len = H, D, C, batch, max_len
+        self.H, self.D, self.C, self.B, self.max_length = H, D, C, batch, max_length
         self.eps = cfg.layer_norm_eps
         self.scale = D ** -0.5
         self.attn = attn or ("sdpa" if cfg.attn_impl == "sdpa" else "fused")
-        self.k = torch.zeros((cfg.num_layers, batch, max_len, H, D), dtype=act, device=device)
+        self.k = torch.zeros((cfg.num_layers, batch, max_length, H, D), dtype=act, device=device)
         self.v = torch.zeros_like(self.k)
-        self.padded = torch.ones((batch, max_len), dtype=torch.bool, device=device)   # True: not a real key
+        self.padded = torch.ones((batch, max_length), dtype=torch.bool, device=device)   # True: not a real key
         self.count = torch.zeros(batch, dtype=torch.long, device=device)              # real tokens so far
         self.length = 0                                                               # positions filled
 
@@ -156,8 +156,8 @@ class KVDecoder:
         Positions count real tokens only, as in :meth:`GPT.forward` with an attention mask."""
         B, T = ids.shape
         n0, n = self.length, self.length + T
-        if B != self.B or n > self.max_len:
-            raise ValueError(f"the decoder holds {self.B} rows of up to {self.max_len} positions; feeding "
+        if B != self.B or n > self.max_length:
+            raise ValueError(f"the decoder holds {self.B} rows of up to {self.max_length} positions; feeding "
                              f"{tuple(ids.shape)} after {n0} would need {n}")
         real = mask.to(torch.bool)
         self.padded[:, n0:n] = ~real

@@ -96,7 +96,7 @@ def test_bad_use_is_refused(model):
         decode_weights(model, "fp16")
     with pytest.raises(ValueError, match="needs the KV-cache decoder"):
         generate(model, [1, 2], max_new_tokens=2, precision="bf16", use_cache=False)
-    with pytest.raises(ValueError, match="max_len must be in 1..48"):
+    with pytest.raises(ValueError, match="max_length must be in 1..48"):
         model.decoder(1, 49)
     with torch.inference_mode():
         dec = model.decoder(2, 4)
