@@ -4,7 +4,8 @@ Matplotlib puts an annotation exactly where it is told, so labels of nearby poin
 an unreadable smudge. :func:`place_labels` is a small greedy placement (the idea of adjustText,
 without the dependency): each label, in order, takes the first of a ring of candidate positions
 around its point, nearest first, whose box overlaps no label already placed, no other point's
-marker, and stays inside the given bounds; rings grow until a free spot is found. It works in
+marker and no line drawn on the plot (an arrow), and stays inside the given bounds; rings grow
+until a free spot is found. It works in
 any units (the drawing helper uses display pixels), so it is a pure function that the tests check
 on synthetic points. :func:`annotate_points` measures each label's real size with the figure's
 renderer, places them, and draws them with a thin leader line when a label had to move away
@@ -30,9 +31,27 @@ def _box(cx: float, cy: float, w: float, h: float) -> Box:
     return (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)
 
 
+def crosses(box: Box, seg: Any) -> bool:
+    """True when the line segment ``seg`` ((x0, y0), (x1, y1)) passes through the box's interior
+    (Liang-Barsky clipping: the part of the segment inside each slab must not be empty)."""
+    (x0, y0), (x1, y1) = seg
+    lo, hi = 0.0, 1.0
+    for p0, d, a, b in ((x0, x1 - x0, box[0], box[2]), (y0, y1 - y0, box[1], box[3])):
+        if d == 0:
+            if not a < p0 < b:
+                return False
+            continue
+        t0, t1 = sorted(((a - p0) / d, (b - p0) / d))
+        lo, hi = max(lo, t0), min(hi, t1)
+        if lo >= hi:
+            return False
+    return True
+
+
 def place_labels(anchors: Any, sizes: Any, *, marker: float = 4.0, gap: float = 2.0,
-                 bounds: Optional[Box] = None, max_rings: int = 40) -> list[Box]:
-    """A box for each label, none overlapping another or any point's marker.
+                 bounds: Optional[Box] = None, max_rings: int = 40, segments: Sequence[Any] = ()) -> list[Box]:
+    """A box for each label, none overlapping another or any point's marker, nor crossing any of
+    ``segments`` (lines drawn on the plot, such as arrows: ((x0, y0), (x1, y1)) each).
 
     ``anchors`` (N, 2): the points; ``sizes`` (N, 2): each label's width and height; ``marker``:
     half the side of the square kept clear around every point; ``gap``: the space between a label
@@ -62,7 +81,8 @@ def place_labels(anchors: Any, sizes: Any, *, marker: float = 4.0, gap: float = 
                 if bounds is not None and not (box[0] >= bounds[0] and box[1] >= bounds[1]
                                                and box[2] <= bounds[2] and box[3] <= bounds[3]):
                     continue
-                cost = sum(overlaps(box, b) for b in placed) + sum(overlaps(box, m) for m in others)
+                cost = (sum(overlaps(box, b) for b in placed) + sum(overlaps(box, m) for m in others)
+                        + sum(crosses(box, g) for g in segments))
                 if cost < best_cost:
                     best, best_cost = box, cost
                 if cost == 0:
@@ -81,9 +101,11 @@ def count_overlaps(boxes: Sequence[Box]) -> int:
 
 
 def annotate_points(ax: Any, xy: Any, texts: Sequence[str], *, fontsize: float = 8, colors: Any = None,
-                    weights: Optional[Sequence[str]] = None, marker_px: float = 5.0) -> list[Any]:
+                    weights: Optional[Sequence[str]] = None, marker_px: float = 5.0,
+                    segments: Sequence[Any] = ()) -> list[Any]:
     """Draw ``texts`` beside the points ``xy`` (N, 2, data coordinates) of ``ax`` with no two
-    labels overlapping: sizes are measured with the figure's renderer, boxes placed by
+    labels overlapping and none lying on ``segments`` (lines drawn on the axes, data
+    coordinates, ((x0, y0), (x1, y1)) each): sizes are measured with the figure's renderer, boxes placed by
     :func:`place_labels` in display pixels inside the axes, and a grey leader line joins a label
     that had to move away to its point. Call it after the axes' limits are final."""
     xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
@@ -101,7 +123,9 @@ def annotate_points(ax: Any, xy: Any, texts: Sequence[str], *, fontsize: float =
         sizes.append((ext.width + 2, ext.height + 1))
     pix = ax.transData.transform(xy)
     frame = ax.get_window_extent(renderer)
-    boxes = place_labels(pix, sizes, marker=marker_px, bounds=(frame.x0, frame.y0, frame.x1, frame.y1))
+    lines = [ax.transData.transform(np.asarray(g, dtype=np.float64).reshape(2, 2)) for g in segments]
+    boxes = place_labels(pix, sizes, marker=marker_px, bounds=(frame.x0, frame.y0, frame.x1, frame.y1),
+                         segments=lines)
     inv = ax.transData.inverted()
     for a, box, (px, py), (w, h) in zip(artists, boxes, pix, sizes):
         cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2

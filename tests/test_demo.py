@@ -40,7 +40,7 @@ def test_quick_demo_writes_every_section(quick_run):
         assert want.lower() in title.lower()
     assert "CPython" in report and "pydoc_data" in report          # says what text it used
     assert "*Finished after" in report
-    for key in ("frozen", "end to end", "scalar_mix", "WEAT", "[MASK]", "merge", "replaced-token detection",
+    for key in ("frozen", "end to end", "scalar_mix", "WEAT", "[MASK]", "merge", "inside a quotation or a bracket",
                 "learned scalar mix: softmax weights", "γ =", "offset vectors"):
         assert key in report, key
     assert "WRONG" not in run.stdout and "FAILED" not in run.stdout
@@ -204,19 +204,36 @@ def test_the_fine_tuning_sentence_claims_only_what_the_scores_show():
     assert "within noise of b" in best_sentence({"a": 0.80, "b": 0.79, "c": 0.55}, 0.5, 200)
 
 
-def test_replaced_token_task_hides_nothing_in_the_token_itself():
-    """Half the probed tokens are swapped, each for another sentence's probed token (never itself),
-    at a position with context on both sides."""
-    from fastembed.demo.elmo import replaced_token_task
+def test_span_marks_pair_quotes_and_brackets_and_refuse_what_does_not_pair():
+    from fastembed.demo.elmo import span_marks
+
+    inside, mark = span_marks(list('he said " go ( now ) " and left'.split()))
+    assert inside == [False, False, False, True, True, True, True, False, False, False]
+    assert mark == [False, False, True, False, True, False, True, True, False, False]
+    assert span_marks(["“", "a", "”", "b"]) == ([False, True, False, False], [True, False, True, False])
+    assert span_marks(["a", "”", "b"]) is None                      # cut from a longer quotation
+    assert span_marks(["(", "a", "b"]) is None                      # left open
+    assert span_marks(["a", "b"]) == ([False, False], [False, False])
+
+
+def test_span_task_probes_one_token_inside_and_one_outside_per_sentence():
+    """Two probes per sentence that holds a closed span, labelled by the text itself, the marks and
+    the first and last pieces never probed; a corpus with fewer such sentences gives fewer."""
+    from fastembed.demo.elmo import span_marks, span_task
     from fastembed.tokenizers import WordPieceTokenizer
 
-    sentences = [f"the {n} and the {m} were near the old {n} by the {m} today" for n in NOUNS for m in NOUNS]
+    sentences = [f'the {n} said " the {m} is near the old road " to the {n} today' for n in NOUNS for m in NOUNS]
+    sentences += [f"the {n} ( by the {m} ) was near the old {n} by the {m}" for n in NOUNS for m in NOUNS[:4]]
+    sentences += [f"the {n} and the {m} were near the old {n} by the {m} today" for n in NOUNS for m in NOUNS]
+    sentences += [f'the {n} said " the road is near the old {n} today' for n in NOUNS]      # left open
     tok = WordPieceTokenizer.train(sentences, vocab_size=90, special_tokens=("[PAD]", "[UNK]", "[CLS]", "[SEP]",
                                                                               "[MASK]"), progress=False)
-    ids, pos, y = replaced_token_task(tok, sentences, 100, seed=3)
-    assert len(ids) == 100 and y.sum() == 50
-    clean = {tuple(tok.encode(s, add_special_tokens=False).tolist()) for s in sentences}
-    for a, p, label in zip(ids, pos, y):
-        assert 1 <= p <= len(a) - 2
-        if not label:
-            assert tuple(a) in clean
+    ids, pos, y = span_task(tok, sentences, 100, seed=3)
+    assert len(ids) == 100 and list(y[0::2]) == [1] * 50 and list(y[1::2]) == [0] * 50
+    for k, (a, p, label) in enumerate(zip(ids, pos, y)):
+        inside, mark = span_marks([tok.id_to_token(t) for t in a])
+        assert 1 <= p <= len(a) - 2 and not mark[p] and inside[p] == bool(label)
+        if k % 2:
+            assert ids[k - 1] == a                                   # a sentence's two probes sit together
+    few, _, _ = span_task(tok, sentences, 10_000, seed=3)
+    assert len(few) == 2 * (len(NOUNS) ** 2 + 4 * len(NOUNS))        # every sentence with a closed span, once

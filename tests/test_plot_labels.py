@@ -65,3 +65,47 @@ def test_drawn_labels_do_not_overlap(tmp_path):
     r = fig.canvas.get_renderer()
     boxes = [tuple(t.get_window_extent(r).extents) for t in texts]
     assert count_overlaps(boxes) == 0
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_crosses_agrees_with_sampling_the_segment(seed):
+    """crosses() against a brute force: 2,000 points along the segment, one strictly inside."""
+    from fastembed.plot_labels import crosses
+
+    rng = np.random.default_rng(seed)
+    for _ in range(200):
+        x0, x1 = sorted(rng.uniform(0, 10, 2))
+        y0, y1 = sorted(rng.uniform(0, 10, 2))
+        a, b = rng.uniform(-2, 12, (2, 2))
+        if rng.random() < 0.2:
+            b[0] = a[0]                                              # vertical segments too
+        t = np.linspace(0, 1, 2001)[:, None]
+        pts = a + t * (b - a)
+        inside = ((pts[:, 0] > x0) & (pts[:, 0] < x1) & (pts[:, 1] > y0) & (pts[:, 1] < y1)).any()
+        if inside or not crosses((x0, y0, x1, y1), (a, b)):          # sampling can miss a grazing cut
+            assert crosses((x0, y0, x1, y1), (a, b)) == inside, (x0, y0, x1, y1, a, b)
+
+
+def test_a_label_moves_off_a_line_through_its_first_spot():
+    """A lone label goes right of its point, unless an arrow runs through that spot."""
+    from fastembed.plot_labels import crosses
+
+    (box,) = place_labels([(100, 100)], [(20, 8)], marker=4, gap=2, segments=[((100, 100), (200, 100))])
+    assert box != (106.0, 96.0, 126.0, 104.0) and not crosses(box, ((100, 100), (200, 100)))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_crowded_labels_keep_off_the_arrows(seed):
+    """20 points joined in 10 arrows inside a 300 x 300 square: no label crosses an arrow, none
+    overlaps another; without the segments some would."""
+    from fastembed.plot_labels import crosses
+
+    rng = np.random.default_rng(seed)
+    pts = rng.uniform(250, 550, size=(20, 2))
+    sizes = np.stack([rng.uniform(30, 60, 20), np.full(20, 10.0)], 1)
+    arrows = [(pts[2 * k], pts[2 * k + 1]) for k in range(10)]
+    plain = place_labels(pts, sizes, marker=3, bounds=(0.0, 0.0, 800.0, 800.0))
+    assert any(crosses(b, g) for b in plain for g in arrows)         # the test is not trivial
+    boxes = place_labels(pts, sizes, marker=3, bounds=(0.0, 0.0, 800.0, 800.0), segments=arrows)
+    assert count_overlaps(boxes) == 0
+    assert not any(crosses(b, g) for b in boxes for g in arrows)

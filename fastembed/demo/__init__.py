@@ -12,8 +12,8 @@
 5. a classifier fine-tuned frozen vs end to end on a task built from the corpus (:mod:`.classify`);
 6. features from several layers of BERT, and ELMo's scalar mix over them;
 7. ELMo: a small biLM pretrained on the corpus; one word's vectors in several sentences (ELMo,
-   BERT) next to its single word2vec vector, and a replaced-token probe on each layer and on a
-   learned scalar mix, ELMo's layers next to BERT's (:mod:`.elmo`);
+   BERT) next to its single word2vec vector, and a probe (is a token inside a quotation or a
+   bracket?) on each layer and on a learned scalar mix, ELMo's layers next to BERT's (:mod:`.elmo`);
 8. bias tools on the word2vec vectors: a direction, projections, WEAT, hard debiasing.
 
 With ``--input``, the probes are chosen from the text itself (:mod:`.choices`): frequent words,

@@ -8,15 +8,16 @@ vocabulary as BERT, so both read exactly the same tokens. Then ELMo's idea, show
    last layer, and the single word2vec vector, side by side (``contextual_vs_static.png``), and
    how similar each model's vectors of the word are across the sentences (layer 0 of ELMo is a
    lookup table, so its vectors are identical: cosine 1).
-2. **What each layer holds: a probe.** The task is replaced-token detection (ELECTRA's): in each
-   sentence one token is, half of the time, swapped for a token drawn from the same positions'
-   tokens, and a logistic regression on one token's features must say whether it was swapped. It
-   is chosen because the layers *must* differ on it: the replacements are drawn with the same
-   frequencies as the originals, so the token alone says nothing (layer 0, a lookup table, should
-   score about chance, 50%) and only a layer that has read the context can tell a word that fits
-   from one that does not. The same probe runs on (a) layer 0, (b) each LSTM layer, and (c)
-   ELMo's scalar mix γ·Σ softmax(w)_j·h_j learned with the probe (its weights and γ printed), and
-   on BERT's embedding and four layers the same way.
+2. **What each layer holds: a probe.** The question is "is this token inside a quotation or a
+   bracket?", asked of sentences of the corpus that open and close such a span: one token inside
+   it and one outside it are probed, so half the answers are yes. The labels come from the text
+   itself, so the probe runs on any corpus. The token alone tells a little (some words turn up in
+   quotations or brackets more than others), and layer 0, a lookup table, shows how much; the
+   rest is in the context: an LSTM can carry "a quote is open" from the opening mark to the probed token (one
+   cell of a character LSTM was seen doing just that, Karpathy et al. 2015), and BERT's attention
+   can look at the marks. A logistic regression reads one token's features from (a) layer 0,
+   (b) each LSTM layer, and (c) ELMo's scalar mix γ·Σ softmax(w)_j·h_j learned with the probe
+   (its weights and γ printed); BERT's embedding and layers go through the same probe.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from .choices import is_content
-from .claims import above_chance, best_sentence
+from .claims import above_chance, best_sentence, differ
 from .classify import probe_accuracy
 from .corpus import Corpus, words
 from .report import Report
@@ -147,35 +148,62 @@ def _contextual(elmo: Any, bert: Any, tok: Any, corpus: Corpus, kv: Any, out: Pa
 # --------------------------------------------------------------------------- the layer probe
 
 
-def replaced_token_task(tok: Any, sentences: list[str], n: int, seed: int) -> tuple[list, np.ndarray, np.ndarray]:
-    """``n`` token sequences (no special tokens, 8 to :data:`MAX_TOKENS` pieces), the probed
-    position of each (not the first or last piece, so both directions have context), and the
-    label: 1 when the token there was replaced. Half are replaced (by the labels' shuffle), each
-    with a token drawn from the original tokens at the probed positions (never itself), so a
-    token's identity alone carries no information about its label."""
+# Marks that open a span and the mark that closes each; a straight quote closes itself. Single
+# quotes are left out: "’" is also the apostrophe of "don’t".
+SPANS = {'"': '"', "“": "”", "(": ")", "[": "]"}
+MIN_PROBE = 100                   # fewer probed tokens than this and the probe is skipped
+
+
+def span_marks(pieces: list[str]) -> tuple[list[bool], list[bool]] | None:
+    """(inside, is_mark) per piece: whether a piece lies strictly inside a quoted or bracketed span
+    opened and closed within these pieces, and whether it is one of the marks. None when the marks
+    do not pair up (a span left open or closed without opening: the sentence is cut from a longer
+    quotation, so what lies inside is unknown)."""
+    inside, mark, stack = [False] * len(pieces), [False] * len(pieces), []
+    for i, p in enumerate(pieces):
+        if stack and p == SPANS[pieces[stack[-1]]]:
+            j = stack.pop()
+            inside[j + 1:i] = [True] * (i - j - 1)
+            mark[i] = True
+        elif p in SPANS:
+            stack.append(i)
+            mark[i] = True
+        elif p in SPANS.values():
+            return None
+    return None if stack else (inside, mark)
+
+
+def span_task(tok: Any, sentences: list[str], n: int, seed: int) -> tuple[list, np.ndarray, np.ndarray]:
+    """Up to ``n`` probes (fewer when the corpus has fewer such sentences): token sequences (no
+    special tokens, at most :data:`MAX_TOKENS` pieces), the probed position of each and its label,
+    1 when the token there lies inside a quoted or bracketed span. Each sentence that holds a
+    closed span gives two probes in a row, one token inside and one outside (never a mark, nor
+    the first or last piece), so the labels are balanced within every sentence and a split
+    between two sentences keeps both of a sentence's probes on one side."""
     rng = random.Random(seed)
-    pool = [s for s in sentences if 8 <= len(s.split()) <= 40]
+    pool = [s for s in sentences if 6 <= len(s.split()) <= 60 and any(m in s for m in SPANS)]
     rng.shuffle(pool)
-    ids, pos = [], []
-    for a in tok.encode_batch(pool[:3 * n], add_special_tokens=False):
-        a = a.tolist()[:MAX_TOKENS]
-        if len(a) >= 8:
-            ids.append(a)
-            pos.append(rng.randrange(1, len(a) - 1))
-        if len(ids) == n:
-            break
-    if len(ids) < n:
-        raise ValueError(f"the probe needs {n} sentences of 8+ pieces; the corpus gave {len(ids)}")
-    labels = np.array([1] * (n // 2) + [0] * (n - n // 2), np.int64)
-    rng.shuffle(labels)
-    originals = [a[p] for a, p in zip(ids, pos)]
-    for a, p, y in zip(ids, pos, labels):
-        if y:
-            new = a[p]
-            while new == a[p]:
-                new = rng.choice(originals)
-            a[p] = new
-    return ids, np.array(pos, np.int64), labels
+    ids: list[list[int]] = []
+    pos: list[int] = []
+    labels: list[int] = []
+    for start in range(0, len(pool), 512):
+        for a in tok.encode_batch(pool[start:start + 512], add_special_tokens=False):
+            a = a.tolist()[:MAX_TOKENS]
+            marks = span_marks([tok.id_to_token(t) for t in a])
+            if marks is None:
+                continue
+            inside, mark = marks
+            free = [i for i in range(1, len(a) - 1) if not mark[i]]
+            ins, outs = [i for i in free if inside[i]], [i for i in free if not inside[i]]
+            if not ins or not outs:
+                continue
+            for p, y in ((rng.choice(ins), 1), (rng.choice(outs), 0)):
+                ids.append(a)
+                pos.append(p)
+                labels.append(y)
+            if len(ids) + 1 >= n:
+                return ids, np.array(pos, np.int64), np.array(labels, np.int64)
+    return ids, np.array(pos, np.int64), np.array(labels, np.int64)
 
 
 def _layer_features(model: Any, ids: list, pos: np.ndarray, frame: Any) -> np.ndarray:
@@ -217,7 +245,15 @@ def mix_probe(xtr: np.ndarray, ytr: np.ndarray, xdv: np.ndarray, ydv: np.ndarray
 
 def _layer_probe(elmo: Any, bert: Any, tok: Any, corpus: Corpus, report: Report, *, n_train: int, n_dev: int,
                  seed: int) -> None:
-    ids, pos, y = replaced_token_task(tok, corpus.sentences, n_train + n_dev, seed)
+    ids, pos, y = span_task(tok, corpus.sentences, n_train + n_dev, seed)
+    if len(ids) < MIN_PROBE:
+        report.text(f"The layer probe asks whether a token lies inside a quotation or a bracket, and needs at "
+                    f"least {MIN_PROBE} such tokens; the corpus's sentences hold {len(ids)} (quotes and brackets "
+                    "opened and closed within one sentence), so this run skips it.", echo=True)
+        return
+    if len(ids) < n_train + n_dev:                  # a corpus with few spans: the same split, smaller
+        n_train = 2 * round(len(ids) * n_train / (n_train + n_dev) / 2)
+        n_dev = len(ids) - n_train
     frame = (tok.cls_token_id, tok.sep_token_id)
     feats = {"ELMo": _layer_features(elmo, ids, pos, None), "BERT": _layer_features(bert, ids, pos, frame)}
     tr, dv = slice(0, n_train), slice(n_train, n_train + n_dev)
@@ -238,29 +274,43 @@ def _layer_probe(elmo: Any, bert: Any, tok: Any, corpus: Corpus, report: Report,
                 for m in ("ELMo", "BERT")]
         rows.append([f"layer {j}", *cell])
     rows.append(["scalar mix (learned)", *(f"{100 * scores[m]['scalar mix']:.1f}" for m in ("ELMo", "BERT"))])
-    report.text(f"The layer probe: replaced-token detection on {n_train:,} training and {n_dev:,} dev sentences "
-                "of the corpus. In each, one token (not the first or last) is swapped, half of the time, for a token "
-                "drawn from the other sentences' probed tokens, so the token alone says nothing about the answer; "
-                "a logistic regression reads that token's features from one layer, or from a scalar mix of all of "
-                "them learned with it. Chance: 50%. Dev accuracy %:", echo=True)
+    report.text(f"The layer probe: is this token inside a quotation or a bracket? {(n_train + n_dev) // 2:,} "
+                "sentences of the corpus open and close such a span; in each, one token inside it and one outside "
+                "it (never a quote or bracket mark itself) are probed, so chance is 50%. A logistic regression "
+                "reads that token's features from one layer, or from a scalar mix of all of them learned with it; "
+                f"{n_train:,} probes train it, {n_dev:,} from other sentences score it. The token alone tells a "
+                "little (some words turn up in quotations or brackets more than others): layer 0 shows how much. "
+                "The rest is in the context, which an LSTM can carry from the opening mark to the probed token. "
+                "Dev accuracy %:",
+                echo=True)
     report.table(["features", "ELMo", "BERT"], rows)
     for m, (w, gamma) in mixes.items():
         report.text(f"{m}'s learned scalar mix: softmax weights, layer 0 first, "
                     + ", ".join(f"{v:.2f}" for v in w) + f"; γ = {gamma:.2f}.", echo=True)
         report.number(f"probe_{m.lower()}", scores[m])
         report.number(f"probe_{m.lower()}_mix_weights", w)
-    e0 = scores["ELMo"]["layer 0"]
-    top = max(v for k, v in scores["ELMo"].items() if k.startswith("layer ") and k != "layer 0")
-    if above_chance(top, 0.5, n_dev) and not above_chance(e0, 0.5, n_dev):
-        claim = (f"As designed, ELMo's layer 0 is at chance ({100 * e0:.1f}%) and its LSTM layers, which read the "
-                 f"context, reach {100 * top:.1f}%: context is what tells a fitting word from a swapped one.")
-    elif above_chance(e0, 0.5, n_dev):
-        claim = (f"ELMo's layer 0 scores {100 * e0:.1f}%, above chance: the swapped tokens are not quite as "
-                 "frequent as the originals on this small sample, and the probe picked that up.")
-    else:                      # best_sentence would say the same again
-        claim = ("No ELMo layer beats chance by more than the noise: this biLM is too small or too briefly "
-                 "trained to tell a swapped token from its context.")
-    elmo_best = "" if claim.startswith("No ELMo layer") else " ELMo: " + best_sentence(scores["ELMo"], 0.5, n_dev)
-    report.text(claim + elmo_best + " BERT: "
-                + best_sentence(scores["BERT"], 0.5, n_dev) + " BERT's embedding layer adds position "
-                "vectors, which do not help here either: a swapped token sits at an ordinary position.", echo=True)
+    report.text(_probe_claim(scores, n_dev), echo=True)
+
+
+def _probe_claim(scores: dict[str, dict[str, float]], n_dev: int) -> str:
+    """What the probe's numbers show, said only as far as they go."""
+    elmo, bert = scores["ELMo"], scores["BERT"]
+    e0 = elmo["layer 0"]
+    top_layer = max((k for k in elmo if k.startswith("layer ") and k != "layer 0"), key=lambda k: elmo[k])
+    top = elmo[top_layer]
+    if not above_chance(top, 0.5, n_dev):
+        claim = ("No LSTM layer of ELMo beats chance by more than the noise: this biLM is too small or too "
+                 "briefly trained to carry the span through its layers.")
+    elif top > e0 and differ(top, e0, n_dev):
+        claim = (f"ELMo's {top_layer.replace('layer', 'LSTM layer')} reaches {100 * top:.1f}% against "
+                 f"{100 * e0:.1f}% for its token embedding, more than the noise of {n_dev} dev probes: the "
+                 "context the biLM read, not the word, tells a token inside a span from one outside it.")
+    else:
+        claim = (f"ELMo's best LSTM layer ({100 * top:.1f}%) is not ahead of its token embedding "
+                 f"({100 * e0:.1f}%) by more than the noise of {n_dev} dev probes: the word alone explains "
+                 "what this biLM's layers hold about spans.")
+    b0 = bert["layer 0"]
+    position = (" BERT's layer 0 adds position vectors to the tokens, and where a quotation sits in a sentence "
+                "leaks through them" + (f" ({100 * b0:.1f}%, above ELMo's {100 * e0:.1f}%)." if b0 > e0 and
+                                        differ(b0, e0, n_dev) else "."))
+    return claim + " BERT: " + best_sentence(bert, 0.5, n_dev) + position

@@ -83,7 +83,8 @@ def plot_pairs(kv: Any, pairs: Sequence[tuple[Any, Any]], path: str | os.PathLik
     an arrow from each first word to its second, and save a PNG to ``path`` (written atomically).
     ``groups`` (one relation name per pair, e.g. "plural") colours the arrows by relation; the
     legend gives each relation's :func:`parallelism` in the full space. Axes are labelled with
-    the share of variance each component keeps; labels never overprint (:mod:`fastembed.plot_labels`).
+    the share of variance each component keeps; labels never overprint each other or sit on an
+    arrow (:mod:`fastembed.plot_labels`).
     Returns the matplotlib Figure (closed once saved), as before. Needs matplotlib."""
     from ..plot_labels import annotate_points
     from ..plots import _new_figure, save_png
@@ -130,6 +131,7 @@ def plot_pairs(kv: Any, pairs: Sequence[tuple[Any, Any]], path: str | os.PathLik
         first.setdefault(a, g)
         first.setdefault(b, g)
     colours = [colour[first[w]] for w in words]
-    annotate_points(ax, xy, [str(w) for w in words], fontsize=10, colors=colours)
+    arrows = [(xy[at[a]], xy[at[b]]) for a, b in pairs]
+    annotate_points(ax, xy, [str(w) for w in words], fontsize=10, colors=colours, segments=arrows)
     save_png(fig, path)
     return fig
