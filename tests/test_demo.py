@@ -191,6 +191,19 @@ def test_choices_from_a_small_book_all_occur_in_it(tmp_path):
     assert choices.relation_pairs(choices.word_counts(again)) == rel and again.held_out == corpus.held_out
 
 
+def test_plural_pairs_leave_out_words_mostly_used_as_verbs():
+    """"know -> knows" is a verb's third person, not a plural: a word whose -ing or -ed form is
+    common is not taken for a noun; a noun whose -ing form is rare keeps its plural."""
+    from collections import Counter
+
+    from fastembed.demo import choices
+
+    counts = Counter({"know": 100, "knows": 20, "knowing": 30, "hand": 100, "hands": 40, "handing": 3,
+                      "handed": 5, "walk": 50, "walks": 10, "walked": 20, "day": 80, "days": 60})
+    plural = choices.relation_pairs(counts)[choices.PLURAL]
+    assert set(plural) == {("hand", "hands"), ("day", "days")}
+
+
 def test_the_fine_tuning_sentence_claims_only_what_the_scores_show():
     from fastembed.demo.claims import above_chance, best_sentence, finetune_sentence
 
@@ -237,3 +250,13 @@ def test_span_task_probes_one_token_inside_and_one_outside_per_sentence():
             assert ids[k - 1] == a                                   # a sentence's two probes sit together
     few, _, _ = span_task(tok, sentences, 10_000, seed=3)
     assert len(few) == 2 * (len(NOUNS) ** 2 + 4 * len(NOUNS))        # every sentence with a closed span, once
+
+
+def test_merge_list_shows_part_of_a_character_as_hex_bytes():
+    """A BPE merge inside a multi-byte UTF-8 character (the first two bytes of “) is shown as its
+    bytes, not as the replacement character."""
+    from fastembed.demo.tokenize import _show
+
+    assert _show("“".encode()[:2]) == "<e2 80>"
+    assert _show(b" \xe2") == "␣<e2>"
+    assert _show("“".encode()) == "“" and _show(b" the\n") == "␣the\\n"

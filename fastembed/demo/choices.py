@@ -8,7 +8,8 @@ choices, with no randomness at all):
 * **probe words**: frequent content words (not in :data:`STOP`, 4+ letters) of the word2vec
   vocabulary, spread over the 60 most frequent ones;
 * **relations**: word pairs that exist in the text, found by spelling rules among words seen at
-  least ``min_count`` times: singular -> plural (``-s``, ``-es``, ``y -> ies``), verb -> past
+  least ``min_count`` times: singular -> plural (``-s``, ``-es``, ``y -> ies``; not for a word
+  mostly used as a verb, whose ``-s`` is its third person), verb -> past
   (``-ed``, ``e -> ed``), verb -> ``-ing``; and the gender pairs of the lecture that occur
   (Bolukbasi et al.'s definitional pairs, man/woman, king/queen, ...). Each relation's pairs are
   ordered by how often their rarer word occurs;
@@ -75,6 +76,15 @@ def _ing_forms(w: str) -> list[str]:
     return [w[:-1] + "ing"] if w.endswith("e") and not w.endswith("ee") else [w + "ing"]
 
 
+def _verb_like(w: str, counts: collections.Counter) -> bool:
+    """True when ``w`` is used as a verb often enough that ``w + s`` is more likely its third
+    person ("know -> knows") than a plural: its -ing form is at least 5% as frequent as ``w``, or
+    its past (-ed) form at least 10%. Nouns keep theirs ("hand -> hands": "handing" is rare)."""
+    n = counts[w]
+    return (max(counts[f] for f in _ing_forms(w)) >= 0.05 * n
+            or max(counts[f] for f in _past_forms(w)) >= 0.10 * n)
+
+
 def relation_pairs(counts: collections.Counter, *, min_count: int = 3, per_relation: int = 12) -> dict[str, list]:
     """{relation: [(a, b), ...]} of pairs found in the text (module docstring): both words seen
     at least ``min_count`` times, at most ``per_relation`` pairs each, those whose rarer word is
@@ -85,7 +95,7 @@ def relation_pairs(counts: collections.Counter, *, min_count: int = 3, per_relat
     for name, forms in rules.items():
         found = {(w, f) for w in ok if len(w) >= 3 and w not in STOP for f in forms(w) if f in ok and f not in STOP}
         if name == PLURAL:                                   # "ring -> rings" is fine, "bles -> blesses" is not
-            found = {(a, b) for a, b in found if not a.endswith("ing")}
+            found = {(a, b) for a, b in found if not a.endswith("ing") and not _verb_like(a, counts)}
         if found:
             out[name] = sorted(found, key=lambda p: (-min(counts[p[0]], counts[p[1]]), p))[:per_relation]
     gender = [p for p in GENDER if p[0] in ok and p[1] in ok]

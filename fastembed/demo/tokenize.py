@@ -98,5 +98,19 @@ def wordpiece_step(corpus: Corpus, out: Path, report: Report, *, vocab_size: int
 
 
 def _show(b: Any) -> str:
-    s = b.decode("utf-8", "replace") if isinstance(b, (bytes, bytearray)) else str(b)
-    return repr(s.replace(" ", "␣"))[1:-1]
+    """A token for the report: its text, a space as ␣, control characters escaped; bytes that
+    are only part of a character (a merge inside a multi-byte UTF-8 letter or quote) as their
+    hex, e.g. ␣<e2 80>, not as �."""
+    if not isinstance(b, (bytes, bytearray)):
+        return repr(str(b).replace(" ", "␣"))[1:-1]
+    b, out = bytes(b), []
+    while b:
+        try:
+            out.append(repr(b.decode("utf-8").replace(" ", "␣"))[1:-1])
+            break
+        except UnicodeDecodeError as e:
+            if e.start:
+                out.append(repr(b[:e.start].decode("utf-8").replace(" ", "␣"))[1:-1])
+            out.append("<" + " ".join(f"{x:02x}" for x in b[e.start:e.end]) + ">")
+            b = b[e.end:]
+    return "".join(out)
