@@ -32,8 +32,9 @@ From Python or from the shell (``fastembed pretrain``, fastembed/cli/pretrain.py
    (over ``LONG_LINE`` = 200 characters on average) is prose with one document per line instead,
    each line split into sentences by :func:`~fastembed.data.split_sentences`. GPT and ELMo: the files'
    token stream (:class:`~fastembed.data.GPTBlocks`; blank lines separate documents, each ended
-   by ``<|endoftext|>``). A tokenizer without ``<|endoftext|>`` does not stop a GPT run: the
-   documents are then joined with no separator, and a warning says so. ``dev_fraction`` of the
+   by ``<|endoftext|>``, or by ``[SEP]`` for a tokenizer that has that and not the other, such as
+   BERT's WordPiece). A tokenizer with neither does not stop a run: the documents are then
+   joined with no separator, and a warning says so. ``dev_fraction`` of the
    instances (BERT) or the last blocks (GPT) are held out for evaluation. A ``batch_size``
    larger than the training set, or a step whose estimated memory (:mod:`._budget`: weights,
    gradients and AdamW moments, activations, BERT's logits) exceeds what the device has free,
@@ -657,10 +658,15 @@ def _eot(tok: Tokenizer) -> Optional[int]:
         return None
 
 
-def _gpt_separator(tok: Tokenizer, path: PathLike, say: Any) -> Optional[str]:
-    """"eot" when the tokenizer has <|endoftext|>; else None, with a warning."""
+def _gpt_separator(tok: Tokenizer, path: PathLike, say: Any) -> Union[str, int, None]:
+    """"eot" when the tokenizer has <|endoftext|>; else its [SEP] id (a WordPiece vocabulary, as an
+    ELMo on BERT's pieces reads); else None, with a warning."""
     if _eot(tok) is not None:
         return "eot"
+    if tok.sep_token_id is not None:
+        say(f"documents are separated by the tokenizer's {tok.id_to_token(tok.sep_token_id)} token "
+            "(it has no <|endoftext|>)")
+        return int(tok.sep_token_id)
     say(f"tokenizer {path} has no <|endoftext|> token, so documents are joined with no separator "
         "between them (train it with --special '<|endoftext|>' to mark where each document ends)", err=True)
     return None

@@ -125,6 +125,21 @@ def test_gpt_without_end_of_text_warns_and_trains(files, tmp_path, caplog):
     assert [r.levelname for r in caplog.records if "no <|endoftext|> token" in r.getMessage()] == ["WARNING"]
 
 
+def test_gpt_on_a_wordpiece_vocabulary_separates_documents_by_sep(files, tmp_path, caplog):
+    """A WordPiece vocabulary has no <|endoftext|> but a [SEP]: documents end with it (no warning)."""
+    from fastembed.data.shards import encode_documents
+    from fastembed.training.pretrain import _gpt_separator
+
+    tok = load_tokenizer(files["vocab"])
+    said = []
+    sep = _gpt_separator(tok, files["vocab"], lambda msg, err=False: said.append((msg, err)))
+    assert sep == tok.sep_token_id and said == [(said[0][0], False)] and "[SEP]" in said[0][0]
+    ids = encode_documents(["the cat sat", "a dog ran"], tok, separator=sep)
+    assert list(ids).count(tok.sep_token_id) == 2
+    assert run("gpt", files["vocab"], files["corpus"], tmp_path / "run", 1) == 0
+    assert not [r for r in caplog.records if "no <|endoftext|> token" in r.getMessage()]
+
+
 # --------------------------------------------------------------------------- resume
 
 
