@@ -260,3 +260,11 @@ def test_merge_list_shows_part_of_a_character_as_hex_bytes():
     assert _show("“".encode()[:2]) == "<e2 80>"
     assert _show(b" \xe2") == "␣<e2>"
     assert _show("“".encode()) == "“" and _show(b" the\n") == "␣the\\n"
+
+
+def test_words_keep_accented_letters_and_inner_apostrophes():
+    """War and Peace's "Natásha" is one word (it was cut into "nat" and "sha"); so is "don’t"."""
+    from fastembed.demo.corpus import words
+
+    assert words("Natásha said: “Don’t go,” and isn't 42 x_y café.") == \
+        ["natásha", "said", "don’t", "go", "and", "isn't", "x", "y", "café"]

@@ -36,7 +36,7 @@ from typing import Iterator, Optional
 
 from ..data import split_sentences
 
-_WORD = re.compile(r"[A-Za-z]+(?:'[a-z]+)?")
+_WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?")       # letters of any script; an inner ' or ’
 MIN_WORDS = {"quick": 20_000, "default": 50_000}
 MIN_SENTENCES = {"quick": 1_000, "default": 2_500}
 SENTENCES_PER_DOCUMENT = 20          # for a --input file with fewer than MIN_DOCUMENTS documents
@@ -79,7 +79,8 @@ class Corpus:
 
 
 def words(sentence: str) -> list[str]:
-    """Lower-cased words (letters, with an inner apostrophe): word2vec's and the tasks' tokens."""
+    """Lower-cased words (letters of any script, with an inner apostrophe, ' or ’): word2vec's and the
+    tasks' tokens."""
     return [w.lower() for w in _WORD.findall(sentence)]
 
 
