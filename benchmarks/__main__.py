@@ -25,6 +25,7 @@ REGISTRY = {
     "finetune": "benchmarks.finetune",
     "generate": "benchmarks.generate",
     "isa": "benchmarks.isa",
+    "portable": "benchmarks.portable",
     "predict": "benchmarks.predict",
     "tokenize": "benchmarks.tokenize",
     "pretrain": "benchmarks.pretrain",
