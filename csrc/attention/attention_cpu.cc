@@ -61,7 +61,7 @@ constexpr int64_t kBK = 64;  // keys per tile
 
 template <class T>
 constexpr int64_t round_up_nr(int64_t n) {
-  constexpr int64_t nr = 2 * Simd<T>::W;
+  constexpr int64_t nr = attention_detail::kNR<T>;
   return (n + nr - 1) / nr * nr;
 }
 

@@ -30,7 +30,7 @@ inline void pack_rows(const T* src, int64_t ld, int64_t n, int64_t D, T* out) {
   for (int64_t j = 0; j < n; ++j) std::memcpy(out + j * D, src + j * ld, sizeof(T) * D);
 }
 
-#if defined(__has_builtin)
+#if defined(__has_builtin) && defined(__AVX__)  // an 8 x 8 transpose in 8-float vectors
 #if __has_builtin(__builtin_shufflevector)
 #define FE_HAVE_SHUFFLEVECTOR 1
 #endif
