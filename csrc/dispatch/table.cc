@@ -40,6 +40,20 @@ double train_step_for_testing(const TrainParams& p, int mode, int32_t centre, co
 FE_ISA_END
 }  // namespace fe::w2v
 
+// word2vec's updates gain nothing from AVX-512 (python -m benchmarks isa: 0.93-0.98x the AVX2 copy
+// on a Sapphire Rapids Xeon, twice), so where both are compiled the avx512 table keeps the AVX2
+// copy: only what measured faster stays (csrc/README.md, Runtime dispatch).
+#if defined(FE_ISA_LEVEL) && FE_ISA_LEVEL == 2 && defined(FE_HAVE_ISA_AVX2)
+namespace fe::w2v::isa_avx2 {
+void train_epoch(TrainParams& p, Progress* progress);
+double train_step_for_testing(const TrainParams& p, int mode, int32_t centre, const int32_t* contexts,
+                              int64_t n_contexts, const int32_t* negatives, int64_t n_negatives, float alpha);
+}  // namespace fe::w2v::isa_avx2
+#define FE_W2V_NS isa_avx2
+#else
+#define FE_W2V_NS FE_ISA_NS
+#endif
+
 namespace fe {
 FE_ISA_BEGIN
 
@@ -69,8 +83,8 @@ const dispatch::KernelTable& kernel_table() {
       &FE_ISA_NS::bias_gelu_cpu,
       &FE_ISA_NS::bias_residual_layer_norm_cpu,
       &FE_ISA_NS::quantize_rows_s8_cpu,
-      &w2v::FE_ISA_NS::train_epoch,
-      &w2v::FE_ISA_NS::train_step_for_testing,
+      &w2v::FE_W2V_NS::train_epoch,
+      &w2v::FE_W2V_NS::train_step_for_testing,
   };
   return t;
 }
