@@ -62,7 +62,7 @@ CSRC = ROOT / "csrc"
 # fastembed._C: every C++ source in csrc/ except the CUDA module's own bindings and the emulator.
 # The hot kernels (DISPATCHED) are compiled once per dispatch level, not with the rest.
 CUDA_ONLY_CXX = {"bindings/cuda_module.cc"}
-DISPATCHED = ["attention/attention_cpu.cc", "dispatch/table.cc", "nn/epilogue_cpu.cc", "nn/quantize_cpu.cc",
+DISPATCHED = ["attention/attention_cpu.cc", "blas/axpy_cpu.cc", "dispatch/table.cc", "nn/epilogue_cpu.cc", "nn/quantize_cpu.cc",
               "word2vec/train.cc"]
 # Dispatch levels on x86-64, lowest first: (name, -march, the same spelled out for compilers that
 # know no x86-64-vN).
@@ -271,7 +271,14 @@ class BuildExt(build_ext):
             return
         if ext.name == "fastembed._C":
             ext.extra_objects = self.compile_levels(ext)
-        super().build_extension(ext)
+        # Link whenever the cache missed. setuptools relinks only when a source or a depends file is
+        # newer than the module, and the per-level sources are neither (they are extra objects): an
+        # edit to them alone left the old module in place, and the cache stored it under the new key.
+        force, self.force = self.force, True
+        try:
+            super().build_extension(ext)
+        finally:
+            self.force = force
 
     def compile_levels(self, ext) -> list[str]:
         """The DISPATCHED sources once per level: the level's -march after the module's own flags

@@ -1,14 +1,23 @@
-// CPU axpy. Unit strides take a vectorized loop (the compiler emits AVX2/AVX-512 FMAs at the
-// build's -march; see csrc/README.md "SIMD policy"); other strides a plain loop. Chunks of at
-// least 32K elements per thread keep small calls serial, where threads cost more than they save.
-#include "blas/axpy.h"
+// CPU axpy, compiled once per dispatch level (csrc/README.md, "Runtime dispatch"): the unit-stride
+// loop is written for the compiler to vectorize, so each level's copy gets that level's vectors and
+// FMAs. Other strides take a plain loop. Chunks of at least 32K elements per thread keep small
+// calls serial, where threads cost more than they save. The argument rules (axpy_check.cc) run in
+// baseline code before the call reaches a level (dispatch.cc).
+#include "common/isa.h"
 #include "common/parallel.h"
 
+#include <cstdint>
+
+#ifndef FE_ISA_NS
+#error "compiled once per dispatch level by setup.py (-DFE_ISA_NS=isa_<level>; csrc/README.md, Runtime dispatch)"
+#endif
+
 namespace fe {
+FE_ISA_BEGIN
+namespace {
 
 template <class T>
-void axpy_cpu(int64_t n, T alpha, const T* x, int64_t incx, T* y, int64_t incy) {
-  axpy_check_args(n, x, incx, y, incy, sizeof(T));
+void axpy(int64_t n, T alpha, const T* x, int64_t incx, T* y, int64_t incy) {
   if (n == 0 || alpha == T(0)) return;
   constexpr int64_t kGrain = 1 << 15;
   if (incx == 1 && incy == 1) {
@@ -24,7 +33,14 @@ void axpy_cpu(int64_t n, T alpha, const T* x, int64_t incx, T* y, int64_t incy) 
   }
 }
 
-template void axpy_cpu<float>(int64_t, float, const float*, int64_t, float*, int64_t);
-template void axpy_cpu<double>(int64_t, double, const double*, int64_t, double*, int64_t);
+}  // namespace
 
+void axpy_f32_cpu(int64_t n, float alpha, const float* x, int64_t incx, float* y, int64_t incy) {
+  axpy<float>(n, alpha, x, incx, y, incy);
+}
+void axpy_f64_cpu(int64_t n, double alpha, const double* x, int64_t incx, double* y, int64_t incy) {
+  axpy<double>(n, alpha, x, incx, y, incy);
+}
+
+FE_ISA_END
 }  // namespace fe

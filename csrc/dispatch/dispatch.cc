@@ -9,7 +9,9 @@
 #include <algorithm>
 #include <atomic>
 #include <mutex>
+#include <type_traits>
 
+#include "blas/axpy.h"
 #include "common/error.h"
 #include "nn/epilogue.h"
 #include "nn/quantize.h"
@@ -203,6 +205,18 @@ void quantize_rows_s8_cpu(const float* x, int64_t rows, int64_t cols, int64_t ld
                           int8_t* q, float* row_scale) {
   kernels().quantize_rows_s8(x, rows, cols, ldx, col_scale, q, row_scale);
 }
+
+template <class T>
+void axpy_cpu(int64_t n, T alpha, const T* x, int64_t incx, T* y, int64_t incy) {
+  axpy_check_args(n, x, incx, y, incy, sizeof(T));
+  if constexpr (std::is_same_v<T, float>) {
+    kernels().axpy_f32(n, alpha, x, incx, y, incy);
+  } else {
+    kernels().axpy_f64(n, alpha, x, incx, y, incy);
+  }
+}
+template void axpy_cpu<float>(int64_t, float, const float*, int64_t, float*, int64_t);
+template void axpy_cpu<double>(int64_t, double, const double*, int64_t, double*, int64_t);
 
 namespace w2v {
 void train_epoch(TrainParams& p, Progress* progress) { kernels().w2v_train_epoch(p, progress); }

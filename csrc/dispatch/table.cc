@@ -28,6 +28,9 @@ void bias_residual_layer_norm_cpu(float* y, int64_t rows, int64_t cols, int64_t 
                                   float eps, const float* row_scale);
 void quantize_rows_s8_cpu(const float* x, int64_t rows, int64_t cols, int64_t ldx, const float* col_scale,
                           int8_t* q, float* row_scale);
+// This level's axpy (blas/axpy_cpu.cc).
+void axpy_f32_cpu(int64_t n, float alpha, const float* x, int64_t incx, float* y, int64_t incy);
+void axpy_f64_cpu(int64_t n, double alpha, const double* x, int64_t incx, double* y, int64_t incy);
 FE_ISA_END
 }  // namespace fe
 
@@ -83,6 +86,8 @@ const dispatch::KernelTable& kernel_table() {
       &FE_ISA_NS::bias_gelu_cpu,
       &FE_ISA_NS::bias_residual_layer_norm_cpu,
       &FE_ISA_NS::quantize_rows_s8_cpu,
+      &FE_ISA_NS::axpy_f32_cpu,
+      &FE_ISA_NS::axpy_f64_cpu,
       &w2v::FE_W2V_NS::train_epoch,
       &w2v::FE_W2V_NS::train_step_for_testing,
   };

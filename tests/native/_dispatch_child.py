@@ -33,6 +33,10 @@ def outputs() -> dict[str, np.ndarray]:
             _C.attention_backward(dout, q, k, v, o, lse, dq, dk, dv, causal, D ** -0.5, p, 1234, 0, lengths, None)
             tag = f"attn_c{int(causal)}_p{p}"
             out.update({f"{tag}_out": o, f"{tag}_lse": lse, f"{tag}_dq": dq, f"{tag}_dk": dk, f"{tag}_dv": dv})
+    # axpy: 1001 elements (a vector tail at every width)
+    x, y = rng.standard_normal(1001).astype(np.float32), rng.standard_normal(1001).astype(np.float32)
+    _native.axpy(0.37, x, y)
+    out["axpy"] = y
     out["dropout_mask"] = dropout_mask(2, 3, 5, 77, 0.3, 2**40 + 17)
     out["philox"] = _native.philox_u32(99, 1000, subsequence=7)
 

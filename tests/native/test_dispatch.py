@@ -177,3 +177,17 @@ def test_wide_registers_only_in_their_levels_namespaces():
     assert set(wide) - evex - avx2 == set()
     evex_regs = _functions_using(so, re.compile(r"%zmm|%k[1-7]\b|%xmm(1[6-9]|2\d|3[01])\b"))
     assert {f for f in evex_regs if "isa_avx512::" not in f} == set()
+
+
+@pytest.mark.skipif(shutil.which("objdump") is None, reason="needs objdump")
+@pytest.mark.parametrize("kernel", ["attention", "axpy", "gelu", "quantize", "w2v"])
+def test_each_hot_kernel_has_a_wide_copy_per_level(kernel):
+    """The kernels setup.py compiles per level (DISPATCHED): code in each level's namespace, and the
+    avx2 and avx512 copies use YMM/ZMM registers (axpy was once compiled for the baseline only)."""
+    if INFO["compiled"] != LEVELS:
+        pytest.skip("not an x86-64 dispatch build")
+    so = Path(_native._C.__file__)
+    wide = _functions_using(so, re.compile(r"%ymm|%zmm"))
+    for level in ("avx2", "avx512"):
+        found = [f for f in wide if f"isa_{level}::" in f and kernel in f]
+        assert found, f"no {level} code of {kernel} uses YMM/ZMM registers"
