@@ -362,6 +362,9 @@ class BuildCache:
         facts = [ext.name, filename, sys.version, pybind11.__version__, ext.sources, includes,
                  ext.define_macros, ext.extra_compile_args, ext.extra_link_args, ext.libraries, ext.library_dirs,
                  getattr(compiler, "compiler_so", None), getattr(compiler, "linker_so", None),
+                 # newer setuptools compiles and links C++ with these (CXXFLAGS, LDCXXSHARED)
+                 getattr(compiler, "compiler_so_cxx", None), getattr(compiler, "linker_so_cxx", None),
+                 getattr(ext, "levels", None),     # each dispatch level's flags
                  getattr(ext, "nvcc", None), str(getattr(ext, "cuda_home", None)), getattr(ext, "archs", None),
                  [tool_identity(t) for t in (getattr(compiler, "compiler_so", None) or [])[:1]]]
         self.facts = json.dumps(facts, default=str, indent=1)

@@ -26,6 +26,7 @@ REGISTRY = {
     "generate": "benchmarks.generate",
     "isa": "benchmarks.isa",
     "portable": "benchmarks.portable",
+    "portable_paired": "benchmarks.portable_paired",
     "predict": "benchmarks.predict",
     "tokenize": "benchmarks.tokenize",
     "pretrain": "benchmarks.pretrain",

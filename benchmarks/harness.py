@@ -37,6 +37,7 @@ UNIT_SCALE = {
     "words/s": 1.0,
     "tokens/s": 1.0,
     "texts/s": 1.0,
+    "calls/s": 1.0,
 }
 
 

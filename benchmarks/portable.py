@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 BUILD = ROOT / "build" / "portable-bench"
 # Fast enough to repeat; the rest (minutes each) are opt-in through --benches.
 DEFAULT_BENCHES = ("attention", "axpy", "bpe_encode", "bpe_train", "tokenize", "word2vec", "embed")
-SKIP = {"portable", "isa"}          # this one; isa switches levels inside one build
+SKIP = {"portable", "portable_paired", "isa"}  # these; isa switches levels inside one build
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -43,18 +43,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="extra arguments for every benchmark, e.g. '--threads 2' (--quick is passed on)")
 
 
-def native_build() -> Path:
-    """A folder holding a ``fastembed`` package whose ``_C`` is compiled with -march=native."""
-    lib = BUILD / "lib"
+def native_build(variant: str = "", cflags: str = "") -> Path:
+    """A folder holding a ``fastembed`` package whose ``_C`` is compiled with -march=native.
+    ``variant`` names a separate build (its own folders) made with extra ``cflags``."""
+    lib = BUILD / f"{variant}lib"
     env = dict(os.environ, FASTEMBED_ARCH="native", FASTEMBED_SKIP_CUDA="1", FASTEMBED_SKIP_CUDA_EMU="1")
+    for var in ("CFLAGS", "CXXFLAGS") if cflags else ():   # setuptools compiles C++ with CXXFLAGS
+        env[var] = f"{env.get(var, '')} {cflags}".strip()
     print("portable: building the -march=native core (cached after the first time) ...", file=sys.stderr)
     subprocess.run([sys.executable, "setup.py", "-q", "build_ext", "--build-lib", str(lib),
-                    "--build-temp", str(BUILD / "temp")], cwd=ROOT, env=env, check=True,
+                    "--build-temp", str(BUILD / f"{variant}temp")], cwd=ROOT, env=env, check=True,
                    stdout=subprocess.DEVNULL)
     built = sorted(lib.glob("fastembed/_C.*"))
     if not built:
         raise SystemExit(f"portable: the native build left no fastembed/_C module under {lib}")
-    tree = BUILD / "tree"
+    tree = BUILD / f"{variant}tree"
     if tree.exists():
         shutil.rmtree(tree)
     shutil.copytree(ROOT / "fastembed", tree / "fastembed",
@@ -111,6 +114,9 @@ def run(args: argparse.Namespace, recorder: Recorder) -> None:
                         seen.setdefault((r["case"], r["impl"]), {b: [] for b in builds})[build].append(r)
             for (case, impl), by in seen.items():
                 if not all(by.values()):
+                    missing = ", ".join(b for b, rows in by.items() if not rows)
+                    print(f"portable: {name}: '{case}' [{impl}] has no row from the {missing} build; not compared",
+                          file=sys.stderr)
                     continue
                 for build, rows in by.items():          # each round's median time; their median and spread
                     t = [r["median_s"] for r in rows]
