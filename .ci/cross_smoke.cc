@@ -69,7 +69,9 @@ void check_attention(bool causal) {
   for (int64_t b = 0; b < B; ++b)
     for (int64_t h = 0; h < H; ++h)
       for (int64_t i = 0; i < T; ++i) {
-        auto at = [&](const std::vector<float>& a, int64_t t, int64_t d) { return double(a[b * s.b + t * s.t + h * s.h + d]); };
+        auto at = [&](const std::vector<float>& a, int64_t t, int64_t d) {
+          return double(a[b * s.b + t * s.t + h * s.h + d]);
+        };
         std::vector<double> w(T, 0.0);
         double m = -INFINITY, z = 0;
         const int64_t last = causal ? i : T - 1;
@@ -115,7 +117,8 @@ void print_exact() {
   std::vector<float> x = uniform(rows * cols, 8), row_scale(rows);
   std::vector<int8_t> codes(x.size());
   fe::quantize_rows_s8_cpu(x.data(), rows, cols, cols, nullptr, codes.data(), row_scale.data());
-  std::printf("int8 codes fnv %016llx scales fnv %016llx\n", static_cast<unsigned long long>(fnv(codes.data(), codes.size())),
+  std::printf("int8 codes fnv %016llx scales fnv %016llx\n",
+              static_cast<unsigned long long>(fnv(codes.data(), codes.size())),
               static_cast<unsigned long long>(fnv(row_scale.data(), row_scale.size() * 4)));
 
   const std::vector<std::string_view> corpus = {"low", "lower", "newest", "widest", "the", "then", "there"};
