@@ -7,9 +7,9 @@ builds are loaded into the same process (the native one as a copy of the package
 ``fastembed_native``, built by ``portable``'s ``native_build`` with pybind11 internals of its
 own), each workload is called on the one and the other in alternating order, ``--pairs``
 times, and each pair's time ratio is kept. The median of those ratios is the figure (native time
-over dispatched time: 1.00 means portability costs nothing), with its quartiles. The workloads are the hot calls of the other benchmarks at
-sizes that take 10-300 ms: tokenizing model inputs and text, BPE training, word2vec epochs,
-attention, axpy, and the Embedder.
+over dispatched time: 1.00 means portability costs nothing), with its quartiles. The workloads
+are the hot calls of the other benchmarks at sizes that take 10-700 ms: tokenizing model inputs
+and text, BPE training, word2vec epochs, attention, axpy, and the Embedder.
 """
 
 from __future__ import annotations
