@@ -2,7 +2,7 @@
 // NEON baseline, the only dispatch level on that architecture) and run under qemu-aarch64, and
 // built for this machine too. Floating-point kernels are checked here against plain loops
 // (tolerances as in the Python tests); exact results (Philox words, dropout masks, int8 codes, BPE
-// merges and tokens) are printed, and the script requires both builds to print the same lines.
+// merges) are printed, and the script requires both builds to print the same lines.
 #include <cmath>
 #include <cstdint>
 #include <cstdio>

@@ -92,14 +92,14 @@ def _workloads(fe: Any, threads: int, quick: bool) -> dict[str, Callable[[], obj
     q, k, v, dout = (rng.standard_normal((B, T, H, D)).astype(np.float32) for _ in range(4))
     o, lse = np.empty_like(q), np.empty((B, H, T), np.float32)
     dq, dk, dv = np.empty_like(q), np.empty_like(k), np.empty_like(v)
-    C = sub("_native")._C
+    native = sub("_native")
+    C = native._C
 
     def attention_fwd_bwd() -> None:
         C.attention_forward(q, k, v, o, lse, False, D ** -0.5, 0.0, 0, 0, None, None)
         C.attention_backward(dout, q, k, v, o, lse, dq, dk, dv, False, D ** -0.5, 0.0, 0, 0, None, None)
 
     x, y = rng.standard_normal(1_000_000).astype(np.float32), rng.standard_normal(1_000_000).astype(np.float32)
-    native = sub("_native")
     embedder = sub("embedder").Embedder(minilm, max_length=256, batch_size=32)
     embed_texts = sst[:256]
 

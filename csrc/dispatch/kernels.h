@@ -1,12 +1,13 @@
 // Runtime dispatch of the hot CPU kernels (csrc/README.md, "Runtime dispatch").
 //
 // The kernel sources (attention/attention_cpu.cc, blas/axpy_cpu.cc, nn/epilogue_cpu.cc,
-// nn/quantize_cpu.cc, word2vec/train.cc) and dispatch/table.cc are compiled once per level, each time with that level's
-// -march and -DFE_ISA_NS=isa_<level>, so every copy lives in its own namespace. Each copy of
-// table.cc returns a KernelTable of its level's functions. dispatch.cc (compiled for the baseline,
-// like the rest of the module) picks one table at import from what the CPU reports, capped by
-// FASTEMBED_ISA, and the public entry points (fe::attention_forward_cpu, fe::bias_gelu_cpu, ...)
-// call through it. Argument checks that the bindings rely on stay in baseline code.
+// nn/quantize_cpu.cc, word2vec/train.cc) and dispatch/table.cc are compiled once per level, each
+// time with that level's -march and -DFE_ISA_NS=isa_<level>, so every copy lives in its own
+// namespace. Each copy of table.cc returns a KernelTable of its level's functions. dispatch.cc
+// (compiled for the baseline, like the rest of the module) picks one table at import from what the
+// CPU reports, capped by FASTEMBED_ISA, and the public entry points (fe::attention_forward_cpu,
+// fe::bias_gelu_cpu, ...) call through it. Argument checks that the bindings rely on stay in
+// baseline code.
 //
 // Levels: baseline (x86-64-v2 on x86-64; the compiler's default, NEON included, on aarch64), avx2
 // (x86-64-v3: AVX2, FMA, BMI1/2, F16C, LZCNT, MOVBE) and avx512 (x86-64-v4: AVX-512 F, BW, CD,

@@ -16,6 +16,7 @@ Set FASTEMBED_ISA yourself to run any other test file at one level (.ci/run loop
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shutil
@@ -148,9 +149,15 @@ def test_the_outputs_are_not_trivial(level_outputs):
     assert 0.5 < out["dropout_mask"].mean() < 0.9
 
 
+@functools.lru_cache(maxsize=1)
+def _disassembly(so: Path) -> str:
+    """objdump of the module, once per session (several tests scan it)."""
+    return subprocess.run(["objdump", "-d", "--no-show-raw-insn", "-C", str(so)], capture_output=True, text=True,
+                          check=True, timeout=120).stdout
+
+
 def _functions_using(so: Path, pattern: re.Pattern) -> dict[str, int]:
-    dis = subprocess.run(["objdump", "-d", "--no-show-raw-insn", "-C", str(so)], capture_output=True, text=True,
-                         check=True, timeout=120).stdout
+    dis = _disassembly(so)
     found: dict[str, int] = {}
     current = None
     for line in dis.splitlines():
@@ -182,8 +189,8 @@ def test_wide_registers_only_in_their_levels_namespaces():
 @pytest.mark.skipif(shutil.which("objdump") is None, reason="needs objdump")
 @pytest.mark.parametrize("kernel", ["attention", "axpy", "gelu", "quantize", "w2v"])
 def test_each_hot_kernel_has_a_wide_copy_per_level(kernel):
-    """The kernels setup.py compiles per level (DISPATCHED): code in each level's namespace, and the
-    avx2 and avx512 copies use YMM/ZMM registers (axpy was once compiled for the baseline only)."""
+    """The kernels setup.py compiles per level (DISPATCHED) have avx2 and avx512 copies, and those
+    copies use YMM/ZMM registers (axpy was once compiled for the baseline only)."""
     if INFO["compiled"] != LEVELS:
         pytest.skip("not an x86-64 dispatch build")
     if _native.build_info()["sanitizers"]:
