@@ -13,6 +13,7 @@
 
 #include "blas/axpy.h"
 #include "common/error.h"
+#include "common/prefetch.h"
 #include "nn/epilogue.h"
 #include "nn/quantize.h"
 
@@ -217,6 +218,18 @@ void axpy_cpu(int64_t n, T alpha, const T* x, int64_t incx, T* y, int64_t incy) 
 }
 template void axpy_cpu<float>(int64_t, float, const float*, int64_t, float*, int64_t);
 template void axpy_cpu<double>(int64_t, double, const double*, int64_t, double*, int64_t);
+
+bool cpu_has_prefetchw() {
+#if defined(FE_X86)
+  static const bool has = [] {
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    return __get_cpuid(0x80000001u, &a, &b, &c, &d) && (c & (1u << 8));
+  }();
+  return has;
+#else
+  return false;
+#endif
+}
 
 namespace w2v {
 void train_epoch(TrainParams& p, Progress* progress) { kernels().w2v_train_epoch(p, progress); }

@@ -10,6 +10,7 @@
 
 #include "common/error.h"
 #include "common/parallel.h"
+#include "common/prefetch.h"
 #include "common/rng.h"
 #include "word2vec/sampler.h"
 #include "word2vec/vecops.h"
@@ -69,6 +70,7 @@ struct Worker {
   const TrainParams& p;
   const AliasSampler* sampler;
   const Tables& t = tables();
+  const bool prefetchw = cpu_has_prefetchw();
   SplitMix64 rng;
   float alpha = 0.0f;
   double loss = 0.0;
@@ -94,8 +96,9 @@ struct Worker {
     }
     return negs;
   }
+  // For writing: the row is updated next, maybe after another thread's update of it (Hogwild).
   void prefetch_row(const float* row) const {
-    for (int64_t i = 0; i < p.D; i += 16) __builtin_prefetch(row + i, 1, 3);
+    for (int64_t i = 0; i < p.D; i += 16) prefetch_for_write(row + i, prefetchw);
   }
 
   // negs = the K draws at `draws` that differ from the centre (word2vec.c skips a draw equal to it).
