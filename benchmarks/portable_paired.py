@@ -9,7 +9,13 @@ own), each workload is called on the one and the other in alternating order, ``-
 times, and each pair's time ratio is kept. The median of those ratios is the figure (native time
 over dispatched time: 1.00 means portability costs nothing), with its quartiles. The workloads
 are the hot calls of the other benchmarks at sizes that take 10-700 ms: tokenizing model inputs
-and text, BPE training, word2vec epochs, attention, axpy, and the Embedder.
+and text, BPE training, word2vec epochs, attention, axpy, and the Embedder; and, ``--heavy-pairs``
+times each (0.3-10 s a call), greedy GPT-2 generation, TextClassifier prediction, a short
+fine-tuning run, BERT-mini / GPT-mini / ELMo training steps and a short continued pretraining run.
+
+The native build is compiled from Python's own CFLAGS, as the default build is: a CFLAGS in the
+environment replaces them in setuptools, and the first version of this benchmark compared a
+native build without ``-fwrapv`` against a default build with it.
 """
 
 from __future__ import annotations
@@ -32,6 +38,9 @@ PACKAGE = "fastembed_native"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pairs", type=int, default=15, help="alternating calls per build and workload (default 15)")
+    parser.add_argument("--heavy-pairs", type=int, default=7,
+                        help="pairs for the slow workloads (generate, predict, finetune, pretrain, elmo, "
+                             "continued_pretraining; default 7)")
     parser.add_argument("--only", default="", help="comma-separated workload names (default: all)")
 
 
@@ -60,7 +69,7 @@ def _workloads(fe: Any, threads: int, quick: bool) -> dict[str, Callable[[], obj
 
     from fastembed._data import data_path
 
-    sub = lambda name: importlib.import_module(f"{fe.__name__}.{name}")  # noqa: E731
+    sub = lambda name: importlib.import_module(f"{fe.__name__}.{name}")
     tok = sub("tokenizers")
     text = benchmark_corpus("text.txt").read_text(encoding="utf-8")[: 300_000 if quick else 2_000_000]
     lines = text.splitlines()
@@ -103,7 +112,7 @@ def _workloads(fe: Any, threads: int, quick: bool) -> dict[str, Callable[[], obj
     embedder = sub("embedder").Embedder(minilm, max_length=256, batch_size=32)
     embed_texts = sst[:256]
 
-    return {
+    light = {
         "tokenize: WordPiece pairs (2,000, pad+truncate 128)": lambda: wp(a, b, padding="longest", truncation=True,
                                                                           max_length=128),
         "tokenize: BPE GPT-2 pairs (2,000, pad+truncate 128)": lambda: padded(a, b, padding="longest", truncation=True,
@@ -117,6 +126,123 @@ def _workloads(fe: Any, threads: int, quick: bool) -> dict[str, Callable[[], obj
         "axpy: n=1,000,000 (x20)": lambda: [native.axpy(0.5, x, y) for _ in range(20)],
         "embed: Embedder, 256 SST-2 texts": lambda: embedder.encode(embed_texts),
     }
+    return {**light, **_heavy(fe, sub, quick, Path(minilm), sst)}
+
+
+# The benchmarks whose time is in PyTorch's matrix products plus our attention and epilogues, each
+# at a size that takes 0.3-5 s a call (fewer pairs: --heavy-pairs).
+HEAVY = ("generate", "predict", "finetune", "pretrain", "elmo", "continued_pretraining")
+
+
+def _heavy(fe: Any, sub: Callable[[str], Any], quick: bool, minilm: Path,
+           sst: list[str]) -> dict[str, Callable[[], object]]:
+    """Each workload is set up on its first call (the warm-up), so --only skips the others' setup."""
+    import torch
+
+    from .continued_pretraining import _corpus
+    from .elmo import CASES as ELMO
+    from .elmo import QUICK_CASES as QUICK_ELMO
+    from .portable import BUILD as BUILD_DIR
+    from .predict import make_model_dir
+    from .pretrain import (
+        BERT,
+        GPT,
+        QUICK_BERT,
+        QUICK_GPT,
+        bert_batches,
+        gpt_batches,
+        real_batches,
+    )
+
+    models = sub("models")
+
+    def generate() -> Callable[[], object]:   # GPT-2 124M shapes, random weights (the same in both builds)
+        torch.manual_seed(0)
+        cfg = models.GPTConfig(vocab_size=2000, num_layers=2, hidden_size=64, num_heads=4) if quick else \
+            models.GPTConfig.preset("base")
+        gpt = models.GPT(cfg).eval()
+        prompt = torch.randint(0, cfg.vocab_size, (1, 32), generator=torch.Generator().manual_seed(1))
+        return lambda: sub("generate").generate(gpt, prompt, max_new_tokens=4 if quick else 16)
+
+    def predict() -> Callable[[], object]:    # MiniLM with a seeded 2-label head, saved once, as predict.py does
+        clf_dir = BUILD_DIR / "classifier"
+        if not (clf_dir / "config.json").exists():
+            make_model_dir(minilm, clf_dir)
+        classifier = sub("predict").load(clf_dir)
+        texts = sst[:32 if quick else 256]
+        return lambda: classifier(texts)
+
+    def finetune() -> Callable[[], object]:   # loading, tokenizing, one short epoch, dev scoring
+        from fastembed._data import data_path
+
+        glue = data_path("glue", "SST-2")
+        return lambda: sub("finetune").finetune(
+            "classify", minilm, glue / "train.tsv", glue / "dev.tsv", epochs=1, max_train=32 if quick else 256,
+            max_dev=64, batch_size=32, max_length=64, seed=0, progress=False)
+
+    def pretrain_step(kind: str) -> Callable[[], Callable[[], object]]:   # forward, backward, AdamW
+        def make() -> Callable[[], object]:
+            shape = (QUICK_BERT if quick else BERT) if kind == "bert" else (QUICK_GPT if quick else GPT)
+            batches = real_batches(torch, kind, shape, 1, 0) or (bert_batches if kind == "bert" else gpt_batches)(
+                torch, shape, 1, 0)
+            torch.manual_seed(0)
+            dims = {k: shape[k] for k in ("vocab_size", "num_layers", "hidden_size", "num_heads")}
+            model = models.BertForPreTraining(models.BertConfig(**dims)) if kind == "bert" else \
+                models.GPT(models.GPTConfig(**dims))
+            return _step(torch, model.train(), batches[0])
+        return make
+
+    def elmo() -> Callable[[], object]:
+        shape = (QUICK_ELMO if quick else ELMO)[0]
+        torch.manual_seed(0)
+        model = models.ELMo(models.ELMoConfig(vocab_size=shape["vocab_size"], embed_size=shape["size"],
+                                              hidden_size=shape["size"], num_layers=shape["num_layers"],
+                                              dropout=0.1, max_position=shape["T"]))
+        return _step(torch, model.train(), gpt_batches(torch, shape, 1)[0])
+
+    def continued() -> Callable[[], object]:  # pretrain("bert", init_from=MiniLM): data, steps, dev loss
+        corpus = _corpus(BUILD_DIR / "continued-paired.txt", quick=True)   # wikitext-2, its first 600 lines
+        out = BUILD_DIR / f"continued-{fe.__name__}"
+
+        def run() -> object:
+            shutil.rmtree(out, ignore_errors=True)
+            return sub("training.pretrain").pretrain(
+                "bert", out_dir=out, init_from=minilm, corpus=corpus, steps=2 if quick else 8, batch_size=8,
+                max_length=64 if quick else 128, eval_batches=1, save_every=0, progress=False, seed=0)
+        return run
+
+    makers = {
+        "generate: GPT-2 124M greedy, prompt 32, 16 new tokens": generate,
+        "predict: TextClassifier, 256 SST-2 texts": predict,
+        "finetune: SST-2 end to end, 256 examples, 1 epoch": finetune,
+        "pretrain: BERT-mini train step (B=32, T=128)": pretrain_step("bert"),
+        "pretrain: GPT-mini train step (B=16, T=256)": pretrain_step("gpt"),
+        "elmo: biLM train step (B=32, T=64)": elmo,
+        "continued_pretraining: from MiniLM, 8 steps": continued,
+    }
+    return {name: _lazy(make) for name, make in makers.items()}
+
+
+def _lazy(make: Callable[[], Callable[[], object]]) -> Callable[[], object]:
+    made: list[Callable[[], object]] = []
+
+    def call() -> object:
+        if not made:
+            made.append(make())
+        return made[0]()
+    return call
+
+
+def _step(torch: Any, model: Any, batch: dict) -> Callable[[], float]:
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4, foreach=True)
+
+    def step() -> float:
+        loss = model(**batch).loss
+        loss.backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        return float(loss.detach())
+    return step
 
 
 def run(args: argparse.Namespace, recorder: Recorder) -> None:
@@ -137,10 +263,10 @@ def run(args: argparse.Namespace, recorder: Recorder) -> None:
           f"{other.build_info()['flags']}", file=sys.stderr)
     work = {name: _workloads(pkg, threads, args.quick) for name, pkg in builds.items()}
     only = {s.strip() for s in args.only.split(",") if s.strip()}
-    pairs = 3 if args.quick else args.pairs
     for case in work["dispatch"]:
         if only and not any(case.startswith(o) for o in only):
             continue
+        pairs = 3 if args.quick else args.heavy_pairs if case.split(":")[0] in HEAVY else args.pairs
         for name in builds:                                   # warm-up: caches, lazy imports, thread pools
             work[name][case]()
         times: dict[str, list[float]] = {name: [] for name in builds}

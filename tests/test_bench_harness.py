@@ -100,3 +100,30 @@ def test_axpy_quick_end_to_end(tmp_path: Path) -> None:
     assert len(fastembed_rows) == len({r["case"] for r in results})
     assert all(row.endswith("x") for row in fastembed_rows)
     assert [row.split()[-1] for row in _rows(proc.stdout, "numpy")] == ["1.00x"] * len(fastembed_rows)
+
+
+def test_the_native_build_keeps_pythons_cflags(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """setuptools lets a CFLAGS in the environment replace Python's own (-fwrapv -O3 ...). The
+    paired benchmark passes extra flags that way, and once built its -march=native copy without
+    -fwrapv: a difference in more than -march, which it then reported as a portability cost."""
+    import sysconfig
+
+    import benchmarks.portable as portable
+
+    seen: dict[str, str] = {}
+
+    def fake_run(cmd: list[str], *, env: dict, **kw: Any) -> None:
+        seen.update(env)
+        lib = Path(cmd[cmd.index("--build-lib") + 1]) / "fastembed"
+        lib.mkdir(parents=True, exist_ok=True)
+        (lib / "_C.fake.so").write_bytes(b"")
+
+    monkeypatch.setattr(portable, "BUILD", tmp_path)
+    monkeypatch.setattr(portable.subprocess, "run", fake_run)
+    monkeypatch.delenv("CFLAGS", raising=False)
+    monkeypatch.delenv("CXXFLAGS", raising=False)
+    portable.native_build("t-", "-DEXTRA=1")
+    python_flags = sysconfig.get_config_var("CFLAGS") or ""
+    for var in ("CFLAGS", "CXXFLAGS"):
+        assert seen[var].startswith(python_flags) and seen[var].endswith("-DEXTRA=1"), (var, seen[var])
+    assert seen["FASTEMBED_ARCH"] == "native"
