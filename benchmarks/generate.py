@@ -1,6 +1,6 @@
 """Greedy generation on the CPU at GPT-2 124M shapes (issue 25, item 3): fastembed's decoder,
 fastembed's previous loop (``GPT.forward`` with a ``torch.cat``-grown cache) and HuggingFace
-``transformers``' ``generate``, same weights; a bf16 row and a weight-streaming floor.
+``transformers``' ``generate``, same weights; bf16 and int8 rows and a weight-streaming floor.
 
 GPT-2 base (``GPTConfig.preset("base")``: 12 layers, 768 hidden, 12 heads, vocabulary 50257,
 random weights), prompts of 32 random tokens, 128 new tokens, batch 1 and batch 8 (2 threads
@@ -16,6 +16,9 @@ Rows:
   generate ran before the decoder (the cache grows by a ``torch.cat`` per step);
 * ``fastembed bf16`` — the decoder with bf16 matrix products (``precision="bf16"``): NOT the
   same computation, so its tokens are compared with fp32's and the count that match is printed;
+* ``fastembed int8`` — the decoder with int8 layer products (``precision="int8"``: per-channel
+  weight scales, per-token activation scales, oneDNN's int8 products; the output layer float32),
+  compared with fp32 the same way;
 * ``weight-streaming floor`` — informative, not an implementation: one ``F.linear`` of a (B, C)
   activation with every weight matrix of the model (the tied 50257×768 head included), once per
   token. At small batches decoding is bound by reading the weights from memory, so no fp32
@@ -145,6 +148,7 @@ def _case(torch: Any, ours: Any, hf: Any, prompts: Any, new: int, case: str, rep
         "fastembed": lambda: generate(ours, prompts, max_new_tokens=new),
         "fastembed forward+cat": lambda: generate(_ForwardOnly(ours), prompts, max_new_tokens=new),
         "fastembed bf16": lambda: generate(ours, prompts, max_new_tokens=new, precision="bf16"),
+        "fastembed int8": lambda: generate(ours, prompts, max_new_tokens=new, precision="int8"),
     }
     if hf is not None:
         def hf_generate() -> list[list[int]]:
@@ -168,7 +172,7 @@ def _case(torch: Any, ours: Any, hf: Any, prompts: Any, new: int, case: str, rep
                       repeats=len(ts), number=1)
         if name == "weight-streaming floor":
             note = "informative: fp32 weights read once per token, no attention or Python"
-        elif name == "fastembed bf16":
+        elif name in ("fastembed bf16", "fastembed int8"):
             note = f"tokens vs fp32: {_matching(outputs[name], outputs['fastembed'])}"
         elif name == "transformers" or reference is outputs[name]:
             note = "tokens: reference"

@@ -123,11 +123,11 @@ def generate(model: Any, prompts: Prompts, *, max_new_tokens: int, do_sample: bo
     top-p (the log_softmax of transformers' ``output_scores``). Computed on the device and read
     back once at the end.
 
-    ``precision``: "fp32" (default) or "bf16", the dtype of the matrix products in the KV-cache
-    decoder of a GPT (:mod:`fastembed.models.gpt_decode`: bf16 halves the bytes each token streams;
-    LayerNorm, attention, softmax and argmax stay float32; greedy tokens then differ from fp32's
-    where two candidates are within bf16's rounding). None: the model's ``generation_precision``
-    attribute (:func:`load_generator` sets it), else "fp32".
+    ``precision``: "fp32" (default), "bf16" or "int8", the dtype of the matrix products in the
+    KV-cache decoder of a GPT (:mod:`fastembed.models.gpt_decode`: bf16 halves the bytes each
+    token streams, int8 quarters them; LayerNorm, attention, softmax and argmax stay float32;
+    greedy tokens then differ from fp32's where two candidates are within the rounding). None:
+    the model's ``generation_precision`` attribute (:func:`load_generator` sets it), else "fp32".
 
     ``stop_tokens`` and ``pad_id`` are the old names of ``eos_token_id`` and ``pad_token_id``: they
     still work for one release, with a DeprecationWarning.
@@ -148,7 +148,7 @@ def generate(model: Any, prompts: Prompts, *, max_new_tokens: int, do_sample: bo
     stops = _stop_strings(stop_strings, tokenizer)
     precision = _check_precision(getattr(model, "generation_precision", "fp32") if precision is None else precision)
     device = next(model.parameters()).device
-    if precision == "bf16":           # where bf16 is emulated it is slower than float32: say so, use float32
+    if precision != "fp32":           # bf16 emulated (slower than float32), int8 off the CPU: say so, use float32
         from .models.precision import resolve_precision
 
         precision = resolve_precision(precision, device, stacklevel=2)
@@ -575,9 +575,9 @@ def load_generator(model_dir: Union[str, os.PathLike], *, precision: str = "fp32
     (``config.json`` + ``model.safetensors``) with the tokenizer's files, as ``fastembed pretrain
     gpt`` writes them (``tokenizer.json`` & co.; older runs: ``bpe.json``) or as HF ships GPT-2
     (``vocab.json`` + ``merges.txt``), or OpenAI's ``encoder.json`` + ``vocab.bpe``
-    (:func:`fastembed.tokenizers.from_pretrained`). ``precision`` ("fp32" or "bf16") becomes the
-    model's ``generation_precision``, what :func:`generate` uses unless told otherwise; the weights
-    stay float32 (the decoder makes its bf16 copies on first use)."""
+    (:func:`fastembed.tokenizers.from_pretrained`). ``precision`` ("fp32", "bf16" or "int8")
+    becomes the model's ``generation_precision``, what :func:`generate` uses unless told otherwise;
+    the weights stay float32 (the decoder makes its bf16 or int8 copies on first use)."""
     from .models.hf import load_gpt2
     from .tokenizers import BPETokenizer
 

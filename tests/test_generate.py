@@ -299,5 +299,18 @@ def test_cli_precision_bf16_and_its_fallback(model_dir, capsys, monkeypatch):
         got = generate(model, tok.encode("the quick").tolist(), max_new_tokens=6)
     assert got == generate(fp32, tok.encode("the quick").tolist(), max_new_tokens=6)
     with pytest.raises(SystemExit):
-        run_cli(capsys, *base, "--precision", "int8")
-    assert "invalid choice: 'int8'" in capsys.readouterr().err
+        run_cli(capsys, *base, "--precision", "fp16")
+    assert "invalid choice: 'fp16'" in capsys.readouterr().err
+
+
+def test_cli_precision_int8(model_dir, capsys, monkeypatch):
+    from fastembed.models import gpt_decode
+
+    model, tok = load_generator(model_dir, precision="int8")
+    base = ["--model", str(model_dir), "--prompt", "the quick", "--greedy", "--max-new-tokens", "6"]
+    expected = generate_text(model, tok, "the quick", max_new_tokens=6)     # the model's generation_precision
+    asked = []
+    real = gpt_decode.decode_weights
+    monkeypatch.setattr(gpt_decode, "decode_weights", lambda m, p: asked.append(p) or real(m, p))
+    assert run_cli(capsys, *base, "--precision", "int8") == f"the quick{expected}\n"
+    assert asked == ["int8"]                                     # the decoder ran its int8 weights

@@ -150,7 +150,7 @@ def add_device(p: argparse.ArgumentParser, default_help: str) -> argparse.Action
 
 def add_precision(p: argparse.ArgumentParser, choices: tuple[str, ...] = ("fp32", "bf16", "int8"),
                   keeps: str = "LayerNorm, attention and pooling") -> argparse.Action:
-    # the choices are fastembed.models.precision.PRECISIONS (or generation's fp32/bf16), spelled
+    # the choices are fastembed.models.precision.PRECISIONS (generation's too), spelled
     # out so the help needs no torch
     int8 = " or int8" if "int8" in choices else ""
     return _add(p, "precision", "fp32, bf16 (CPUs with AVX-512-BF16 or AMX; elsewhere a warning and fp32)"

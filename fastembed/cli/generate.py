@@ -49,7 +49,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="end a continuation at TEXT (not printed), repeatable; \\n for a newline (default: none)")
     c.add_seed(p, "sampling, to repeat a run", None)
     p.add_argument("--stream", action="store_true", help="print tokens as they are generated (default: off)")
-    c.add_precision(p, choices=("fp32", "bf16"), keeps="LayerNorm, attention, the KV cache and the logits")
+    c.add_precision(p, choices=("fp32", "bf16", "int8"), keeps="LayerNorm, attention, the KV cache and softmax")
     c.add_common(p, progress=False)
     c.set_command(p, run)
 

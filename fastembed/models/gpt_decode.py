@@ -27,6 +27,15 @@ batches) and runs the products in bfloat16 on bfloat16 inputs; LayerNorm, the re
 the KV cache, attention and the logits' argmax / softmax stay float32. Its greedy tokens differ
 from fp32's once two candidates are closer than bfloat16's rounding (8 bits of mantissa).
 The weights keep (out, in) there, since PyTorch's bfloat16 products are faster in that layout.
+``"int8"`` runs the four products of every layer as :class:`fastembed.models.precision.Int8Linear`
+does for the Embedder: int8 weights with one scale per output channel (the QKV and FFN-up inputs
+smoothed first, SmoothQuant), each token's activation quantized with its own scale, int32 sums
+by oneDNN, the scales and the bias applied in one native pass. The tied output layer too (one
+scale per vocabulary row): at GPT-2's size it is a third of the weights, and kept in float32 it
+held batch-1 decoding at 15.2 ms a token against 10.7 with it in int8 (Sapphire Rapids, 2
+threads; fp32: 21.2). LayerNorm, the residual stream, the KV cache, attention and the logits'
+argmax / softmax stay float32. A quarter of the bytes per token; greedy tokens drift from fp32's
+sooner than bf16's do (int8 keeps about 7 bits per value).
 
 Not used for training, ``output_hidden_states`` or dropout: generation only, in eval mode under
 ``torch.inference_mode()``.
@@ -40,16 +49,20 @@ from typing import Any, NamedTuple, Optional
 import torch
 import torch.nn.functional as F
 
-PRECISIONS = ("fp32", "bf16")
+from ..ops import epilogue
+
+PRECISIONS = ("fp32", "bf16", "int8")
 
 __all__ = ["KVDecoder", "PRECISIONS", "decode_weights"]
 
 
 class _Linear(NamedTuple):
     """One projection as the decoder stores it: ``weight`` (in, out) when ``transposed``, else
-    (out, in), in the product's dtype; ``bias`` (out,) in the same dtype."""
+    (out, in), in the product's dtype; ``bias`` (out,) in the same dtype. For "int8" ``weight`` is
+    an :class:`~fastembed.models.precision.Int8Linear` (it holds the codes and scales) and
+    ``bias`` is float32."""
 
-    weight: torch.Tensor
+    weight: Any
     bias: torch.Tensor
     transposed: bool
 
@@ -67,7 +80,7 @@ class _Weights(NamedTuple):
     key: tuple                       # (data_ptr, version) of every parameter they were made from
     layers: list[_Layer]
     ln_f: tuple[torch.Tensor, torch.Tensor]
-    head: _Linear                    # the tied LM head: the token embedding, no bias (zeros)
+    head: _Linear                    # the tied LM head: the token embedding, no bias (zeros; int8: None)
     dtype: torch.dtype               # of the products' inputs
 
 
@@ -94,9 +107,15 @@ def decode_weights(model: Any, precision: str) -> _Weights:
 
 def _make_weights(model: Any, precision: str, key: tuple) -> _Weights:
     dtype = torch.bfloat16 if precision == "bf16" else model.wte.weight.dtype
-    transposed = precision != "bf16"
+    transposed = precision == "fp32"
+    if precision == "int8":
+        from .precision import Int8Linear, _input_amax
+
+        amax = _input_amax(model)          # the QKV and FFN-up inputs' channel ranges (SmoothQuant)
 
     def linear(m: torch.nn.Linear) -> _Linear:
+        if precision == "int8":
+            return _Linear(Int8Linear(m, amax.get(m)), m.bias.detach().float(), False)
         w = m.weight.detach()
         w = (w.t() if transposed else w).to(dtype).contiguous()
         return _Linear(w, m.bias.detach().to(dtype), transposed)
@@ -108,8 +127,13 @@ def _make_weights(model: Any, precision: str, key: tuple) -> _Weights:
         layers = [_Layer(ln(b.ln1), linear(b.attn.qkv), linear(b.attn.out), ln(b.ln2), linear(b.up), linear(b.down))
                   for b in model.blocks]
         e = model.wte.weight.detach()
-        head = _Linear((e.t() if transposed else e).to(dtype).contiguous(),
-                       torch.zeros(e.shape[0], dtype=dtype, device=e.device), transposed)
+        if precision == "int8":           # the tied output layer: the embedding matrix, no bias
+            tied = torch.nn.Linear(e.shape[1], e.shape[0], bias=False, device="meta")
+            tied.weight = torch.nn.Parameter(e, requires_grad=False)
+            head = _Linear(Int8Linear(tied), None, False)
+        else:
+            head = _Linear((e.t() if transposed else e).to(dtype).contiguous(),
+                           torch.zeros(e.shape[0], dtype=dtype, device=e.device), transposed)
     return _Weights(key, layers, ln(model.ln_f), head, dtype)
 
 
@@ -117,7 +141,14 @@ def _project(x: torch.Tensor, lin: _Linear) -> torch.Tensor:
     """(M, in) -> (M, out) = x·W + b, in the product's dtype."""
     if lin.transposed:
         return torch.addmm(lin.bias, x, lin.weight)
-    return F.linear(x, lin.weight, lin.bias)
+    if isinstance(lin.weight, torch.Tensor):
+        return F.linear(x, lin.weight, lin.bias)
+    y, row_scale = lin.weight.mm_parts(x)                  # int8: sums · weight scales, token scales apart
+    if lin.bias is None:
+        return y.mul_(row_scale)
+    if epilogue.usable(y):
+        return epilogue.bias_(y, lin.bias, row_scale)      # one pass: y · row_scale + bias
+    return y.mul_(row_scale).add_(lin.bias)
 
 
 class KVDecoder:
@@ -182,7 +213,10 @@ class KVDecoder:
         last = h.view(B, T, self.C)[:, -1]
         x = F.layer_norm(last, (self.C,), w.ln_f[0], w.ln_f[1], self.eps)
         head = w.head
-        logits = torch.mm(x.to(w.dtype), head.weight) if head.transposed else F.linear(x.to(w.dtype), head.weight)
+        if not isinstance(head.weight, torch.Tensor):
+            return _project(x, head)
+        x = x.to(head.weight.dtype)
+        logits = torch.mm(x, head.weight) if head.transposed else F.linear(x, head.weight)
         return logits.float()
 
     def _attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, T: int) -> torch.Tensor:
