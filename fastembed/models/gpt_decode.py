@@ -60,10 +60,10 @@ class _Linear(NamedTuple):
     """One projection as the decoder stores it: ``weight`` (in, out) when ``transposed``, else
     (out, in), in the product's dtype; ``bias`` (out,) in the same dtype. For "int8" ``weight`` is
     an :class:`~fastembed.models.precision.Int8Linear` (it holds the codes and scales) and
-    ``bias`` is float32."""
+    ``bias`` is float32 (None: no bias, the tied output layer)."""
 
     weight: Any
-    bias: torch.Tensor
+    bias: Optional[torch.Tensor]
     transposed: bool
 
 

@@ -82,8 +82,8 @@ def test_int8_holds_int8_weights_for_every_product(model):
     w = decode_weights(model, "int8")
     linears = [getattr(layer, name).weight for layer in w.layers for name in ("qkv", "out", "up", "down")]
     assert all(isinstance(x, Int8Linear) and x.weight.dtype == torch.int8 for x in linears + [w.head.weight])
-    assert w.layers[0].qkv.weight.input_scale is not None          # SmoothQuant on the QKV input
-    assert w.head.weight.weight.data_ptr() != model.wte.weight.data_ptr()
+    assert all(layer.qkv.weight.input_scale is not None and layer.up.weight.input_scale is not None
+               for layer in w.layers)                              # SmoothQuant on the QKV and FFN-up inputs
 
 
 def test_decoder_weights_follow_the_parameters(model):
