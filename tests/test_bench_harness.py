@@ -118,7 +118,11 @@ def test_the_native_build_keeps_pythons_cflags(monkeypatch: pytest.MonkeyPatch, 
         lib.mkdir(parents=True, exist_ok=True)
         (lib / "_C.fake.so").write_bytes(b"")
 
-    monkeypatch.setattr(portable, "BUILD", tmp_path)
+    root = tmp_path / "tree"                 # a source tree of its own: the installed-wheel suite has none
+    (root / "fastembed").mkdir(parents=True)
+    (root / "fastembed" / "__init__.py").write_text("")
+    monkeypatch.setattr(portable, "ROOT", root)
+    monkeypatch.setattr(portable, "BUILD", tmp_path / "build")
     monkeypatch.setattr(portable.subprocess, "run", fake_run)
     monkeypatch.delenv("CFLAGS", raising=False)
     monkeypatch.delenv("CXXFLAGS", raising=False)
