@@ -144,15 +144,7 @@ def _heavy(fe: Any, sub: Callable[[str], Any], quick: bool, minilm: Path,
     from .elmo import QUICK_CASES as QUICK_ELMO
     from .portable import BUILD as BUILD_DIR
     from .predict import make_model_dir
-    from .pretrain import (
-        BERT,
-        GPT,
-        QUICK_BERT,
-        QUICK_GPT,
-        bert_batches,
-        gpt_batches,
-        real_batches,
-    )
+    from .pretrain import BERT, GPT, QUICK_BERT, QUICK_GPT, _batches, gpt_batches
 
     models = sub("models")
 
@@ -183,8 +175,7 @@ def _heavy(fe: Any, sub: Callable[[str], Any], quick: bool, minilm: Path,
     def pretrain_step(kind: str) -> Callable[[], Callable[[], object]]:   # forward, backward, AdamW
         def make() -> Callable[[], object]:
             shape = (QUICK_BERT if quick else BERT) if kind == "bert" else (QUICK_GPT if quick else GPT)
-            batches = real_batches(torch, kind, shape, 1, 0) or (bert_batches if kind == "bert" else gpt_batches)(
-                torch, shape, 1, 0)
+            batches = _batches(torch, kind, shape, 1, seed=0)
             torch.manual_seed(0)
             dims = {k: shape[k] for k in ("vocab_size", "num_layers", "hidden_size", "num_heads")}
             model = models.BertForPreTraining(models.BertConfig(**dims)) if kind == "bert" else \
@@ -234,15 +225,10 @@ def _lazy(make: Callable[[], Callable[[], object]]) -> Callable[[], object]:
 
 
 def _step(torch: Any, model: Any, batch: dict) -> Callable[[], float]:
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-4, foreach=True)
+    """One optimizer step (forward, backward, AdamW) on ``batch``, as pretrain.py times it."""
+    from .pretrain import _step_fn
 
-    def step() -> float:
-        loss = model(**batch).loss
-        loss.backward()
-        opt.step()
-        opt.zero_grad(set_to_none=True)
-        return float(loss.detach())
-    return step
+    return _step_fn(model, torch.optim.AdamW(model.parameters(), lr=1e-4, foreach=True), [batch])
 
 
 def run(args: argparse.Namespace, recorder: Recorder) -> None:
