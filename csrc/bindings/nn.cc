@@ -2,6 +2,7 @@
 #include "bindings/args.h"
 #include "common/error.h"
 #include "nn/epilogue.h"
+#include "nn/panel_linear.h"
 #include "nn/quantize.h"
 
 namespace fe::bindings {
@@ -84,6 +85,40 @@ void bind_nn(py::module_& m) {
      "Per-row symmetric int8 quantization (csrc/nn/quantize.h): writes q (int8, rows x cols, C-contiguous) and "
      "row_scale (float32, rows) so that x * col_scale ~= q * row_scale[:, None]. x: float32 (rows, cols) with a "
      "contiguous last axis; col_scale: float32 (cols,) or None.");
+
+  m.def("panel_linear", [](py::handle x, py::handle packed, py::handle bias, py::handle y) {
+    constexpr const char* fn = "panel_linear";
+    const ArrayArg xa = matrix(x, fn, "x", false);
+    const int64_t M = xa.shape[0], K = xa.shape[1];
+    const ArrayArg pa = arg_array(packed, fn, "packed", py::dtype::of<float>(), 3, false);
+    FE_CHECK(pa.shape[1] == K && pa.shape[2] == kPanel, ValueError, fn, ": argument 'packed' must have shape (panels, ",
+             K, ", ", kPanel, ") for x with ", K, " columns, got ", shape_str(pa.array));
+    FE_CHECK(pa.array.flags() & py::array::c_style, ValueError, fn, ": argument 'packed' must be C-contiguous");
+    const ArrayArg ya = matrix(y, fn, "y", true);
+    const int64_t N = ya.shape[1];
+    FE_CHECK(ya.shape[0] == M, ValueError, fn, ": argument 'y' must have ", M, " rows (those of 'x'), got ",
+             shape_str(ya.array));
+    FE_CHECK(pa.shape[0] == (N + kPanel - 1) / kPanel, ValueError, fn, ": argument 'packed' holds ", pa.shape[0],
+             " panels of ", kPanel, " columns; 'y' with ", N, " columns needs ", (N + kPanel - 1) / kPanel);
+    const float* b = optional_vector(bias, fn, "bias", N, "columns of 'y'");
+    const char* xb = static_cast<const char*>(xa.data);
+    const char* yb = static_cast<const char*>(ya.data);
+    const int64_t xbytes = M * K == 0 ? 0 : ((M - 1) * xa.stride_elems(0) + K) * 4;
+    const int64_t ybytes = M * N == 0 ? 0 : ((M - 1) * ya.stride_elems(0) + N) * 4;
+    FE_CHECK(xbytes == 0 || ybytes == 0 || yb + ybytes <= xb || xb + xbytes <= yb, ValueError, fn,
+             ": argument 'y' must not overlap 'x'");
+    if (M == 0 || N == 0) return;
+    const float* xp = static_cast<const float*>(xa.data);
+    const float* wp = static_cast<const float*>(pa.data);
+    float* yp = static_cast<float*>(ya.data);
+    const int64_t ldx = xa.stride_elems(0), ldy = ya.stride_elems(0);
+    py::gil_scoped_release release;
+    panel_linear_cpu(xp, M, K, ldx, wp, N, b, yp, ldy);
+  }, py::arg("x"), py::arg("packed"), py::arg("bias"), py::arg("y"),
+     "y = x @ W + bias for few rows of x, W packed in column panels (csrc/nn/panel_linear.h): packed[p, k, j] = "
+     "W[k, 32 p + j], zeros past W's columns. x: float32 (M, K) with a contiguous last axis; packed: float32 "
+     "(ceil(N / 32), K, 32), C-contiguous; bias: float32 (N,) or None; y: float32 (M, N) with a contiguous last axis, "
+     "written (not overlapping x).");
 
   m.def("bias_residual_layer_norm_", [](py::handle y, py::handle bias, py::handle residual, py::handle weight,
                                         py::handle ln_bias, py::handle eps, py::handle row_scale) {

@@ -15,6 +15,7 @@
 #include "common/error.h"
 #include "common/prefetch.h"
 #include "nn/epilogue.h"
+#include "nn/panel_linear.h"
 #include "nn/quantize.h"
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -205,6 +206,10 @@ void bias_residual_layer_norm_cpu(float* y, int64_t rows, int64_t cols, int64_t 
 void quantize_rows_s8_cpu(const float* x, int64_t rows, int64_t cols, int64_t ldx, const float* col_scale,
                           int8_t* q, float* row_scale) {
   kernels().quantize_rows_s8(x, rows, cols, ldx, col_scale, q, row_scale);
+}
+void panel_linear_cpu(const float* x, int64_t M, int64_t K, int64_t ldx, const float* packed, int64_t N,
+                      const float* bias, float* y, int64_t ldy) {
+  kernels().panel_linear(x, M, K, ldx, packed, N, bias, y, ldy);
 }
 
 template <class T>

@@ -2,6 +2,7 @@
 // with FE_ISA_NS, FE_ISA_NAME and FE_ISA_FLAGS set by setup.py.
 #include "dispatch/kernels.h"
 #include "nn/epilogue.h"
+#include "nn/panel_linear.h"
 #include "nn/quantize.h"
 
 #ifndef FE_ISA_NS
@@ -16,7 +17,7 @@
 
 namespace fe {
 FE_ISA_BEGIN
-// This level's copies (attention_cpu.cc, epilogue_cpu.cc, quantize_cpu.cc).
+// This level's copies (attention_cpu.cc, epilogue_cpu.cc, quantize_cpu.cc, panel_linear_cpu.cc).
 void attention_forward_cpu(const AttentionParams& p);
 void attention_backward_cpu(const AttentionParams& p);
 void attention_dropout_mask_cpu(int64_t B, int64_t H, int64_t Tq, int64_t Tk, double p, uint64_t seed,
@@ -28,6 +29,8 @@ void bias_residual_layer_norm_cpu(float* y, int64_t rows, int64_t cols, int64_t 
                                   float eps, const float* row_scale);
 void quantize_rows_s8_cpu(const float* x, int64_t rows, int64_t cols, int64_t ldx, const float* col_scale,
                           int8_t* q, float* row_scale);
+void panel_linear_cpu(const float* x, int64_t M, int64_t K, int64_t ldx, const float* packed, int64_t N,
+                      const float* bias, float* y, int64_t ldy);
 // This level's axpy (blas/axpy_cpu.cc).
 void axpy_f32_cpu(int64_t n, float alpha, const float* x, int64_t incx, float* y, int64_t incy);
 void axpy_f64_cpu(int64_t n, double alpha, const double* x, int64_t incx, double* y, int64_t incy);
@@ -86,6 +89,7 @@ const dispatch::KernelTable& kernel_table() {
       &FE_ISA_NS::bias_gelu_cpu,
       &FE_ISA_NS::bias_residual_layer_norm_cpu,
       &FE_ISA_NS::quantize_rows_s8_cpu,
+      &FE_ISA_NS::panel_linear_cpu,
       &FE_ISA_NS::axpy_f32_cpu,
       &FE_ISA_NS::axpy_f64_cpu,
       &w2v::FE_W2V_NS::train_epoch,

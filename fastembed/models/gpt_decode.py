@@ -10,18 +10,21 @@ computes the same function for inference only:
   place; attention reads the filled prefix (a strided view: no copy);
 * the key padding mask is one (B, max_length) buffer and the positions one (B,) counter, updated
   in place by each call;
-* the projections are ``addmm(bias, x, W)`` with the weights stored (in, out), as GPT-2's
-  ``Conv1D`` stores them: at batch 8 that layout runs the product about twice as fast as
-  ``F.linear``'s (out, in) (measured with MKL on a Xeon; at batch 1 they tie), and it is what
-  transformers computes, so greedy choices match its rounding as closely as possible;
+* on the CPU the fp32 projections are :func:`fastembed.ops.panel.panel_linear`: each weight
+  packed once into column panels that stream from memory, all rows of the step summed against a
+  panel in registers (``csrc/nn/panel_linear.h``). At a decoding step's one to sixteen rows a
+  product is bound by reading its weights; MKL's sgemm (``addmm`` with GPT-2's (in, out) layout)
+  read them at about half the memory bandwidth at batch 8 (25 ms against 39 for GPT-2's matrices
+  at batch 8, 2 threads of a Sapphire Rapids Xeon; they tie at batch 1). Elsewhere (a GPU) they
+  are ``addmm(bias, x, W)`` with the weights stored (in, out);
 * the residual adds happen in place on the residual stream.
 
 The decoder's copies of the weights are made once per model and precision and kept until a
 parameter changes (:func:`decode_weights`): for fp32 that is one more copy of the model's
 matrices in memory (about 500 MB for GPT-2 124M), the price of the faster layout.
 
-**Precision.** ``"fp32"`` computes what :meth:`GPT.forward` computes (same tokens as
-transformers' greedy ``generate``, up to the rounding of near ties). ``"bf16"`` stores the
+**Precision.** ``"fp32"`` computes what :meth:`GPT.forward` computes, its sums in another order
+(same tokens as transformers' greedy ``generate``, up to the rounding of near ties). ``"bf16"`` stores the
 matrices in bfloat16 (half the bytes to stream per token, which is what bounds decoding at small
 batches) and runs the products in bfloat16 on bfloat16 inputs; LayerNorm, the residual stream,
 the KV cache, attention and the logits' argmax / softmax stay float32. Its greedy tokens differ
@@ -50,6 +53,8 @@ import torch
 import torch.nn.functional as F
 
 from ..ops import epilogue
+from ..ops._reference import visible_mask
+from ..ops.panel import pack_panels, panel_linear
 
 PRECISIONS = ("fp32", "bf16", "int8")
 
@@ -57,14 +62,22 @@ __all__ = ["KVDecoder", "PRECISIONS", "decode_weights"]
 
 
 class _Linear(NamedTuple):
-    """One projection as the decoder stores it: ``weight`` (in, out) when ``transposed``, else
-    (out, in), in the product's dtype; ``bias`` (out,) in the same dtype. For "int8" ``weight`` is
-    an :class:`~fastembed.models.precision.Int8Linear` (it holds the codes and scales) and
-    ``bias`` is float32 (None: no bias, the tied output layer)."""
+    """One projection as the decoder stores it, by ``layout``:
+
+    * "panels" (fp32 on the CPU): ``weight`` packed for :func:`fastembed.ops.panel.panel_linear`,
+      ``bias`` float32 (out,);
+    * "in_out" (fp32 elsewhere): ``weight`` (in, out) for ``addmm``, ``bias`` (out,);
+    * "out_in" (bf16): ``weight`` (out, in) for ``F.linear``, ``bias`` (out,), both bfloat16;
+    * "int8": ``weight`` an :class:`~fastembed.models.precision.Int8Linear` (it holds the codes and
+      scales), ``bias`` float32.
+
+    ``bias`` is None for the tied output layer, which has none.
+    """
 
     weight: Any
     bias: Optional[torch.Tensor]
-    transposed: bool
+    layout: str
+    out_features: int
 
 
 class _Layer(NamedTuple):
@@ -80,7 +93,7 @@ class _Weights(NamedTuple):
     key: tuple                       # (data_ptr, version) of every parameter they were made from
     layers: list[_Layer]
     ln_f: tuple[torch.Tensor, torch.Tensor]
-    head: _Linear                    # the tied LM head: the token embedding, no bias (zeros; int8: None)
+    head: _Linear                    # the tied LM head: the token embedding, no bias (None)
     dtype: torch.dtype               # of the products' inputs
 
 
@@ -107,41 +120,50 @@ def decode_weights(model: Any, precision: str) -> _Weights:
 
 def _make_weights(model: Any, precision: str, key: tuple) -> _Weights:
     dtype = torch.bfloat16 if precision == "bf16" else model.wte.weight.dtype
-    transposed = precision == "fp32"
+    on_cpu = model.wte.weight.device.type == "cpu"
     if precision == "int8":
         from .precision import Int8Linear, _input_amax
 
         amax = _input_amax(model)          # the QKV and FFN-up inputs' channel ranges (SmoothQuant)
 
-    def linear(m: torch.nn.Linear) -> _Linear:
+    def linear(weight: torch.Tensor, bias: Optional[torch.Tensor], int8: Any = None) -> _Linear:
+        out = weight.shape[0]
         if precision == "int8":
-            return _Linear(Int8Linear(m, amax.get(m)), m.bias.detach().float(), False)
-        w = m.weight.detach()
-        w = (w.t() if transposed else w).to(dtype).contiguous()
-        return _Linear(w, m.bias.detach().to(dtype), transposed)
+            return _Linear(int8, None if bias is None else bias.detach().float(), "int8", out)
+        b = None if bias is None else bias.detach().to(dtype)
+        if precision == "fp32" and on_cpu and dtype == torch.float32:
+            return _Linear(pack_panels(weight), b, "panels", out)
+        if precision == "fp32":
+            return _Linear(weight.detach().t().contiguous(), b, "in_out", out)
+        return _Linear(weight.detach().to(dtype).contiguous(), b, "out_in", out)
+
+    def layer_linear(m: torch.nn.Linear) -> _Linear:
+        return linear(m.weight, m.bias, Int8Linear(m, amax.get(m)) if precision == "int8" else None)
 
     def ln(m: torch.nn.LayerNorm) -> tuple[torch.Tensor, torch.Tensor]:
         return m.weight.detach(), m.bias.detach()
 
     with torch.no_grad():
-        layers = [_Layer(ln(b.ln1), linear(b.attn.qkv), linear(b.attn.out), ln(b.ln2), linear(b.up), linear(b.down))
+        layers = [_Layer(ln(b.ln1), layer_linear(b.attn.qkv), layer_linear(b.attn.out), ln(b.ln2),
+                         layer_linear(b.up), layer_linear(b.down))
                   for b in model.blocks]
-        e = model.wte.weight.detach()
-        if precision == "int8":           # the tied output layer: the embedding matrix, no bias
+        e = model.wte.weight.detach()      # the tied output layer: the embedding matrix, no bias
+        int8_head = None
+        if precision == "int8":
             tied = torch.nn.Linear(e.shape[1], e.shape[0], bias=False, device="meta")
             tied.weight = torch.nn.Parameter(e, requires_grad=False)
-            head = _Linear(Int8Linear(tied), None, False)
-        else:
-            head = _Linear((e.t() if transposed else e).to(dtype).contiguous(),
-                           torch.zeros(e.shape[0], dtype=dtype, device=e.device), transposed)
+            int8_head = Int8Linear(tied)
+        head = linear(e, None, int8_head)
     return _Weights(key, layers, ln(model.ln_f), head, dtype)
 
 
 def _project(x: torch.Tensor, lin: _Linear) -> torch.Tensor:
     """(M, in) -> (M, out) = x·W + b, in the product's dtype."""
-    if lin.transposed:
-        return torch.addmm(lin.bias, x, lin.weight)
-    if isinstance(lin.weight, torch.Tensor):
+    if lin.layout == "panels":
+        return panel_linear(x, lin.weight, lin.out_features, lin.bias)
+    if lin.layout == "in_out":
+        return torch.mm(x, lin.weight) if lin.bias is None else torch.addmm(lin.bias, x, lin.weight)
+    if lin.layout == "out_in":
         return F.linear(x, lin.weight, lin.bias)
     y, row_scale = lin.weight.mm_parts(x)                  # int8: sums · weight scales, token scales apart
     if lin.bias is None:
@@ -156,8 +178,12 @@ class KVDecoder:
     row and returns the logits of the last one, keeping the keys and values in a cache allocated
     for ``max_length`` positions.
 
-    ``attn``: "fused" (:func:`fastembed.ops.attention`) or "sdpa"; the model's ``attn_impl``
-    by default ("reference" is taken as "fused": the decoder is not a test oracle).
+    ``attn``: "fused" (:func:`fastembed.ops.attention`) or "sdpa" for every call. By default a
+    call that feeds one token per row (a decoding step) runs PyTorch's SDPA, and a longer one (the
+    prompt) the model's ``attn_impl`` ("reference" is taken as "fused": the decoder is not a test
+    oracle). One query against the cache is bound by reading the cache, and SDPA reads it at about
+    twice the rate of the fused kernel, whose tiles are sized for training's T × T (GPT-2 124M,
+    batch 8, 97 cached positions: 208 µs a layer against 541; 2 threads, Sapphire Rapids).
     """
 
     def __init__(self, model: Any, batch: int, max_length: int, *, precision: str = "fp32",
@@ -174,8 +200,10 @@ class KVDecoder:
         self.H, self.D, self.C, self.B, self.max_length = H, D, C, batch, max_length
         self.eps = cfg.layer_norm_eps
         self.scale = D ** -0.5
-        self.attn = attn or ("sdpa" if cfg.attn_impl == "sdpa" else "fused")
-        self.k = torch.zeros((cfg.num_layers, batch, max_length, H, D), dtype=act, device=device)
+        self.attn = attn                                  # None: chosen per call (see above)
+        self.prompt_attn = attn or ("sdpa" if cfg.attn_impl == "sdpa" else "fused")
+        # (layers, B, H, max_length, D): each head's cached keys are one contiguous run
+        self.k = torch.zeros((cfg.num_layers, batch, H, max_length, D), dtype=act, device=device)
         self.v = torch.zeros_like(self.k)
         self.padded = torch.ones((batch, max_length), dtype=torch.bool, device=device)   # True: not a real key
         self.count = torch.zeros(batch, dtype=torch.long, device=device)              # real tokens so far
@@ -199,35 +227,38 @@ class KVDecoder:
         w = self.weights
         model = self.model
         h = (model.wte.weight[ids] + model.wpe.weight[pos]).view(B * T, self.C)    # (M, C) residual stream
+        attn = self.attn or ("sdpa" if T == 1 else self.prompt_attn)
+        visible = None
+        if attn == "sdpa":         # (B, 1, T, n): the keys each query sees; (B, 1, T, 1): queries that see none
+            visible = visible_mask(B, T, n, causal=T > 1, key_padding_mask=self.padded[:, :n], device=h.device)
+            visible = (visible, ~visible.any(-1)[..., None])
         for i, layer in enumerate(w.layers):
             x = F.layer_norm(h, (self.C,), layer.ln1[0], layer.ln1[1], self.eps)
             qkv = _project(x.to(w.dtype), layer.qkv).view(B, T, 3, self.H, self.D)
-            k, v = self.k[i], self.v[i]
+            k, v = self.k[i].transpose(1, 2), self.v[i].transpose(1, 2)      # (B, max_length, H, D) views
             k[:, n0:n] = qkv[:, :, 1]
             v[:, n0:n] = qkv[:, :, 2]
-            y = self._attend(qkv[:, :, 0].to(k.dtype), k[:, :n], v[:, :n], T)
+            y = self._attend(qkv[:, :, 0].to(k.dtype), k[:, :n], v[:, :n], T, visible)
             h += _project(y.reshape(B * T, self.C).to(w.dtype), layer.out).to(h.dtype)
             x = F.layer_norm(h, (self.C,), layer.ln2[0], layer.ln2[1], self.eps)
             u = torch._C._nn.gelu_(_project(x.to(w.dtype), layer.up), approximate="tanh")
             h += _project(u, layer.down).to(h.dtype)
         last = h.view(B, T, self.C)[:, -1]
         x = F.layer_norm(last, (self.C,), w.ln_f[0], w.ln_f[1], self.eps)
-        head = w.head
-        if not isinstance(head.weight, torch.Tensor):
-            return _project(x, head)
-        x = x.to(head.weight.dtype)
-        logits = torch.mm(x, head.weight) if head.transposed else F.linear(x, head.weight)
-        return logits.float()
+        return _project(x.to(w.dtype), w.head).float()
 
-    def _attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, T: int) -> torch.Tensor:
+    def _attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, T: int,
+                visible: Optional[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
         """(B, T, H, D) queries over the (B, n, H, D) cached prefix -> (B, T, H, D); the new
-        queries are the last T positions (causal, bottom-right aligned)."""
-        padded = self.padded[:, :k.shape[1]]
-        if self.attn == "sdpa":
-            from .attention import attend
-
-            return attend(q, k, v, causal=T > 1, key_padding_mask=padded, dropout_p=0.0, impl="sdpa")
+        queries are the last T positions (causal, bottom-right aligned). ``visible``: SDPA's mask
+        and the queries that see no key (their output is zeros, as the fused kernel gives), or
+        None for the fused kernel."""
+        if visible is not None:
+            mask, blind = visible
+            y = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2),
+                                               attn_mask=mask, dropout_p=0.0, scale=self.scale)
+            return y.masked_fill_(blind, 0.0).transpose(1, 2)
         from ..ops._torch import _forward      # the kernel itself: the checks of ops.attention cost ~30 µs a call
 
-        out, _ = _forward(q, k, v, None, padded, T > 1, self.scale, 0.0, None)
+        out, _ = _forward(q, k, v, None, self.padded[:, :k.shape[1]], T > 1, self.scale, 0.0, None)
         return out

@@ -42,7 +42,7 @@ def left_padded(lengths: list[int], T: int, seed: int = 1) -> tuple[torch.Tensor
     return ids, mask
 
 
-@pytest.mark.parametrize("attn", ["fused", "sdpa"])
+@pytest.mark.parametrize("attn", ["fused", "sdpa", None])     # None: SDPA for one-token steps, fused for the prompt
 @pytest.mark.parametrize("precision", ["fp32", "bf16", "int8"])
 def test_decoder_logits_equal_the_full_forward(model, attn, precision):
     lengths, T, steps = [5, 9, 1], 9, 6
@@ -74,6 +74,37 @@ def test_low_precision_greedy_mostly_agrees_with_fp32(model, precision):
     fp32 = generate(model, ids, max_new_tokens=20)[0]
     low = generate(model, ids, max_new_tokens=20, precision=precision)[0]
     assert low[:3] == fp32[:3]                                     # well-separated logits: the start agrees
+
+
+def test_fp32_on_the_cpu_streams_every_product_from_packed_panels(model):
+    from fastembed.ops.panel import PANEL
+
+    w = decode_weights(model, "fp32")
+    lins = [lin for layer in w.layers for lin in (layer.qkv, layer.out, layer.up, layer.down)] + [w.head]
+    assert all(lin.layout == "panels" for lin in lins)
+    assert w.head.bias is None and w.head.out_features == V
+    assert w.head.weight.shape == (-(-V // PANEL), model.config.hidden_size, PANEL)
+    assert torch.equal(w.head.weight[0, :, :PANEL], model.wte.weight[:PANEL].T)
+
+
+def test_one_token_steps_run_sdpa_by_default(model, monkeypatch):
+    import fastembed.models.gpt_decode as gd
+
+    calls = []
+    real = gd.F.scaled_dot_product_attention
+
+    def spy(q, *a, **kw):
+        calls.append(q.shape[2])                                   # (B, H, T, D): T queries
+        return real(q, *a, **kw)
+
+    monkeypatch.setattr(gd.F, "scaled_dot_product_attention", spy)
+    ids, mask = left_padded([4, 6], 6)
+    with torch.inference_mode():
+        dec = model.decoder(2, 8)
+        dec(ids, mask)                                             # the prompt: the model's attn_impl (fused)
+        assert calls == []
+        dec(ids[:, :1], mask[:, :1])
+    assert calls == [1] * model.config.num_layers
 
 
 def test_int8_holds_int8_weights_for_every_product(model):

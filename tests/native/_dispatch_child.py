@@ -58,6 +58,14 @@ def outputs() -> dict[str, np.ndarray]:
     _C.bias_gelu_(a, bias, rs)
     out["bias_gelu_row_scale"] = a
 
+    # few-row products on packed panels: 11 rows (a register tile and a remainder at every level),
+    # 45 columns (a partial panel), 70 terms
+    xp = rng.standard_normal((11, 70)).astype(np.float32)
+    wp = rng.standard_normal((2, 70, 32)).astype(np.float32)
+    yp = np.empty((11, 45), np.float32)
+    _C.panel_linear(xp, wp, rng.standard_normal(45).astype(np.float32), yp)
+    out["panel_linear"] = yp
+
     # word2vec: one update, and one epoch of skip-gram and CBOW on one worker
     V, Dw = 50, 37
     syn0 = (rng.standard_normal((V, Dw)) * 0.3).astype(np.float32)
