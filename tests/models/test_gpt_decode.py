@@ -45,10 +45,21 @@ def left_padded(lengths: list[int], T: int, seed: int = 1) -> tuple[torch.Tensor
 @pytest.mark.parametrize("attn", ["fused", "sdpa", None])     # None: SDPA for one-token steps, fused for the prompt
 @pytest.mark.parametrize("precision", ["fp32", "bf16", "int8"])
 def test_decoder_logits_equal_the_full_forward(model, attn, precision):
-    lengths, T, steps = [5, 9, 1], 9, 6
+    check_against_forward(model, attn, precision, padded=True)
+
+
+@pytest.mark.parametrize("attn", ["sdpa", None])
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_decoder_logits_without_padding(model, attn, precision):
+    check_against_forward(model, attn, precision, padded=False)   # every key visible: SDPA gets no mask
+
+
+def check_against_forward(model, attn, precision, padded):
+    lengths, T, steps = [5, 9, 1] if padded else [9, 9, 9], 9, 6
     ids, mask = left_padded(lengths, T + steps)
     mask[:, T:] = 1
-    mask[1, T + 2] = 0                       # a finished row's filler token: a key no one sees
+    if padded:
+        mask[1, T + 2] = 0                   # a finished row's filler token: a key no one sees
     expected = reference_logits(model, ids, mask)
     got = []
     with torch.inference_mode():
@@ -83,8 +94,9 @@ def test_fp32_on_the_cpu_streams_every_product_from_packed_panels(model):
     lins = [lin for layer in w.layers for lin in (layer.qkv, layer.out, layer.up, layer.down)] + [w.head]
     assert all(lin.layout == "panels" for lin in lins)
     assert w.head.bias is None and w.head.out_features == V
-    assert w.head.weight.shape == (-(-V // PANEL), model.config.hidden_size, PANEL)
-    assert torch.equal(w.head.weight[0, :, :PANEL], model.wte.weight[:PANEL].T)
+    head = torch.from_numpy(w.head.weight)
+    assert head.shape == (-(-V // PANEL), model.config.hidden_size, PANEL)
+    assert torch.equal(head[0], model.wte.weight[:PANEL].T)
 
 
 def test_one_token_steps_run_sdpa_by_default(model, monkeypatch):
