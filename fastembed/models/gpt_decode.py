@@ -23,10 +23,11 @@ The decoder's copies of the weights are made once per model and precision and ke
 parameter changes (:func:`decode_weights`): for fp32 that is one more copy of the model's
 matrices in memory (about 500 MB for GPT-2 124M), the price of the faster layout.
 
-**Precision.** ``"fp32"`` computes what :meth:`GPT.forward` computes, its sums in another order
-(same tokens as transformers' greedy ``generate``, up to the rounding of near ties). ``"bf16"`` stores the
-matrices in bfloat16 (half the bytes to stream per token, which is what bounds decoding at small
-batches) and runs the products in bfloat16 on bfloat16 inputs; LayerNorm, the residual stream,
+**Precision.** ``"fp32"`` computes what :meth:`GPT.forward` computes, its sums in another
+order (same tokens as transformers' greedy ``generate``, up to the rounding of near ties).
+``"bf16"`` stores the matrices in bfloat16 (half the bytes to stream per token, which is what
+bounds decoding at small batches) and runs the products in bfloat16 on bfloat16 inputs;
+LayerNorm, the residual stream,
 the KV cache, attention and the logits' argmax / softmax stay float32. Its greedy tokens differ
 from fp32's once two candidates are closer than bfloat16's rounding (8 bits of mantissa).
 The weights keep (out, in) there, since PyTorch's bfloat16 products are faster in that layout.
@@ -195,7 +196,8 @@ class KVDecoder:
                  attn: Optional[str] = None) -> None:
         cfg = model.config
         if not 0 < max_length <= cfg.max_position:
-            raise ValueError(f"max_length must be in 1..{cfg.max_position} (the model's max_position), got {max_length}")
+            raise ValueError(f"max_length must be in 1..{cfg.max_position} (the model's max_position), "
+                             f"got {max_length}")
         self.model, self.cfg, self.precision = model, cfg, precision
         self.weights = decode_weights(model, precision)
         device = model.wte.weight.device
@@ -214,6 +216,7 @@ class KVDecoder:
         self.count = torch.zeros(batch, dtype=torch.long, device=device)              # real tokens so far
         self.length = 0                                                               # positions filled
 
+    @torch.no_grad()                       # inference only; the panel products take no autograd inputs
     def __call__(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """``ids`` (B, T) the next T tokens of each row, ``mask`` (B, T) 1 = a real token (0: left
         padding, or a finished row's filler) -> (B, V) float32 logits after the last of them.

@@ -99,6 +99,14 @@ def test_fp32_on_the_cpu_streams_every_product_from_packed_panels(model):
     assert torch.equal(head[0], model.wte.weight[:PANEL].T)
 
 
+def test_the_decoder_runs_without_inference_mode(model):
+    ids, mask = left_padded([3, 5], 5)
+    with torch.inference_mode():
+        want = model.decoder(2, 6)(ids, mask)
+    got = model.decoder(2, 6)(ids, mask)                          # grad mode on, parameters requiring grad
+    assert not got.requires_grad and torch.equal(got, want)
+
+
 def test_one_token_steps_run_sdpa_by_default(model, monkeypatch):
     import fastembed.models.gpt_decode as gd
 
