@@ -25,6 +25,7 @@ REGISTRY = {
     "finetune": "benchmarks.finetune",
     "generate": "benchmarks.generate",
     "isa": "benchmarks.isa",
+    "panel": "benchmarks.panel",
     "portable": "benchmarks.portable",
     "portable_paired": "benchmarks.portable_paired",
     "predict": "benchmarks.predict",
