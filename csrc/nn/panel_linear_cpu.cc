@@ -79,20 +79,20 @@ inline void panel_tile(int64_t K, const float* x, int64_t ldx, const float* w, f
 inline void panel_rows(int64_t rows, int64_t K, const float* x, int64_t ldx, const float* w, float* out) {
   int64_t m = 0;
   for (; m + kMR <= rows; m += kMR) panel_tile<kMR>(K, x + m * ldx, ldx, w, out + m * kPanel);
+#if FE_PANEL_MR > 1  // the rows left after the full tiles (none where a tile is one row)
   const float* xm = x + m * ldx;
   float* om = out + m * kPanel;
   switch (rows - m) {
 #define FE_PANEL_CASE(r) \
   case r: panel_tile<r>(K, xm, ldx, w, om); break;
-#if FE_PANEL_MR > 1
     FE_PANEL_CASE(1) FE_PANEL_CASE(2)
-#endif
 #if defined(__AVX512F__)
     FE_PANEL_CASE(3) FE_PANEL_CASE(4) FE_PANEL_CASE(5) FE_PANEL_CASE(6) FE_PANEL_CASE(7)
 #endif
 #undef FE_PANEL_CASE
     default: break;
   }
+#endif
 }
 
 constexpr int64_t kRowBlock = 16;  // rows per pass over a panel (their sums stay in L1)
