@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import base64
 import random
-import statistics
 import struct
 import tempfile
 import time
@@ -154,10 +153,8 @@ def run(args: argparse.Namespace, recorder: Recorder) -> None:
             ours.encode_ordinary(text)
             turns[t].append(time.perf_counter() - t0)
     for t, ts in turns.items():
-        stats = Stats(median=statistics.median(ts), min=min(ts), max=max(ts), mean=statistics.fmean(ts),
-                      repeats=len(ts), number=1)
         recorder.add(case=case, impl="fastembed" if t == n else "fastembed, 1 thread", incumbent=t == 1,
-                     stats=stats, work=nbytes, unit="MB/s")
+                     stats=Stats.of(ts), work=nbytes, unit="MB/s")
     fastembed.set_num_threads(n)
     case = f"encode_batch, {n} threads, {len(lines):,} lines"
     recorder.add(case=case, impl="fastembed", stats=measure(lambda: ours.encode_batch(lines), **timing),

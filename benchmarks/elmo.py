@@ -21,11 +21,10 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
 from pathlib import Path
 from typing import Any
 
-from .harness import Recorder, Stats, optional_import
+from .harness import Recorder, Stats, alternate, optional_import
 from .pretrain import gpt_batches
 
 NAME = "elmo"
@@ -127,22 +126,14 @@ def _speed(torch: Any, shape: dict, steps: int, recorder: Recorder) -> None:
     losses = {"fastembed": lambda m, b: m(**b).loss, "torch.nn.LSTM": lambda m, b: m(b["input_ids"], b["labels"])}
     fns = {name: _step_fn(m, torch.optim.AdamW(m.parameters(), lr=1e-3, foreach=True), data, losses[name])
            for name, m in models.items()}
-    times: dict[str, list[float]] = {n: [] for n in fns}
     for _ in range(2):                                   # warm-up: allocator, AdamW state, oneDNN primitives
         for fn in fns.values():
             fn()
-    names = list(fns)
-    for i in range(steps):                               # who goes first alternates too
-        for name in names if i % 2 == 0 else names[::-1]:
-            t = time.perf_counter()
-            fns[name]()
-            times[name].append(time.perf_counter() - t)
+    times = alternate(fns, steps)
     label = (f"biLM L={shape['num_layers']} E=H={shape['size']} V={shape['vocab_size']} T={shape['T']} "
              f"B={shape['B']}")
     for name, ts in times.items():
-        stats = Stats(median=statistics.median(ts), min=min(ts), max=max(ts), mean=statistics.fmean(ts),
-                      repeats=len(ts), number=1)
-        recorder.add(case=label, impl=name, stats=stats, work=tokens, unit="tokens/s",
+        recorder.add(case=label, impl=name, stats=Stats.of(ts), work=tokens, unit="tokens/s",
                      incumbent=name == "torch.nn.LSTM", note="train step: fwd + bwd + AdamW")
     med = {n: statistics.median(ts) for n, ts in times.items()}
     print(f"{label}: fastembed {tokens / med['fastembed']:,.0f} tokens/s, torch.nn.LSTM "

@@ -30,11 +30,10 @@ from __future__ import annotations
 import argparse
 import statistics
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
-from .harness import Recorder, Stats, optional_import
+from .harness import Recorder, Stats, alternate, optional_import
 
 NAME = "embed"
 DESCRIPTION = "sentence embeddings of SST-2 sentences, all-MiniLM-L6-v2 (texts/s): fastembed vs sentence-transformers"
@@ -107,16 +106,11 @@ def run(args: argparse.Namespace, recorder: Recorder) -> None:
     cos = (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
     tokens = int(np.minimum(ours.last_report.token_counts, args.max_length).sum())
     rounds = 1 if args.quick else args.rounds
-    times: dict[str, list[float]] = {name: [] for name in fns}
-    for r in range(rounds):
-        for name in (list(fns) if r % 2 == 0 else list(fns)[::-1]):
-            t = time.perf_counter()
-            fns[name]()
-            times[name].append(time.perf_counter() - t)
+    times = alternate(fns, rounds)
     label = f"{case}, {len(texts)} SST-2 texts, T<={args.max_length}, B={args.batch_size}, {threads} threads"
     for name, ts in times.items():
         med = statistics.median(ts)
-        stats = Stats(median=med, min=min(ts), max=max(ts), mean=statistics.fmean(ts), repeats=len(ts), number=1)
+        stats = Stats.of(ts)
         note = f"{tokens / med:,.0f} real tokens/s"
         if name.startswith("fastembed "):
             note += f"; min cosine to fastembed fp32 {min_cosine(out[name], a):.4f}"

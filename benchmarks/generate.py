@@ -34,11 +34,10 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
 from pathlib import Path
 from typing import Any, Callable
 
-from .harness import Recorder, Stats, optional_import
+from .harness import Recorder, Stats, alternate, optional_import
 
 NAME = "generate"
 DESCRIPTION = "GPT-2 124M greedy generation (tokens/s): fastembed decoder vs transformers.generate"
@@ -157,17 +156,11 @@ def _case(torch: Any, ours: Any, hf: Any, prompts: Any, new: int, case: str, rep
         fns["transformers"] = hf_generate
     fns["weight-streaming floor"] = _floor(torch, ours, B, new)
     outputs = {name: fn() for name, fn in fns.items()}           # warm-up, and the tokens to compare
-    times: dict[str, list[float]] = {name: [] for name in fns}
-    for _ in range(repeats):
-        for name, fn in fns.items():
-            t = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - t)
+    times = alternate(fns, repeats)
     tokens = B * new
     reference = outputs["transformers"] if hf is not None else outputs["fastembed"]
     for name, ts in times.items():
-        stats = Stats(median=statistics.median(ts), min=min(ts), max=max(ts), mean=statistics.fmean(ts),
-                      repeats=len(ts), number=1)
+        stats = Stats.of(ts)
         if name == "weight-streaming floor":
             note = "informative: fp32 weights read once per step, no arithmetic, attention or Python"
         elif name in ("fastembed bf16", "fastembed int8"):

@@ -56,6 +56,14 @@ class Stats:
     repeats: int
     number: int
 
+    @classmethod
+    def of(cls, seconds: list[float], number: int = 1) -> Stats:
+        """Summary of per-call times in seconds, one per repeat of ``number`` calls."""
+        if not seconds:
+            raise ValueError("no times to summarise")
+        return cls(median=statistics.median(seconds), min=min(seconds), max=max(seconds),
+                   mean=statistics.fmean(seconds), repeats=len(seconds), number=number)
+
 
 def _time_calls(fn: Callable[[], object], number: int) -> float:
     start = time.perf_counter()
@@ -96,14 +104,27 @@ def measure(
     elif number < 1:
         raise ValueError(f"number must be >= 1, got {number}")
     per_call = [_time_calls(fn, number) / number for _ in range(repeats)]
-    return Stats(
-        median=statistics.median(per_call),
-        min=min(per_call),
-        max=max(per_call),
-        mean=statistics.fmean(per_call),
-        repeats=repeats,
-        number=number,
-    )
+    return Stats.of(per_call, number)
+
+
+def alternate(fns: dict[str, Callable[[], object]], rounds: int) -> dict[str, list[float]]:
+    """Seconds of one call of each function per round, the functions taking turns call by call.
+
+    Interleaving puts every implementation under the same machine load (on a shared machine the
+    load changes between back-to-back measurements more than the ratios we report), and who goes
+    first alternates between rounds so that no function always runs after the same neighbour.
+    Warm-up is the caller's business.
+    """
+    if rounds < 0:
+        raise ValueError(f"rounds must be >= 0, got {rounds}")
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    names = list(fns)
+    for r in range(rounds):
+        for name in names if r % 2 == 0 else names[::-1]:
+            start = time.perf_counter()
+            fns[name]()
+            times[name].append(time.perf_counter() - start)
+    return times
 
 
 # --------------------------------------------------------------------------------------------

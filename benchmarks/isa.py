@@ -13,7 +13,6 @@ word2vec epoch, and the Embedder (all-MiniLM-L6-v2 on SST-2 sentences, where pre
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
 from typing import Callable
 
@@ -72,8 +71,7 @@ def _round_robin(fns: Callable[[], object], levels: list[str], repeats: int, min
             for _ in range(number[level]):
                 fns()
             times[level].append((time.perf_counter() - start) / number[level])
-    return {x: Stats(median=statistics.median(t), min=min(t), max=max(t), mean=statistics.fmean(t),
-                     repeats=repeats, number=number[x]) for x, t in times.items()}
+    return {x: Stats.of(t, number[x]) for x, t in times.items()}
 
 
 def _cases(args: argparse.Namespace):

@@ -22,11 +22,11 @@ Every implementation's output is checked against the float64 product before timi
 from __future__ import annotations
 
 import argparse
+import functools
 import statistics
-import time
 from typing import Any, Callable
 
-from .harness import Recorder, Stats
+from .harness import Recorder, Stats, alternate
 
 NAME = "panel"
 DESCRIPTION = "few-row fp32 products at GPT-2 shapes (GB/s of weights): fastembed packed panels vs torch addmm / linear"
@@ -95,19 +95,13 @@ def run(args: argparse.Namespace, recorder: Recorder) -> None:
             _check(torch, name, fn, mats)
         for M in shape["rows"]:
             xs = {k: torch.randn(M, k) for k in (768, 3072)}
-            times: dict[str, list[float]] = {name: [] for name in impls}
-            for fn in impls.values():
-                fn(xs)                                                # warm-up
-            for _ in range(repeats):
-                for name, fn in impls.items():
-                    t = time.perf_counter()
-                    fn(xs)
-                    times[name].append(time.perf_counter() - t)
+            calls = {name: functools.partial(fn, xs) for name, fn in impls.items()}
+            for call in calls.values():
+                call()                                                # warm-up
+            times = alternate(calls, repeats)
             case = f"M={M}, {shape['layers']} layers + vocab {shape['vocab']} ({nbytes / 1e6:.0f} MB)"
             for name, ts in times.items():
-                stats = Stats(median=statistics.median(ts), min=min(ts), max=max(ts), mean=statistics.fmean(ts),
-                              repeats=len(ts), number=1)
-                recorder.add(case=case, impl=name, stats=stats, work=nbytes, unit="GB/s",
+                recorder.add(case=case, impl=name, stats=Stats.of(ts), work=nbytes, unit="GB/s",
                              incumbent=name == "torch addmm (in, out)")
             rates = ", ".join(f"{name} {statistics.median(ts) * 1e3:.1f} ms" for name, ts in times.items())
             print(f"{case}: {rates}", flush=True)

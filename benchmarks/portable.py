@@ -18,7 +18,6 @@ import argparse
 import os
 import shlex
 import shutil
-import statistics
 import subprocess
 import sys
 import sysconfig
@@ -126,8 +125,6 @@ def run(args: argparse.Namespace, recorder: Recorder) -> None:
                     continue
                 for build, rows in by.items():          # each round's median time; their median and spread
                     t = [r["median_s"] for r in rows]
-                    stats = Stats(median=statistics.median(t), min=min(t), max=max(t), mean=statistics.fmean(t),
-                                  repeats=len(t), number=1)
-                    recorder.add(case=f"{name}: {case} [{impl}]", impl=f"{build} build", stats=stats,
+                    recorder.add(case=f"{name}: {case} [{impl}]", impl=f"{build} build", stats=Stats.of(t),
                                  work=rows[0]["work"], unit=rows[0]["unit"], incumbent=build == "native",
                                  note=f"{len(t)} runs" if build == "dispatch" else "")

@@ -25,11 +25,10 @@ import importlib
 import shutil
 import statistics
 import sys
-import time
 from pathlib import Path
 from typing import Any, Callable
 
-from .harness import Recorder, Stats, benchmark_corpus
+from .harness import Recorder, Stats, alternate, benchmark_corpus
 
 NAME = "portable_paired"
 DESCRIPTION = "default dispatched build vs a -march=native build, both in one process, paired calls"
@@ -255,17 +254,11 @@ def run(args: argparse.Namespace, recorder: Recorder) -> None:
         pairs = 3 if args.quick else args.heavy_pairs if case.split(":")[0] in HEAVY else args.pairs
         for name in builds:                                   # warm-up: caches, lazy imports, thread pools
             work[name][case]()
-        times: dict[str, list[float]] = {name: [] for name in builds}
-        for i in range(pairs):
-            for name in (list(builds) if i % 2 == 0 else list(builds)[::-1]):
-                t0 = time.perf_counter()
-                work[name][case]()
-                times[name].append(time.perf_counter() - t0)
+        times = alternate({name: work[name][case] for name in builds}, pairs)
         ratios = sorted(n / d for d, n in zip(times["dispatch"], times["native"]))
         q1, med, q3 = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else (ratios[0],) * 3
         for name, t in times.items():
-            stats = Stats(median=statistics.median(t), min=min(t), max=max(t), mean=statistics.fmean(t),
-                          repeats=len(t), number=1)
+            stats = Stats.of(t)
             note = (f"paired ratio (native/dispatch time) median {med:.3f}, quartiles {q1:.3f}-{q3:.3f}, "
                     f"{len(ratios)} pairs" if name == "dispatch" else "")
             recorder.add(case=case, impl=f"{name} build", stats=stats, work=1.0, unit="calls/s",

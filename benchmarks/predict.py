@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .harness import Recorder, Stats, optional_import
+from .harness import Recorder, Stats, alternate, optional_import
 
 NAME = "predict"
 DESCRIPTION = ("text classification of SST-2 dev, all-MiniLM-L6-v2 + random head (texts/s): "
@@ -128,16 +128,11 @@ def _compare(args: argparse.Namespace, recorder: Recorder, texts: list[str], thr
         if len(wrong) > len(ties):
             i = next(i for i in wrong if i not in ties)
             raise RuntimeError(f"fastembed and {name} disagree on text {i} ({texts[i]!r}): {mine[i]} vs {out[name][i]}")
-    for r in range(0 if args.quick else args.rounds):
-        for name in (list(fns) if r % 2 == 0 else list(fns)[::-1]):
-            t = time.perf_counter()
-            fns[name]()
-            times[name].append(time.perf_counter() - t)
+    for name, ts in alternate(fns, 0 if args.quick else args.rounds).items():
+        times[name].extend(ts)
     label = f"all-MiniLM-L6-v2 + random head, {len(texts)} SST-2 texts, {threads} threads"
     for name, ts in times.items():
-        med = statistics.median(ts)
-        stats = Stats(median=med, min=min(ts), max=max(ts), mean=statistics.fmean(ts), repeats=len(ts), number=1)
-        recorder.add(case=label, impl=name, stats=stats, work=len(texts), unit="texts/s",
+        recorder.add(case=label, impl=name, stats=Stats.of(ts), work=len(texts), unit="texts/s",
                      incumbent=name == f"{hf} (batch 1)")
     ours_s = statistics.median(times["fastembed"])
     print(f"{label}: fastembed {len(texts) / ours_s:,.1f} texts/s; " + ", ".join(

@@ -22,10 +22,9 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
 from typing import Any
 
-from .harness import Recorder, Stats, optional_import
+from .harness import Recorder, Stats, alternate, optional_import
 
 NAME = "pretrain"
 DESCRIPTION = "BERT-mini / GPT-mini pretraining steps (tokens/s) and loss fidelity: fastembed vs transformers"
@@ -211,20 +210,13 @@ def _speed(torch: Any, transformers: Any, kind: str, shape: dict, steps: int, re
                                 ("transformers", hf, [hf_inputs(kind, b) for b in batches])):
         opt = torch.optim.AdamW(model.parameters(), lr=1e-4, foreach=True)
         fns[name] = _step_fn(model, opt, inputs)
-    times: dict[str, list[float]] = {n: [] for n in fns}
     for _ in range(2):                                   # warm-up: allocator, AdamW state
         for fn in fns.values():
             fn()
-    for _ in range(steps):
-        for name, fn in fns.items():
-            t = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - t)
+    times = alternate(fns, steps)
     label = f"{kind}-mini T={shape['T']} B={shape['B']}"
     for name, ts in times.items():
-        stats = Stats(median=statistics.median(ts), min=min(ts), max=max(ts), mean=statistics.fmean(ts),
-                      repeats=len(ts), number=1)
-        recorder.add(case=label, impl=name, stats=stats, work=tokens, unit="tokens/s",
+        recorder.add(case=label, impl=name, stats=Stats.of(ts), work=tokens, unit="tokens/s",
                      incumbent=name == "transformers", note="train step: fwd + bwd + AdamW")
     ratio = statistics.median(times["transformers"]) / statistics.median(times["fastembed"])
     print(f"{label}: fastembed {tokens / statistics.median(times['fastembed']):,.0f} tokens/s, transformers "

@@ -16,7 +16,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-from benchmarks.harness import Recorder, Stats, format_table, load_jsonl, measure  # noqa: E402
+from benchmarks.harness import Recorder, Stats, alternate, format_table, load_jsonl, measure  # noqa: E402
 
 
 def _result(case: str, impl: str, median_s: float, *, incumbent: bool = False) -> dict[str, Any]:
@@ -44,6 +44,25 @@ def test_measure_keeps_a_given_number() -> None:
     stats = measure(lambda: calls.append(None), warmup=2, repeats=3, number=4)
     assert stats.number == 4
     assert len(calls) == 2 + 3 * 4
+
+
+def test_stats_of_summarises_a_list_of_times() -> None:
+    stats = Stats.of([3.0, 1.0, 2.0, 6.0], number=4)
+    assert stats == Stats(median=2.5, min=1.0, max=6.0, mean=3.0, repeats=4, number=4)
+    with pytest.raises(ValueError, match="no times"):
+        Stats.of([])
+
+
+def test_alternate_interleaves_the_calls_and_swaps_who_goes_first() -> None:
+    calls: list[str] = []
+    times = alternate({"a": lambda: calls.append("a"), "b": lambda: calls.append("b"),
+                       "c": lambda: calls.append("c")}, 3)
+    assert calls == ["a", "b", "c", "c", "b", "a", "a", "b", "c"]
+    assert list(times) == ["a", "b", "c"]
+    assert all(len(ts) == 3 and all(t >= 0 for t in ts) for ts in times.values())
+    assert alternate({"a": lambda: None}, 0) == {"a": []}
+    with pytest.raises(ValueError, match="rounds must be >= 0"):
+        alternate({"a": lambda: None}, -1)
 
 
 def test_jsonl_round_trip_is_atomic(tmp_path: Path) -> None:
