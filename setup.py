@@ -62,7 +62,7 @@ CSRC = ROOT / "csrc"
 # fastembed._C: every C++ source in csrc/ except the CUDA module's own bindings and the emulator.
 # The hot kernels (DISPATCHED) are compiled once per dispatch level, not with the rest.
 CUDA_ONLY_CXX = {"bindings/cuda_module.cc"}
-DISPATCHED = ["attention/attention_cpu.cc", "blas/axpy_cpu.cc", "dispatch/table.cc", "nn/epilogue_cpu.cc",
+DISPATCHED = ["attention/attention_cpu.cc", "attention/decode_cpu.cc", "blas/axpy_cpu.cc", "dispatch/table.cc", "nn/epilogue_cpu.cc",
               "nn/panel_linear_cpu.cc", "nn/quantize_cpu.cc", "word2vec/train.cc"]
 # Dispatch levels on x86-64, lowest first: (name, -march, the same spelled out for compilers that
 # know no x86-64-vN).

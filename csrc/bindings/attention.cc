@@ -1,7 +1,10 @@
 // Fused masked attention on numpy arrays (CPU). The torch op (fastembed/ops) passes zero-copy
 // numpy views of CPU tensors; outputs are allocated by the caller and written in place.
+#include <cmath>
 #include <string>
+#include <utility>
 
+#include "attention/decode.h"
 #include "attention/params.h"
 #include "bindings/args.h"
 #include "common/error.h"
@@ -169,6 +172,67 @@ void bind_attention(py::module_& m) {
     return mask;
   }, py::arg("B"), py::arg("H"), py::arg("Tq"), py::arg("Tk"), py::arg("p"), py::arg("seed"), py::arg("offset"),
      "The attention kernels' dropout keep-mask (B, H, Tq, Tk), True = kept (for tests and debugging).");
+
+  m.def("decode_attention", [](py::handle qkv, py::handle k, py::handle v, py::handle n, py::handle padded,
+                               py::handle scale, py::handle out) {
+    constexpr const char* fn = "decode_attention";
+    const ArrayArg ka = arg_array(k, fn, "k", py::dtype::of<float>(), 4, true);
+    const ArrayArg va = arg_array(v, fn, "v", py::dtype::of<float>(), 4, true);
+    const int64_t B = ka.shape[0], H = ka.shape[1], cap = ka.shape[2], D = ka.shape[3], C = H * D;
+    FE_CHECK(B >= 1 && H >= 1 && cap >= 1 && D >= 1, ValueError, fn,
+             ": argument 'k' must have shape (B, H, capacity, D), all >= 1, got ", shape_str(ka.array));
+    FE_CHECK(va.shape[0] == B && va.shape[1] == H && va.shape[2] == cap && va.shape[3] == D, ValueError, fn,
+             ": argument 'v' must have the shape of 'k' ", shape_str(ka.array), ", got ", shape_str(va.array));
+    FE_CHECK((ka.array.flags() & py::array::c_style) && (va.array.flags() & py::array::c_style), ValueError, fn,
+             ": the caches 'k' and 'v' must be C-contiguous");
+    const int64_t len = arg_int64(n, fn, "n", 1, cap);
+    const ArrayArg qa = arg_array(qkv, fn, "qkv", py::dtype::of<float>(), 2, false);
+    FE_CHECK(qa.shape[0] == B && qa.shape[1] == 3 * C, ValueError, fn, ": argument 'qkv' must have shape (B, 3·H·D) = (",
+             B, ", ", 3 * C, ") for caches of shape ", shape_str(ka.array), ", got ", shape_str(qa.array));
+    FE_CHECK(qa.stride_elems(1) == 1, ValueError, fn, ": argument 'qkv' must have a contiguous last axis");
+    const ArrayArg oa = arg_array(out, fn, "out", py::dtype::of<float>(), 2, true);
+    FE_CHECK(oa.shape[0] == B && oa.shape[1] == C, ValueError, fn, ": argument 'out' must have shape (B, H·D) = (", B,
+             ", ", C, "), got ", shape_str(oa.array));
+    FE_CHECK(oa.stride_elems(1) == 1, ValueError, fn, ": argument 'out' must have a contiguous last axis");
+    const uint8_t* pad = nullptr;
+    int64_t ldp = 0;
+    if (!padded.is_none()) {
+      const ArrayArg pa = arg_array(padded, fn, "padded", py::dtype::of<bool>(), 2, false);
+      FE_CHECK(pa.shape[0] == B && pa.shape[1] >= len, ValueError, fn, ": argument 'padded' must have shape (B, >= n) = (",
+               B, ", >= ", len, "), got ", shape_str(pa.array));
+      FE_CHECK(len <= 1 || pa.stride_elems(1) == 1, ValueError, fn, ": argument 'padded' must be contiguous along keys");
+      pad = static_cast<const uint8_t*>(pa.data);
+      ldp = pa.stride_elems(0);
+    }
+    const double sc = arg_double(scale, fn, "scale");
+    FE_CHECK(std::isfinite(sc), ValueError, fn, ": argument 'scale' must be finite, got ", sc);
+    // out is written while qkv and the caches are read: it may overlap none of them.
+    const auto span = [](const ArrayArg& a, int64_t rows, int64_t cols) {
+      const char* p = static_cast<const char*>(a.data);
+      return std::pair<const char*, const char*>(p, p + ((rows - 1) * a.stride_elems(0) + cols) * 4);
+    };
+    const auto o = span(oa, B, C);
+    for (const auto& [other, name] : {std::pair{span(qa, B, 3 * C), "qkv"},
+                                      std::pair{span(ka, 1, B * H * cap * D), "k"},
+                                      std::pair{span(va, 1, B * H * cap * D), "v"}})
+      FE_CHECK(o.second <= other.first || other.second <= o.first, ValueError, fn,
+               ": argument 'out' must not overlap '", name, "'");
+    const auto kspan = span(ka, 1, B * H * cap * D), vspan = span(va, 1, B * H * cap * D);
+    FE_CHECK(kspan.second <= vspan.first || vspan.second <= kspan.first, ValueError, fn,
+             ": the caches 'k' and 'v' must not overlap");
+    const float* qp = static_cast<const float*>(qa.data);
+    float* kp = static_cast<float*>(ka.data);
+    float* vp = static_cast<float*>(va.data);
+    float* op = static_cast<float*>(oa.data);
+    const int64_t ldq = qa.stride_elems(0), ldo = oa.stride_elems(0);
+    py::gil_scoped_release release;
+    decode_attention_cpu(qp, ldq, B, H, D, kp, vp, cap, len, pad, ldp, static_cast<float>(sc), op, ldo);
+  }, py::arg("qkv"), py::arg("k"), py::arg("v"), py::arg("n"), py::arg("padded"), py::arg("scale"), py::arg("out"),
+     "One decoding step's attention (csrc/attention/decode.h): writes each row's new key and value (from qkv) at "
+     "position n - 1 of the caches, then out[b, h·D:(h+1)·D] = softmax(scale · q·K[b, h, :n]ᵀ, keys with padded[b, j] "
+     "hidden) · V[b, h, :n]; zeros where no key is visible. qkv: float32 (B, 3·H·D), q | k | v; k, v: float32 (B, H, "
+     "capacity, D), C-contiguous, updated in place; n: keys after the append, 1..capacity; padded: bool (B, >= n) "
+     "or None; out: float32 (B, H·D).");
 }
 
 }  // namespace fe::bindings

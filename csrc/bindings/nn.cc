@@ -86,7 +86,7 @@ void bind_nn(py::module_& m) {
      "row_scale (float32, rows) so that x * col_scale ~= q * row_scale[:, None]. x: float32 (rows, cols) with a "
      "contiguous last axis; col_scale: float32 (cols,) or None.");
 
-  m.def("panel_linear", [](py::handle x, py::handle packed, py::handle bias, py::handle y) {
+  m.def("panel_linear", [](py::handle x, py::handle packed, py::handle bias, py::handle y, int epilogue) {
     constexpr const char* fn = "panel_linear";
     const ArrayArg xa = matrix(x, fn, "x", false);
     const int64_t M = xa.shape[0], K = xa.shape[1];
@@ -101,6 +101,8 @@ void bind_nn(py::module_& m) {
     FE_CHECK(pa.shape[0] == (N + kPanel - 1) / kPanel, ValueError, fn, ": argument 'packed' holds ", pa.shape[0],
              " panels of ", kPanel, " columns; 'y' with ", N, " columns needs ", (N + kPanel - 1) / kPanel);
     const float* b = optional_vector(bias, fn, "bias", N, "columns of 'y'");
+    FE_CHECK(epilogue == kPanelStore || epilogue == kPanelAccumulate || epilogue == kPanelGeluTanh, ValueError, fn,
+             ": argument 'epilogue' must be 0 (store), 1 (accumulate) or 2 (gelu_tanh), got ", epilogue);
     const char* xb = static_cast<const char*>(xa.data);
     const char* yb = static_cast<const char*>(ya.data);
     const int64_t xbytes = M * K == 0 ? 0 : ((M - 1) * xa.stride_elems(0) + K) * 4;
@@ -113,12 +115,12 @@ void bind_nn(py::module_& m) {
     float* yp = static_cast<float*>(ya.data);
     const int64_t ldx = xa.stride_elems(0), ldy = ya.stride_elems(0);
     py::gil_scoped_release release;
-    panel_linear_cpu(xp, M, K, ldx, wp, N, b, yp, ldy);
-  }, py::arg("x"), py::arg("packed"), py::arg("bias"), py::arg("y"),
+    panel_linear_cpu(xp, M, K, ldx, wp, N, b, yp, ldy, epilogue);
+  }, py::arg("x"), py::arg("packed"), py::arg("bias"), py::arg("y"), py::arg("epilogue") = 0,
      "y = x @ W + bias for few rows of x, W packed in column panels (csrc/nn/panel_linear.h): packed[p, k, j] = "
      "W[k, 32 p + j], zeros past W's columns. x: float32 (M, K) with a contiguous last axis; packed: float32 "
      "(ceil(N / 32), K, 32), C-contiguous; bias: float32 (N,) or None; y: float32 (M, N) with a contiguous last axis, "
-     "written (not overlapping x).");
+     "written (not overlapping x). epilogue: 0 y = z, 1 y += z, 2 y = GELU_tanh(z), z = x @ W + bias.");
 
   m.def("bias_residual_layer_norm_", [](py::handle y, py::handle bias, py::handle residual, py::handle weight,
                                         py::handle ln_bias, py::handle eps, py::handle row_scale) {

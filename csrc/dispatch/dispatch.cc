@@ -16,6 +16,7 @@
 #include "common/prefetch.h"
 #include "nn/epilogue.h"
 #include "nn/panel_linear.h"
+#include "attention/decode.h"
 #include "nn/quantize.h"
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -207,9 +208,14 @@ void quantize_rows_s8_cpu(const float* x, int64_t rows, int64_t cols, int64_t ld
                           int8_t* q, float* row_scale) {
   kernels().quantize_rows_s8(x, rows, cols, ldx, col_scale, q, row_scale);
 }
+void decode_attention_cpu(const float* qkv, int64_t ldqkv, int64_t B, int64_t H, int64_t D, float* k, float* v,
+                          int64_t cap, int64_t n, const uint8_t* padded, int64_t ldp, float scale, float* out,
+                          int64_t ldo) {
+  kernels().decode_attention(qkv, ldqkv, B, H, D, k, v, cap, n, padded, ldp, scale, out, ldo);
+}
 void panel_linear_cpu(const float* x, int64_t M, int64_t K, int64_t ldx, const float* packed, int64_t N,
-                      const float* bias, float* y, int64_t ldy) {
-  kernels().panel_linear(x, M, K, ldx, packed, N, bias, y, ldy);
+                      const float* bias, float* y, int64_t ldy, int epilogue) {
+  kernels().panel_linear(x, M, K, ldx, packed, N, bias, y, ldy, epilogue);
 }
 
 template <class T>

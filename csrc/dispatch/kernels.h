@@ -1,6 +1,6 @@
 // Runtime dispatch of the hot CPU kernels (csrc/README.md, "Runtime dispatch").
 //
-// The kernel sources (attention/attention_cpu.cc, blas/axpy_cpu.cc, nn/epilogue_cpu.cc,
+// The kernel sources (attention/attention_cpu.cc, attention/decode_cpu.cc, blas/axpy_cpu.cc, nn/epilogue_cpu.cc,
 // nn/quantize_cpu.cc, nn/panel_linear_cpu.cc, word2vec/train.cc) and dispatch/table.cc are compiled once per level, each
 // time with that level's -march and -DFE_ISA_NS=isa_<level>, so every copy lives in its own
 // namespace. Each copy of table.cc returns a KernelTable of its level's functions. dispatch.cc
@@ -35,12 +35,15 @@ struct KernelTable {
   void (*attention_forward)(const AttentionParams&);
   void (*attention_backward)(const AttentionParams&);
   void (*attention_dropout_mask)(int64_t, int64_t, int64_t, int64_t, double, uint64_t, uint64_t, uint8_t*);
+  void (*decode_attention)(const float*, int64_t, int64_t, int64_t, int64_t, float*, float*, int64_t, int64_t,
+                           const uint8_t*, int64_t, float, float*, int64_t);
   void (*bias)(float*, int64_t, int64_t, int64_t, const float*, const float*);
   void (*bias_gelu)(float*, int64_t, int64_t, int64_t, const float*, const float*);
   void (*bias_residual_layer_norm)(float*, int64_t, int64_t, int64_t, const float*, const float*, int64_t,
                                    const float*, const float*, float, const float*);
   void (*quantize_rows_s8)(const float*, int64_t, int64_t, int64_t, const float*, int8_t*, float*);
-  void (*panel_linear)(const float*, int64_t, int64_t, int64_t, const float*, int64_t, const float*, float*, int64_t);
+  void (*panel_linear)(const float*, int64_t, int64_t, int64_t, const float*, int64_t, const float*, float*, int64_t,
+                       int);
   void (*axpy_f32)(int64_t, float, const float*, int64_t, float*, int64_t);
   void (*axpy_f64)(int64_t, double, const double*, int64_t, double*, int64_t);
   void (*w2v_train_epoch)(w2v::TrainParams&, Progress*);

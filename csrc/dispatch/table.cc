@@ -1,6 +1,7 @@
 // One level's KernelTable (dispatch/kernels.h). Compiled once per level, like the kernels it lists,
 // with FE_ISA_NS, FE_ISA_NAME and FE_ISA_FLAGS set by setup.py.
 #include "dispatch/kernels.h"
+#include "attention/decode.h"
 #include "nn/epilogue.h"
 #include "nn/panel_linear.h"
 #include "nn/quantize.h"
@@ -17,11 +18,14 @@
 
 namespace fe {
 FE_ISA_BEGIN
-// This level's copies (attention_cpu.cc, epilogue_cpu.cc, quantize_cpu.cc, panel_linear_cpu.cc).
+// This level's copies (attention_cpu.cc, decode_cpu.cc, epilogue_cpu.cc, quantize_cpu.cc, panel_linear_cpu.cc).
 void attention_forward_cpu(const AttentionParams& p);
 void attention_backward_cpu(const AttentionParams& p);
 void attention_dropout_mask_cpu(int64_t B, int64_t H, int64_t Tq, int64_t Tk, double p, uint64_t seed,
                                 uint64_t offset, uint8_t* mask);
+void decode_attention_cpu(const float* qkv, int64_t ldqkv, int64_t B, int64_t H, int64_t D, float* k, float* v,
+                          int64_t cap, int64_t n, const uint8_t* padded, int64_t ldp, float scale, float* out,
+                          int64_t ldo);
 void bias_cpu(float* y, int64_t rows, int64_t cols, int64_t ldy, const float* bias, const float* row_scale);
 void bias_gelu_cpu(float* y, int64_t rows, int64_t cols, int64_t ldy, const float* bias, const float* row_scale);
 void bias_residual_layer_norm_cpu(float* y, int64_t rows, int64_t cols, int64_t ldy, const float* bias,
@@ -30,7 +34,7 @@ void bias_residual_layer_norm_cpu(float* y, int64_t rows, int64_t cols, int64_t 
 void quantize_rows_s8_cpu(const float* x, int64_t rows, int64_t cols, int64_t ldx, const float* col_scale,
                           int8_t* q, float* row_scale);
 void panel_linear_cpu(const float* x, int64_t M, int64_t K, int64_t ldx, const float* packed, int64_t N,
-                      const float* bias, float* y, int64_t ldy);
+                      const float* bias, float* y, int64_t ldy, int epilogue);
 // This level's axpy (blas/axpy_cpu.cc).
 void axpy_f32_cpu(int64_t n, float alpha, const float* x, int64_t incx, float* y, int64_t incy);
 void axpy_f64_cpu(int64_t n, double alpha, const double* x, int64_t incx, double* y, int64_t incy);
@@ -85,6 +89,7 @@ const dispatch::KernelTable& kernel_table() {
       &FE_ISA_NS::attention_forward_cpu,
       &FE_ISA_NS::attention_backward_cpu,
       &FE_ISA_NS::attention_dropout_mask_cpu,
+      &FE_ISA_NS::decode_attention_cpu,
       &FE_ISA_NS::bias_cpu,
       &FE_ISA_NS::bias_gelu_cpu,
       &FE_ISA_NS::bias_residual_layer_norm_cpu,

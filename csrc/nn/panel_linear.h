@@ -18,6 +18,13 @@
 // level rounds the product and the sum apart), so results are deterministic for a given level and
 // independent of the thread count; they differ from MKL's by summation order (~1e-7 relative).
 //
+// Epilogue (applied to each panel's results while they are in L1; z = x·W + bias, rounded):
+//   kPanelStore        y = z
+//   kPanelAccumulate   y = y + z               a residual add: y is the residual stream
+//   kPanelGeluTanh     y = GELU_tanh(z) = z/2·(1 + tanh(√(2/π)·(z + 0.044715·z³)))   GPT-2's FFN
+// GELU_tanh is computed as z·σ(2u), u = √(2/π)·(z + 0.044715·z³), the same function, with
+// simd::exp_vec (relative error < 2e-7): within 4e-7·|z| + 1e-37 of the float64 value.
+//
 // Layout: x (M, K) with unit column stride and row stride ldx; y (M, N) the same with ldy; bias
 // (N,) or null (zero). y must not overlap x.
 #pragma once
@@ -29,7 +36,9 @@ namespace fe {
 // Columns per packed panel, for every dispatch level (the packing does not depend on the CPU).
 constexpr int64_t kPanel = 32;
 
+enum PanelEpilogue : int { kPanelStore = 0, kPanelAccumulate = 1, kPanelGeluTanh = 2 };
+
 void panel_linear_cpu(const float* x, int64_t M, int64_t K, int64_t ldx, const float* packed, int64_t N,
-                      const float* bias, float* y, int64_t ldy);
+                      const float* bias, float* y, int64_t ldy, int epilogue = kPanelStore);
 
 }  // namespace fe

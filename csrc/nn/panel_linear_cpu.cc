@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "common/parallel.h"
+#include "common/simd.h"
 
 #include "common/isa.h"
 
@@ -97,10 +98,23 @@ inline void panel_rows(int64_t rows, int64_t K, const float* x, int64_t ldx, con
 
 constexpr int64_t kRowBlock = 16;  // rows per pass over a panel (their sums stay in L1)
 
+// s[0:kPanel] = GELU_tanh(s) = s·σ(2u), u = √(2/π)·(s + 0.044715·s³), in place. σ(2u) =
+// 1/(1 + exp(-2u)): exp_vec gives +inf past its overflow point (s/inf = -0, as 0.5·s·(1 + tanh)
+// gives -0 there) and propagates NaN.
+inline void gelu_tanh_panel(float* s) {
+  using VS = simd::Simd<float>::V;
+  constexpr int WS = simd::Simd<float>::W;
+  for (int64_t j = 0; j < kPanel; j += WS) {
+    const VS z = simd::loadv<VS>(s + j);
+    const VS u2 = z * (1.5957691216057308f + 0.07135481627159031f * (z * z));   // 2u
+    simd::storev(s + j, z / (1.0f + simd::exp_vec(-u2)));
+  }
+}
+
 }  // namespace
 
 void panel_linear_cpu(const float* x, int64_t M, int64_t K, int64_t ldx, const float* packed, int64_t N,
-                      const float* bias, float* y, int64_t ldy) {
+                      const float* bias, float* y, int64_t ldy, int epilogue) {
   const int64_t panels = (N + kPanel - 1) / kPanel;
   // About 1 MB of weights per chunk, so that two threads split even a 768-column matrix.
   const int64_t grain = std::max<int64_t>(1, (int64_t{1} << 18) / std::max<int64_t>(K * kPanel, 1));
@@ -114,9 +128,12 @@ void panel_linear_cpu(const float* x, int64_t M, int64_t K, int64_t ldx, const f
         panel_rows(rows, K, x + m0 * ldx, ldx, w, sums);
         for (int64_t i = 0; i < rows; ++i) {
           float* yi = y + (m0 + i) * ldy + n0;
-          const float* si = sums + i * kPanel;
+          float* si = sums + i * kPanel;
           if (bias)
-            for (int64_t j = 0; j < cols; ++j) yi[j] = si[j] + bias[n0 + j];
+            for (int64_t j = 0; j < cols; ++j) si[j] += bias[n0 + j];
+          if (epilogue == kPanelGeluTanh) gelu_tanh_panel(si);
+          if (epilogue == kPanelAccumulate)
+            for (int64_t j = 0; j < cols; ++j) yi[j] += si[j];
           else
             for (int64_t j = 0; j < cols; ++j) yi[j] = si[j];
         }

@@ -6,8 +6,11 @@ pays for what it does not need on every token: each layer's cache grows by a ``t
 attention mask, and the projections read ``nn.Linear``'s (out, in) weights. :class:`KVDecoder`
 computes the same function for inference only:
 
-* each layer's keys and values go into a (B, max_length, H, D) buffer allocated once, written in
-  place; attention reads the filled prefix (a strided view: no copy);
+* each layer's keys and values go into a (B, H, max_length, D) buffer allocated once, written in
+  place; attention reads the filled prefix. On the CPU a one-token step is a few native calls per
+  layer (:meth:`KVDecoder._native_step`): the append and the attention in one
+  (:func:`fastembed.ops.decode.decode_attention`), and for fp32 the bias, the tanh GELU and the
+  residual adds in the epilogues of the panel products below;
 * the key padding mask is one (B, max_length) buffer and the positions one (B,) counter, updated
   in place by each call;
 * on the CPU the fp32 projections are :func:`fastembed.ops.panel.panel_linear`: each weight
@@ -185,11 +188,12 @@ class KVDecoder:
     for ``max_length`` positions.
 
     ``attn``: "fused" (:func:`fastembed.ops.attention`) or "sdpa" for every call. By default a
-    call that feeds one token per row (a decoding step) runs PyTorch's SDPA, and a longer one (the
-    prompt) the model's ``attn_impl`` ("reference" is taken as "fused": the decoder is not a test
-    oracle). One query against the cache is bound by reading the cache, and SDPA reads it at about
-    twice the rate of the fused kernel, whose tiles are sized for training's T × T (GPT-2 124M,
-    batch 8, 97 cached positions: 208 µs a layer against 541; 2 threads, Sapphire Rapids).
+    call that feeds one token per row (a decoding step) runs natively on the CPU
+    (:meth:`_native_step`; PyTorch's SDPA elsewhere), and a longer one (the prompt) the model's
+    ``attn_impl`` ("reference" is taken as "fused": the decoder is not a test oracle). One query
+    against the cache is bound by reading the cache; the fused kernel's tiles are sized for
+    training's T × T and read it at about 40% of SDPA's rate (GPT-2 124M, batch 8, 97 cached
+    positions: 541 µs a layer against 208; 2 threads, Sapphire Rapids).
     """
 
     def __init__(self, model: Any, batch: int, max_length: int, *, precision: str = "fp32",
@@ -215,6 +219,15 @@ class KVDecoder:
         self.padded = torch.ones((batch, max_length), dtype=torch.bool, device=device)   # True: not a real key
         self.count = torch.zeros(batch, dtype=torch.long, device=device)              # real tokens so far
         self.length = 0                                                               # positions filled
+        # One-token steps on the CPU run natively (see _native_step): numpy views made once.
+        self.native = attn is None and device.type == "cpu" and act == torch.float32
+        if self.native:
+            self._k_np = [self.k[i].numpy() for i in range(cfg.num_layers)]
+            self._v_np = [self.v[i].numpy() for i in range(cfg.num_layers)]
+            self._padded_np = self.padded.numpy()
+            self._qkv = torch.empty((batch, 3 * C))
+            self._y = torch.empty((batch, C))
+            self._u = torch.empty((batch, self.weights.layers[0].up.out_features)) if cfg.num_layers else None
 
     @torch.no_grad()                       # inference only; the panel products take no autograd inputs
     def __call__(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -235,6 +248,8 @@ class KVDecoder:
         w = self.weights
         model = self.model
         h = (model.wte.weight[ids] + model.wpe.weight[pos]).view(B * T, self.C)    # (M, C) residual stream
+        if T == 1 and self.native:
+            return self._native_step(h, n)
         attn = self.attn or ("sdpa" if T == 1 else self.prompt_attn)
         visible = None
         if attn == "sdpa":         # (B, 1, T, n): the keys each query sees; (B, 1, T, 1): queries that see none
@@ -256,6 +271,38 @@ class KVDecoder:
             h += _project(u, layer.down).to(h.dtype)
         last = h.view(B, T, self.C)[:, -1]
         x = F.layer_norm(last, (self.C,), w.ln_f[0], w.ln_f[1], self.eps)
+        return _project(x.to(w.dtype), w.head).float()
+
+    def _native_step(self, h: torch.Tensor, n: int) -> torch.Tensor:
+        """A one-token step (``h`` (B, C), the embeddings; ``n`` positions after it) in few native
+        calls per layer, on buffers made once: the append to the cache and the attention in one
+        (``csrc/attention/decode.h``), and for fp32 the bias, the tanh GELU and the residual adds in
+        the panel products' epilogues (``csrc/nn/panel_linear.h``). Every call into PyTorch costs
+        microseconds of dispatch; at GPT-2's sizes a step made of them spent about 3 ms of 32 (batch
+        8) on GELU, residual adds, cache copies and views."""
+        w, C, eps = self.weights, self.C, self.eps
+        padded = self._padded_np if bool(self.padded[:, :n].any()) else None
+        qkv, y, u = self._qkv, self._y, self._u
+        qkv_np, y_np, h_np = qkv.numpy(), y.numpy(), h.numpy()
+        u_np = u.numpy() if u is not None else None
+        for i, layer in enumerate(w.layers):
+            x = F.layer_norm(h, (C,), layer.ln1[0], layer.ln1[1], eps)
+            if layer.qkv.layout == "panels":
+                _C.panel_linear(x.numpy(), layer.qkv.weight, layer.qkv.bias, qkv_np, 0)
+            else:
+                qkv.copy_(_project(x.to(w.dtype), layer.qkv))
+            _C.decode_attention(qkv_np, self._k_np[i], self._v_np[i], n, padded, self.scale, y_np)
+            if layer.out.layout == "panels":                                  # h += y·W + b
+                _C.panel_linear(y_np, layer.out.weight, layer.out.bias, h_np, 1)
+                x = F.layer_norm(h, (C,), layer.ln2[0], layer.ln2[1], eps)
+                _C.panel_linear(x.numpy(), layer.up.weight, layer.up.bias, u_np, 2)     # u = GELU(x·W + b)
+                _C.panel_linear(u_np, layer.down.weight, layer.down.bias, h_np, 1)       # h += u·W + b
+            else:
+                h += _project(y.to(w.dtype), layer.out).to(h.dtype)
+                x = F.layer_norm(h, (C,), layer.ln2[0], layer.ln2[1], eps)
+                up = torch._C._nn.gelu_(_project(x.to(w.dtype), layer.up), approximate="tanh")
+                h += _project(up, layer.down).to(h.dtype)
+        x = F.layer_norm(h, (C,), w.ln_f[0], w.ln_f[1], eps)
         return _project(x.to(w.dtype), w.head).float()
 
     def _attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, T: int,

@@ -18,6 +18,7 @@ against.
 
 from __future__ import annotations
 
+import math
 from typing import Optional
 
 from .._optional import require_torch
@@ -28,7 +29,7 @@ from torch import Tensor  # noqa: E402
 
 from .._native import _C  # noqa: E402
 
-__all__ = ["PANEL", "pack_panels", "panel_linear", "panel_linear_reference"]
+__all__ = ["EPILOGUES", "PANEL", "gelu_tanh_reference", "pack_panels", "panel_linear", "panel_linear_reference"]
 
 PANEL = 32  # columns of W per packed panel (kPanel in csrc/nn/panel_linear.h)
 
@@ -46,9 +47,21 @@ def pack_panels(weight: Tensor) -> Tensor:
     return padded.view(panels, PANEL, k).transpose(1, 2).contiguous()
 
 
-def panel_linear(x: Tensor, packed: Tensor, out_features: int, bias: Optional[Tensor] = None) -> Tensor:
+EPILOGUES = {"store": 0, "accumulate": 1, "gelu_tanh": 2}
+
+
+def panel_linear(x: Tensor, packed: Tensor, out_features: int, bias: Optional[Tensor] = None, *,
+                 epilogue: str = "store", out: Optional[Tensor] = None) -> Tensor:
     """``x`` (M, in) float32 CPU with a contiguous last axis, ``packed`` from :func:`pack_panels`
-    of an (out_features, in) weight, ``bias`` (out_features,) or None -> (M, out_features)."""
+    of an (out_features, in) weight, ``bias`` (out_features,) or None -> (M, out_features).
+
+    ``epilogue``, applied to z = x·Wᵀ + b while it is in cache: "store" (z), "accumulate"
+    (``out + z``, written into ``out``: a residual add) or "gelu_tanh" (GELU's tanh form, GPT-2's
+    FFN). ``out`` (M, out_features) float32 receives the result (required for "accumulate")."""
+    if epilogue not in EPILOGUES:
+        raise ValueError(f"panel_linear: epilogue must be one of {tuple(EPILOGUES)}, got {epilogue!r}")
+    if epilogue == "accumulate" and out is None:
+        raise ValueError("panel_linear: epilogue='accumulate' adds into 'out'; pass out=")
     if not isinstance(x, Tensor) or x.dim() != 2 or x.dtype != torch.float32 or x.device.type != "cpu":
         raise TypeError(f"panel_linear: x must be a 2-D float32 CPU tensor, got "
                         f"{tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__}"
@@ -57,13 +70,27 @@ def panel_linear(x: Tensor, packed: Tensor, out_features: int, bias: Optional[Te
         raise TypeError("panel_linear: packed must be a float32 CPU tensor from pack_panels")
     if bias is not None and (bias.dtype != torch.float32 or bias.device.type != "cpu"):
         raise TypeError("panel_linear: bias must be a float32 CPU tensor or None")
-    y = torch.empty((x.shape[0], int(out_features)), dtype=torch.float32)
+    if out is not None and (not isinstance(out, Tensor) or out.dtype != torch.float32 or out.device.type != "cpu"
+                            or tuple(out.shape) != (x.shape[0], int(out_features))):
+        raise TypeError(f"panel_linear: out must be a float32 CPU tensor of shape {(x.shape[0], int(out_features))}")
+    y = torch.empty((x.shape[0], int(out_features)), dtype=torch.float32) if out is None else out
     _C.panel_linear(x.detach().numpy(), packed.detach().numpy(), None if bias is None else bias.detach().numpy(),
-                    y.numpy())
+                    y.detach().numpy(), EPILOGUES[epilogue])
     return y
 
 
-def panel_linear_reference(x: Tensor, weight: Tensor, bias: Optional[Tensor] = None) -> Tensor:
-    """What :func:`panel_linear` computes, in float64 from the unpacked (out, in) weight."""
+def gelu_tanh_reference(z: Tensor) -> Tensor:
+    """GELU's tanh form in float64: z/2·(1 + tanh(√(2/π)·(z + 0.044715·z³)))."""
+    z = z.double()
+    return 0.5 * z * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (z + 0.044715 * z ** 3)))
+
+
+def panel_linear_reference(x: Tensor, weight: Tensor, bias: Optional[Tensor] = None, *, epilogue: str = "store",
+                           out: Optional[Tensor] = None) -> Tensor:
+    """What :func:`panel_linear` computes, in float64 from the unpacked (out, in) weight (``out``:
+    what "accumulate" adds to; it is not written)."""
     y = x.double() @ weight.double().T
-    return y if bias is None else y + bias.double()
+    y = y if bias is None else y + bias.double()
+    if epilogue == "gelu_tanh":
+        return gelu_tanh_reference(y)
+    return y + out.double() if epilogue == "accumulate" else y

@@ -42,7 +42,7 @@ def left_padded(lengths: list[int], T: int, seed: int = 1) -> tuple[torch.Tensor
     return ids, mask
 
 
-@pytest.mark.parametrize("attn", ["fused", "sdpa", None])     # None: SDPA for one-token steps, fused for the prompt
+@pytest.mark.parametrize("attn", ["fused", "sdpa", None])     # None: native one-token steps, fused prompt
 @pytest.mark.parametrize("precision", ["fp32", "bf16", "int8"])
 def test_decoder_logits_equal_the_full_forward(model, attn, precision):
     check_against_forward(model, attn, precision, padded=True)
@@ -51,7 +51,7 @@ def test_decoder_logits_equal_the_full_forward(model, attn, precision):
 @pytest.mark.parametrize("attn", ["sdpa", None])
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
 def test_decoder_logits_without_padding(model, attn, precision):
-    check_against_forward(model, attn, precision, padded=False)   # every key visible: SDPA gets no mask
+    check_against_forward(model, attn, precision, padded=False)   # every key visible: no mask at all
 
 
 def check_against_forward(model, attn, precision, padded):
@@ -107,24 +107,45 @@ def test_the_decoder_runs_without_inference_mode(model):
     assert not got.requires_grad and torch.equal(got, want)
 
 
-def test_one_token_steps_run_sdpa_by_default(model, monkeypatch):
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_one_token_steps_run_natively_by_default(model, monkeypatch, precision):
     import fastembed.models.gpt_decode as gd
 
-    calls = []
-    real = gd.F.scaled_dot_product_attention
+    sdpa, attends, epilogues = [], [], []
+    real_sdpa, real_attend, real_panel = gd.F.scaled_dot_product_attention, gd._C.decode_attention, gd._C.panel_linear
 
-    def spy(q, *a, **kw):
-        calls.append(q.shape[2])                                   # (B, H, T, D): T queries
-        return real(q, *a, **kw)
+    def spy_sdpa(q, *a, **kw):
+        sdpa.append(q.shape[2])                                    # (B, H, T, D): T queries
+        return real_sdpa(q, *a, **kw)
 
-    monkeypatch.setattr(gd.F, "scaled_dot_product_attention", spy)
+    def spy_attend(qkv, k, v, n, *a):
+        attends.append(n)
+        return real_attend(qkv, k, v, n, *a)
+
+    def spy_panel(x, packed, bias, y, epilogue=0):
+        epilogues.append(epilogue)
+        return real_panel(x, packed, bias, y, epilogue)
+
+    monkeypatch.setattr(gd.F, "scaled_dot_product_attention", spy_sdpa)
+    monkeypatch.setattr(gd._C, "decode_attention", spy_attend)
+    monkeypatch.setattr(gd._C, "panel_linear", spy_panel)
     ids, mask = left_padded([4, 6], 6)
+    L = model.config.num_layers
     with torch.inference_mode():
-        dec = model.decoder(2, 8)
+        dec = model.decoder(2, 8, precision=precision)
         dec(ids, mask)                                             # the prompt: the model's attn_impl (fused)
-        assert calls == []
+        assert sdpa == [] and attends == []
+        epilogues.clear()
         dec(ids[:, :1], mask[:, :1])
-    assert calls == [1] * model.config.num_layers
+        assert sdpa == [] and attends == [7] * L
+        # fp32: qkv stored, out-projection added into the residual, FFN-up through GELU, FFN-down
+        # added; then the output layer. bf16 runs PyTorch's bfloat16 products.
+        assert epilogues == ([0, 1, 2, 1] * L + [0] if precision == "fp32" else [])
+        attends.clear()
+        explicit = model.decoder(2, 8, precision=precision, attn="sdpa")
+        explicit(ids, mask)
+        explicit(ids[:, :1], mask[:, :1])                          # attn= given: it runs every call
+        assert attends == [] and sdpa[-L:] == [1] * L
 
 
 def test_int8_holds_int8_weights_for_every_product(model):

@@ -65,6 +65,22 @@ def outputs() -> dict[str, np.ndarray]:
     yp = np.empty((11, 45), np.float32)
     _C.panel_linear(xp, wp, rng.standard_normal(45).astype(np.float32), yp)
     out["panel_linear"] = yp
+    yp = rng.standard_normal((11, 45)).astype(np.float32)
+    _C.panel_linear(xp, wp, None, yp, 1)                       # accumulate: a residual add
+    out["panel_linear_accumulate"] = yp
+    yp = np.empty((11, 45), np.float32)
+    _C.panel_linear(xp, wp, None, yp, 2)                       # GELU's tanh form
+    out["panel_linear_gelu_tanh"] = yp
+
+    # one decoding step's attention: 3 rows × 4 heads × 20 values (a vector and a tail at every
+    # level) over 13 of 16 cached positions, one row with hidden keys
+    kc = rng.standard_normal((3, 4, 16, 20)).astype(np.float32)
+    vc = rng.standard_normal((3, 4, 16, 20)).astype(np.float32)
+    hidden = np.zeros((3, 16), bool)
+    hidden[1, :6] = True
+    oa = np.empty((3, 80), np.float32)
+    _C.decode_attention(rng.standard_normal((3, 240)).astype(np.float32), kc, vc, 13, hidden, 0.2, oa)
+    out["decode_attention"], out["decode_attention_cache"] = oa, kc
 
     # word2vec: one update, and one epoch of skip-gram and CBOW on one worker
     V, Dw = 50, 37

@@ -187,7 +187,7 @@ def test_wide_registers_only_in_their_levels_namespaces():
 
 
 @pytest.mark.skipif(shutil.which("objdump") is None, reason="needs objdump")
-@pytest.mark.parametrize("kernel", ["attention", "axpy", "gelu", "quantize", "w2v"])
+@pytest.mark.parametrize("kernel", ["attention", "axpy", "decode_attention", "gelu", "panel_linear", "quantize", "w2v"])
 def test_each_hot_kernel_has_a_wide_copy_per_level(kernel):
     """The kernels setup.py compiles per level (DISPATCHED) have avx2 and avx512 copies, and those
     copies use YMM/ZMM registers (axpy was once compiled for the baseline only)."""

@@ -107,3 +107,56 @@ def test_bad_arguments_are_clear_errors():
         panel_linear(torch.zeros(2, 8, dtype=torch.float64), torch.from_numpy(p), 40)
     with pytest.raises(TypeError, match="2-D tensor"):
         pack_panels(torch.zeros(3))
+
+
+@pytest.mark.parametrize("M,N,K", [(1, 33, 64), (8, 3072, 768), (11, 97, 200)])
+def test_gelu_tanh_epilogue_matches_float64(M, N, K):
+    """GELU's tanh form on z = x·Wᵀ + b: the sum's bound carried through GELU (|GELU'| <= 1.13),
+    plus the epilogue's own rounding (4e-7·|z|, decode.h / panel_linear.h)."""
+    x, w, b = rand(M, K, seed=21), rand(N, K, scale=0.1, seed=22), rand(N, seed=23)
+    y = panel_linear(x, pack_panels(w), N, b, epilogue="gelu_tanh")
+    ref = panel_linear_reference(x, w, b, epilogue="gelu_tanh")
+    z = panel_linear_reference(x, w, b)
+    mag = x.double().abs() @ w.double().abs().T + b.double().abs()
+    bound = 1.13 * (K + 2) * U * mag + 4e-7 * z.abs() + 1e-30
+    err = (y.double() - ref).abs()
+    assert (err <= bound).all(), f"max error/bound {(err / bound).max().item():.3g}"
+    assert (y < 0).any() and (y > 0).any()                      # both sides of GELU are exercised
+
+
+def test_gelu_tanh_epilogue_at_the_extremes():
+    z = torch.tensor([[0.0, -0.0, 1e-20, -1e-20, 3.0, -3.0, 12.0, -12.0, 60.0, -60.0, 1e30, -1e30,
+                       float("inf"), float("nan")]])
+    n = z.shape[1]
+    x, w = torch.ones(1, 1), torch.zeros(n, 1)                  # z = 0 + bias: the epilogue alone
+    y = panel_linear(x, pack_panels(w), n, z[0], epilogue="gelu_tanh")[0]
+    ref = torch.nn.functional.gelu(z[0].double(), approximate="tanh")
+    finite = ref.isfinite()
+    assert torch.allclose(y.double()[finite], ref[finite], rtol=4e-7, atol=1e-37)
+    assert y[-2] == float("inf") and y[-1].isnan()
+    assert y[9] == 0 and y[11] == 0                              # far left: exactly zero, not NaN
+
+
+def test_accumulate_epilogue_adds_into_out():
+    x, w, b = rand(5, 300, seed=24), rand(70, 300, scale=0.1, seed=25), rand(70, seed=26)
+    h = rand(5, 70, seed=27)
+    out = h.clone()
+    y = panel_linear(x, pack_panels(w), 70, b, epilogue="accumulate", out=out)
+    assert y is out
+    ref = panel_linear_reference(x, w, b, epilogue="accumulate", out=h)
+    mag = x.double().abs() @ w.double().abs().T + b.double().abs() + h.double().abs()
+    assert ((y.double() - ref).abs() <= (300 + 3) * U * mag + 1e-30).all()
+    # bitwise what "store" then an add in PyTorch gives: y = h + (x·W + b), one rounding each
+    assert torch.equal(y, h + panel_linear(x, pack_panels(w), 70, b))
+
+
+def test_bad_epilogues_are_clear_errors():
+    x, p = torch.zeros(2, 8), pack_panels(rand(40, 8))
+    with pytest.raises(ValueError, match="epilogue must be one of"):
+        panel_linear(x, p, 40, epilogue="relu")
+    with pytest.raises(ValueError, match="pass out="):
+        panel_linear(x, p, 40, epilogue="accumulate")
+    with pytest.raises(TypeError, match="out must be a float32 CPU tensor of shape"):
+        panel_linear(x, p, 40, out=torch.zeros(2, 39))
+    with pytest.raises(ValueError, match=r"'epilogue' must be 0 \(store\), 1 \(accumulate\) or 2"):
+        _C.panel_linear(x.numpy(), p.numpy(), None, np.zeros((2, 40), np.float32), 3)
