@@ -43,10 +43,41 @@ inline float dot(const float* q, const float* k, int64_t D) {
   return s;
 }
 
+// s[j] = scale · q·k[j] for the 4 keys from k on, each summed exactly as dot() sums it: four
+// independent chains, so the loads of the next keys do not wait on one key's horizontal sum.
+inline void dot4(const float* q, const float* k, int64_t D, float scale, float* s) {
+  V a0{}, a1{}, a2{}, a3{};
+  int64_t d = 0;
+  for (; d + W <= D; d += W) {
+    const V qv = loadv<V>(q + d);
+    a0 += qv * loadv<V>(k + d);
+    a1 += qv * loadv<V>(k + D + d);
+    a2 += qv * loadv<V>(k + 2 * D + d);
+    a3 += qv * loadv<V>(k + 3 * D + d);
+  }
+  float r[4] = {hsum(a0), hsum(a1), hsum(a2), hsum(a3)};
+  for (; d < D; ++d)
+    for (int i = 0; i < 4; ++i) r[i] += q[d] * k[i * D + d];
+  for (int i = 0; i < 4; ++i) s[i] = scale * r[i];
+}
+
 // out[0:D] = Σ_j p[j]·v[j·D : (j+1)·D] / total over the j with p[j] > 0 (masked keys have p = 0
-// and are skipped, so a NaN in a padded position's value cannot leak in).
+// and are skipped, so a NaN in a padded position's value cannot leak in). Keys in order, each
+// row of V read once, front to back; kAcc vectors of the output stay in registers per pass.
+constexpr int64_t kAcc = 8;
 inline void weighted_sum(const float* p, const float* v, int64_t n, int64_t D, float total, float* out) {
   int64_t d = 0;
+  for (; d + kAcc * W <= D; d += kAcc * W) {
+    V acc[kAcc] = {};
+    for (int64_t j = 0; j < n; ++j) {
+      if (p[j] == 0.0f) continue;
+      const float* vj = v + j * D + d;
+#pragma GCC unroll 8
+      for (int64_t a = 0; a < kAcc; ++a) acc[a] += p[j] * loadv<V>(vj + a * W);
+    }
+#pragma GCC unroll 8
+    for (int64_t a = 0; a < kAcc; ++a) storev(out + d + a * W, acc[a] / total);
+  }
   for (; d + W <= D; d += W) {
     V acc{};
     for (int64_t j = 0; j < n; ++j)
@@ -82,7 +113,13 @@ void decode_attention_cpu(const float* qkv, int64_t ldqkv, int64_t B, int64_t H,
       float* s = scores.data();
       float best = neg_inf;
       bool visible = false;
-      for (int64_t j = 0; j < n; ++j) {
+      int64_t j0 = 0;
+      if (!pad) {                       // every key visible: four at a time
+        for (; j0 + 4 <= n; j0 += 4) dot4(q, kc + j0 * D, D, scale, s + j0);
+        for (int64_t j = 0; j < j0; ++j) best = std::max(best, s[j]);
+        visible = j0 > 0;
+      }
+      for (int64_t j = j0; j < n; ++j) {
         if (pad && pad[j]) {
           s[j] = neg_inf;
           continue;
