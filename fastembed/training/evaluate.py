@@ -38,7 +38,9 @@ class Totals:
         """Sum over ranks; return ``({k}_loss, {k}_accuracy, loss[, perplexity]), extra summed``.
 
         ``loss`` is the sum of the per-objective means (what the model optimises); ``perplexity``
-        is ``exp(lm_loss)`` when there is an "lm" objective. Every rank must hold the same
+        is ``exp(lm_loss)`` when there is an "lm" objective, and for a bidirectional LM (ELMo's
+        "lm_fwd" and "lm_bwd") each direction's ``lm_fwd_perplexity`` / ``lm_bwd_perplexity`` and
+        their mean as ``perplexity``, the figure the ELMo paper reports. Every rank must hold the same
         objectives; ``extra`` values (e.g. a token count) ride along in the same all-reduce.
         """
         keys = sorted(self.loss)
@@ -57,6 +59,10 @@ class Totals:
                 row[f"{k}_accuracy"] = correct[k] / max(count[k], 1)
         if "lm" in keys:
             row["perplexity"] = math.exp(min(row["lm_loss"], 700.0))
+        elif "lm_fwd" in keys and "lm_bwd" in keys:
+            for k in ("lm_fwd", "lm_bwd"):
+                row[f"{k}_perplexity"] = math.exp(min(row[f"{k}_loss"], 700.0))
+            row["perplexity"] = (row["lm_fwd_perplexity"] + row["lm_bwd_perplexity"]) / 2
         return row, flat[2 * n + len(with_correct):]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 
 import pytest
 import torch
@@ -211,3 +212,23 @@ def test_interrupt_does_not_save_when_turned_off_or_nothing_is_new(tmp_path):
     with pytest.raises(KeyboardInterrupt):                 # step 2 is saved already: nothing new to save
         train(make_model(), StopAt(ToyData(), 2), TrainConfig(steps=5, save_every=2, out_dir=str(tmp_path / "b")))
     assert [p.name for p in list_checkpoints(tmp_path / "b")] == ["step_00000002"]
+
+
+def test_a_bidirectional_lm_reports_each_directions_perplexity_and_their_mean():
+    """ELMo's objectives are "lm_fwd" and "lm_bwd": no "lm", so before this the rows had no
+    perplexity at all."""
+    from fastembed.models import ELMo, ELMoConfig
+    from fastembed.training.evaluate import Totals
+
+    torch.manual_seed(0)
+    model = ELMo(ELMoConfig.preset("tiny", vocab_size=50)).eval()
+    totals = Totals()
+    with torch.no_grad():
+        for _ in range(2):
+            ids = torch.randint(0, 50, (3, 12))
+            totals.add(model(ids, labels=ids))
+    row, _ = totals.reduce(torch.device("cpu"))
+    fwd, bwd = math.exp(row["lm_fwd_loss"]), math.exp(row["lm_bwd_loss"])
+    assert row["lm_fwd_perplexity"] == pytest.approx(fwd) and row["lm_bwd_perplexity"] == pytest.approx(bwd)
+    assert row["perplexity"] == pytest.approx((fwd + bwd) / 2)
+    assert 10 < row["perplexity"] < 500                       # a random model over 50 tokens: about 50
