@@ -35,6 +35,7 @@ def test_quick_demo_writes_every_section(quick_run):
     out, run = quick_run
     report = (out / "report.md").read_text(encoding="utf-8")
     heads = re.findall(r"^## (\d+)\. (.+)$", report, flags=re.M)
+    assert re.search(r"forward LM \d+\.\d+, backward LM \d+\.\d+, perplexity \d+\.\d", report)
     assert [int(n) for n, _ in heads] == list(range(9))
     for (_, title), want in zip(heads, SECTIONS):
         assert want.lower() in title.lower()
@@ -53,7 +54,7 @@ def test_every_picture_is_named_in_the_report_and_is_a_real_png(quick_run):
     on_disk = {p.name for p in out.glob("*.png")}
     assert named == on_disk
     assert {"bpe_merges.png", "word2vec_pairs.png", "bert_attention.png", "loss_curves.png",
-            "contextual_vs_static.png"} <= on_disk
+            "contextual_vs_static.png", "elmo_loss_curves.png"} <= on_disk
     import matplotlib.image as mpimg
 
     for name in on_disk:

@@ -60,6 +60,7 @@ def elmo_step(corpus_path: Path, corpus: Corpus, vocab_path: Path, bert_dir: str
                           eval_every=max(1, steps // 4), eval_batches=8, save_every=steps,
                           log_every=max(1, steps // 40), dev_fraction=0.02, seed=seed, device="cpu",
                           progress=progress)
+    _loss_figure(out / "elmo" / "metrics.jsonl", out, report)
     elmo = load_elmo(result["model_dir"], dropout=0.0).eval()
     tok = load_wordpiece(bert_dir)
     bert = load_bert(bert_dir).eval()
@@ -67,19 +68,35 @@ def elmo_step(corpus_path: Path, corpus: Corpus, vocab_path: Path, bert_dir: str
     dev = result["dev"] or {}
     n_params = sum(p.numel() for p in elmo.parameters())
     fwd, bwd = dev.get("lm_fwd_loss", float("nan")), dev.get("lm_bwd_loss", float("nan"))
+    ppl = dev.get("perplexity", float("nan"))
     report.text(f"A small ELMo biLM: a token embedding ({cfg.embed_size} wide) read by a forward and a backward "
                 f"LM, {cfg.num_layers} LSTM layers each ({cfg.hidden_size} cells, projected back to "
                 f"{cfg.embed_size}), both softmaxes tied to the embedding; {n_params / 1e6:.2f}M parameters, "
                 f"BERT's WordPiece vocabulary, {steps} steps of {batch_size} x {seq_len} tokens. Held-out loss: "
-                f"forward LM {fwd:.2f}, backward LM {bwd:.2f} (a uniform guess over {tok.vocab_size:,} pieces: "
-                f"{math.log(tok.vocab_size):.2f}). Its features are the {cfg.num_layers + 1} layers "
+                f"forward LM {fwd:.2f}, backward LM {bwd:.2f}, perplexity {ppl:.1f} (the mean of the two "
+                f"directions'; a uniform guess over {tok.vocab_size:,} pieces: loss {math.log(tok.vocab_size):.2f}). Its features are the {cfg.num_layers + 1} layers "
                 f"[x; x], [f_1; b_1], ..., each {cfg.feature_size} wide (forward and backward side by side).",
                 echo=True)
     report.number("elmo_dev_loss_forward", fwd)
     report.number("elmo_dev_loss_backward", bwd)
+    report.number("elmo_dev_perplexity", ppl)
     _contextual(elmo, bert, tok, corpus, kv, out, report)
     _layer_probe(elmo, bert, tok, corpus, report, n_train=n_train, n_dev=n_dev, seed=seed)
     return {"model_dir": result["model_dir"]}
+
+
+def _loss_figure(metrics: Path, out: Path, report: Report) -> None:
+    from ..plots import plot_loss_curves
+    from ..training.metrics import read_metrics
+    from .gpt import curves
+
+    rows = read_metrics(metrics)
+    lines = {f"{direction} LM, {split}": curve
+             for direction, key in (("forward", "lm_fwd_loss"), ("backward", "lm_bwd_loss"))
+             for split, curve in curves(rows, key).items()}
+    if lines:
+        report.figure(plot_loss_curves(lines, out / "elmo_loss_curves.png", title="ELMo: biLM loss"),
+                      "ELMo's pretraining loss: the forward and the backward LM, train and held-out")
 
 
 # --------------------------------------------------------------------------- the same word in context
