@@ -20,18 +20,11 @@ namespace fe {
 FE_ISA_BEGIN
 namespace {
 
+using simd::hsum;
 using simd::loadv;
 using simd::storev;
 using V = simd::Simd<float>::V;
 constexpr int W = simd::Simd<float>::W;
-
-inline float hsum(V v) {
-  float lanes[W];
-  storev(lanes, v);
-  float s = 0.0f;
-  for (int i = 0; i < W; ++i) s += lanes[i];
-  return s;
-}
 
 // q·k over D values: W-wide partial sums in order, then the lanes, then the tail.
 inline float dot(const float* q, const float* k, int64_t D) {

@@ -2,6 +2,8 @@
 // AVX-512 or SSE2 as -march allows (csrc/README.md, SIMD policy), and the vector math the CPU
 // kernels share.
 //
+// hsum: a vector's lanes added in order.
+//
 // exp_vec (float): Cephes' expf scheme: x = n·ln2 + r with |r| <= ln2/2 (ln2 split in two for an
 // exact product), exp(r) by a degree-6 polynomial, 2^n built in the exponent bits. Relative error
 // below 2e-7 on [-87, 88]; smaller inputs (and -inf) give 0, inputs in (88, 88.72] are clamped
@@ -49,6 +51,13 @@ inline V loadv(const T* p) {
 template <class V, class T>
 inline void storev(T* p, V v) {
   std::memcpy(p, &v, sizeof(V));
+}
+
+// The lanes of v added in order, 0 to W - 1 (a fixed order: results do not depend on the caller).
+inline float hsum(Simd<float>::V v) {
+  float s = 0.0f;
+  for (int j = 0; j < Simd<float>::W; ++j) s += v[j];
+  return s;
 }
 
 inline Simd<float>::V exp_vec(Simd<float>::V x) {

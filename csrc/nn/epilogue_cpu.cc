@@ -17,6 +17,7 @@ namespace fe {
 FE_ISA_BEGIN
 namespace {
 
+using simd::hsum;
 using simd::loadv;
 using simd::storev;
 using V = simd::Simd<float>::V;
@@ -55,12 +56,6 @@ inline void store_tail(float* p, V v, int64_t n) {
   float buf[W];
   storev(buf, v);
   for (int64_t j = 0; j < n; ++j) p[j] = buf[j];
-}
-
-inline float hsum(V v) {
-  float s = 0.0f;
-  for (int j = 0; j < W; ++j) s += v[j];
-  return s;
 }
 
 // Rows per parallel chunk: about 16k elements, so a small matrix stays on one thread.
