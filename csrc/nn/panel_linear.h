@@ -9,10 +9,11 @@
 //   packed[p][k][j] = W[k][kPanel·p + j]     p < ceil(N / kPanel), k < K, j < kPanel
 //
 // (zeros past column N), so each panel is one contiguous stream of K·kPanel floats that the
-// hardware prefetcher follows. Threads take contiguous runs of panels; each panel is one
-// register-tiled product (attention/tile_gemm.h: all M rows × one panel's columns accumulate in
-// registers over the whole K, x broadcast from cache) followed by the bias, while the panel's
-// results are still in registers' reach. Every weight is read from memory once per call.
+// hardware prefetcher follows, helped by software prefetches 16 rows ahead into L1 and 64 into
+// L2. Threads take contiguous runs of panels; each panel is one register-tiled product (all M
+// rows × one panel's columns accumulate in registers over the whole K, x broadcast from cache)
+// followed by the bias and the epilogue, while the panel's results are still in L1. Every weight
+// is read from memory once per call.
 //
 // Sums run over k in order, one fused multiply-add per term where the level has FMA (the baseline
 // level rounds the product and the sum apart), so results are deterministic for a given level and

@@ -13,8 +13,15 @@
 #error "compiled once per dispatch level by setup.py (-DFE_ISA_NS=isa_<level>; csrc/README.md, Runtime dispatch)"
 #endif
 
+// Software prefetch distances in panel rows (128 bytes each): into L1 16 rows ahead, and into L2
+// 64 rows (8 KB) ahead, which keeps more of the stream in flight while the FMAs run. With the L2
+// prefetch GPT-2's step products ran 1.05-1.10x faster at 1 row and 1.12-1.21x at 4-16 rows
+// (2 threads, Sapphire Rapids; distances 32-256 rows all within a few percent of each other).
 #ifndef FE_PANEL_PREFETCH
 #define FE_PANEL_PREFETCH 16
+#endif
+#ifndef FE_PANEL_PREFETCH_L2
+#define FE_PANEL_PREFETCH_L2 64
 #endif
 
 namespace fe {
@@ -46,7 +53,8 @@ inline V load(const float* p) {
 }
 
 // out[i][0:kPanel] = sum_k x[i·ldx + k] · w[k·kPanel : (k+1)·kPanel] for i < MR, over the whole K
-// in registers; the weights kPrefetch rows ahead are asked for while these are summed.
+// in registers; the weights FE_PANEL_PREFETCH and FE_PANEL_PREFETCH_L2 rows ahead are asked for
+// while these are summed (past the panel's end: the next panel, which this thread takes next).
 template <int MR>
 inline void panel_tile(int64_t K, const float* x, int64_t ldx, const float* w, float* out) {
   V acc[MR][NV];
@@ -59,6 +67,10 @@ inline void panel_tile(int64_t K, const float* x, int64_t ldx, const float* w, f
 #if FE_PANEL_PREFETCH > 0
     __builtin_prefetch(wk + FE_PANEL_PREFETCH * kPanel, 0, 3);
     __builtin_prefetch(wk + FE_PANEL_PREFETCH * kPanel + 16, 0, 3);
+#endif
+#if FE_PANEL_PREFETCH_L2 > 0
+    __builtin_prefetch(wk + FE_PANEL_PREFETCH_L2 * kPanel, 0, 2);
+    __builtin_prefetch(wk + FE_PANEL_PREFETCH_L2 * kPanel + 16, 0, 2);
 #endif
     V wv[NV];
 #pragma GCC unroll 8

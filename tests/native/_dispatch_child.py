@@ -81,6 +81,9 @@ def outputs() -> dict[str, np.ndarray]:
     oa = np.empty((3, 80), np.float32)
     _C.decode_attention(rng.standard_normal((3, 240)).astype(np.float32), kc, vc, 13, hidden, 0.2, oa)
     out["decode_attention"], out["decode_attention_cache"] = oa, kc
+    oa = np.empty((3, 80), np.float32)
+    _C.decode_attention(rng.standard_normal((3, 240)).astype(np.float32), kc, vc, 14, None, 0.2, oa)
+    out["decode_attention_all_visible"] = oa                   # keys four at a time, then the rest
 
     # word2vec: one update, and one epoch of skip-gram and CBOW on one worker
     V, Dw = 50, 37
